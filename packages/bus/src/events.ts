@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { AppError } from '@phigate/errors';
+import { eventsV1 } from '@phigate/proto';
+
+type AuditEvent = eventsV1.AuditEvent;
+type Detail = NonNullable<AuditEvent['detail']>;
+
+/** The detail case for each dotted event type: the one place type names are defined. */
+export const EVENT_TYPES = {
+  'session.opened': 'sessionOpened',
+  'session.closed': 'sessionClosed',
+  'query.received': 'queryReceived',
+  'policy.decided': 'policyDecided',
+  'approval.requested': 'approvalRequested',
+  'approval.granted': 'approvalGranted',
+  'approval.denied': 'approvalDenied',
+  'approval.expired': 'approvalExpired',
+  'query.executed': 'queryExecuted',
+  'query.failed': 'queryFailed',
+  'masking.applied': 'maskingApplied',
+  'query.completed': 'queryCompleted',
+  'phi.leak_suspected': 'phiLeakSuspected',
+} as const satisfies Record<string, Detail['$case']>;
+
+/** A dotted event type such as `query.received`. */
+export type EventType = keyof typeof EVENT_TYPES;
+
+type DetailOf<T extends EventType> = Extract<Detail, { $case: (typeof EVENT_TYPES)[T] }>['value'];
+
+/** OCSF mapping per event type (OCSF 1.3: 6005 Datastore Activity, 3002 Authentication, 2004 Detection Finding). */
+const OCSF: Record<EventType, { classUid: number; className: string; categoryUid: number; activityId: number; severityId: number }> = {
+  'session.opened': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 1, severityId: 1 },
+  'session.closed': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 2, severityId: 1 },
+  'query.received': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
+  'policy.decided': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
+  'approval.requested': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
+  'approval.granted': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
+  'approval.denied': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
+  'approval.expired': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
+  'query.executed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
+  'query.failed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 3 },
+  'masking.applied': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
+  'query.completed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
+  'phi.leak_suspected': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 4 },
+};
+
+/** Envelope fields shared by all events of one request. */
+export interface EventContext {
+  requestId: string;
+  sessionId?: string;
+  frontDoor: string;
+  identity?: { subject: string; clientId: string; groups: string[]; issuer: string };
+  connection?: string;
+  role?: string;
+  trace?: { traceparent: string; tracestate: string };
+  producer: string;
+}
+
+/** Current envelope schema version. */
+export const SCHEMA_VERSION = 1;
+
+/** Builds a typed audit event with a fresh id and the OCSF class of its type. */
+export function buildEvent<T extends EventType>(type: T, ctx: EventContext, detail: DetailOf<T>, time = new Date()): AuditEvent {
+  const ocsf = OCSF[type];
+  return {
+    id: randomUUID(),
+    type,
+    time,
+    requestId: ctx.requestId,
+    sessionId: ctx.sessionId ?? '',
+    frontDoor: ctx.frontDoor,
+    identity: ctx.identity,
+    connection: ctx.connection ?? '',
+    role: ctx.role ?? '',
+    trace: ctx.trace,
+    ocsf: { ...ocsf, version: '1.3.0' },
+    producer: ctx.producer,
+    schemaVersion: SCHEMA_VERSION,
+    detail: { $case: EVENT_TYPES[type], value: detail } as Detail,
+  };
+}
+
+/** Encodes an event as the JSON carried on Kafka (proto3 JSON mapping). */
+export function encodeEvent(event: AuditEvent): Buffer {
+  return Buffer.from(JSON.stringify(eventsV1.AuditEvent.toJSON(event)));
+}
+
+/** Decodes and validates an event from Kafka; malformed input is a BUS_EVENT_INVALID error. */
+export function decodeEvent(raw: Buffer | string): AuditEvent {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (cause) {
+    throw new AppError('BUS_EVENT_INVALID', { cause });
+  }
+  const event = eventsV1.AuditEvent.fromJSON(json);
+  const expected = EVENT_TYPES[event.type as EventType];
+  if (!event.id || !event.requestId || !expected || event.detail?.$case !== expected) {
+    throw new AppError('BUS_EVENT_INVALID', { details: { id: event.id, type: event.type } });
+  }
+  return event;
+}
+
+export type { AuditEvent };

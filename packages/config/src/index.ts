@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { AppError } from '@phigate/errors';
+import { z } from 'zod';
+
+export { z };
+
+/** Environment as given to a process: names to optional strings. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Loads and validates configuration once: every problem is reported together, and the result is
+ * deeply frozen. Secrets may come from `<NAME>_FILE` (the file's contents, trailing newline
+ * trimmed) when `<NAME>` itself is unset.
+ */
+export function loadConfig<S extends z.ZodObject>(schema: S, env: Env): Readonly<z.infer<S>> {
+  const input: Record<string, string | undefined> = {};
+  const problems: string[] = [];
+  for (const key of Object.keys(schema.shape)) {
+    let value = env[key];
+    const fileVar = env[`${key}_FILE`];
+    if ((value === undefined || value === '') && fileVar) {
+      try {
+        value = readFileSync(fileVar, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        problems.push(`${key}_FILE: cannot read ${fileVar} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    input[key] = value === '' ? undefined : value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  if (problems.length > 0 || !parsed.success) {
+    throw new AppError('COMMON_CONFIG_INVALID', {
+      message: `configuration is invalid:\n  - ${problems.join('\n  - ')}`,
+      details: { problems },
+    });
+  }
+  return deepFreeze(parsed.data);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Common field helpers, so every service spells its env the same way. */
+export const fields = {
+  port: (def: number) => z.coerce.number().int().min(0).max(65535).default(def),
+  host: (def = '127.0.0.1') => z.string().min(1).default(def),
+  url: () => z.url(),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Comma-separated list, e.g. KAFKA_BROKERS=a:9092,b:9092. */
+  list: () =>
+    z
+      .string()
+      .min(1)
+      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+  ms: (def: number) => z.coerce.number().int().min(0).default(def),
+  bool: (def: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0'])
+      .default(def ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1'),
+  secret: () => z.string().min(16, 'must be at least 16 characters'),
+};

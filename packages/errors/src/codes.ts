@@ -1,0 +1,56 @@
+import type { ErrorKind } from './kinds.js';
+
+interface CodeSpec {
+  readonly kind: ErrorKind;
+  readonly message: string;
+  readonly retriable?: boolean;
+}
+
+/**
+ * The one registry of error codes. Codes are `<SERVICE>_<AREA>_<DETAIL>`, stable, documented in
+ * docs/errors.md (a test fails when they drift) and never reused for another meaning.
+ */
+export const CODES = {
+  // Shared
+  COMMON_CONFIG_INVALID: { kind: 'FAILED_PRECONDITION', message: 'configuration is invalid' },
+  COMMON_INTERNAL: { kind: 'INTERNAL', message: 'internal error' },
+  COMMON_NOT_FOUND: { kind: 'NOT_FOUND', message: 'not found' },
+  COMMON_BAD_REQUEST: { kind: 'INVALID_ARGUMENT', message: 'the request is malformed' },
+  COMMON_SHUTTING_DOWN: { kind: 'UNAVAILABLE', message: 'the service is shutting down', retriable: true },
+  // Authentication (any service that validates access tokens)
+  AUTH_TOKEN_MISSING: { kind: 'UNAUTHENTICATED', message: 'an access token is required (Authorization: Bearer <token>)' },
+  AUTH_TOKEN_INVALID: { kind: 'UNAUTHENTICATED', message: 'the access token is invalid' },
+  AUTH_TOKEN_EXPIRED: { kind: 'UNAUTHENTICATED', message: 'the access token has expired' },
+  AUTH_ISSUER_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the identity provider cannot be reached to verify the token', retriable: true },
+  AUTH_GROUP_REQUIRED: { kind: 'PERMISSION_DENIED', message: 'the caller is not in a group allowed to use this endpoint' },
+  // Gateway
+  GATEWAY_CONNECTION_UNKNOWN: { kind: 'PERMISSION_DENIED', message: 'no binding gives this identity access to the requested connection' },
+  GATEWAY_SQL_TOO_LARGE: { kind: 'INVALID_ARGUMENT', message: 'the statement exceeds the maximum size' },
+  GATEWAY_SQL_EMPTY: { kind: 'INVALID_ARGUMENT', message: 'the statement is empty' },
+  GATEWAY_POLICY_DENIED: { kind: 'PERMISSION_DENIED', message: 'the statement was denied by policy' },
+  GATEWAY_APPROVAL_UNSUPPORTED: { kind: 'FAILED_PRECONDITION', message: 'the statement requires approval, and approvals are not yet available on this door' },
+  GATEWAY_POLICY_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the policy service is unavailable; the statement was not run', retriable: true },
+  GATEWAY_MASKING_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the masking service is unavailable; no rows were released', retriable: true },
+  GATEWAY_MASKING_FAILED: { kind: 'INTERNAL', message: 'masking failed; no rows were released' },
+  GATEWAY_AUDIT_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the audit log cannot record this request; no rows were released', retriable: true },
+  GATEWAY_UPSTREAM_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the upstream database is unavailable', retriable: true },
+  GATEWAY_UPSTREAM_ERROR: { kind: 'FAILED_PRECONDITION', message: 'the upstream database rejected the statement' },
+  GATEWAY_UPSTREAM_PERMISSION: { kind: 'PERMISSION_DENIED', message: 'the upstream role lacks the privilege for this statement' },
+  GATEWAY_RESULT_TOO_LARGE: { kind: 'RESOURCE_EXHAUSTED', message: 'the result exceeds the maximum rows for this door' },
+  GATEWAY_REQUEST_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such request for this identity' },
+  // Policy
+  POLICY_REQUEST_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the evaluation request is malformed' },
+  POLICY_FILE_INVALID: { kind: 'FAILED_PRECONDITION', message: 'the policy file is invalid' },
+  // Masking
+  MASKING_STREAM_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the mask stream is malformed' },
+  MASKING_KEY_MISSING: { kind: 'FAILED_PRECONDITION', message: 'no tokenisation key is configured' },
+  // Audit
+  AUDIT_STORE_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the audit store is unavailable', retriable: true },
+  AUDIT_REQUEST_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no events recorded for this request' },
+  // Bus
+  BUS_PUBLISH_FAILED: { kind: 'UNAVAILABLE', message: 'events could not be published to Kafka', retriable: true },
+  BUS_EVENT_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the event does not match the schema' },
+} as const satisfies Record<string, CodeSpec>;
+
+/** A registered error code. */
+export type ErrorCode = keyof typeof CODES;

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (tests run from compiled dist folders, so walk up to the workspace root). */
+export const REPO_ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'turbo.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('testkit: cannot find the repository root (turbo.json)');
+    dir = up;
+  }
+  return dir;
+})();
+
+const HOW_TO_START = 'start the local stack with `npm run stack:up` (or run the whole suite with `npm test`, which starts it)';
+
+/** A unique, readable name for topics, groups, schemas and key prefixes: tests never share state. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+let cachedEnv: Record<string, string> | undefined;
+
+/**
+ * The running stack's endpoints (`npm run -s stack:env`). Throws with instructions when the stack
+ * is not running, so an integration test fails loudly instead of passing silently.
+ */
+export function stackEnv(): Record<string, string> {
+  if (cachedEnv) return cachedEnv;
+  let out: string;
+  try {
+    out = execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'env'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    throw new Error(`the local stack is not running: ${HOW_TO_START}`);
+  }
+  const env: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  cachedEnv = env;
+  return env;
+}
+
+/** Reads one stack endpoint, failing with instructions when it is missing. */
+export function need(key: string): string {
+  const v = stackEnv()[key];
+  if (!v) throw new Error(`${key} is not set by the local stack: ${HOW_TO_START}`);
+  return v;
+}
+
+/** Throws a clear, actionable error when `url` does not answer 2xx within a short time. */
+export async function requireHttp(name: string, url: string): Promise<void> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    if (res.ok) return;
+    throw new Error(`HTTP ${res.status}`);
+  } catch (err) {
+    throw new Error(`${name} is not reachable at ${url} (${(err as Error).message}): ${HOW_TO_START}`);
+  }
+}
+
+/** A fresh access token for a demo identity from the dev IdP (client-credentials grant). */
+export async function demoToken(identity: string): Promise<string> {
+  const issuer = need('DEV_IDP_ISSUER');
+  const clients = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/local/dev-idp/clients.json'), 'utf8')) as unknown;
+  const list = (Array.isArray(clients) ? clients : (clients as { clients: unknown[] }).clients) as Array<{ client_id: string; client_secret: string }>;
+  const client = list.find((c) => c.client_id === identity);
+  if (!client) throw new Error(`unknown demo identity ${identity}`);
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret, resource: need('DEV_IDP_AUDIENCE') }),
+  });
+  if (!res.ok) throw new Error(`dev IdP refused a token for ${identity}: HTTP ${res.status} (${HOW_TO_START})`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** Polls `check` until it returns a value, or fails after `timeoutMs` with `what` in the message. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
