@@ -68,3 +68,17 @@ export const fields = {
       .transform((v) => v === 'true' || v === '1'),
   secret: () => z.string().min(16, 'must be at least 16 characters'),
 };
+
+/**
+ * For `main.ts`: loads config, or prints every problem as one JSON log line on stderr and exits 1,
+ * so a misconfigured service never starts half-way.
+ */
+export function loadConfigOrExit<S extends z.ZodObject>(schema: S, env: Env, service: string): Readonly<z.infer<S>> {
+  try {
+    return loadConfig(schema, env);
+  } catch (err) {
+    const problems = (err as { details?: { problems?: string[] } }).details?.problems ?? [String((err as Error).message)];
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', service, code: 'COMMON_CONFIG_INVALID', msg: 'configuration is invalid', problems })}\n`);
+    process.exit(1);
+  }
+}

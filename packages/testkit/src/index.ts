@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findDevIdentity, loadDevIdentities } from '@phigate/dev-idp/clients';
 
 /** Repository root (tests run from compiled dist folders, so walk up to the workspace root). */
 export const REPO_ROOT = (() => {
@@ -66,14 +67,13 @@ export async function requireHttp(name: string, url: string): Promise<void> {
 /** A fresh access token for a demo identity from the dev IdP (client-credentials grant). */
 export async function demoToken(identity: string): Promise<string> {
   const issuer = need('DEV_IDP_ISSUER');
-  const clients = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/local/dev-idp/clients.json'), 'utf8')) as unknown;
-  const list = (Array.isArray(clients) ? clients : (clients as { clients: unknown[] }).clients) as Array<{ client_id: string; client_secret: string }>;
-  const client = list.find((c) => c.client_id === identity);
+  const client = findDevIdentity(loadDevIdentities(), identity);
   if (!client) throw new Error(`unknown demo identity ${identity}`);
-  const res = await fetch(`${issuer}/token`, {
+  const discovery = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
+  const res = await fetch(discovery.token_endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret, resource: need('DEV_IDP_AUDIENCE') }),
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.name, client_secret: client.clientSecret }),
   });
   if (!res.ok) throw new Error(`dev IdP refused a token for ${identity}: HTTP ${res.status} (${HOW_TO_START})`);
   return ((await res.json()) as { access_token: string }).access_token;

@@ -1,0 +1,77 @@
+import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { AppError } from '@phigate/errors';
+import { fromGrpcError, maskingV1 } from '@phigate/proto';
+import type { MaskingPort, MaskSession } from '../../domain/ports.js';
+import type { Cell, MaskReportColumn } from '../../domain/types.js';
+import { CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from './policy-client.js';
+
+function encodeRow(cells: Cell[]): maskingV1.Row {
+  const nullIndexes: number[] = [];
+  const values = cells.map((c, i) => {
+    if (c === null) {
+      nullIndexes.push(i);
+      return '';
+    }
+    return c;
+  });
+  return { values, nullIndexes };
+}
+
+function decodeRow(row: maskingV1.Row): Cell[] {
+  const cells: Cell[] = row.values.slice();
+  for (const i of row.nullIndexes) cells[i] = null;
+  return cells;
+}
+
+/**
+ * MaskingPort over one bidirectional gRPC stream per result. Batches are answered in order; the
+ * stream has a deadline, and any failure rejects every waiting batch, so no row is released unmasked.
+ */
+export function createMaskingClient(address: string, timeoutMs: number): MaskingPort & { close(): void } {
+  const client = new maskingV1.MaskingServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  return {
+    open(requestId, columns): MaskSession {
+      const call: ClientDuplexStream<maskingV1.MaskRequest, maskingV1.MaskResponse> = client.mask({ deadline: Date.now() + timeoutMs });
+      const waiting: Array<{ resolve: (rows: Cell[][]) => void; reject: (e: AppError) => void }> = [];
+      let report: { resolve: (r: MaskReportColumn[]) => void; reject: (e: AppError) => void } | undefined;
+      let failure: AppError | undefined;
+      const fail = (err: AppError) => {
+        if (failure) return;
+        failure = err;
+        for (const w of waiting.splice(0)) w.reject(err);
+        report?.reject(err);
+      };
+      call.on('data', (res: maskingV1.MaskResponse) => {
+        if (res.msg?.$case === 'rows') waiting.shift()?.resolve(res.msg.value.rows.map(decodeRow));
+        else if (res.msg?.$case === 'report') {
+          const cols = res.msg.value.columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGIES[c.strategy] ?? 'redact', valuesMasked: c.valuesMasked }));
+          report?.resolve(cols);
+        }
+      });
+      call.on('error', (err) => fail(fromGrpcError(err, 'GATEWAY_MASKING_UNAVAILABLE', 'GATEWAY_MASKING_FAILED')));
+      call.on('end', () => fail(new AppError('GATEWAY_MASKING_FAILED', { message: 'the masking stream ended early; no rows were released' })));
+      call.write({ msg: { $case: 'header', value: { requestId, columns: columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGY_TO_PROTO[c.strategy], keepLast: c.keepLast })) } } });
+      return {
+        mask(rows) {
+          if (failure) return Promise.reject(failure);
+          return new Promise((resolve, reject) => {
+            waiting.push({ resolve, reject });
+            call.write({ msg: { $case: 'rows', value: { rows: rows.map(encodeRow) } } });
+          });
+        },
+        finish() {
+          if (failure) return Promise.reject(failure);
+          return new Promise((resolve, reject) => {
+            report = { resolve, reject };
+            call.end();
+          });
+        },
+        abort() {
+          failure ??= new AppError('GATEWAY_MASKING_FAILED');
+          call.cancel();
+        },
+      };
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,70 @@
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { fromGrpcError, maskingV1, policyV1 } from '@phigate/proto';
+import type { PolicyPort } from '../../domain/ports.js';
+import type { Action, Analysis, Decision, Strategy } from '../../domain/types.js';
+
+/** Channel options shared by our gRPC clients: reconnect fast once a peer is back, fail fast while it is down. */
+export const CHANNEL_OPTIONS = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+  'grpc.min_reconnect_backoff_ms': 100,
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.enable_retries': 0,
+};
+
+const ACTIONS: Partial<Record<policyV1.Action, Action>> = {
+  [policyV1.Action.ACTION_ALLOW]: 'allow',
+  [policyV1.Action.ACTION_DENY]: 'deny',
+  [policyV1.Action.ACTION_REQUIRE_APPROVAL]: 'require_approval',
+};
+
+export const STRATEGIES: Partial<Record<maskingV1.Strategy, Strategy>> = {
+  [maskingV1.Strategy.STRATEGY_NONE]: 'none',
+  [maskingV1.Strategy.STRATEGY_REDACT]: 'redact',
+  [maskingV1.Strategy.STRATEGY_PARTIAL]: 'partial',
+  [maskingV1.Strategy.STRATEGY_NULLIFY]: 'nullify',
+  [maskingV1.Strategy.STRATEGY_TOKEN]: 'token',
+  [maskingV1.Strategy.STRATEGY_SCRUB]: 'scrub',
+};
+
+export const STRATEGY_TO_PROTO = Object.fromEntries(Object.entries(STRATEGIES).map(([k, v]) => [v, k])) as Record<Strategy, maskingV1.Strategy>;
+
+export function analysisToProto(a: Analysis): policyV1.Analysis {
+  return a;
+}
+
+/** Converts a wire decision to the domain, refusing anything unrecognised (fail closed). */
+export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
+  const action = ACTIONS[r.action];
+  // A missing plan, an unknown action or strategy means the contract was not kept: deny.
+  const columns = (r.maskingPlan?.columns ?? []).map((c) => ({ ...c, strategy: STRATEGIES[c.strategy] ?? 'redact' }));
+  return {
+    decisionId: r.decisionId,
+    action: action ?? 'deny',
+    ruleIds: action ? r.ruleIds : ['invalid-decision'],
+    reasons: action ? r.reasons : ['the policy service returned an unrecognised decision'],
+    policyRevision: r.policyRevision,
+    maskingPlan: { columns, unknownSourceStrategy: STRATEGIES[r.maskingPlan?.unknownSourceStrategy ?? maskingV1.Strategy.STRATEGY_UNSPECIFIED] ?? 'redact' },
+    rowLimit: r.rowLimit,
+    approverGroups: r.approverGroups,
+  };
+}
+
+/** PolicyPort over gRPC with a deadline; any transport failure becomes GATEWAY_POLICY_UNAVAILABLE. */
+export function createPolicyClient(address: string, timeoutMs: number): PolicyPort & { close(): void } {
+  const client = new policyV1.PolicyServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  return {
+    evaluate(req) {
+      return new Promise<Decision>((resolve, reject) => {
+        const md = new Metadata();
+        client.evaluate(
+          { requestId: req.requestId, identity: req.identity, connection: req.connection, role: req.role, frontDoor: req.frontDoor, analysis: analysisToProto(req.analysis) },
+          md,
+          { deadline: Date.now() + timeoutMs },
+          (err, res) => (err ? reject(fromGrpcError(err, 'GATEWAY_POLICY_UNAVAILABLE', 'GATEWAY_POLICY_UNAVAILABLE')) : resolve(decisionFromProto(res))),
+        );
+      });
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { bearerToken, type TokenVerifier } from '@phigate/auth';
+import { AppError, isAppError, toAppError } from '@phigate/errors';
+import { childTrace, type Counter, type Histogram, type Logger, type OpsOptions, registerOpsRoutes } from '@phigate/telemetry';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { QueryResult, QueryService } from '../../domain/query-service.js';
+import type { Identity } from '../../domain/types.js';
+import type { ResultStore } from './result-store.js';
+
+/** JSON type for each upstream text type, so the HTTP door returns numbers and booleans as such. */
+const NUMERIC = new Set(['int2', 'int4', 'oid', 'float4', 'float8']);
+
+function jsonValue(type: string, v: string | null): unknown {
+  if (v === null) return null;
+  if (NUMERIC.has(type)) return Number(v);
+  if (type === 'bool') return v === 't';
+  // int8 and numeric stay strings: JSON numbers would silently lose precision.
+  return v;
+}
+
+export function resultBody(r: QueryResult): Record<string, unknown> {
+  return {
+    requestId: r.requestId,
+    status: 'completed',
+    columns: r.columns.map((c) => ({ name: c.name, type: c.type, ...(c.masking ? { masking: c.masking } : {}) })),
+    rows: r.rows.map((row) => row.map((v, i) => jsonValue(r.columns[i]?.type ?? 'text', v))),
+    rowCount: r.rowCount,
+    ...(r.truncated ? { truncated: true, rowLimit: r.decision.rowLimit } : {}),
+    command: r.command,
+    policy: { decisionId: r.decision.decisionId, ruleIds: r.decision.ruleIds, revision: r.decision.policyRevision },
+  };
+}
+
+export interface HttpDeps {
+  verify: TokenVerifier;
+  queries: QueryService;
+  results: ResultStore;
+  log: Logger;
+  ops: OpsOptions;
+  metrics: { requests: Counter<'outcome'>; latency: Histogram };
+  bodyLimit: number;
+}
+
+/** The HTTP door: `POST /v1/query`, `GET /v1/requests/:id`, and the ops routes. */
+export function buildHttp(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.bodyLimit,
+    genReqId: () => randomUUID(),
+    // Never let a framework error carry request content back into logs or responses.
+    return503OnClosing: true,
+  });
+  registerOpsRoutes(app, deps.ops);
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = isAppError(err)
+      ? err
+      : (err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500
+        ? new AppError('COMMON_BAD_REQUEST', { message: `the request is malformed: ${(err as Error).message}` })
+        : toAppError(err);
+    if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE') deps.log.warn({ requestId: req.id, code: e.code, cause: (e.cause as { code?: string })?.code }, 'request failed');
+    void reply.code(e.httpStatus).send(e.toHttpBody());
+  });
+  app.setNotFoundHandler((_req, reply) => {
+    const e = new AppError('COMMON_NOT_FOUND');
+    void reply.code(404).send(e.toHttpBody());
+  });
+
+  const authenticate = async (authorization: string | undefined): Promise<Identity> => deps.verify(bearerToken(authorization));
+
+  app.post<{ Body: { connection?: unknown; sql?: unknown; params?: unknown } }>('/v1/query', async (req, reply) => {
+    const started = performance.now();
+    const requestId = req.id;
+    let outcome = 'error';
+    try {
+      const identity = await authenticate(req.headers.authorization);
+      const body = req.body;
+      if (!body || typeof body !== 'object' || typeof body.connection !== 'string' || typeof body.sql !== 'string' || (body.params !== undefined && !Array.isArray(body.params))) {
+        throw new AppError('COMMON_BAD_REQUEST', { message: 'expected a JSON body {connection: string, sql: string, params?: array}' });
+      }
+      const trace = childTrace(req.headers.traceparent as string | undefined);
+      const result = await deps.queries.run({
+        requestId,
+        sessionId: requestId,
+        frontDoor: 'http',
+        identity,
+        connection: body.connection,
+        sql: body.sql,
+        params: (body.params as unknown[] | undefined) ?? [],
+        traceparent: trace.traceparent,
+      });
+      const out = resultBody(result);
+      deps.results.put(requestId, identity.subject, out);
+      outcome = 'completed';
+      deps.log.info({ requestId, connection: body.connection, rows: result.rowCount, latencyMs: Math.round(performance.now() - started) }, 'query completed');
+      return reply.header('x-request-id', requestId).send(out);
+    } catch (err) {
+      const e = toAppError(err);
+      outcome = e.code === 'GATEWAY_POLICY_DENIED' ? 'denied' : e.kind.toLowerCase();
+      deps.log.info({ requestId, code: e.code, latencyMs: Math.round(performance.now() - started) }, 'query refused');
+      reply.header('x-request-id', requestId);
+      throw e.details.requestId ? e : new AppError(e.code, { message: e.message, details: { ...e.details, requestId }, cause: e.cause });
+    } finally {
+      deps.metrics.requests.inc({ outcome });
+      deps.metrics.latency.observe((performance.now() - started) / 1000);
+    }
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req) => {
+    const identity = await authenticate(req.headers.authorization);
+    const found = deps.results.get(req.params.id, identity.subject);
+    // The same answer for "no such request" and "not yours": ids of others are not confirmed.
+    if (!found) throw new AppError('GATEWAY_REQUEST_NOT_FOUND', { details: { requestId: req.params.id } });
+    return found;
+  });
+  return app;
+}

@@ -1,0 +1,61 @@
+import { buildEvent, type EventContext, type EventPublisher } from '@phigate/bus';
+import type { eventsV1, maskingV1, policyV1 } from '@phigate/proto';
+import type { AuditPort, DomainEvent, RequestContext } from '../../domain/ports.js';
+import type { Decision } from '../../domain/types.js';
+import { STRATEGY_TO_PROTO } from '../grpc/policy-client.js';
+
+const ACTION_TO_PROTO: Record<Decision['action'], policyV1.Action> = {
+  allow: 'ACTION_ALLOW',
+  deny: 'ACTION_DENY',
+  require_approval: 'ACTION_REQUIRE_APPROVAL',
+};
+
+function planToProto(plan: Decision['maskingPlan']): maskingV1.MaskingPlan {
+  return { columns: plan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })), unknownSourceStrategy: STRATEGY_TO_PROTO[plan.unknownSourceStrategy] };
+}
+
+function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
+  switch (e.type) {
+    case 'query.received':
+      return buildEvent(e.type, ctx, { statement: e.statement, fingerprint: e.analysis.fingerprint, dialect: e.analysis.dialect, analysis: e.analysis });
+    case 'policy.decided': {
+      const d = e.decision;
+      return buildEvent(e.type, ctx, {
+        decisionId: d.decisionId,
+        action: ACTION_TO_PROTO[d.action],
+        ruleIds: d.ruleIds,
+        reasons: d.reasons,
+        policyRevision: d.policyRevision,
+        maskingPlan: planToProto(d.maskingPlan),
+        rowLimit: d.rowLimit,
+      });
+    }
+    case 'query.executed':
+      return buildEvent(e.type, ctx, { upstreamMs: e.upstreamMs, columns: e.columns });
+    case 'query.failed':
+      return buildEvent(e.type, ctx, { code: e.code, message: e.message, stage: e.stage });
+    case 'masking.applied':
+      return buildEvent(e.type, ctx, { columns: e.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })) });
+    case 'query.completed':
+      return buildEvent(e.type, ctx, { rows: e.rows, bytes: e.bytes, durationMs: e.durationMs });
+  }
+}
+
+/** AuditPort on Kafka: events of one call go in one group-committed send and resolve when acknowledged. */
+export function createKafkaAudit(publisher: EventPublisher): AuditPort {
+  return {
+    record(ctx: RequestContext, events: DomainEvent[]) {
+      const ec: EventContext = {
+        requestId: ctx.requestId,
+        sessionId: ctx.sessionId,
+        frontDoor: ctx.frontDoor,
+        identity: ctx.identity,
+        connection: ctx.connection,
+        role: ctx.role,
+        trace: { traceparent: ctx.traceparent, tracestate: '' },
+        producer: 'gateway',
+      };
+      return publisher.publish(events.map((e) => toEnvelope(ec, e)));
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { fields, z } from '@phigate/config';
+
+export const gatewayConfigSchema = z.object({
+  GATEWAY_HOST: fields.host(),
+  GATEWAY_HTTP_PORT: fields.port(8080),
+  POLICY_GRPC_ADDR: z.string().min(1).default('127.0.0.1:50051'),
+  MASKING_GRPC_ADDR: z.string().min(1).default('127.0.0.1:50052'),
+  GATEWAY_POLICY_TIMEOUT_MS: fields.ms(2000),
+  GATEWAY_MASKING_TIMEOUT_MS: fields.ms(30_000),
+  KAFKA_BROKERS: fields.list(),
+  /** Longest a request waits for Kafka to acknowledge its audit events before failing closed. */
+  GATEWAY_AUDIT_ACK_TIMEOUT_MS: fields.ms(5000),
+  REDIS_URL: z.url(),
+  OIDC_ISSUER: z.url(),
+  OIDC_AUDIENCE: z.string().min(1),
+  OIDC_JWKS_URI: z.url(),
+  OIDC_CLOCK_SKEW_SEC: z.coerce.number().int().min(0).max(300).default(30),
+  /** YAML file of upstream connections and identity bindings. */
+  GATEWAY_CONNECTIONS_FILE: z.string().min(1),
+  /** Directory that connection password files are resolved against. */
+  GATEWAY_SECRETS_DIR: z.string().min(1),
+  GATEWAY_MAX_SQL_BYTES: z.coerce.number().int().min(64).default(65_536),
+  /** Most rows one HTTP response may carry; larger results are refused, not cut. */
+  GATEWAY_HTTP_MAX_ROWS: z.coerce.number().int().min(1).default(10_000),
+  LOG_LEVEL: fields.logLevel(),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

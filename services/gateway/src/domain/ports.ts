@@ -1,0 +1,63 @@
+import type { Catalog } from './catalog.js';
+import type { Analysis, Cell, Decision, Identity, MaskReportColumn, ResultColumn, ResultColumnMask } from './types.js';
+
+/** A registered upstream connection (credentials stay in the adapter). */
+export interface ConnectionInfo {
+  name: string;
+  type: 'postgresql';
+  dialect: 'postgresql' | 'snowflake';
+  database: string;
+  defaultSchema: string;
+}
+
+export interface PolicyPort {
+  evaluate(req: { requestId: string; identity: Identity; connection: string; role: string; frontDoor: string; analysis: Analysis }): Promise<Decision>;
+}
+
+/** Streams a result: columns first, then batches of text rows; returns when the cursor is done. */
+export interface UpstreamPort {
+  catalog(connection: string, refresh?: boolean): Promise<Catalog>;
+  execute(
+    connection: string,
+    role: string,
+    sql: string,
+    params: unknown[],
+    sink: { columns(cols: ResultColumn[]): Promise<void> | void; rows(batch: Cell[][]): Promise<boolean> },
+  ): Promise<{ command: string; rowCount: number; upstreamMs: number }>;
+}
+
+export interface MaskSession {
+  /** Masks one batch; resolves with the masked rows in the same order. */
+  mask(rows: Cell[][]): Promise<Cell[][]>;
+  /** Ends the stream; resolves with the per-column report. */
+  finish(): Promise<MaskReportColumn[]>;
+  abort(): void;
+}
+
+export interface MaskingPort {
+  open(requestId: string, columns: ResultColumnMask[]): MaskSession;
+}
+
+/** Domain-level audit events; the Kafka adapter turns them into the public envelope. */
+export type DomainEvent =
+  | { type: 'query.received'; statement: string; analysis: Analysis }
+  | { type: 'policy.decided'; decision: Decision }
+  | { type: 'query.executed'; upstreamMs: number; columns: string[] }
+  | { type: 'query.failed'; code: string; message: string; stage: string }
+  | { type: 'masking.applied'; columns: MaskReportColumn[] }
+  | { type: 'query.completed'; rows: number; bytes: number; durationMs: number };
+
+export interface RequestContext {
+  requestId: string;
+  sessionId: string;
+  frontDoor: string;
+  identity: Identity;
+  connection: string;
+  role: string;
+  traceparent: string;
+}
+
+export interface AuditPort {
+  /** Resolves once the events are durable; rejects otherwise (the caller fails closed). */
+  record(ctx: RequestContext, events: DomainEvent[]): Promise<void>;
+}

@@ -1,0 +1,162 @@
+import { AppError, isAppError, toAppError } from '@phigate/errors';
+import { analyse, type SqlParser } from './analysis.js';
+import { type Binding, resolveRole } from './bindings.js';
+import { resultMasks } from './masks.js';
+import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, PolicyPort, RequestContext, UpstreamPort } from './ports.js';
+import type { Cell, Decision, Identity, ResultColumn } from './types.js';
+
+export interface QueryRequest {
+  requestId: string;
+  sessionId: string;
+  frontDoor: string;
+  identity: Identity;
+  connection: string;
+  sql: string;
+  params: unknown[];
+  traceparent: string;
+}
+
+export interface QueryResult {
+  requestId: string;
+  columns: Array<ResultColumn & { masking?: string }>;
+  rows: Cell[][];
+  rowCount: number;
+  truncated: boolean;
+  command: string;
+  decision: Decision;
+}
+
+export interface QueryServiceDeps {
+  connections: () => ReadonlyMap<string, ConnectionInfo>;
+  bindings: () => readonly Binding[];
+  parse: SqlParser;
+  policy: PolicyPort;
+  upstream: UpstreamPort;
+  masking: MaskingPort;
+  audit: AuditPort;
+  limits: { maxSqlBytes: number; maxRows: number };
+  now?: () => number;
+}
+
+/**
+ * The request lifecycle of one statement: resolve the upstream role, analyse, decide, record the
+ * decision durably, execute as the mapped role, mask every row, record the outcome durably, and
+ * only then return rows. Every failure after the decision is recorded as query.failed.
+ */
+export class QueryService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: QueryServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async run(req: QueryRequest): Promise<QueryResult> {
+    const started = this.now();
+    if (!req.sql.trim()) throw new AppError('GATEWAY_SQL_EMPTY');
+    if (Buffer.byteLength(req.sql) > this.deps.limits.maxSqlBytes) throw new AppError('GATEWAY_SQL_TOO_LARGE', { details: { maxBytes: this.deps.limits.maxSqlBytes } });
+    const conn = this.deps.connections().get(req.connection);
+    const role = conn ? resolveRole(this.deps.bindings(), req.identity, req.connection) : undefined;
+    // Same answer whether the connection does not exist or is not bound: never reveal which exist.
+    if (!conn || !role) throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { details: { connection: req.connection } });
+
+    const ctx: RequestContext = { requestId: req.requestId, sessionId: req.sessionId, frontDoor: req.frontDoor, identity: req.identity, connection: conn.name, role, traceparent: req.traceparent };
+    const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
+      throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
+    });
+    const analysis = analyse(req.sql, conn.dialect, this.deps.parse, catalog, conn.defaultSchema);
+    const received: DomainEvent = { type: 'query.received', statement: req.sql, analysis };
+
+    let decision: Decision;
+    try {
+      decision = await this.deps.policy.evaluate({ requestId: req.requestId, identity: req.identity, connection: conn.name, role, frontDoor: req.frontDoor, analysis });
+    } catch (err) {
+      const e = toAppError(err, 'GATEWAY_POLICY_UNAVAILABLE');
+      await this.recordOrFail(ctx, [received, failed(e, 'policy')]);
+      throw e;
+    }
+    // Write-ahead: the statement and the decision are durable before anything runs upstream.
+    await this.recordOrFail(ctx, [received, { type: 'policy.decided', decision }]);
+    if (decision.action === 'deny') {
+      throw new AppError('GATEWAY_POLICY_DENIED', {
+        message: `denied by policy: ${decision.reasons.join('; ')}`,
+        details: { requestId: req.requestId, ruleId: decision.ruleIds[0] ?? '', ruleIds: decision.ruleIds, reason: decision.reasons.join('; '), policyRevision: decision.policyRevision },
+      });
+    }
+    if (decision.action === 'require_approval') {
+      throw new AppError('GATEWAY_APPROVAL_UNSUPPORTED', { details: { requestId: req.requestId, ruleIds: decision.ruleIds, reason: decision.reasons.join('; ') } });
+    }
+
+    // Read one row past the limit to know whether the result was cut. A policy row cap truncates
+    // (and says so); the door's own maximum is an error, so a client never mistakes a cut for all.
+    const policyCap = decision.rowLimit > 0 && decision.rowLimit <= this.deps.limits.maxRows ? decision.rowLimit : 0;
+    const limit = policyCap || this.deps.limits.maxRows;
+    let columns: ResultColumn[] = [];
+    let session: ReturnType<MaskingPort['open']> | undefined;
+    let rows: Cell[][] = [];
+    let truncated = false;
+    let stage = 'upstream';
+    try {
+      const exec = await this.deps.upstream.execute(conn.name, role, req.sql, req.params, {
+        columns: (cols) => {
+          columns = cols;
+          session = this.deps.masking.open(req.requestId, resultMasks(cols, decision.maskingPlan));
+        },
+        rows: async (batch) => {
+          stage = 'masking';
+          const take = batch.slice(0, limit + 1 - rows.length);
+          const masked = await session!.mask(take);
+          if (masked.length !== take.length) throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
+          rows = rows.concat(masked);
+          stage = 'upstream';
+          return rows.length <= limit;
+        },
+      });
+      stage = 'masking';
+      const report = session ? await session.finish() : [];
+      if (rows.length > limit) {
+        if (!policyCap) throw new AppError('GATEWAY_RESULT_TOO_LARGE', { details: { maxRows: this.deps.limits.maxRows } });
+        rows = rows.slice(0, limit);
+        truncated = true;
+      }
+      let bytes = 0;
+      for (const r of rows) for (const c of r) bytes += c === null ? 0 : c.length;
+      stage = 'audit';
+      const masks = resultMasks(columns, decision.maskingPlan);
+      await this.recordOrFail(ctx, [
+        { type: 'query.executed', upstreamMs: exec.upstreamMs, columns: columns.map((c) => c.name) },
+        { type: 'masking.applied', columns: report },
+        { type: 'query.completed', rows: rows.length, bytes, durationMs: this.now() - started },
+      ]);
+      return {
+        requestId: req.requestId,
+        columns: columns.map((c, i) => {
+          const m = masks[i];
+          // A masked value is text, whatever the source type was: tell the client the truth.
+          return m && m.strategy !== 'none' ? { ...c, type: 'text', masking: m.strategy } : c;
+        }),
+        rows,
+        rowCount: rows.length,
+        truncated,
+        command: exec.command,
+        decision,
+      };
+    } catch (err) {
+      session?.abort();
+      const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
+      if (stage !== 'audit') await this.recordOrFail(ctx, [failed(e, stage)]);
+      throw e;
+    }
+  }
+
+  private async recordOrFail(ctx: RequestContext, events: DomainEvent[]): Promise<void> {
+    try {
+      await this.deps.audit.record(ctx, events);
+    } catch (cause) {
+      throw new AppError('GATEWAY_AUDIT_UNAVAILABLE', { cause, details: { requestId: ctx.requestId } });
+    }
+  }
+}
+
+function failed(e: AppError, stage: string): DomainEvent {
+  return { type: 'query.failed', code: e.code, message: e.message, stage };
+}

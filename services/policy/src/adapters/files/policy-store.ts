@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { AppError } from '@phigate/errors';
+import type { Logger } from '@phigate/telemetry';
+import { parse } from 'yaml';
+import { mergeDocuments, type PolicyDocument, validateDocument } from '../../domain/document.js';
+
+/** The policy in force: a merged document and the revision (content hash) that produced it. */
+export interface LoadedPolicy {
+  doc: PolicyDocument;
+  revision: string;
+  files: string[];
+}
+
+/** Reads every *.yaml / *.yml file of `dir` (sorted), validates all of them, merges them. */
+export function loadPolicyDir(dir: string): LoadedPolicy {
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
+  if (!files.length) throw new AppError('POLICY_FILE_INVALID', { message: `no policy files (*.yaml) in ${dir}` });
+  const hash = createHash('sha256');
+  const docs: PolicyDocument[] = [];
+  const problems: string[] = [];
+  for (const f of files) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    hash.update(f).update('\0').update(text).update('\0');
+    let raw: unknown;
+    try {
+      raw = parse(text);
+    } catch (err) {
+      problems.push(`${f}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    const v = validateDocument(raw);
+    if (v.ok) docs.push(v.doc);
+    else problems.push(...v.problems.map((p) => `${f}: ${p}`));
+  }
+  if (problems.length) throw new AppError('POLICY_FILE_INVALID', { message: `policy is invalid:\n  - ${problems.join('\n  - ')}`, details: { problems } });
+  const merged = mergeDocuments(docs);
+  const all = validateDocument(merged);
+  if (!all.ok) throw new AppError('POLICY_FILE_INVALID', { message: `policy is invalid:\n  - ${all.problems.join('\n  - ')}`, details: { problems: all.problems } });
+  return { doc: merged, revision: hash.digest('hex').slice(0, 16), files };
+}
+
+/**
+ * Holds the current policy and reloads it when files change. A broken edit keeps the previous
+ * revision in force and logs why (never a half-loaded policy).
+ */
+export class PolicyStore {
+  private current: LoadedPolicy;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {
+    this.current = loadPolicyDir(dir);
+    log.info({ revision: this.current.revision, files: this.current.files }, 'policy loaded');
+  }
+
+  get policy(): LoadedPolicy {
+    return this.current;
+  }
+
+  /** Re-reads the directory now; returns whether a new revision is in force. */
+  reload(): boolean {
+    try {
+      const next = loadPolicyDir(this.dir);
+      if (next.revision === this.current.revision) return false;
+      this.current = next;
+      this.log.info({ revision: next.revision, files: next.files }, 'policy reloaded');
+      return true;
+    } catch (err) {
+      this.log.error({ problems: (err as AppError).details?.problems, keptRevision: this.current.revision }, 'policy reload rejected; previous revision stays in force');
+      return false;
+    }
+  }
+
+  watch(): void {
+    this.watcher = watch(this.dir, () => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.reload(), 100);
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.watcher?.close();
+  }
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import { AppError } from '@phigate/errors';
+import { maskingV1, policyV1, toGrpcError } from '@phigate/proto';
+import type { Counter, Histogram, Logger } from '@phigate/telemetry';
+import { evaluate } from '../../domain/evaluate.js';
+import type { Decision, EvaluationInput, StatementFacts, Strategy, TableName } from '../../domain/types.js';
+import type { PolicyStore } from '../files/policy-store.js';
+
+const ACTION_TO_PROTO = {
+  allow: policyV1.Action.ACTION_ALLOW,
+  deny: policyV1.Action.ACTION_DENY,
+  require_approval: policyV1.Action.ACTION_REQUIRE_APPROVAL,
+} as const;
+
+const STRATEGY_TO_PROTO: Record<Strategy, maskingV1.Strategy> = {
+  none: maskingV1.Strategy.STRATEGY_NONE,
+  redact: maskingV1.Strategy.STRATEGY_REDACT,
+  partial: maskingV1.Strategy.STRATEGY_PARTIAL,
+  nullify: maskingV1.Strategy.STRATEGY_NULLIFY,
+  token: maskingV1.Strategy.STRATEGY_TOKEN,
+  scrub: maskingV1.Strategy.STRATEGY_SCRUB,
+};
+
+const table = (t: policyV1.TableRef | undefined): TableName => ({ database: t?.database ?? '', schema: t?.schema ?? '', name: t?.name ?? '' });
+
+/** Converts the wire request to the domain input, refusing requests that lack what a decision needs. */
+export function toInput(req: policyV1.EvaluateRequest): EvaluationInput {
+  if (!req.identity?.subject || !req.connection || !req.analysis) {
+    throw new AppError('POLICY_REQUEST_INVALID', { details: { missing: !req.identity?.subject ? 'identity' : !req.connection ? 'connection' : 'analysis' } });
+  }
+  const statements: StatementFacts[] = req.analysis.statements.map((s) => ({
+    kind: s.kind.toLowerCase(),
+    tablesRead: s.tablesRead.map(table),
+    tablesWritten: s.tablesWritten.map(table),
+    columnsRead: s.columnsRead.map((c) => ({ table: table(c.table), column: c.column })),
+    columnsWritten: s.columnsWritten.map((c) => ({ table: table(c.table), column: c.column })),
+    functions: s.functions,
+    hasWhere: s.hasWhere,
+    whereTriviallyTrue: s.whereTriviallyTrue,
+    hasLimit: s.hasLimit,
+    columnsResolved: s.columnsResolved,
+  }));
+  return {
+    identity: { subject: req.identity.subject, clientId: req.identity.clientId, groups: req.identity.groups },
+    connection: req.connection,
+    role: req.role,
+    frontDoor: req.frontDoor,
+    analysis: { dialect: req.analysis.dialect, fingerprint: req.analysis.fingerprint, understood: req.analysis.understood, error: req.analysis.error, statements },
+  };
+}
+
+export function toResponse(decisionId: string, d: Decision): policyV1.EvaluateResponse {
+  return {
+    decisionId,
+    action: ACTION_TO_PROTO[d.action],
+    ruleIds: d.ruleIds,
+    reasons: d.reasons,
+    policyRevision: d.policyRevision,
+    maskingPlan: {
+      columns: d.maskingPlan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })),
+      unknownSourceStrategy: STRATEGY_TO_PROTO[d.maskingPlan.unknownSourceStrategy],
+    },
+    rowLimit: d.rowLimit,
+    approverGroups: d.approverGroups,
+  };
+}
+
+export interface PolicyServerDeps {
+  store: PolicyStore;
+  log: Logger;
+  decisions: Counter<'action'>;
+  latency: Histogram;
+}
+
+/** The gRPC implementation of phigate.policy.v1.PolicyService. */
+export function policyService(deps: PolicyServerDeps): policyV1.PolicyServiceServer {
+  return {
+    evaluate(call: ServerUnaryCall<policyV1.EvaluateRequest, policyV1.EvaluateResponse>, callback: sendUnaryData<policyV1.EvaluateResponse>) {
+      const started = process.hrtime.bigint();
+      try {
+        const input = toInput(call.request);
+        const { doc, revision } = deps.store.policy;
+        const decision = evaluate(doc, revision, input);
+        const decisionId = randomUUID();
+        deps.decisions.inc({ action: decision.action });
+        deps.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        // Decision log: ids, rule ids and revision only; never statement text.
+        deps.log.debug({ decisionId, requestId: call.request.requestId, action: decision.action, ruleIds: decision.ruleIds, revision }, 'policy decided');
+        callback(null, toResponse(decisionId, decision));
+      } catch (err) {
+        callback(toGrpcError(err));
+      }
+    },
+  };
+}

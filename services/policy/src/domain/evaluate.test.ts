@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { validateDocument } from './document.js';
+import { evaluate } from './evaluate.js';
+import type { EvaluationInput, StatementFacts } from './types.js';
+
+const doc = (() => {
+  const v = validateDocument({
+    version: 1,
+    rules: [
+      { id: 'block-ddl', match: { statements: ['drop'] }, action: 'deny', reason: 'no DDL' },
+      { id: 'block-unbounded', match: { statements: ['update', 'delete'], unboundedWrite: true }, action: 'deny', reason: 'needs WHERE' },
+      { id: 'etl-read', match: { groups: ['etl'], statements: ['select'], tables: ['public.patients', 'public.claims'] }, action: 'allow', reason: 'etl reads' },
+      { id: 'etl-write', match: { groups: ['etl'], statements: ['delete'], tables: ['public.claims'] }, action: 'allow', reason: 'etl deletes claims' },
+      { id: 'ssn-approval', match: { groups: ['etl'], anyColumn: ['public.patients.ssn'] }, action: 'require_approval', approvers: ['phi-approvers'], reason: 'ssn' },
+    ],
+    masking: [{ id: 'etl-masks', match: { groups: ['etl'] }, columns: { 'public.patients.email': 'redact', 'public.patients.phone': { strategy: 'partial', keepLast: 2 } } }],
+    rowLimits: [{ match: { groups: ['etl'] }, limit: 500 }],
+  });
+  assert.ok(v.ok);
+  return v.doc;
+})();
+
+const t = (name: string) => ({ database: 'clinical', schema: 'public', name });
+const stmt = (s: Partial<StatementFacts>): StatementFacts => ({
+  kind: 'select',
+  tablesRead: [],
+  tablesWritten: [],
+  columnsRead: [],
+  columnsWritten: [],
+  functions: [],
+  hasWhere: false,
+  whereTriviallyTrue: false,
+  hasLimit: false,
+  columnsResolved: true,
+  ...s,
+});
+const input = (statements: StatementFacts[], groups = ['etl'], understood = true): EvaluationInput => ({
+  identity: { subject: 'etl-pipeline', clientId: 'etl-pipeline', groups },
+  connection: 'clinical-pg',
+  role: 'clinical_reader',
+  frontDoor: 'http',
+  analysis: { dialect: 'postgresql', fingerprint: 'f', understood, error: '', statements },
+});
+
+test('allows a scoped read and returns the masking plan and row limit', () => {
+  const d = evaluate(doc, 'rev1', input([stmt({ tablesRead: [t('patients')], columnsRead: [{ table: t('patients'), column: 'email' }] })]));
+  assert.equal(d.action, 'allow');
+  assert.deepEqual(d.ruleIds, ['etl-read']);
+  assert.equal(d.policyRevision, 'rev1');
+  assert.equal(d.rowLimit, 500);
+  assert.deepEqual(
+    d.maskingPlan.columns.map((c) => [c.column, c.strategy, c.keepLast]),
+    [
+      ['email', 'redact', 4],
+      ['phone', 'partial', 2],
+    ],
+  );
+  assert.equal(d.maskingPlan.unknownSourceStrategy, 'redact', 'reads a masked column, so computed columns are redacted');
+});
+
+test('a read of a table outside the scope is denied by default, naming no other tables', () => {
+  const d = evaluate(doc, 'rev1', input([stmt({ tablesRead: [t('patients'), t('encounters')] })]));
+  assert.equal(d.action, 'deny');
+  assert.deepEqual(d.ruleIds, ['default-deny']);
+});
+
+test('deny overrides allow; unbounded writes are caught; multi-statement takes the worst', () => {
+  assert.deepEqual(evaluate(doc, 'r', input([stmt({ kind: 'drop', tablesWritten: [t('patients')] })])).ruleIds, ['block-ddl']);
+  const del = evaluate(doc, 'r', input([stmt({ kind: 'delete', tablesWritten: [t('claims')], hasWhere: true, whereTriviallyTrue: true })]));
+  assert.deepEqual([del.action, del.ruleIds], ['deny', ['block-unbounded']]);
+  const ok = evaluate(doc, 'r', input([stmt({ kind: 'delete', tablesWritten: [t('claims')], hasWhere: true })]));
+  assert.equal(ok.action, 'allow');
+  const multi = evaluate(doc, 'r', input([stmt({ tablesRead: [t('patients')] }), stmt({ kind: 'drop', tablesWritten: [t('claims')] })]));
+  assert.equal(multi.action, 'deny');
+});
+
+test('approval gates allowed access; it does not grant access on its own', () => {
+  const ssn = { table: t('patients'), column: 'ssn' };
+  const d = evaluate(doc, 'r', input([stmt({ tablesRead: [t('patients')], columnsRead: [ssn] })]));
+  assert.equal(d.action, 'require_approval');
+  assert.deepEqual(d.approverGroups, ['phi-approvers']);
+  const star = evaluate(doc, 'r', input([stmt({ tablesRead: [t('patients')], columnsRead: [{ table: t('patients'), column: '*' }] })]));
+  assert.equal(star.action, 'require_approval', 'SELECT * reads ssn too');
+  const outside = evaluate(doc, 'r', input([stmt({ tablesRead: [t('patients'), t('encounters')], columnsRead: [ssn] })]));
+  assert.equal(outside.action, 'deny');
+});
+
+test('unknown statements and unknown identities are denied', () => {
+  assert.deepEqual(evaluate(doc, 'r', input([stmt({})], ['etl'], false)).ruleIds, ['unknown-statement']);
+  assert.equal(evaluate(doc, 'r', input([stmt({ tablesRead: [t('patients')] })], ['nobody'])).action, 'deny');
+});
+
+test('validateDocument reports every problem', () => {
+  const v = validateDocument({ version: 1, rules: [{ id: 'Bad Id', action: 'maybe', reason: '' }, { id: 'x', action: 'require_approval', reason: 'r' }] });
+  assert.equal(v.ok, false);
+  if (!v.ok) assert.ok(v.problems.length >= 3, v.problems.join('\n'));
+});
