@@ -19,7 +19,14 @@ test('verifies signature, issuer, audience and expiry; refuses HMAC and alg none
     issuers: [{ issuer, audience: 'phigate', jwksUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks` }],
   });
   const sign = (claims: Record<string, unknown>, exp = '5m') =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience('phigate').setSubject('etl-pipeline').setIssuedAt().setExpirationTime(exp).sign(privateKey);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setIssuer(issuer)
+      .setAudience('phigate')
+      .setSubject('etl-pipeline')
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(privateKey);
 
   const id = await verify(await sign({ client_id: 'etl-pipeline', groups: ['etl'] }));
   assert.deepEqual(id, { subject: 'etl-pipeline', clientId: 'etl-pipeline', groups: ['etl'], issuer });
@@ -27,9 +34,23 @@ test('verifies signature, issuer, audience and expiry; refuses HMAC and alg none
   await assert.rejects(verify(undefined), { code: 'AUTH_TOKEN_MISSING' });
   await assert.rejects(verify('not-a-token'), { code: 'AUTH_TOKEN_INVALID' });
   await assert.rejects(verify(await sign({}, '-10m')), { code: 'AUTH_TOKEN_EXPIRED' });
-  const wrongAud = await new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(issuer).setAudience('other').setSubject('x').setIssuedAt().setExpirationTime('5m').sign(privateKey);
+  const wrongAud = await new SignJWT({})
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(issuer)
+    .setAudience('other')
+    .setSubject('x')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(privateKey);
   await assert.rejects(verify(wrongAud), { code: 'AUTH_TOKEN_INVALID' });
-  const hmac = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(issuer).setAudience('phigate').setSubject('x').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode('k'.repeat(32)));
+  const hmac = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(issuer)
+    .setAudience('phigate')
+    .setSubject('x')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode('k'.repeat(32)));
   await assert.rejects(verify(hmac), { code: 'AUTH_TOKEN_INVALID' });
   const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: issuer, aud: 'phigate', sub: 'x', exp: 9999999999, iat: 1 })).toString('base64url')}.`;
   await assert.rejects(verify(none), { code: 'AUTH_TOKEN_INVALID' });

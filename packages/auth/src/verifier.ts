@@ -1,5 +1,5 @@
 import { AppError } from '@phigate/errors';
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 
 /** An authenticated caller. The token it came from is never kept. */
 export interface Identity {
@@ -42,10 +42,7 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
   const algorithms = (opts.algorithms ?? DEFAULT_ALGS).filter((a) => a !== 'none' && !a.startsWith('HS'));
   const maxBytes = opts.maxTokenBytes ?? 8192;
   const byIssuer = new Map(
-    opts.issuers.map((i) => [
-      i.issuer,
-      { cfg: i, jwks: createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, timeoutDuration: 3000 }) },
-    ]),
+    opts.issuers.map((i) => [i.issuer, { cfg: i, jwks: createRemoteJWKSet(new URL(i.jwksUri), { cooldownDuration: 30_000, timeoutDuration: 3000 }) }]),
   );
   return async (token) => {
     if (!token) throw new AppError('AUTH_TOKEN_MISSING');

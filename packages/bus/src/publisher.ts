@@ -1,5 +1,5 @@
 import { AppError } from '@phigate/errors';
-import { type Producer, Partitioners, CompressionTypes } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import type { AuditEvent } from './events.js';
 import { encodeEvent } from './events.js';
 import { createKafka, type KafkaOptions } from './kafka.js';

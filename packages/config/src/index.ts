@@ -59,7 +59,12 @@ export const fields = {
     z
       .string()
       .min(1)
-      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
   ms: (def: number) => z.coerce.number().int().min(0).default(def),
   bool: (def: boolean) =>
     z

@@ -1,5 +1,5 @@
 import { CODES, type ErrorCode } from './codes.js';
-import { type ErrorKind, ErrorKind as Kinds, GRPC_STATUS, HTTP_STATUS, kindFromGrpcStatus } from './kinds.js';
+import { type ErrorKind, GRPC_STATUS, HTTP_STATUS, ErrorKind as Kinds, kindFromGrpcStatus } from './kinds.js';
 
 /** Options for {@link AppError}. */
 export interface AppErrorOptions {

@@ -22,7 +22,12 @@ export function buildApp(config: ApprovalConfig, log: Logger): ApprovalApp {
   registerOpsRoutes(app, {
     metrics,
     isShuttingDown: () => stopping,
-    readiness: async () => ({ redis: await redis.ping().then(() => true, () => false) }),
+    readiness: async () => ({
+      redis: await redis.ping().then(
+        () => true,
+        () => false,
+      ),
+    }),
   });
   app.setNotFoundHandler((_req, reply) => void reply.code(404).send(new AppError('COMMON_NOT_FOUND').toHttpBody()));
   return {

@@ -14,7 +14,12 @@ export interface AuditApp {
 /** Builds the audit service: Kafka consumer group → append-only store, and the auditor API. */
 export function buildApp(config: AuditConfig, log: Logger): AuditApp {
   const metrics = createMetrics('audit');
-  const ingested = new Counter({ name: 'phigate_audit_events_total', help: 'Events consumed by outcome', labelNames: ['outcome'] as const, registers: [metrics] });
+  const ingested = new Counter({
+    name: 'phigate_audit_events_total',
+    help: 'Events consumed by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [metrics],
+  });
   const pool = new pg.Pool({ connectionString: config.AUDIT_DATABASE_URL, max: 5, connectionTimeoutMillis: 5000 });
   pool.on('error', () => {});
   const store = new PgAuditStore(pool);

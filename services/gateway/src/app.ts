@@ -29,22 +29,38 @@ export interface GatewayOverrides {
 export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayOverrides = {}): GatewayApp {
   const metrics = createMetrics('gateway');
   const requests = new Counter({ name: 'phigate_gateway_requests_total', help: 'Requests by outcome', labelNames: ['outcome'] as const, registers: [metrics] });
-  const latency = new Histogram({ name: 'phigate_gateway_request_seconds', help: 'Request latency', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [metrics] });
+  const latency = new Histogram({
+    name: 'phigate_gateway_request_seconds',
+    help: 'Request latency',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [metrics],
+  });
 
   const { connections, bindings } = loadConnections(config.GATEWAY_CONNECTIONS_FILE, config.GATEWAY_SECRETS_DIR);
   const upstream = new PostgresUpstream(connections, log);
   const policy = createPolicyClient(config.POLICY_GRPC_ADDR, config.GATEWAY_POLICY_TIMEOUT_MS);
   const masking = createMaskingClient(config.MASKING_GRPC_ADDR, config.GATEWAY_MASKING_TIMEOUT_MS);
-  const publisher = new EventPublisher({ brokers: config.KAFKA_BROKERS, clientId: 'phigate-gateway', log, topic: TOPICS.AUDIT, ackTimeoutMs: config.GATEWAY_AUDIT_ACK_TIMEOUT_MS });
+  const publisher = new EventPublisher({
+    brokers: config.KAFKA_BROKERS,
+    clientId: 'phigate-gateway',
+    log,
+    topic: TOPICS.AUDIT,
+    ackTimeoutMs: config.GATEWAY_AUDIT_ACK_TIMEOUT_MS,
+  });
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
   const verify =
     overrides.verify ??
-    createTokenVerifier({ issuers: [{ issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, jwksUri: config.OIDC_JWKS_URI }], clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC });
+    createTokenVerifier({
+      issuers: [{ issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, jwksUri: config.OIDC_JWKS_URI }],
+      clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC,
+    });
 
   const parser = new sqlParser.Parser();
   const parse: SqlParser = (sql, dialect) => parser.parse(sql, { database: dialect === 'snowflake' ? 'snowflake' : 'postgresql' }) as unknown as ParsedSql;
-  const connectionInfo = new Map([...connections].map(([k, c]) => [k, { name: c.name, type: c.type, dialect: c.dialect, database: c.database, defaultSchema: c.defaultSchema }] as const));
+  const connectionInfo = new Map(
+    [...connections].map(([k, c]) => [k, { name: c.name, type: c.type, dialect: c.dialect, database: c.database, defaultSchema: c.defaultSchema }] as const),
+  );
   const queries = new QueryService({
     connections: () => connectionInfo,
     bindings: () => bindings,

@@ -14,7 +14,12 @@ export interface MaskingApp {
 export function buildApp(config: MaskingConfig, log: Logger): MaskingApp {
   const metrics = createMetrics('masking');
   const rowsMasked = new Counter({ name: 'phigate_masking_rows_total', help: 'Rows passed through masking', registers: [metrics] });
-  const streams = new Counter({ name: 'phigate_masking_streams_total', help: 'Mask streams by outcome', labelNames: ['outcome'] as const, registers: [metrics] });
+  const streams = new Counter({
+    name: 'phigate_masking_streams_total',
+    help: 'Mask streams by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [metrics],
+  });
   const key = config.MASKING_TOKEN_KEY ? { id: config.MASKING_TOKEN_KEY_ID, secret: Buffer.from(config.MASKING_TOKEN_KEY, 'utf8') } : undefined;
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   server.addService(maskingV1.MaskingServiceService, maskingService({ key, log, rowsMasked, streams }));
@@ -23,9 +28,17 @@ export function buildApp(config: MaskingConfig, log: Logger): MaskingApp {
   return {
     async start() {
       const grpcPort = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`${config.MASKING_HOST}:${config.MASKING_GRPC_PORT}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+        server.bindAsync(`${config.MASKING_HOST}:${config.MASKING_GRPC_PORT}`, ServerCredentials.createInsecure(), (err, port) =>
+          err ? reject(err) : resolve(port),
+        ),
       );
-      ops = await startOpsServer({ host: config.MASKING_HOST, port: config.MASKING_OPS_PORT, metrics, readiness: async () => ({ tokenKey: Boolean(key) }), isShuttingDown: () => stopping });
+      ops = await startOpsServer({
+        host: config.MASKING_HOST,
+        port: config.MASKING_OPS_PORT,
+        metrics,
+        readiness: async () => ({ tokenKey: Boolean(key) }),
+        isShuttingDown: () => stopping,
+      });
       log.info({ grpcPort, tokenKeyId: key?.id }, 'masking service listening');
       return { grpcPort };
     },

@@ -7,7 +7,10 @@ export const maskingConfigSchema = z.object({
   /** Secret for keyed deterministic tokens (HMAC-SHA-256); may come from MASKING_TOKEN_KEY_FILE. */
   MASKING_TOKEN_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Id of that key, embedded in tokens so keys can rotate. */
-  MASKING_TOKEN_KEY_ID: z.string().regex(/^[a-z0-9]{1,8}$/).default('k1'),
+  MASKING_TOKEN_KEY_ID: z
+    .string()
+    .regex(/^[a-z0-9]{1,8}$/)
+    .default('k1'),
   LOG_LEVEL: fields.logLevel(),
 });
 

@@ -15,8 +15,18 @@ export interface PolicyApp {
 /** Builds the policy service; nothing listens until start(). */
 export function buildApp(config: PolicyConfig, log: Logger): PolicyApp {
   const metrics = createMetrics('policy');
-  const decisions = new Counter({ name: 'phigate_policy_decisions_total', help: 'Policy decisions by action', labelNames: ['action'] as const, registers: [metrics] });
-  const latency = new Histogram({ name: 'phigate_policy_evaluate_seconds', help: 'Policy evaluation time', buckets: [0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01], registers: [metrics] });
+  const decisions = new Counter({
+    name: 'phigate_policy_decisions_total',
+    help: 'Policy decisions by action',
+    labelNames: ['action'] as const,
+    registers: [metrics],
+  });
+  const latency = new Histogram({
+    name: 'phigate_policy_evaluate_seconds',
+    help: 'Policy evaluation time',
+    buckets: [0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01],
+    registers: [metrics],
+  });
   const store = new PolicyStore(config.POLICY_DIR, log);
   const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   server.addService(policyV1.PolicyServiceService, policyService({ store, log, decisions, latency }));
@@ -26,7 +36,9 @@ export function buildApp(config: PolicyConfig, log: Logger): PolicyApp {
     store,
     async start() {
       const grpcPort = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`${config.POLICY_HOST}:${config.POLICY_GRPC_PORT}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+        server.bindAsync(`${config.POLICY_HOST}:${config.POLICY_GRPC_PORT}`, ServerCredentials.createInsecure(), (err, port) =>
+          err ? reject(err) : resolve(port),
+        ),
       );
       if (config.POLICY_WATCH) store.watch();
       ops = await startOpsServer({

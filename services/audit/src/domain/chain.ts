@@ -12,7 +12,10 @@ export function link(prev: Buffer, payload: string): Buffer {
 }
 
 /** Walks records in order and returns the first whose hash does not follow from its predecessor. */
-export function verifyChain(records: Iterable<{ seq: number; payload: string; prevHash: Buffer; hash: Buffer }>, start: Buffer = GENESIS): { ok: boolean; checked: number; firstBad?: number } {
+export function verifyChain(
+  records: Iterable<{ seq: number; payload: string; prevHash: Buffer; hash: Buffer }>,
+  start: Buffer = GENESIS,
+): { ok: boolean; checked: number; firstBad?: number } {
   let prev = start;
   let checked = 0;
   for (const r of records) {

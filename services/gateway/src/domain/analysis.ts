@@ -43,7 +43,11 @@ function functionName(n: Node): string | undefined {
   const name = n.name as unknown;
   if (typeof name === 'string') return name.toLowerCase();
   const parts = (name as { name?: Array<{ value?: unknown }> })?.name;
-  if (Array.isArray(parts)) return parts.map((p) => String(p.value)).join('.').toLowerCase();
+  if (Array.isArray(parts))
+    return parts
+      .map((p) => String(p.value))
+      .join('.')
+      .toLowerCase();
   return undefined;
 }
 
@@ -51,11 +55,12 @@ function cteNames(stmt: Node): Set<string> {
   const names = new Set<string>();
   walk(stmt, (n) => {
     const w = n.with;
-    if (Array.isArray(w)) for (const c of w) {
-      const nm = (c as { name?: { value?: string } | string }).name;
-      const v = typeof nm === 'string' ? nm : nm?.value;
-      if (v) names.add(v.toLowerCase());
-    }
+    if (Array.isArray(w))
+      for (const c of w) {
+        const nm = (c as { name?: { value?: string } | string }).name;
+        const v = typeof nm === 'string' ? nm : nm?.value;
+        if (v) names.add(v.toLowerCase());
+      }
   });
   return names;
 }
@@ -86,7 +91,15 @@ export function analyse(sql: string, dialect: 'postgresql' | 'snowflake', parse:
   try {
     parsed = parse(sql, dialect);
   } catch (err) {
-    return { dialect, fingerprint: fp, understood: false, error: `syntax not understood: ${String((err as Error).message).split('\n')[0]?.slice(0, 160)}`, statements: [] };
+    return {
+      dialect,
+      fingerprint: fp,
+      understood: false,
+      error: `syntax not understood: ${String((err as Error).message)
+        .split('\n')[0]
+        ?.slice(0, 160)}`,
+      statements: [],
+    };
   }
   const asts = (Array.isArray(parsed.ast) ? parsed.ast : [parsed.ast]) as Node[];
   const fold = (s: string) => (dialect === 'snowflake' ? s.toUpperCase() : s.toLowerCase());

@@ -53,13 +53,22 @@ export class QueryService {
   async run(req: QueryRequest): Promise<QueryResult> {
     const started = this.now();
     if (!req.sql.trim()) throw new AppError('GATEWAY_SQL_EMPTY');
-    if (Buffer.byteLength(req.sql) > this.deps.limits.maxSqlBytes) throw new AppError('GATEWAY_SQL_TOO_LARGE', { details: { maxBytes: this.deps.limits.maxSqlBytes } });
+    if (Buffer.byteLength(req.sql) > this.deps.limits.maxSqlBytes)
+      throw new AppError('GATEWAY_SQL_TOO_LARGE', { details: { maxBytes: this.deps.limits.maxSqlBytes } });
     const conn = this.deps.connections().get(req.connection);
     const role = conn ? resolveRole(this.deps.bindings(), req.identity, req.connection) : undefined;
     // Same answer whether the connection does not exist or is not bound: never reveal which exist.
     if (!conn || !role) throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { details: { connection: req.connection } });
 
-    const ctx: RequestContext = { requestId: req.requestId, sessionId: req.sessionId, frontDoor: req.frontDoor, identity: req.identity, connection: conn.name, role, traceparent: req.traceparent };
+    const ctx: RequestContext = {
+      requestId: req.requestId,
+      sessionId: req.sessionId,
+      frontDoor: req.frontDoor,
+      identity: req.identity,
+      connection: conn.name,
+      role,
+      traceparent: req.traceparent,
+    };
     const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
     });
@@ -68,7 +77,14 @@ export class QueryService {
 
     let decision: Decision;
     try {
-      decision = await this.deps.policy.evaluate({ requestId: req.requestId, identity: req.identity, connection: conn.name, role, frontDoor: req.frontDoor, analysis });
+      decision = await this.deps.policy.evaluate({
+        requestId: req.requestId,
+        identity: req.identity,
+        connection: conn.name,
+        role,
+        frontDoor: req.frontDoor,
+        analysis,
+      });
     } catch (err) {
       const e = toAppError(err, 'GATEWAY_POLICY_UNAVAILABLE');
       await this.recordOrFail(ctx, [received, failed(e, 'policy')]);
@@ -79,11 +95,19 @@ export class QueryService {
     if (decision.action === 'deny') {
       throw new AppError('GATEWAY_POLICY_DENIED', {
         message: `denied by policy: ${decision.reasons.join('; ')}`,
-        details: { requestId: req.requestId, ruleId: decision.ruleIds[0] ?? '', ruleIds: decision.ruleIds, reason: decision.reasons.join('; '), policyRevision: decision.policyRevision },
+        details: {
+          requestId: req.requestId,
+          ruleId: decision.ruleIds[0] ?? '',
+          ruleIds: decision.ruleIds,
+          reason: decision.reasons.join('; '),
+          policyRevision: decision.policyRevision,
+        },
       });
     }
     if (decision.action === 'require_approval') {
-      throw new AppError('GATEWAY_APPROVAL_UNSUPPORTED', { details: { requestId: req.requestId, ruleIds: decision.ruleIds, reason: decision.reasons.join('; ') } });
+      throw new AppError('GATEWAY_APPROVAL_UNSUPPORTED', {
+        details: { requestId: req.requestId, ruleIds: decision.ruleIds, reason: decision.reasons.join('; ') },
+      });
     }
 
     // Read one row past the limit to know whether the result was cut. A policy row cap truncates
@@ -105,7 +129,8 @@ export class QueryService {
           stage = 'masking';
           const take = batch.slice(0, limit + 1 - rows.length);
           const masked = await session!.mask(take);
-          if (masked.length !== take.length) throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
+          if (masked.length !== take.length)
+            throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
           rows = rows.concat(masked);
           stage = 'upstream';
           return rows.length <= limit;

@@ -19,7 +19,11 @@ export const DETECTORS: readonly Detector[] = [
   },
   { name: 'mrn', placeholder: '[MRN]', pattern: /\bMRN[-:# ]?\d{5,10}\b/gi },
   { name: 'phone', placeholder: '[PHONE]', pattern: /(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4}\b/g },
-  { name: 'date', placeholder: '[DATE]', pattern: /\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b|\b(?:0?[1-9]|1[0-2])\/(?:0?[1-9]|[12]\d|3[01])\/(?:19|20)?\d{2}\b/g },
+  {
+    name: 'date',
+    placeholder: '[DATE]',
+    pattern: /\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b|\b(?:0?[1-9]|1[0-2])\/(?:0?[1-9]|[12]\d|3[01])\/(?:19|20)?\d{2}\b/g,
+  },
 ];
 
 /** Replaces every detected identifier with its typed placeholder; returns the text and how many were replaced. */

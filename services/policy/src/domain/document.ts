@@ -48,7 +48,10 @@ const maskSchema = z
     description: z.string().optional(),
     match: matchSchema.pick({ groups: true, identities: true, connections: true, frontDoors: true }).default({}),
     /** Column pattern (`[db.]schema.table.column`, `*` globs a segment) → strategy. */
-    columns: z.record(z.string().min(1), z.union([strategySchema, z.object({ strategy: strategySchema, keepLast: z.number().int().min(0).max(64).optional() }).strict()])),
+    columns: z.record(
+      z.string().min(1),
+      z.union([strategySchema, z.object({ strategy: strategySchema, keepLast: z.number().int().min(0).max(64).optional() }).strict()]),
+    ),
   })
   .strict();
 

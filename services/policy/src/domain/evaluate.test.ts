@@ -10,11 +10,28 @@ const doc = (() => {
     rules: [
       { id: 'block-ddl', match: { statements: ['drop'] }, action: 'deny', reason: 'no DDL' },
       { id: 'block-unbounded', match: { statements: ['update', 'delete'], unboundedWrite: true }, action: 'deny', reason: 'needs WHERE' },
-      { id: 'etl-read', match: { groups: ['etl'], statements: ['select'], tables: ['public.patients', 'public.claims'] }, action: 'allow', reason: 'etl reads' },
+      {
+        id: 'etl-read',
+        match: { groups: ['etl'], statements: ['select'], tables: ['public.patients', 'public.claims'] },
+        action: 'allow',
+        reason: 'etl reads',
+      },
       { id: 'etl-write', match: { groups: ['etl'], statements: ['delete'], tables: ['public.claims'] }, action: 'allow', reason: 'etl deletes claims' },
-      { id: 'ssn-approval', match: { groups: ['etl'], anyColumn: ['public.patients.ssn'] }, action: 'require_approval', approvers: ['phi-approvers'], reason: 'ssn' },
+      {
+        id: 'ssn-approval',
+        match: { groups: ['etl'], anyColumn: ['public.patients.ssn'] },
+        action: 'require_approval',
+        approvers: ['phi-approvers'],
+        reason: 'ssn',
+      },
     ],
-    masking: [{ id: 'etl-masks', match: { groups: ['etl'] }, columns: { 'public.patients.email': 'redact', 'public.patients.phone': { strategy: 'partial', keepLast: 2 } } }],
+    masking: [
+      {
+        id: 'etl-masks',
+        match: { groups: ['etl'] },
+        columns: { 'public.patients.email': 'redact', 'public.patients.phone': { strategy: 'partial', keepLast: 2 } },
+      },
+    ],
     rowLimits: [{ match: { groups: ['etl'] }, limit: 500 }],
   });
   assert.ok(v.ok);
@@ -92,7 +109,13 @@ test('unknown statements and unknown identities are denied', () => {
 });
 
 test('validateDocument reports every problem', () => {
-  const v = validateDocument({ version: 1, rules: [{ id: 'Bad Id', action: 'maybe', reason: '' }, { id: 'x', action: 'require_approval', reason: 'r' }] });
+  const v = validateDocument({
+    version: 1,
+    rules: [
+      { id: 'Bad Id', action: 'maybe', reason: '' },
+      { id: 'x', action: 'require_approval', reason: 'r' },
+    ],
+  });
   assert.equal(v.ok, false);
   if (!v.ok) assert.ok(v.problems.length >= 3, v.problems.join('\n'));
 });

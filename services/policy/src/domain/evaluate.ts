@@ -1,5 +1,5 @@
-import { columnMatches, splitColumnPattern, tableMatches } from './patterns.js';
 import type { Match, PolicyDocument, Rule } from './document.js';
+import { columnMatches, splitColumnPattern, tableMatches } from './patterns.js';
 import { Action, type ColumnMask, type Decision, type EvaluationInput, type StatementFacts, Strategy } from './types.js';
 
 /** Rule id reported when nothing allows a statement. */
@@ -110,9 +110,7 @@ function maskingPlan(doc: PolicyDocument, who: Who, statements: StatementFacts[]
   // value, e.g. upper(ssn). If the statement reads any masked column, or cannot say which columns
   // it reads, such result columns are redacted.
   const readsMasked = statements.some(
-    (s) =>
-      !s.columnsResolved ||
-      s.columnsRead.some((c) => c.column === '*' || columns.some((m) => columnMatches(`${m.schema}.${m.table}.${m.column}`, c))),
+    (s) => !s.columnsResolved || s.columnsRead.some((c) => c.column === '*' || columns.some((m) => columnMatches(`${m.schema}.${m.table}.${m.column}`, c))),
   );
   return { columns, unknownSourceStrategy: columns.length && readsMasked ? Strategy.REDACT : Strategy.NONE };
 }

@@ -1,6 +1,6 @@
 import type { ConsumedMessage } from '@phigate/bus';
 import { AppError } from '@phigate/errors';
-import pg from 'pg';
+import type pg from 'pg';
 import { GENESIS, link, verifyChain } from '../../domain/chain.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -47,8 +47,20 @@ export class PgAuditStore {
         existing.add(e.id);
         const payload = m.raw.toString('utf8');
         const hash = link(prev, payload);
-        const values = [e.id, e.requestId, e.type, (e.time ?? new Date()).toISOString(), e.identity?.subject ?? null, e.connection || null, m.partition, m.offset, payload, prev, hash];
-        values.forEach((v, i) => rows[i]!.push(v));
+        const values = [
+          e.id,
+          e.requestId,
+          e.type,
+          (e.time ?? new Date()).toISOString(),
+          e.identity?.subject ?? null,
+          e.connection || null,
+          m.partition,
+          m.offset,
+          payload,
+          prev,
+          hash,
+        ];
+        for (const [i, v] of values.entries()) rows[i]!.push(v);
         prev = hash;
       }
       if (rows[0]!.length) {
@@ -84,7 +96,9 @@ export class PgAuditStore {
 
   /** Recomputes the whole chain. */
   async verify(): Promise<{ ok: boolean; checked: number; firstBad?: number }> {
-    const r = await this.pool.query<{ seq: string; payload: string; prev_hash: Buffer; hash: Buffer }>('SELECT seq, payload::text AS payload, prev_hash, hash FROM audit_events ORDER BY seq');
+    const r = await this.pool.query<{ seq: string; payload: string; prev_hash: Buffer; hash: Buffer }>(
+      'SELECT seq, payload::text AS payload, prev_hash, hash FROM audit_events ORDER BY seq',
+    );
     return verifyChain(r.rows.map((x) => ({ seq: Number(x.seq), payload: x.payload, prevHash: x.prev_hash, hash: x.hash })));
   }
 

@@ -74,6 +74,7 @@ export function loadConnections(file: string, secretsDir: string): ConnectionsFi
     if (connections.has(c.name)) problems.push(`connection ${c.name} is defined twice`);
     connections.set(c.name, { ...c, dialect: 'postgresql', password });
   }
-  if (problems.length) throw new AppError('COMMON_CONFIG_INVALID', { message: `connections file ${file} is invalid:\n  - ${problems.join('\n  - ')}`, details: { problems } });
+  if (problems.length)
+    throw new AppError('COMMON_CONFIG_INVALID', { message: `connections file ${file} is invalid:\n  - ${problems.join('\n  - ')}`, details: { problems } });
   return { connections, bindings: r.data.bindings };
 }

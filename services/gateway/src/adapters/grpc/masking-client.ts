@@ -1,4 +1,4 @@
-import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { type ClientDuplexStream, credentials } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
 import { fromGrpcError, maskingV1 } from '@phigate/proto';
 import type { MaskingPort, MaskSession } from '../../domain/ports.js';
@@ -44,13 +44,23 @@ export function createMaskingClient(address: string, timeoutMs: number): Masking
       call.on('data', (res: maskingV1.MaskResponse) => {
         if (res.msg?.$case === 'rows') waiting.shift()?.resolve(res.msg.value.rows.map(decodeRow));
         else if (res.msg?.$case === 'report') {
-          const cols = res.msg.value.columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGIES[c.strategy] ?? 'redact', valuesMasked: c.valuesMasked }));
+          const cols = res.msg.value.columns.map((c) => ({
+            index: c.index,
+            name: c.name,
+            strategy: STRATEGIES[c.strategy] ?? 'redact',
+            valuesMasked: c.valuesMasked,
+          }));
           report?.resolve(cols);
         }
       });
       call.on('error', (err) => fail(fromGrpcError(err, 'GATEWAY_MASKING_UNAVAILABLE', 'GATEWAY_MASKING_FAILED')));
       call.on('end', () => fail(new AppError('GATEWAY_MASKING_FAILED', { message: 'the masking stream ended early; no rows were released' })));
-      call.write({ msg: { $case: 'header', value: { requestId, columns: columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGY_TO_PROTO[c.strategy], keepLast: c.keepLast })) } } });
+      call.write({
+        msg: {
+          $case: 'header',
+          value: { requestId, columns: columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGY_TO_PROTO[c.strategy], keepLast: c.keepLast })) },
+        },
+      });
       return {
         mask(rows) {
           if (failure) return Promise.reject(failure);

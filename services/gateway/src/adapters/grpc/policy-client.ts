@@ -58,7 +58,14 @@ export function createPolicyClient(address: string, timeoutMs: number): PolicyPo
       return new Promise<Decision>((resolve, reject) => {
         const md = new Metadata();
         client.evaluate(
-          { requestId: req.requestId, identity: req.identity, connection: req.connection, role: req.role, frontDoor: req.frontDoor, analysis: analysisToProto(req.analysis) },
+          {
+            requestId: req.requestId,
+            identity: req.identity,
+            connection: req.connection,
+            role: req.role,
+            frontDoor: req.frontDoor,
+            analysis: analysisToProto(req.analysis),
+          },
           md,
           { deadline: Date.now() + timeoutMs },
           (err, res) => (err ? reject(fromGrpcError(err, 'GATEWAY_POLICY_UNAVAILABLE', 'GATEWAY_POLICY_UNAVAILABLE')) : resolve(decisionFromProto(res))),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { bearerToken, type TokenVerifier } from '@phigate/auth';
 import { AppError, isAppError, toAppError } from '@phigate/errors';
-import { childTrace, type Counter, type Histogram, type Logger, type OpsOptions, registerOpsRoutes } from '@phigate/telemetry';
+import { type Counter, childTrace, type Histogram, type Logger, type OpsOptions, registerOpsRoutes } from '@phigate/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { QueryResult, QueryService } from '../../domain/query-service.js';
 import type { Identity } from '../../domain/types.js';
@@ -58,7 +58,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       : (err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500
         ? new AppError('COMMON_BAD_REQUEST', { message: `the request is malformed: ${(err as Error).message}` })
         : toAppError(err);
-    if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE') deps.log.warn({ requestId: req.id, code: e.code, cause: (e.cause as { code?: string })?.code }, 'request failed');
+    if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE')
+      deps.log.warn({ requestId: req.id, code: e.code, cause: (e.cause as { code?: string })?.code }, 'request failed');
     void reply.code(e.httpStatus).send(e.toHttpBody());
   });
   app.setNotFoundHandler((_req, reply) => {
@@ -75,7 +76,13 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     try {
       const identity = await authenticate(req.headers.authorization);
       const body = req.body;
-      if (!body || typeof body !== 'object' || typeof body.connection !== 'string' || typeof body.sql !== 'string' || (body.params !== undefined && !Array.isArray(body.params))) {
+      if (
+        !body ||
+        typeof body !== 'object' ||
+        typeof body.connection !== 'string' ||
+        typeof body.sql !== 'string' ||
+        (body.params !== undefined && !Array.isArray(body.params))
+      ) {
         throw new AppError('COMMON_BAD_REQUEST', { message: 'expected a JSON body {connection: string, sql: string, params?: array}' });
       }
       const trace = childTrace(req.headers.traceparent as string | undefined);

@@ -11,7 +11,10 @@ const ACTION_TO_PROTO: Record<Decision['action'], policyV1.Action> = {
 };
 
 function planToProto(plan: Decision['maskingPlan']): maskingV1.MaskingPlan {
-  return { columns: plan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })), unknownSourceStrategy: STRATEGY_TO_PROTO[plan.unknownSourceStrategy] };
+  return {
+    columns: plan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })),
+    unknownSourceStrategy: STRATEGY_TO_PROTO[plan.unknownSourceStrategy],
+  };
 }
 
 function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {

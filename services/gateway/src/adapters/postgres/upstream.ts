@@ -79,7 +79,13 @@ export class PostgresUpstream implements UpstreamPort {
       if (!c) return Promise.reject(new AppError('GATEWAY_CONNECTION_UNKNOWN'));
       cat = this.pool(connection, null)
         .query<{ table_oid: number; schema: string; table: string; attnum: number; column: string }>(CATALOG_SQL)
-        .then((r) => new Catalog(c.database, r.rows.map((x): CatalogColumn => ({ tableOid: x.table_oid, schema: x.schema, table: x.table, attnum: x.attnum, column: x.column }))));
+        .then(
+          (r) =>
+            new Catalog(
+              c.database,
+              r.rows.map((x): CatalogColumn => ({ tableOid: x.table_oid, schema: x.schema, table: x.table, attnum: x.attnum, column: x.column })),
+            ),
+        );
       cat.catch(() => this.catalogs.delete(connection));
       this.catalogs.set(connection, cat);
       setTimeout(() => {

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
 import { maskingV1, toGrpcError } from '@phigate/proto';
@@ -58,7 +57,9 @@ export function maskingService(deps: MaskServerDeps): maskingV1.MaskingServiceSe
         const counts: number[] = [];
         let rows = 0;
         try {
-          for await (const msg of call as AsyncIterable<maskingV1.MaskRequest>) {
+          // Plain `for await` destroys the stream when the client half-closes, which would also
+          // close our sending side before the report goes out.
+          for await (const msg of call.iterator({ destroyOnReturn: false }) as AsyncIterable<maskingV1.MaskRequest>) {
             if (msg.msg?.$case === 'header') {
               if (rules) throw new AppError('MASKING_STREAM_INVALID', { message: 'a mask stream carries exactly one header' });
               rules = toRules(msg.msg.value, deps.key);
@@ -68,7 +69,9 @@ export function maskingService(deps: MaskServerDeps): maskingV1.MaskingServiceSe
             if (!rules) throw new AppError('MASKING_STREAM_INVALID', { message: 'the header must come before rows' });
             const masked = maskRows(msg.msg.value.rows.map(decodeRow), rules, deps.key, counts);
             rows += masked.length;
-            if (!call.write({ msg: { $case: 'rows', value: { rows: masked.map(encodeRow) } } })) await once(call, 'drain');
+            // No drain wait: the gateway sends the next batch only after this one is answered, so at
+            // most one batch per stream is ever buffered here.
+            call.write({ msg: { $case: 'rows', value: { rows: masked.map(encodeRow) } } });
           }
           if (!rules) throw new AppError('MASKING_STREAM_INVALID', { message: 'the stream ended without a header' });
           const report: maskingV1.MaskReport = {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, readdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '@phigate/errors';
 import type { Logger } from '@phigate/telemetry';
@@ -39,7 +39,8 @@ export function loadPolicyDir(dir: string): LoadedPolicy {
   if (problems.length) throw new AppError('POLICY_FILE_INVALID', { message: `policy is invalid:\n  - ${problems.join('\n  - ')}`, details: { problems } });
   const merged = mergeDocuments(docs);
   const all = validateDocument(merged);
-  if (!all.ok) throw new AppError('POLICY_FILE_INVALID', { message: `policy is invalid:\n  - ${all.problems.join('\n  - ')}`, details: { problems: all.problems } });
+  if (!all.ok)
+    throw new AppError('POLICY_FILE_INVALID', { message: `policy is invalid:\n  - ${all.problems.join('\n  - ')}`, details: { problems: all.problems } });
   return { doc: merged, revision: hash.digest('hex').slice(0, 16), files };
 }
 
@@ -73,7 +74,10 @@ export class PolicyStore {
       this.log.info({ revision: next.revision, files: next.files }, 'policy reloaded');
       return true;
     } catch (err) {
-      this.log.error({ problems: (err as AppError).details?.problems, keptRevision: this.current.revision }, 'policy reload rejected; previous revision stays in force');
+      this.log.error(
+        { problems: (err as AppError).details?.problems, keptRevision: this.current.revision },
+        'policy reload rejected; previous revision stays in force',
+      );
       return false;
     }
   }

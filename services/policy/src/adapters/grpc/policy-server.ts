@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
 import { maskingV1, policyV1, toGrpcError } from '@phigate/proto';
 import type { Counter, Histogram, Logger } from '@phigate/telemetry';
@@ -46,7 +46,13 @@ export function toInput(req: policyV1.EvaluateRequest): EvaluationInput {
     connection: req.connection,
     role: req.role,
     frontDoor: req.frontDoor,
-    analysis: { dialect: req.analysis.dialect, fingerprint: req.analysis.fingerprint, understood: req.analysis.understood, error: req.analysis.error, statements },
+    analysis: {
+      dialect: req.analysis.dialect,
+      fingerprint: req.analysis.fingerprint,
+      understood: req.analysis.understood,
+      error: req.analysis.error,
+      statements,
+    },
   };
 }
 
