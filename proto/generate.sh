@@ -6,6 +6,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/proto"
 buf="$root/node_modules/.bin/buf"
 "$buf" lint
+# No change may break the previous commit's contracts (wire or JSON): buf breaking against HEAD~1.
+if git -C "$root" cat-file -e HEAD~1:proto/buf.yaml 2>/dev/null; then
+  "$buf" breaking --against "$root/.git#ref=HEAD~1,subdir=proto"
+fi
 if [[ "${1:-}" == "--check" ]]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
