@@ -1,13 +1,9 @@
 import { AppError } from '@phigate/errors';
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 
-/** An authenticated caller. The token it came from is never kept. */
-export interface Identity {
-  subject: string;
-  clientId: string;
-  groups: string[];
-  issuer: string;
-}
+export type { Identity };
+
+import type { Identity } from '@phigate/model';
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 
 /** One trusted identity provider. */
 export interface IssuerConfig {

@@ -1,15 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { Strategy } from '@phigate/model';
 import { scrub } from './detectors.js';
 
-export const Strategy = {
-  NONE: 'none',
-  REDACT: 'redact',
-  PARTIAL: 'partial',
-  NULLIFY: 'nullify',
-  TOKEN: 'token',
-  SCRUB: 'scrub',
-} as const;
-export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+export { Strategy };
 
 /** What to do with one result column. */
 export interface ColumnRule {

@@ -1,27 +1,9 @@
 import { type ClientDuplexStream, credentials } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
-import { fromGrpcError, maskingV1 } from '@phigate/proto';
+import { decodeRow, encodeRow, fromGrpcError, maskingV1 } from '@phigate/proto';
 import type { MaskingPort, MaskSession } from '../../domain/ports.js';
 import type { Cell, MaskReportColumn } from '../../domain/types.js';
 import { CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from './policy-client.js';
-
-function encodeRow(cells: Cell[]): maskingV1.Row {
-  const nullIndexes: number[] = [];
-  const values = cells.map((c, i) => {
-    if (c === null) {
-      nullIndexes.push(i);
-      return '';
-    }
-    return c;
-  });
-  return { values, nullIndexes };
-}
-
-function decodeRow(row: maskingV1.Row): Cell[] {
-  const cells: Cell[] = row.values.slice();
-  for (const i of row.nullIndexes) cells[i] = null;
-  return cells;
-}
 
 /**
  * MaskingPort over one bidirectional gRPC stream per result. Batches are answered in order; the

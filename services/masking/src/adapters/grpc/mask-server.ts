@@ -1,6 +1,6 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
-import { maskingV1, toGrpcError } from '@phigate/proto';
+import { decodeRow, encodeRow, maskingV1, toGrpcError } from '@phigate/proto';
 import type { Counter, Logger } from '@phigate/telemetry';
 import { type Cell, type ColumnRule, maskRows, Strategy, type TokenKey } from '../../domain/strategies.js';
 
@@ -21,24 +21,6 @@ function toRules(header: maskingV1.MaskHeader, key: TokenKey | undefined): Colum
     if (strategy === 'token' && !key) throw new AppError('MASKING_KEY_MISSING');
     return { index: c.index, name: c.name, strategy, keepLast: c.keepLast };
   });
-}
-
-function decodeRow(row: maskingV1.Row): Cell[] {
-  const cells: Cell[] = row.values.slice();
-  for (const i of row.nullIndexes) cells[i] = null;
-  return cells;
-}
-
-function encodeRow(cells: Cell[]): maskingV1.Row {
-  const nullIndexes: number[] = [];
-  const values = cells.map((c, i) => {
-    if (c === null) {
-      nullIndexes.push(i);
-      return '';
-    }
-    return c;
-  });
-  return { values, nullIndexes };
 }
 
 export interface MaskServerDeps {

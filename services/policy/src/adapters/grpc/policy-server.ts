@@ -29,6 +29,8 @@ export function toInput(req: policyV1.EvaluateRequest): EvaluationInput {
   if (!req.identity?.subject || !req.connection || !req.analysis) {
     throw new AppError('POLICY_REQUEST_INVALID', { details: { missing: !req.identity?.subject ? 'identity' : !req.connection ? 'connection' : 'analysis' } });
   }
+  const dialect = req.analysis.dialect;
+  if (dialect !== 'postgresql' && dialect !== 'snowflake') throw new AppError('POLICY_REQUEST_INVALID', { details: { dialect } });
   const statements: StatementFacts[] = req.analysis.statements.map((s) => ({
     kind: s.kind.toLowerCase(),
     tablesRead: s.tablesRead.map(table),
@@ -47,7 +49,7 @@ export function toInput(req: policyV1.EvaluateRequest): EvaluationInput {
     role: req.role,
     frontDoor: req.frontDoor,
     analysis: {
-      dialect: req.analysis.dialect,
+      dialect,
       fingerprint: req.analysis.fingerprint,
       understood: req.analysis.understood,
       error: req.analysis.error,

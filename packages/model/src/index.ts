@@ -1,0 +1,83 @@
+// The domain vocabulary services share. Plain types and `as const` objects only: no transport,
+// no generated code (adapters convert between these and packages/proto).
+
+/** An authenticated caller, as established from a validated access token (never the token). */
+export interface Identity {
+  subject: string;
+  clientId: string;
+  groups: string[];
+  issuer: string;
+}
+
+export interface TableName {
+  database: string;
+  schema: string;
+  name: string;
+}
+
+export interface ColumnName {
+  table: TableName;
+  column: string;
+}
+
+/** The gateway's analysis of one SQL statement, which policy decides on. */
+export interface StatementFacts {
+  kind: string;
+  tablesRead: TableName[];
+  tablesWritten: TableName[];
+  columnsRead: ColumnName[];
+  columnsWritten: ColumnName[];
+  functions: string[];
+  hasWhere: boolean;
+  whereTriviallyTrue: boolean;
+  hasLimit: boolean;
+  /** True when every column reference could be pinned to a real table column. */
+  columnsResolved: boolean;
+}
+
+export type Dialect = 'postgresql' | 'snowflake';
+
+export interface Analysis {
+  dialect: Dialect;
+  /** Literal-normalised fingerprint (never contains literals). */
+  fingerprint: string;
+  /** False when the analyser could not fully understand the input: fail closed. */
+  understood: boolean;
+  error: string;
+  statements: StatementFacts[];
+}
+
+/** What policy can decide for a statement. */
+export const Action = { ALLOW: 'allow', DENY: 'deny', REQUIRE_APPROVAL: 'require_approval' } as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+/** How a column's values are transformed before they leave the gateway. */
+export const Strategy = { NONE: 'none', REDACT: 'redact', PARTIAL: 'partial', NULLIFY: 'nullify', TOKEN: 'token', SCRUB: 'scrub' } as const;
+export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+
+/** A masking rule for source columns (`*` globs a part). */
+export interface ColumnMask {
+  schema: string;
+  table: string;
+  column: string;
+  strategy: Strategy;
+  keepLast: number;
+}
+
+export interface MaskingPlan {
+  columns: ColumnMask[];
+  /** For result columns whose source cannot be proven (expressions). */
+  unknownSourceStrategy: Strategy;
+}
+
+/** A policy decision, explainable (rule ids, reasons) and reproducible (revision). */
+export interface Decision {
+  action: Action;
+  ruleIds: string[];
+  reasons: string[];
+  policyRevision: string;
+  maskingPlan: MaskingPlan;
+  /** 0 = no limit. */
+  rowLimit: number;
+  approverGroups: string[];
+}
