@@ -2,7 +2,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
 import { decodeRow, encodeRow, maskingV1, toGrpcError } from '@phigate/proto';
 import type { Counter, Logger } from '@phigate/telemetry';
-import { type Cell, type ColumnRule, maskRows, Strategy, type TokenKey } from '../../domain/strategies.js';
+import { type ColumnRule, maskRows, Strategy, type TokenKey } from '../../domain/strategies.js';
 
 const FROM_PROTO: Partial<Record<maskingV1.Strategy, Strategy>> = {
   [maskingV1.Strategy.STRATEGY_NONE]: Strategy.NONE,
