@@ -60,13 +60,17 @@ export class EventConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale()) return;
         const messages = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
         await this.opts.handleBatch(messages);
         const last = batch.messages.at(-1);
-        if (last) resolveOffset(last.offset);
-        await commitOffsetsIfNecessary();
+        if (last) {
+          resolveOffset(last.offset);
+          // With autoCommit off, commitOffsetsIfNecessary() never commits: commit explicitly, and
+          // only now that the handler has made the batch durable.
+          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+        }
         await heartbeat();
       },
     });

@@ -27,20 +27,20 @@ export type EventType = keyof typeof EVENT_TYPES;
 
 type DetailOf<T extends EventType> = Extract<Detail, { $case: (typeof EVENT_TYPES)[T] }>['value'];
 
-/** OCSF mapping per event type (OCSF 1.3: 6005 Datastore Activity, 3002 Authentication, 2004 Detection Finding). */
+/** OCSF mapping per event type (OCSF 1.3: 6005 Datastore Activity with activity 4 Query, 99 Other for approvals; 3002 Authentication; 2004 Detection Finding). */
 const OCSF: Record<EventType, { classUid: number; className: string; categoryUid: number; activityId: number; severityId: number }> = {
   'session.opened': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 1, severityId: 1 },
   'session.closed': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 2, severityId: 1 },
-  'query.received': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
-  'policy.decided': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
+  'query.received': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
+  'policy.decided': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
   'approval.requested': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
   'approval.granted': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
   'approval.denied': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
   'approval.expired': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 99, severityId: 2 },
-  'query.executed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
-  'query.failed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 3 },
-  'masking.applied': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
-  'query.completed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 2, severityId: 1 },
+  'query.executed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
+  'query.failed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 3 },
+  'masking.applied': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
+  'query.completed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
   'phi.leak_suspected': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 4 },
 };
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import { AppError } from '@phigate/errors';
 import { z } from 'zod';
 
@@ -86,4 +86,33 @@ export function loadConfigOrExit<S extends z.ZodObject>(schema: S, env: Env, ser
     process.stderr.write(`${JSON.stringify({ level: 'fatal', service, code: 'COMMON_CONFIG_INVALID', msg: 'configuration is invalid', problems })}\n`);
     process.exit(1);
   }
+}
+
+/**
+ * For `main.ts`: a start-up failure (invalid policy or connections file, unreachable dependency)
+ * becomes one JSON line on stderr with its code and problems, and exit 1, never a stack trace.
+ */
+export function exitOnStartupError(err: unknown, service: string): never {
+  const e = err as { code?: string; message?: string; details?: { problems?: string[] } };
+  const problems = e.details?.problems ?? [String(e.message ?? err).split('\n')[0]];
+  process.stderr.write(`${JSON.stringify({ level: 'fatal', service, code: e.code ?? 'COMMON_INTERNAL', msg: 'failed to start', problems })}\n`);
+  process.exit(1);
+}
+
+/**
+ * Calls `onChange` once a burst of changes to `path` has settled (editors write several times per
+ * save). For hot-reloaded files: policy, bindings.
+ */
+export function watchDebounced(path: string, onChange: () => void, delayMs = 100): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watch(path, () => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, delayMs);
+  });
+  return {
+    close() {
+      clearTimeout(timer);
+      watcher.close();
+    },
+  };
 }

@@ -37,6 +37,13 @@ export const CODES = {
   GATEWAY_UPSTREAM_ERROR: { kind: 'FAILED_PRECONDITION', message: 'the upstream database rejected the statement' },
   GATEWAY_UPSTREAM_PERMISSION: { kind: 'PERMISSION_DENIED', message: 'the upstream role lacks the privilege for this statement' },
   GATEWAY_RESULT_TOO_LARGE: { kind: 'RESOURCE_EXHAUSTED', message: 'the result exceeds the maximum rows for this door' },
+  GATEWAY_SEALING_KEY_MISSING: { kind: 'FAILED_PRECONDITION', message: 'the key that sealed this credential is not in the keyring' },
+  GATEWAY_SEALED_CREDENTIAL_INVALID: { kind: 'INTERNAL', message: 'a sealed credential failed authentication and was not used' },
+  GATEWAY_ADMIN_CONNECTION_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the connection definition is invalid' },
+  GATEWAY_ADMIN_CONNECTION_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such connection' },
+  GATEWAY_REGISTRY_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the connection registry is unavailable', retriable: true },
+  GATEWAY_RATE_LIMITED: { kind: 'RESOURCE_EXHAUSTED', message: 'too many requests for this identity; slow down', retriable: true },
+  GATEWAY_RATE_LIMIT_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the rate limiter (Redis) is unavailable; the statement was not run', retriable: true },
   GATEWAY_REQUEST_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such request for this identity' },
   // Policy
   POLICY_REQUEST_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the evaluation request is malformed' },

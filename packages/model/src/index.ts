@@ -81,3 +81,24 @@ export interface Decision {
   rowLimit: number;
   approverGroups: string[];
 }
+
+/** Strictness of each strategy: when several masks cover one column, the strictest wins. */
+export const STRICTNESS: Readonly<Record<Strategy, number>> = Object.freeze({ none: 0, partial: 1, scrub: 2, token: 3, redact: 4, nullify: 5 });
+
+/**
+ * Matches one name part against a policy pattern part: case-insensitive (PostgreSQL folds unquoted
+ * names to lower case and Snowflake to upper case; a policy must mean the same object in both),
+ * where `*` matches any run of characters. Gateway and policy both use this one matcher.
+ */
+export function globMatch(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  const p = pattern.toLowerCase();
+  const v = value.toLowerCase();
+  if (!p.includes('*')) return p === v;
+  return new RegExp(
+    `^${p
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  ).test(v);
+}

@@ -4,13 +4,17 @@ import { Counter, createMetrics, Histogram, type Logger } from '@phigate/telemet
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import sqlParser from 'node-sql-parser';
-import { loadConnections } from './adapters/files/connections.js';
+import pg from 'pg';
+import { BindingsFile, loadConnectionsFile } from './adapters/files/connections.js';
 import { createMaskingClient } from './adapters/grpc/masking-client.js';
 import { createPolicyClient } from './adapters/grpc/policy-client.js';
+import { registerAdminRoutes } from './adapters/http/admin.js';
 import { ResultStore } from './adapters/http/result-store.js';
 import { buildHttp } from './adapters/http/server.js';
 import { createKafkaAudit } from './adapters/kafka/audit.js';
 import { PostgresUpstream } from './adapters/postgres/upstream.js';
+import { createRedisRateLimit } from './adapters/redis/rate-limit.js';
+import { ConnectionRegistry } from './adapters/store/connection-registry.js';
 import type { GatewayConfig } from './config.js';
 import type { ParsedSql, SqlParser } from './domain/analysis.js';
 import { QueryService } from './domain/query-service.js';
@@ -36,8 +40,12 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     registers: [metrics],
   });
 
-  const { connections, bindings } = loadConnections(config.GATEWAY_CONNECTIONS_FILE, config.GATEWAY_SECRETS_DIR);
-  const upstream = new PostgresUpstream(connections, log);
+  const file = loadConnectionsFile(config.GATEWAY_CONNECTIONS_FILE, config.GATEWAY_SECRETS_DIR);
+  const bindings = new BindingsFile(config.GATEWAY_CONNECTIONS_FILE, config.GATEWAY_SECRETS_DIR, log, file.bindings);
+  const control = new pg.Pool({ connectionString: config.GATEWAY_DATABASE_URL, max: 4, connectionTimeoutMillis: 5000 });
+  control.on('error', () => {});
+  const registry = new ConnectionRegistry(control, config.GATEWAY_SEALING_KEYS_FILE, log);
+  const upstream = new PostgresUpstream(() => registry.snapshot(), log);
   const policy = createPolicyClient(config.POLICY_GRPC_ADDR, config.GATEWAY_POLICY_TIMEOUT_MS);
   const masking = createMaskingClient(config.MASKING_GRPC_ADDR, config.GATEWAY_MASKING_TIMEOUT_MS);
   const publisher = new EventPublisher({
@@ -58,17 +66,15 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
 
   const parser = new sqlParser.Parser();
   const parse: SqlParser = (sql, dialect) => parser.parse(sql, { database: dialect === 'snowflake' ? 'snowflake' : 'postgresql' }) as unknown as ParsedSql;
-  const connectionInfo = new Map(
-    [...connections].map(([k, c]) => [k, { name: c.name, type: c.type, dialect: c.dialect, database: c.database, defaultSchema: c.defaultSchema }] as const),
-  );
   const queries = new QueryService({
-    connections: () => connectionInfo,
-    bindings: () => bindings,
+    connections: () => registry.snapshot(),
+    bindings: () => bindings.bindings,
     parse,
     policy,
     upstream,
     masking,
     audit: createKafkaAudit(publisher),
+    rateLimit: createRedisRateLimit(redis, config.GATEWAY_RATE_LIMIT_PER_MINUTE),
     limits: { maxSqlBytes: config.GATEWAY_MAX_SQL_BYTES, maxRows: config.GATEWAY_HTTP_MAX_ROWS },
   });
 
@@ -80,6 +86,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     log,
     metrics: { requests, latency },
     bodyLimit: config.GATEWAY_MAX_SQL_BYTES * 2,
+    extraRoutes: (app) => registerAdminRoutes(app, { verify, registry, adminGroups: config.GATEWAY_ADMIN_GROUPS, log }),
     ops: {
       metrics,
       isShuttingDown: () => stopping,
@@ -89,6 +96,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
           () => true,
           () => false,
         ),
+        registry: await registry.ping(),
         upstream: await upstream.ping(),
       }),
     },
@@ -98,10 +106,22 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     http,
     async start() {
       await Promise.all([publisher.start(), redis.connect().catch(() => undefined)]);
+      await registry.refresh();
+      // Config-managed connections are sealed into the registry when new or changed.
+      for (const seed of file.seeds) {
+        const have = registry.snapshot().get(seed.definition.name);
+        const same =
+          have &&
+          have.password === seed.password &&
+          (Object.keys(seed.definition) as Array<keyof typeof seed.definition>).every((k) => have[k] === seed.definition[k]);
+        if (!same) await registry.upsert(seed.definition, seed.password, 'config');
+      }
+      registry.startRefreshing(config.GATEWAY_REGISTRY_REFRESH_MS);
+      bindings.watch();
       await http.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_HTTP_PORT });
       const addr = http.server.address();
       const httpPort = typeof addr === 'object' && addr ? addr.port : 0;
-      log.info({ httpPort, connections: [...connections.keys()] }, 'gateway listening');
+      log.info({ httpPort, connections: [...registry.snapshot().keys()] }, 'gateway listening');
       return { httpPort };
     },
     async stop() {
@@ -112,6 +132,9 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       masking.close();
       redis.disconnect();
       await upstream.close();
+      registry.stop();
+      bindings.close();
+      await control.end();
     },
   };
 }

@@ -15,7 +15,16 @@ export const gatewayConfigSchema = z.object({
   OIDC_AUDIENCE: z.string().min(1),
   OIDC_JWKS_URI: z.url(),
   OIDC_CLOCK_SKEW_SEC: z.coerce.number().int().min(0).max(300).default(30),
-  /** YAML file of upstream connections and identity bindings. */
+  /** The gateway's control database (connection registry), as its least-privilege role. */
+  GATEWAY_DATABASE_URL: z.string().min(1),
+  /** JSON keyring for sealing upstream credentials: {"active": id, "keys": {id: base64(32 bytes)}}. */
+  GATEWAY_SEALING_KEYS_FILE: z.string().min(1),
+  /** Groups whose members may use the admin API. */
+  GATEWAY_ADMIN_GROUPS: fields.list().default(['phigate-admins']),
+  /** Requests per identity per minute, across all replicas (Redis). */
+  GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  GATEWAY_REGISTRY_REFRESH_MS: fields.ms(5000),
+  /** YAML file of identity bindings and config-managed connections (seeded into the registry). */
   GATEWAY_CONNECTIONS_FILE: z.string().min(1),
   /** Directory that connection password files are resolved against. */
   GATEWAY_SECRETS_DIR: z.string().min(1),

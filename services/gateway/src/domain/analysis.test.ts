@@ -58,3 +58,10 @@ test('fingerprints ignore literals and spacing, not structure', () => {
   assert.equal(fingerprint("select * from patients where id = 1 and mrn = 'MRN-1'"), fingerprint("SELECT *  FROM patients WHERE id = 42 AND mrn = 'x'"));
   assert.notEqual(fingerprint('select id from patients'), fingerprint('select ssn from patients'));
 });
+
+test('a write hidden in a CTE is not understood (fail closed)', () => {
+  const a = run("WITH x AS (UPDATE claims SET status = 'void' RETURNING id) SELECT count(*) FROM x");
+  assert.equal(a.understood, false);
+  assert.equal(run('WITH x AS (SELECT id FROM claims) SELECT count(*) FROM x').understood, true);
+  assert.equal(run('INSERT INTO claims (patient_id) SELECT id FROM patients WHERE id = 1').understood, true);
+});

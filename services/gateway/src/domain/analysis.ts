@@ -122,6 +122,18 @@ export function analyse(sql: string, dialect: 'postgresql' | 'snowflake', parse:
   for (const stmt of asts) {
     const kind = KIND_ALIASES[String(stmt.type).toLowerCase()] ?? String(stmt.type ?? 'unknown').toLowerCase();
     const ctes = cteNames(stmt);
+    // A data-modifying statement inside another (a writable CTE) would hide a write behind a
+    // SELECT; the analyser does not model it, so it is unknown: fail closed.
+    let nestedWrite = false;
+    walk(Object.values(stmt), (n) => {
+      if (
+        typeof n.type === 'string' &&
+        ['insert', 'update', 'delete', 'replace'].includes(n.type.toLowerCase()) &&
+        (n.table !== undefined || n.values !== undefined || n.set !== undefined)
+      )
+        nestedWrite = true;
+    });
+    if (nestedWrite) understood = false;
     // node-sql-parser reports tables per whole input; attribute them to the statement of the same kind.
     const mine = asts.length === 1 ? tableEntries : tableEntries.filter((t) => t.kind === kind || (kind !== 'select' && t.kind === 'select'));
     const real = mine.filter((t) => !ctes.has(t.table.name.toLowerCase()));
@@ -173,7 +185,7 @@ export function analyse(sql: string, dialect: 'postgresql' | 'snowflake', parse:
     dialect,
     fingerprint: fp,
     understood,
-    error: understood ? '' : 'the statement references a table the connection does not know',
+    error: understood ? '' : 'the statement references a table the connection does not know, or nests a data-modifying statement',
     statements,
   };
 }

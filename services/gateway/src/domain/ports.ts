@@ -61,3 +61,8 @@ export interface AuditPort {
   /** Resolves once the events are durable; rejects otherwise (the caller fails closed). */
   record(ctx: RequestContext, events: DomainEvent[]): Promise<void>;
 }
+
+/** Per-identity request budget. */
+export interface RateLimitPort {
+  take(subject: string): Promise<{ allowed: boolean; retryAfterSec: number }>;
+}

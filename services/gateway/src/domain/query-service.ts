@@ -2,7 +2,7 @@ import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { analyse, type SqlParser } from './analysis.js';
 import { type Binding, resolveRole } from './bindings.js';
 import { resultMasks } from './masks.js';
-import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, PolicyPort, RequestContext, UpstreamPort } from './ports.js';
+import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, PolicyPort, RateLimitPort, RequestContext, UpstreamPort } from './ports.js';
 import type { Cell, Decision, Identity, ResultColumn } from './types.js';
 
 export interface QueryRequest {
@@ -34,6 +34,7 @@ export interface QueryServiceDeps {
   upstream: UpstreamPort;
   masking: MaskingPort;
   audit: AuditPort;
+  rateLimit: RateLimitPort;
   limits: { maxSqlBytes: number; maxRows: number };
   now?: () => number;
 }
@@ -55,6 +56,8 @@ export class QueryService {
     if (!req.sql.trim()) throw new AppError('GATEWAY_SQL_EMPTY');
     if (Buffer.byteLength(req.sql) > this.deps.limits.maxSqlBytes)
       throw new AppError('GATEWAY_SQL_TOO_LARGE', { details: { maxBytes: this.deps.limits.maxSqlBytes } });
+    const budget = await this.deps.rateLimit.take(req.identity.subject);
+    if (!budget.allowed) throw new AppError('GATEWAY_RATE_LIMITED', { details: { retryAfterSec: budget.retryAfterSec } });
     const conn = this.deps.connections().get(req.connection);
     const role = conn ? resolveRole(this.deps.bindings(), req.identity, req.connection) : undefined;
     // Same answer whether the connection does not exist or is not bound: never reveal which exist.

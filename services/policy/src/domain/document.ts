@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { Strategy } from './types.js';
 
 const list = z.array(z.string().min(1)).min(1);
+/** `[db.]schema.table`: two or three parts. */
+const tablePatterns = z.array(z.string().regex(/^[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, 'table patterns are [db.]schema.table')).min(1);
+/** `[db.]schema.table.column`: three or four parts. */
+const columnPattern = z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, 'column patterns are [db.]schema.table.column');
 
 /** Conditions of a rule; every condition given must hold (AND). Omitted conditions always hold. */
 const matchSchema = z
@@ -15,11 +19,11 @@ const matchSchema = z
     /** Statement kind is one of these (select, insert, update, delete, drop, ...). */
     statements: list.optional(),
     /** Scope: EVERY table the statement reads or writes matches one of these patterns. */
-    tables: list.optional(),
+    tables: tablePatterns.optional(),
     /** Trigger: AT LEAST ONE table read or written matches one of these patterns. */
-    anyTable: list.optional(),
+    anyTable: tablePatterns.optional(),
     /** Trigger: AT LEAST ONE column read or written matches one of these patterns. */
-    anyColumn: list.optional(),
+    anyColumn: z.array(columnPattern).min(1).optional(),
     /** Trigger: an UPDATE/DELETE without WHERE, or with a trivially true WHERE. */
     unboundedWrite: z.boolean().optional(),
     /** Trigger: a function with one of these names is called. */

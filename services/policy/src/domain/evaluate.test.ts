@@ -119,3 +119,8 @@ test('validateDocument reports every problem', () => {
   assert.equal(v.ok, false);
   if (!v.ok) assert.ok(v.problems.length >= 3, v.problems.join('\n'));
 });
+
+test('a column trigger on a deny/approval rule fires when columns cannot be pinned (fail closed)', () => {
+  const d = evaluate(doc, 'r', input([stmt({ tablesRead: [t('patients')], columnsResolved: false })]));
+  assert.equal(d.action, 'require_approval');
+});

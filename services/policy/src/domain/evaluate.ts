@@ -1,3 +1,4 @@
+import { STRICTNESS } from '@phigate/model';
 import type { Match, PolicyDocument, Rule } from './document.js';
 import { columnMatches, splitColumnPattern, tableMatches } from './patterns.js';
 import { Action, type ColumnMask, type Decision, type EvaluationInput, type StatementFacts, Strategy } from './types.js';
@@ -7,7 +8,6 @@ export const DEFAULT_DENY = 'default-deny';
 /** Rule id reported when the analyser could not understand the input. */
 export const UNKNOWN_DENY = 'unknown-statement';
 
-const STRICTNESS: Record<Strategy, number> = { none: 0, partial: 1, scrub: 2, token: 3, redact: 4, nullify: 5 };
 const SEVERITY: Record<Action, number> = { allow: 0, require_approval: 1, deny: 2 };
 
 type Who = Pick<EvaluationInput, 'identity' | 'connection' | 'frontDoor'>;
@@ -20,7 +20,11 @@ function identityMatches(m: Match, who: Who): boolean {
   return true;
 }
 
-function statementMatches(m: Match, s: StatementFacts): boolean {
+/**
+ * `failClosed`: for deny and approval rules, a trigger that cannot be evaluated (the analyser could
+ * not pin every column) counts as matched; for allow rules it counts as not matched.
+ */
+function statementMatches(m: Match, s: StatementFacts, failClosed: boolean): boolean {
   if (m.statements && !m.statements.includes(s.kind)) return false;
   const tables = [...s.tablesRead, ...s.tablesWritten];
   if (m.tables && !tables.every((t) => m.tables!.some((p) => tableMatches(p, t)))) return false;
@@ -29,7 +33,7 @@ function statementMatches(m: Match, s: StatementFacts): boolean {
     const cols = [...s.columnsRead, ...s.columnsWritten];
     // A `*` the analyser could not expand stands for every column of its table.
     const hit = cols.some((c) => m.anyColumn!.some((p) => columnMatches(p, c) || (c.column === '*' && columnMatches(p.replace(/[^.]+$/, '*'), c))));
-    if (!hit) return false;
+    if (!hit && !(failClosed && !s.columnsResolved)) return false;
   }
   if (m.unboundedWrite !== undefined) {
     const unbounded = (s.kind === 'update' || s.kind === 'delete') && (!s.hasWhere || s.whereTriviallyTrue);
@@ -50,7 +54,7 @@ interface StatementVerdict {
  * gates access that is otherwise allowed, it never grants access on its own.
  */
 function judgeStatement(doc: PolicyDocument, who: Who, s: StatementFacts): StatementVerdict {
-  const matched = doc.rules.filter((r) => identityMatches(r.match, who) && statementMatches(r.match, s));
+  const matched = doc.rules.filter((r) => identityMatches(r.match, who) && statementMatches(r.match, s, r.action !== 'allow'));
   const denies = matched.filter((r) => r.action === 'deny');
   if (denies.length) return { action: Action.DENY, rules: denies };
   const allows = matched.filter((r) => r.action === 'allow');

@@ -1,23 +1,7 @@
+import { globMatch as segmentMatch } from '@phigate/model';
 import type { ColumnName, TableName } from './types.js';
 
-/**
- * Matches `[db.]schema.table` (tables) or `[db.]schema.table.column` (columns) patterns, where `*`
- * globs within one segment. Comparison is case-insensitive: PostgreSQL folds unquoted names to
- * lower case and Snowflake to upper case, and a policy must mean the same table in both.
- */
-function segmentMatch(pattern: string, value: string): boolean {
-  if (pattern === '*') return true;
-  const p = pattern.toLowerCase();
-  const v = value.toLowerCase();
-  if (!p.includes('*')) return p === v;
-  const re = new RegExp(`^${p.split('*').map(escapeRe).join('.*')}$`);
-  return re.test(v);
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-}
-
+/** `[db.]schema.table` (tables) or `[db.]schema.table.column` (columns); `*` globs within a part. */
 export function tableMatches(pattern: string, t: TableName): boolean {
   const parts = pattern.split('.');
   if (parts.length === 2) return segmentMatch(parts[0]!, t.schema) && segmentMatch(parts[1]!, t.name);

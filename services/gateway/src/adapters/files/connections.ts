@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { watchDebounced } from '@phigate/config';
 import { AppError } from '@phigate/errors';
+import type { Logger } from '@phigate/telemetry';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Binding } from '../../domain/bindings.js';
-import type { ConnectionInfo } from '../../domain/ports.js';
+import type { ConnectionDefinition } from '../store/connection-registry.js';
 
 const connectionSchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
     type: z.literal('postgresql'),
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535),
@@ -31,25 +33,21 @@ const bindingSchema = z
   .strict()
   .refine((b) => b.groups?.length || b.identities?.length, { message: 'a binding needs groups or identities' });
 
-const fileSchema = z.object({ connections: z.array(connectionSchema).min(1), bindings: z.array(bindingSchema).default([]) }).strict();
+const fileSchema = z.object({ connections: z.array(connectionSchema).default([]), bindings: z.array(bindingSchema).default([]) }).strict();
 
-/** A connection with the secret it needs, held only by the upstream adapter. */
-export interface UpstreamConnection extends ConnectionInfo {
-  host: string;
-  port: number;
-  user: string;
+/** A connection defined in the config file, with its password, to be sealed into the registry. */
+export interface ConnectionSeed {
+  definition: ConnectionDefinition;
   password: string;
-  poolMax: number;
-  statementTimeoutMs: number;
 }
 
 export interface ConnectionsFile {
-  connections: Map<string, UpstreamConnection>;
+  seeds: ConnectionSeed[];
   bindings: Binding[];
 }
 
-/** Loads and validates the connections and bindings file; every problem is reported at once. */
-export function loadConnections(file: string, secretsDir: string): ConnectionsFile {
+/** Loads and validates the connections/bindings file; every problem is reported at once. */
+export function loadConnectionsFile(file: string, secretsDir: string): ConnectionsFile {
   let raw: unknown;
   try {
     raw = parse(readFileSync(file, 'utf8'));
@@ -57,24 +55,60 @@ export function loadConnections(file: string, secretsDir: string): ConnectionsFi
     throw new AppError('COMMON_CONFIG_INVALID', { message: `cannot read connections file ${file}: ${(err as Error).message.split('\n')[0]}` });
   }
   const r = fileSchema.safeParse(raw);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new AppError('COMMON_CONFIG_INVALID', { message: `connections file ${file} is invalid:\n  - ${problems.join('\n  - ')}`, details: { problems } });
-  }
-  const connections = new Map<string, UpstreamConnection>();
-  const problems: string[] = [];
-  for (const c of r.data.connections) {
-    const path = isAbsolute(c.passwordFile) ? c.passwordFile : join(secretsDir, c.passwordFile);
-    let password = '';
+  const problems = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  const seeds: ConnectionSeed[] = [];
+  for (const c of r.success ? r.data.connections : []) {
+    const { passwordFile, ...definition } = c;
     try {
-      password = readFileSync(path, 'utf8').trim();
+      const password = readFileSync(isAbsolute(passwordFile) ? passwordFile : join(secretsDir, passwordFile), 'utf8').trim();
+      seeds.push({ definition, password });
     } catch {
       problems.push(`connection ${c.name}: cannot read its password file`);
     }
-    if (connections.has(c.name)) problems.push(`connection ${c.name} is defined twice`);
-    connections.set(c.name, { ...c, dialect: 'postgresql', password });
   }
-  if (problems.length)
+  if (problems.length || !r.success) {
     throw new AppError('COMMON_CONFIG_INVALID', { message: `connections file ${file} is invalid:\n  - ${problems.join('\n  - ')}`, details: { problems } });
-  return { connections, bindings: r.data.bindings };
+  }
+  return { seeds, bindings: r.data.bindings };
+}
+
+/**
+ * Bindings in force, reloaded when the file changes. A broken edit keeps the previous bindings
+ * and logs why, so a typo never opens (or closes) access by accident.
+ */
+export class BindingsFile {
+  private current: Binding[];
+  private watcher: { close(): void } | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly secretsDir: string,
+    private readonly log: Logger,
+    initial: Binding[],
+  ) {
+    this.current = initial;
+  }
+
+  get bindings(): readonly Binding[] {
+    return this.current;
+  }
+
+  reload(): boolean {
+    try {
+      this.current = loadConnectionsFile(this.file, this.secretsDir).bindings;
+      this.log.info({ bindings: this.current.length }, 'bindings reloaded');
+      return true;
+    } catch (err) {
+      this.log.error({ problems: (err as AppError).details?.problems }, 'bindings file rejected; previous bindings stay in force');
+      return false;
+    }
+  }
+
+  watch(): void {
+    this.watcher = watchDebounced(this.file, () => this.reload());
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
 }

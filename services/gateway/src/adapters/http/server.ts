@@ -39,6 +39,8 @@ export interface HttpDeps {
   ops: OpsOptions;
   metrics: { requests: Counter<'outcome'>; latency: Histogram };
   bodyLimit: number;
+  /** Extra routes (the admin API) registered on the same server. */
+  extraRoutes?: (app: FastifyInstance) => void;
 }
 
 /** The HTTP door: `POST /v1/query`, `GET /v1/requests/:id`, and the ops routes. */
@@ -58,6 +60,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       : (err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500
         ? new AppError('COMMON_BAD_REQUEST', { message: `the request is malformed: ${(err as Error).message}` })
         : toAppError(err);
+    if (typeof e.details.retryAfterSec === 'number') void reply.header('retry-after', String(e.details.retryAfterSec));
     if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE')
       deps.log.warn({ requestId: req.id, code: e.code, cause: (e.cause as { code?: string })?.code }, 'request failed');
     void reply.code(e.httpStatus).send(e.toHttpBody());
@@ -66,6 +69,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     const e = new AppError('COMMON_NOT_FOUND');
     void reply.code(404).send(e.toHttpBody());
   });
+
+  deps.extraRoutes?.(app);
 
   const authenticate = async (authorization: string | undefined): Promise<Identity> => deps.verify(bearerToken(authorization));
 

@@ -5,7 +5,7 @@ import Cursor from 'pg-cursor';
 import { Catalog, type CatalogColumn } from '../../domain/catalog.js';
 import type { UpstreamPort } from '../../domain/ports.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
-import type { UpstreamConnection } from '../files/connections.js';
+import type { UpstreamConnection } from '../store/connection-registry.js';
 
 const BATCH_ROWS = 500;
 
@@ -40,22 +40,31 @@ function mapPgError(err: unknown): AppError {
  * The gateway's login is NOINHERIT with no privileges of its own, so escaping the role gains nothing.
  */
 export class PostgresUpstream implements UpstreamPort {
-  private readonly pools = new Map<string, pg.Pool>();
+  private readonly pools = new Map<string, { pool: pg.Pool; version: number }>();
   private readonly catalogs = new Map<string, Promise<Catalog>>();
   private readonly typeNames = new Map<number, string>();
 
   constructor(
-    private readonly connections: ReadonlyMap<string, UpstreamConnection>,
+    private readonly connections: () => ReadonlyMap<string, UpstreamConnection>,
     private readonly log: Logger,
   ) {}
 
+  /**
+   * The pool for (connection, role). Pools are tied to the connection's registry version: once
+   * a definition or credential changes, the old pool is drained and new sessions use the new one.
+   */
   private pool(connection: string, role: string | null): pg.Pool {
-    const key = `${connection}\0${role ?? ''}`;
-    let pool = this.pools.get(key);
-    if (pool) return pool;
-    const c = this.connections.get(connection);
+    const c = this.connections().get(connection);
     if (!c) throw new AppError('GATEWAY_CONNECTION_UNKNOWN');
-    pool = new pg.Pool({
+    const key = `${connection}\0${role ?? ''}`;
+    const existing = this.pools.get(key);
+    if (existing && existing.version === c.version) return existing.pool;
+    if (existing) {
+      this.pools.delete(key);
+      this.catalogs.delete(connection);
+      void existing.pool.end().catch(() => undefined);
+    }
+    const pool = new pg.Pool({
       host: c.host,
       port: c.port,
       database: c.database,
@@ -68,14 +77,14 @@ export class PostgresUpstream implements UpstreamPort {
       application_name: `phigate${role ? `:${role}` : ''}`,
     });
     pool.on('error', (err) => this.log.warn({ connection, code: (err as { code?: string }).code }, 'idle upstream connection failed'));
-    this.pools.set(key, pool);
+    this.pools.set(key, { pool, version: c.version });
     return pool;
   }
 
   catalog(connection: string, refresh = false): Promise<Catalog> {
     let cat = this.catalogs.get(connection);
     if (!cat || refresh) {
-      const c = this.connections.get(connection);
+      const c = this.connections().get(connection);
       if (!c) return Promise.reject(new AppError('GATEWAY_CONNECTION_UNKNOWN'));
       cat = this.pool(connection, null)
         .query<{ table_oid: number; schema: string; table: string; attnum: number; column: string }>(CATALOG_SQL)
@@ -162,7 +171,7 @@ export class PostgresUpstream implements UpstreamPort {
   }
 
   async ping(): Promise<boolean> {
-    const first = this.connections.keys().next().value;
+    const first = this.connections().keys().next().value;
     if (!first) return true;
     try {
       await this.pool(first, null).query('select 1');
@@ -173,6 +182,6 @@ export class PostgresUpstream implements UpstreamPort {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.end()));
+    await Promise.all([...this.pools.values()].map((p) => p.pool.end()));
   }
 }

@@ -67,7 +67,9 @@ export function maskingService(deps: MaskServerDeps): maskingV1.MaskingServiceSe
         } catch (err) {
           deps.streams.inc({ outcome: 'error' });
           deps.log.warn({ code: (err as AppError).code ?? 'COMMON_INTERNAL' }, 'mask stream failed');
-          call.destroy(Object.assign(new Error((err as Error).message), toGrpcError(err)));
+          // Emitting 'error' with a status object is how a grpc-js server ends a stream with a status;
+          // destroy() would end it silently and leave the client waiting for its deadline.
+          call.emit('error', toGrpcError(err));
         }
       })();
     },

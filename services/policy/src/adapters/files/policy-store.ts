@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { type FSWatcher, readdirSync, readFileSync, watch } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { watchDebounced } from '@phigate/config';
 import { AppError } from '@phigate/errors';
 import type { Logger } from '@phigate/telemetry';
 import { parse } from 'yaml';
@@ -50,8 +51,7 @@ export function loadPolicyDir(dir: string): LoadedPolicy {
  */
 export class PolicyStore {
   private current: LoadedPolicy;
-  private watcher: FSWatcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private watcher: { close(): void } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -83,14 +83,10 @@ export class PolicyStore {
   }
 
   watch(): void {
-    this.watcher = watch(this.dir, () => {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.reload(), 100);
-    });
+    this.watcher = watchDebounced(this.dir, () => this.reload());
   }
 
   close(): void {
-    clearTimeout(this.timer);
     this.watcher?.close();
   }
 }
