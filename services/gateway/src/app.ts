@@ -3,6 +3,7 @@ import { EventPublisher, TOPICS } from '@phigate/bus';
 import { Counter, createMetrics, Histogram, type Logger } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { fingerprintSync, loadModule, parseSync } from 'libpg-query';
 import sqlParser from 'node-sql-parser';
 import pg from 'pg';
 import { BindingsFile, loadConnectionsFile } from './adapters/files/connections.js';
@@ -16,7 +17,8 @@ import { PostgresUpstream } from './adapters/postgres/upstream.js';
 import { createRedisRateLimit } from './adapters/redis/rate-limit.js';
 import { ConnectionRegistry } from './adapters/store/connection-registry.js';
 import type { GatewayConfig } from './config.js';
-import type { ParsedSql, SqlParser } from './domain/analysis.js';
+import { analyse, type ParsedSql, type SqlParser } from './domain/analysis.js';
+import { analysePostgres, type PgParser } from './domain/pg-analysis.js';
 import { QueryService } from './domain/query-service.js';
 
 export interface GatewayApp {
@@ -66,10 +68,15 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
 
   const parser = new sqlParser.Parser();
   const parse: SqlParser = (sql, dialect) => parser.parse(sql, { database: dialect === 'snowflake' ? 'snowflake' : 'postgresql' }) as unknown as ParsedSql;
+  // PostgreSQL is analysed with PostgreSQL's own grammar (libpg-query, WASM; loaded in start()).
+  const pgParser: PgParser = { parse: (sql) => parseSync(sql) as unknown as ReturnType<PgParser['parse']>, fingerprint: fingerprintSync };
   const queries = new QueryService({
     connections: () => registry.snapshot(),
     bindings: () => bindings.bindings,
-    parse,
+    analyse: (sql, conn, catalog) =>
+      conn.dialect === 'postgresql'
+        ? analysePostgres(sql, pgParser, catalog, conn.defaultSchema)
+        : analyse(sql, conn.dialect, parse, catalog, conn.defaultSchema),
     policy,
     upstream,
     masking,
@@ -105,7 +112,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   return {
     http,
     async start() {
-      await Promise.all([publisher.start(), redis.connect().catch(() => undefined)]);
+      await Promise.all([publisher.start(), redis.connect().catch(() => undefined), loadModule()]);
       await registry.refresh();
       // Config-managed connections are sealed into the registry when new or changed.
       for (const seed of file.seeds) {

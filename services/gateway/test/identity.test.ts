@@ -30,7 +30,7 @@ async function admin(method: string, path: string, token: string, body?: unknown
 test('each identity runs as its own non-superuser upstream role', async () => {
   const roles: Record<string, string> = {};
   for (const id of ['etl-pipeline', 'billing-service', 'analytics-agent']) {
-    const r = await query(await demoToken(id), "SELECT current_setting('role'), current_setting('session_authorization')");
+    const r = await query(await demoToken(id), 'SELECT current_user, session_user');
     assert.equal(r.status, 200, JSON.stringify(r.body));
     roles[id] = r.body.rows[0][0];
     assert.equal(r.body.rows[0][1], 'phigate_gateway', 'the login is the gateway’s own');
@@ -146,4 +146,15 @@ test('each identity has a request budget; over it, a clear 429 with Retry-After'
     await redis.del(`phigate:rl:carol:${window - 1}`, `phigate:rl:carol:${window}`, `phigate:rl:carol:${window + 1}`);
     redis.disconnect();
   }
+});
+
+test('a write hidden in a CTE is judged as a write: unbounded is blocked, bounded needs write rights', async () => {
+  const billing = await demoToken('billing-service');
+  const unbounded = await query(billing, "WITH x AS (UPDATE claims SET status = 'void' RETURNING id) SELECT count(*) FROM x");
+  assert.equal(unbounded.status, 403);
+  assert.equal(unbounded.body.ruleId, 'block-unbounded-writes');
+  const etl = await demoToken('etl-pipeline');
+  const etlWrite = await query(etl, "WITH x AS (UPDATE claims SET status = 'void' WHERE id = 1 RETURNING id) SELECT count(*) FROM x");
+  assert.equal(etlWrite.status, 403, 'ETL may only read');
+  assert.equal(etlWrite.body.ruleId, 'default-deny');
 });

@@ -1,9 +1,9 @@
 import { AppError, isAppError, toAppError } from '@phigate/errors';
-import { analyse, type SqlParser } from './analysis.js';
 import { type Binding, resolveRole } from './bindings.js';
+import type { Catalog } from './catalog.js';
 import { resultMasks } from './masks.js';
 import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, PolicyPort, RateLimitPort, RequestContext, UpstreamPort } from './ports.js';
-import type { Cell, Decision, Identity, ResultColumn } from './types.js';
+import type { Analysis, Cell, Decision, Identity, ResultColumn } from './types.js';
 
 export interface QueryRequest {
   requestId: string;
@@ -29,7 +29,8 @@ export interface QueryResult {
 export interface QueryServiceDeps {
   connections: () => ReadonlyMap<string, ConnectionInfo>;
   bindings: () => readonly Binding[];
-  parse: SqlParser;
+  /** Analyses SQL in the connection's dialect against its catalog. */
+  analyse: (sql: string, connection: ConnectionInfo, catalog: Catalog) => Analysis;
   policy: PolicyPort;
   upstream: UpstreamPort;
   masking: MaskingPort;
@@ -75,7 +76,7 @@ export class QueryService {
     const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
     });
-    const analysis = analyse(req.sql, conn.dialect, this.deps.parse, catalog, conn.defaultSchema);
+    const analysis = this.deps.analyse(req.sql, conn, catalog);
     const received: DomainEvent = { type: 'query.received', statement: req.sql, analysis };
 
     let decision: Decision;
