@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { bearerToken, type TokenVerifier } from '@phigate/auth';
 import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { type Counter, childTrace, type Histogram, type Logger, type OpsOptions, registerOpsRoutes } from '@phigate/telemetry';
@@ -49,6 +50,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     logger: false,
     bodyLimit: deps.bodyLimit,
     genReqId: () => randomUUID(),
+    // Node refuses headers over 16 KiB with a bare 431 before any handler runs; accept up to 64 KiB
+    // so an oversized token gets our own answer (401 AUTH_TOKEN_INVALID; tokens are capped at 8 KB).
+    serverFactory: (handler) => createServer({ maxHeaderSize: 64 * 1024 }, handler),
     // Never let a framework error carry request content back into logs or responses.
     return503OnClosing: true,
   });
