@@ -38,3 +38,19 @@ test('loadConfig parses, defaults, reads *_FILE and freezes', () => {
   assert.equal(cfg.SECRET, 'a-very-long-secret-value');
   assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.KAFKA_BROKERS));
 });
+
+test('several OIDC providers: the first from OIDC_*, others as a validated JSON list', async () => {
+  const { oidcIssuers } = await import('./index.js');
+  const schema = z.object(fields.oidc());
+  const base = { OIDC_ISSUER: 'https://idp.a', OIDC_AUDIENCE: 'phigate', OIDC_JWKS_URI: 'https://idp.a/jwks' };
+  const cfg = loadConfig(schema, {
+    ...base,
+    OIDC_EXTRA_ISSUERS: '[{"issuer":"https://idp.b","audience":"gw","jwksUri":"https://idp.b/keys","groupsClaim":"roles"}]',
+  });
+  assert.deepEqual(
+    oidcIssuers(cfg).map((i) => i.issuer),
+    ['https://idp.a', 'https://idp.b'],
+  );
+  assert.throws(() => loadConfig(schema, { ...base, OIDC_EXTRA_ISSUERS: 'not json' }), { code: 'COMMON_CONFIG_INVALID' });
+  assert.throws(() => loadConfig(schema, { ...base, OIDC_EXTRA_ISSUERS: '[{"issuer":"x"}]' }), { code: 'COMMON_CONFIG_INVALID' });
+});

@@ -72,7 +72,43 @@ export const fields = {
       .default(def ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1'),
   secret: () => z.string().min(16, 'must be at least 16 characters'),
+  /** A JSON value checked against `schema`, e.g. a list of identity providers. */
+  json: <T extends z.ZodType>(schema: T) =>
+    z
+      .string()
+      .transform((s, ctx) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(schema),
+  /**
+   * The OIDC providers to trust: OIDC_ISSUER/OIDC_AUDIENCE/OIDC_JWKS_URI name the first, and
+   * OIDC_EXTRA_ISSUERS (a JSON array of {issuer, audience, jwksUri, groupsClaim?}) any others.
+   */
+  oidc: () => ({
+    OIDC_ISSUER: z.url(),
+    OIDC_AUDIENCE: z.string().min(1),
+    OIDC_JWKS_URI: z.url(),
+    OIDC_EXTRA_ISSUERS: fields
+      .json(z.array(z.object({ issuer: z.url(), audience: z.string().min(1), jwksUri: z.url(), groupsClaim: z.string().min(1).optional() }).strict()))
+      .default([]),
+    OIDC_CLOCK_SKEW_SEC: z.coerce.number().int().min(0).max(300).default(30),
+  }),
 };
+
+/** The issuer list a token verifier takes, from the fields of {@link fields.oidc}. */
+export function oidcIssuers(c: {
+  OIDC_ISSUER: string;
+  OIDC_AUDIENCE: string;
+  OIDC_JWKS_URI: string;
+  OIDC_EXTRA_ISSUERS: ReadonlyArray<{ issuer: string; audience: string; jwksUri: string; groupsClaim?: string | undefined }>;
+}) {
+  return [{ issuer: c.OIDC_ISSUER, audience: c.OIDC_AUDIENCE, jwksUri: c.OIDC_JWKS_URI }, ...c.OIDC_EXTRA_ISSUERS.map((i) => ({ ...i }))];
+}
 
 /**
  * For `main.ts`: loads config, or prints every problem as one JSON log line on stderr and exits 1,

@@ -1,5 +1,6 @@
 import { createTokenVerifier } from '@phigate/auth';
 import { EventConsumer } from '@phigate/bus';
+import { oidcIssuers } from '@phigate/config';
 import { Counter, createMetrics, type Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import { buildHttp } from './adapters/http/server.js';
@@ -40,7 +41,7 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
   });
   let stopping = false;
   const http = buildHttp({
-    verify: createTokenVerifier({ issuers: [{ issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, jwksUri: config.OIDC_JWKS_URI }] }),
+    verify: createTokenVerifier({ issuers: oidcIssuers(config), clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC }),
     store,
     auditorGroups: config.AUDITOR_GROUPS,
     ops: { metrics, isShuttingDown: () => stopping, readiness: async () => ({ store: await store.ping(), kafka: consumer.isRunning }) },

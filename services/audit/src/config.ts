@@ -8,9 +8,7 @@ export const auditConfigSchema = z.object({
   AUDIT_CONSUMER_GROUP: z.string().min(1).default('phigate-audit'),
   /** The audit service's own least-privilege URL (INSERT and SELECT only). */
   AUDIT_DATABASE_URL: z.string().min(1),
-  OIDC_ISSUER: z.url(),
-  OIDC_AUDIENCE: z.string().min(1),
-  OIDC_JWKS_URI: z.url(),
+  ...fields.oidc(),
   AUDITOR_GROUPS: fields.list().default(['auditors']),
   LOG_LEVEL: fields.logLevel(),
 });

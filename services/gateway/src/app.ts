@@ -1,5 +1,6 @@
 import { createTokenVerifier, type TokenVerifier } from '@phigate/auth';
 import { EventPublisher, TOPICS } from '@phigate/bus';
+import { oidcIssuers } from '@phigate/config';
 import { Counter, createMetrics, Histogram, type Logger } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -62,7 +63,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   const verify =
     overrides.verify ??
     createTokenVerifier({
-      issuers: [{ issuer: config.OIDC_ISSUER, audience: config.OIDC_AUDIENCE, jwksUri: config.OIDC_JWKS_URI }],
+      issuers: oidcIssuers(config),
       clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC,
     });
 

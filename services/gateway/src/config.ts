@@ -11,10 +11,7 @@ export const gatewayConfigSchema = z.object({
   /** Longest a request waits for Kafka to acknowledge its audit events before failing closed. */
   GATEWAY_AUDIT_ACK_TIMEOUT_MS: fields.ms(5000),
   REDIS_URL: z.url(),
-  OIDC_ISSUER: z.url(),
-  OIDC_AUDIENCE: z.string().min(1),
-  OIDC_JWKS_URI: z.url(),
-  OIDC_CLOCK_SKEW_SEC: z.coerce.number().int().min(0).max(300).default(30),
+  ...fields.oidc(),
   /** The gateway's control database (connection registry), as its least-privilege role. */
   GATEWAY_DATABASE_URL: z.string().min(1),
   /** JSON keyring for sealing upstream credentials: {"active": id, "keys": {id: base64(32 bytes)}}. */
