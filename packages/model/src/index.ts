@@ -33,6 +33,8 @@ export interface StatementFacts {
   hasLimit: boolean;
   /** True when every column reference could be pinned to a real table column. */
   columnsResolved: boolean;
+  /** Columns used in WHERE or HAVING conditions: filtering on a masked column can reveal its values. */
+  columnsFiltered: ColumnName[];
 }
 
 export type Dialect = 'postgresql' | 'snowflake';

@@ -1,11 +1,10 @@
 import { createTokenVerifier, type TokenVerifier } from '@phigate/auth';
 import { EventPublisher, TOPICS } from '@phigate/bus';
 import { oidcIssuers } from '@phigate/config';
+import { type Analyser, createAnalyser } from '@phigate/sql';
 import { Counter, createMetrics, Histogram, type Logger } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { fingerprintSync, loadModule, parseSync } from 'libpg-query';
-import sqlParser from 'node-sql-parser';
 import pg from 'pg';
 import { BindingsFile, loadConnectionsFile } from './adapters/files/connections.js';
 import { createMaskingClient } from './adapters/grpc/masking-client.js';
@@ -18,8 +17,6 @@ import { PostgresUpstream } from './adapters/postgres/upstream.js';
 import { createRedisRateLimit } from './adapters/redis/rate-limit.js';
 import { ConnectionRegistry } from './adapters/store/connection-registry.js';
 import type { GatewayConfig } from './config.js';
-import { analyse, type ParsedSql, type SqlParser } from './domain/analysis.js';
-import { analysePostgres, type PgParser } from './domain/pg-analysis.js';
 import { QueryService } from './domain/query-service.js';
 
 export interface GatewayApp {
@@ -67,17 +64,15 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC,
     });
 
-  const parser = new sqlParser.Parser();
-  const parse: SqlParser = (sql, dialect) => parser.parse(sql, { database: dialect === 'snowflake' ? 'snowflake' : 'postgresql' }) as unknown as ParsedSql;
-  // PostgreSQL is analysed with PostgreSQL's own grammar (libpg-query, WASM; loaded in start()).
-  const pgParser: PgParser = { parse: (sql) => parseSync(sql) as unknown as ReturnType<PgParser['parse']>, fingerprint: fingerprintSync };
+  // Loaded in start(): PostgreSQL's own grammar (WASM) for PostgreSQL, node-sql-parser for Snowflake.
+  let analyser: Analyser | undefined;
   const queries = new QueryService({
     connections: () => registry.snapshot(),
     bindings: () => bindings.bindings,
-    analyse: (sql, conn, catalog) =>
-      conn.dialect === 'postgresql'
-        ? analysePostgres(sql, pgParser, catalog, conn.defaultSchema)
-        : analyse(sql, conn.dialect, parse, catalog, conn.defaultSchema),
+    analyse: (sql, conn, catalog) => {
+      if (!analyser) throw new Error('the SQL analyser is not loaded');
+      return analyser(sql, conn.dialect, catalog, conn.defaultSchema);
+    },
     policy,
     upstream,
     masking,
@@ -113,7 +108,8 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   return {
     http,
     async start() {
-      await Promise.all([publisher.start(), redis.connect().catch(() => undefined), loadModule()]);
+      const [a] = await Promise.all([createAnalyser(), publisher.start(), redis.connect().catch(() => undefined)]);
+      analyser = a;
       await registry.refresh();
       // Config-managed connections are sealed into the registry when new or changed.
       for (const seed of file.seeds) {

@@ -52,7 +52,7 @@ test('no log line carries a token, a statement literal or a row value', async ()
   const res = await fetch(`${need('GATEWAY_URL')}/v1/query`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ connection: 'clinical-pg', sql: `SELECT id, ssn, notes FROM patients WHERE ssn <> '${marker}' ORDER BY id LIMIT 50` }),
+    body: JSON.stringify({ connection: 'clinical-pg', sql: `SELECT id, ssn, notes FROM patients WHERE mrn <> '${marker}' ORDER BY id LIMIT 50` }),
   });
   assert.equal(res.status, 200);
   const rows = ((await res.json()) as { rows: unknown[][] }).rows;

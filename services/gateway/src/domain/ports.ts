@@ -1,4 +1,4 @@
-import type { Catalog } from './catalog.js';
+import type { Catalog } from '@phigate/sql';
 import type { Analysis, Cell, Decision, Identity, MaskReportColumn, ResultColumn, ResultColumnMask } from './types.js';
 
 /** A registered upstream connection (credentials stay in the adapter). */

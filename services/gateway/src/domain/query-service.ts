@@ -1,6 +1,6 @@
 import { AppError, isAppError, toAppError } from '@phigate/errors';
+import type { Catalog } from '@phigate/sql';
 import { type Binding, resolveRole } from './bindings.js';
-import type { Catalog } from './catalog.js';
 import { resultMasks } from './masks.js';
 import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, PolicyPort, RateLimitPort, RequestContext, UpstreamPort } from './ports.js';
 import type { Analysis, Cell, Decision, Identity, ResultColumn } from './types.js';

@@ -26,6 +26,8 @@ const matchSchema = z
     anyColumn: z.array(columnPattern).min(1).optional(),
     /** Trigger: an UPDATE/DELETE without WHERE, or with a trivially true WHERE. */
     unboundedWrite: z.boolean().optional(),
+    /** Trigger: a WHERE/HAVING condition uses a column that is masked for this identity. */
+    maskedColumnInPredicate: z.boolean().optional(),
     /** Trigger: a function with one of these names is called. */
     functions: list.optional(),
   })

@@ -50,6 +50,7 @@ const stmt = (s: Partial<StatementFacts>): StatementFacts => ({
   whereTriviallyTrue: false,
   hasLimit: false,
   columnsResolved: true,
+  columnsFiltered: [],
   ...s,
 });
 const input = (statements: StatementFacts[], groups = ['etl'], understood = true): EvaluationInput => ({
@@ -123,4 +124,20 @@ test('validateDocument reports every problem', () => {
 test('a column trigger on a deny/approval rule fires when columns cannot be pinned (fail closed)', () => {
   const d = evaluate(doc, 'r', input([stmt({ tablesRead: [t('patients')], columnsResolved: false })]));
   assert.equal(d.action, 'require_approval');
+});
+
+test('a WHERE on a column masked for the caller is caught; unmasked columns are fine', () => {
+  const docWithGuard = {
+    ...doc,
+    rules: [...doc.rules, { id: 'no-masked-predicates', match: { maskedColumnInPredicate: true }, action: 'deny' as const, reason: 'r' }],
+  };
+  const email = { table: t('patients'), column: 'email' };
+  const d = evaluate(docWithGuard, 'r', input([stmt({ tablesRead: [t('patients')], columnsFiltered: [email] })]));
+  assert.deepEqual([d.action, d.ruleIds], ['deny', ['no-masked-predicates']]);
+  const ok = evaluate(
+    docWithGuard,
+    'r',
+    input([stmt({ tablesRead: [t('patients')], hasWhere: true, columnsFiltered: [{ table: t('patients'), column: 'id' }] })]),
+  );
+  assert.equal(ok.action, 'allow');
 });

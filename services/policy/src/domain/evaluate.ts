@@ -24,7 +24,7 @@ function identityMatches(m: Match, who: Who): boolean {
  * `failClosed`: for deny and approval rules, a trigger that cannot be evaluated (the analyser could
  * not pin every column) counts as matched; for allow rules it counts as not matched.
  */
-function statementMatches(m: Match, s: StatementFacts, failClosed: boolean): boolean {
+function statementMatches(m: Match, s: StatementFacts, failClosed: boolean, masks: readonly ColumnMask[]): boolean {
   if (m.statements && !m.statements.includes(s.kind)) return false;
   const tables = [...s.tablesRead, ...s.tablesWritten];
   if (m.tables && !tables.every((t) => m.tables!.some((p) => tableMatches(p, t)))) return false;
@@ -39,7 +39,13 @@ function statementMatches(m: Match, s: StatementFacts, failClosed: boolean): boo
     const unbounded = (s.kind === 'update' || s.kind === 'delete') && (!s.hasWhere || s.whereTriviallyTrue);
     if (unbounded !== m.unboundedWrite) return false;
   }
-  if (m.functions && !s.functions.some((f) => m.functions!.includes(f.toLowerCase()))) return false;
+  if (m.maskedColumnInPredicate !== undefined) {
+    const masked = s.columnsFiltered.some((c) => masks.some((k) => columnMatches(`${k.schema}.${k.table}.${k.column}`, c)));
+    const hit = masked || (failClosed && s.hasWhere && !s.columnsResolved);
+    if (hit !== m.maskedColumnInPredicate) return false;
+  }
+  // pg_catalog.pg_read_file is pg_read_file: match on the function's own name, whatever the schema.
+  if (m.functions && !s.functions.some((f) => m.functions!.includes(f.toLowerCase().split('.').at(-1)!))) return false;
   return true;
 }
 
@@ -53,8 +59,8 @@ interface StatementVerdict {
  * deny), and a matching require_approval rule then holds the statement for approval: approval
  * gates access that is otherwise allowed, it never grants access on its own.
  */
-function judgeStatement(doc: PolicyDocument, who: Who, s: StatementFacts): StatementVerdict {
-  const matched = doc.rules.filter((r) => identityMatches(r.match, who) && statementMatches(r.match, s, r.action !== 'allow'));
+function judgeStatement(doc: PolicyDocument, who: Who, s: StatementFacts, masks: readonly ColumnMask[]): StatementVerdict {
+  const matched = doc.rules.filter((r) => identityMatches(r.match, who) && statementMatches(r.match, s, r.action !== 'allow', masks));
   const denies = matched.filter((r) => r.action === 'deny');
   if (denies.length) return { action: Action.DENY, rules: denies };
   const allows = matched.filter((r) => r.action === 'allow');
@@ -71,7 +77,8 @@ export function evaluate(doc: PolicyDocument, revision: string, input: Evaluatio
   if (!input.analysis.understood || input.analysis.statements.length === 0) {
     return { ...base, action: Action.DENY, ruleIds: [UNKNOWN_DENY], reasons: ['the statement could not be fully analysed, and unknown statements are denied'] };
   }
-  const verdicts = input.analysis.statements.map((s) => judgeStatement(doc, who, s));
+  const masks = maskColumns(doc, who);
+  const verdicts = input.analysis.statements.map((s) => judgeStatement(doc, who, s, masks));
   const worst = verdicts.reduce((a, b) => (SEVERITY[b.action] > SEVERITY[a.action] ? b : a));
   if (worst.action === Action.DENY) {
     const denied = verdicts.filter((v) => v.action === Action.DENY);
@@ -89,13 +96,14 @@ export function evaluate(doc: PolicyDocument, revision: string, input: Evaluatio
     action: worst.action,
     ruleIds: unique(rules.map((r) => r.id)),
     reasons: unique(actionRules.map((r) => r.reason)),
-    maskingPlan: maskingPlan(doc, who, input.analysis.statements),
+    maskingPlan: maskingPlan(masks, input.analysis.statements),
     rowLimit: rowLimit(doc, who),
     approverGroups,
   };
 }
 
-function maskingPlan(doc: PolicyDocument, who: Who, statements: StatementFacts[]): Decision['maskingPlan'] {
+/** The masks that apply to this identity (the strictest per column pattern). */
+function maskColumns(doc: PolicyDocument, who: Who): ColumnMask[] {
   const byColumn = new Map<string, ColumnMask>();
   for (const entry of doc.masking) {
     if (!identityMatches(entry.match, who)) continue;
@@ -109,7 +117,10 @@ function maskingPlan(doc: PolicyDocument, who: Who, statements: StatementFacts[]
       if (!prev || STRICTNESS[strategy] > STRICTNESS[prev.strategy]) byColumn.set(key, { ...parts, strategy, keepLast });
     }
   }
-  const columns = [...byColumn.values()].filter((c) => c.strategy !== Strategy.NONE);
+  return [...byColumn.values()].filter((c) => c.strategy !== Strategy.NONE);
+}
+
+function maskingPlan(columns: ColumnMask[], statements: StatementFacts[]): Decision['maskingPlan'] {
   // A result column whose source cannot be proven (an expression) could carry a masked column's
   // value, e.g. upper(ssn). If the statement reads any masked column, or cannot say which columns
   // it reads, such result columns are redacted.

@@ -1,8 +1,8 @@
 import { AppError } from '@phigate/errors';
+import { Catalog, type CatalogColumn } from '@phigate/sql';
 import type { Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { Catalog, type CatalogColumn } from '../../domain/catalog.js';
 import type { UpstreamPort } from '../../domain/ports.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';

@@ -42,6 +42,7 @@ export function toInput(req: policyV1.EvaluateRequest): EvaluationInput {
     whereTriviallyTrue: s.whereTriviallyTrue,
     hasLimit: s.hasLimit,
     columnsResolved: s.columnsResolved,
+    columnsFiltered: s.columnsFiltered.map((c) => ({ table: table(c.table), column: c.column })),
   }));
   return {
     identity: { subject: req.identity.subject, clientId: req.identity.clientId, groups: req.identity.groups },

@@ -124,6 +124,8 @@ export interface Statement {
   hasLimit: boolean;
   /** True when every column reference could be resolved to a real table column. */
   columnsResolved: boolean;
+  /** Columns used in WHERE or HAVING conditions (filtering on a masked column can reveal it). */
+  columnsFiltered: ColumnRef[];
 }
 
 export interface Analysis {
@@ -363,6 +365,7 @@ function createBaseStatement(): Statement {
     whereTriviallyTrue: false,
     hasLimit: false,
     columnsResolved: false,
+    columnsFiltered: [],
   };
 }
 
@@ -397,6 +400,9 @@ export const Statement: MessageFns<Statement> = {
     }
     if (message.columnsResolved !== false) {
       writer.uint32(80).bool(message.columnsResolved);
+    }
+    for (const v of message.columnsFiltered) {
+      ColumnRef.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -494,6 +500,14 @@ export const Statement: MessageFns<Statement> = {
             message.columnsResolved = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.columnsFiltered.push(ColumnRef.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -552,6 +566,11 @@ export const Statement: MessageFns<Statement> = {
         : isSet(object.columns_resolved)
         ? globalThis.Boolean(object.columns_resolved)
         : false,
+      columnsFiltered: globalThis.Array.isArray(object?.columnsFiltered)
+        ? object.columnsFiltered.map((e: any) => ColumnRef.fromJSON(e))
+        : globalThis.Array.isArray(object?.columns_filtered)
+        ? object.columns_filtered.map((e: any) => ColumnRef.fromJSON(e))
+        : [],
     };
   },
 
@@ -587,6 +606,9 @@ export const Statement: MessageFns<Statement> = {
     if (message.columnsResolved !== false) {
       obj.columnsResolved = message.columnsResolved;
     }
+    if (message.columnsFiltered?.length) {
+      obj.columnsFiltered = message.columnsFiltered.map((e) => ColumnRef.toJSON(e));
+    }
     return obj;
   },
 
@@ -605,6 +627,7 @@ export const Statement: MessageFns<Statement> = {
     message.whereTriviallyTrue = object.whereTriviallyTrue ?? false;
     message.hasLimit = object.hasLimit ?? false;
     message.columnsResolved = object.columnsResolved ?? false;
+    message.columnsFiltered = object.columnsFiltered?.map((e) => ColumnRef.fromPartial(e)) || [];
     return message;
   },
 };

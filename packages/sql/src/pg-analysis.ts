@@ -1,5 +1,5 @@
+import type { Analysis, ColumnName, StatementFacts, TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
-import type { Analysis, ColumnName, StatementFacts, TableName } from './types.js';
 
 /** PostgreSQL's own parser (libpg-query): the parse tree as JSON, and its fingerprint. */
 export interface PgParser {
@@ -79,9 +79,11 @@ function isTriviallyTrue(expr: unknown): boolean {
   if (c) return (c.boolval as { boolval?: boolean } | undefined)?.boolval === true;
   const a = e.A_Expr as Node | undefined;
   if (a && a.kind === 'AEXPR_OP' && str((a.name as unknown[])?.[0]) === '=') {
-    const l = (a.lexpr as Node)?.A_Const;
-    const r = (a.rexpr as Node)?.A_Const;
-    return Boolean(l && r && JSON.stringify({ ...(l as Node), location: 0 }) === JSON.stringify({ ...(r as Node), location: 0 }));
+    // Two equal constants (1 = 1), or a column compared with itself (id = id).
+    const strip = (n: unknown) => JSON.stringify(n, (k, v) => (k === 'location' ? undefined : v));
+    const l = a.lexpr as Node | undefined;
+    const r = a.rexpr as Node | undefined;
+    return Boolean(l && r && (l.A_Const || l.ColumnRef) && strip(l) === strip(r));
   }
   const b = e.BoolExpr as Node | undefined;
   if (b && b.boolop === 'OR_EXPR') return (b.args as unknown[]).some(isTriviallyTrue);
@@ -180,7 +182,19 @@ function analyseUnit(
   }
   const functions = new Set<string>();
   const columnRefs: unknown[][] = [];
+  const filterRefs: unknown[][] = [];
+  // Columns inside WHERE and HAVING, at any depth (subqueries included).
+  const collectFilters = (b: Node) => {
+    for (const clause of [b.whereClause, b.havingClause]) {
+      walk(clause, (t2, b2) => {
+        if (t2 === 'ColumnRef') filterRefs.push((b2.fields as unknown[]) ?? []);
+        return undefined;
+      });
+    }
+  };
+  collectFilters(body);
   walk(body, (t, b) => {
+    if (t === 'SelectStmt') collectFilters(b);
     if (isNested(b)) return false; // judged as its own statement
     if (t === 'RangeVar') {
       if (!writeTargets.has(b)) scanRelations(b, false);
@@ -197,31 +211,36 @@ function analyseUnit(
 
   let resolved = true;
   const all = [...tablesRead, ...tablesWritten];
-  const columnsRead: ColumnName[] = [];
-  for (const fields of columnRefs) {
-    const names = fields.map(str);
-    const star = Boolean((fields.at(-1) as Node)?.A_Star);
-    const column = star ? '*' : names.at(-1);
-    if (!column) {
-      resolved = false;
-      continue;
+  const resolve = (refs: unknown[][]): ColumnName[] => {
+    const out: ColumnName[] = [];
+    for (const fields of refs) {
+      const names = fields.map(str);
+      const star = Boolean((fields.at(-1) as Node)?.A_Star);
+      const column = star ? '*' : names.at(-1);
+      if (!column) {
+        resolved = false;
+        continue;
+      }
+      let targets: TableName[];
+      if (fields.length === 1) {
+        targets = star ? all : all.filter((t) => catalog.hasColumn(t, column));
+        // `*` over a CTE or subquery, or a name no table has (an output alias): not pinned.
+        if (star && [...aliases.values()].some((v) => v === null)) resolved = false;
+      } else {
+        const qualifier = names.at(-2)!;
+        const viaAlias = aliases.get(qualifier);
+        targets = viaAlias ? [viaAlias] : viaAlias === null ? [] : all.filter((t) => t.name === qualifier && (fields.length < 3 || t.schema === names.at(-3)));
+      }
+      if (!targets.length || (!star && targets.some((t) => !catalog.hasColumn(t, column)))) {
+        resolved = false;
+        continue;
+      }
+      for (const t of targets) out.push({ table: t, column });
     }
-    let targets: TableName[];
-    if (fields.length === 1) {
-      targets = star ? all : all.filter((t) => catalog.hasColumn(t, column));
-      // `*` over a CTE or subquery, or a name no table has (an output alias): not pinned.
-      if (star && [...aliases.values()].some((v) => v === null)) resolved = false;
-    } else {
-      const qualifier = names.at(-2)!;
-      const viaAlias = aliases.get(qualifier);
-      targets = viaAlias ? [viaAlias] : viaAlias === null ? [] : all.filter((t) => t.name === qualifier && (fields.length < 3 || t.schema === names.at(-3)));
-    }
-    if (!targets.length || (!star && targets.some((t) => !catalog.hasColumn(t, column)))) {
-      resolved = false;
-      continue;
-    }
-    for (const t of targets) columnsRead.push({ table: t, column });
-  }
+    return out;
+  };
+  const columnsRead = resolve(columnRefs);
+  const columnsFiltered = resolve(filterRefs);
   const columnsWritten: ColumnName[] = [];
   const target = tablesWritten[0];
   if (target && (type === 'InsertStmt' || type === 'UpdateStmt')) {
@@ -243,6 +262,7 @@ function analyseUnit(
     whereTriviallyTrue: isTriviallyTrue(body.whereClause),
     hasLimit: Boolean(body.limitCount),
     columnsResolved: resolved,
+    columnsFiltered: dedupeCols(columnsFiltered),
   };
 }
 

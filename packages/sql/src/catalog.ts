@@ -1,4 +1,4 @@
-import type { TableName } from './types.js';
+import type { TableName } from '@phigate/model';
 
 /** One column of the upstream catalog. */
 export interface CatalogColumn {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Analysis, ColumnName, StatementFacts, TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
-import type { Analysis, ColumnName, StatementFacts, TableName } from './types.js';
 
 /** The subset of node-sql-parser's result this module reads. */
 export interface ParsedSql {
@@ -179,6 +179,8 @@ export function analyse(sql: string, dialect: 'postgresql' | 'snowflake', parse:
       whereTriviallyTrue: triviallyTrue(stmt.where),
       hasLimit: Boolean((stmt.limit as { value?: unknown[] } | undefined)?.value?.length),
       columnsResolved: resolved,
+      // Not modelled for this dialect yet: an empty list with columnsResolved false fails closed.
+      columnsFiltered: [],
     });
   }
   return {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sqlParser from 'node-sql-parser';
-import { analyse, fingerprint, type ParsedSql, type SqlParser } from './analysis.js';
 import { Catalog } from './catalog.js';
+import { analyse, fingerprint, type ParsedSql, type SqlParser } from './node-sql-analysis.js';
 
 const parser = new sqlParser.Parser();
 const parse: SqlParser = (sql, dialect) => parser.parse(sql, { database: dialect }) as unknown as ParsedSql;

@@ -1,0 +1,25 @@
+import type { Analysis } from '@phigate/model';
+import { fingerprintSync, loadModule, parseSync } from 'libpg-query';
+import sqlParser from 'node-sql-parser';
+import type { Catalog } from './catalog.js';
+import { analyse as analyseWithNodeSql, fingerprint, type ParsedSql, type SqlParser } from './node-sql-analysis.js';
+import { analysePostgres, type PgParser } from './pg-analysis.js';
+
+export { Catalog, type CatalogColumn } from './catalog.js';
+export { analysePostgres, analyseWithNodeSql, fingerprint, type ParsedSql, type PgParser, type SqlParser };
+
+/** Analyses one input in a connection's dialect against its catalog. */
+export type Analyser = (sql: string, dialect: 'postgresql' | 'snowflake', catalog: Catalog, defaultSchema: string) => Analysis;
+
+/**
+ * The analyser the gateway and the policy tools use: PostgreSQL's own grammar for PostgreSQL,
+ * node-sql-parser for Snowflake. Loads the WASM parser first.
+ */
+export async function createAnalyser(): Promise<Analyser> {
+  await loadModule();
+  const pg: PgParser = { parse: (sql) => parseSync(sql) as unknown as ReturnType<PgParser['parse']>, fingerprint: fingerprintSync };
+  const parser = new sqlParser.Parser();
+  const nodeSql: SqlParser = (sql, dialect) => parser.parse(sql, { database: dialect }) as unknown as ParsedSql;
+  return (sql, dialect, catalog, defaultSchema) =>
+    dialect === 'postgresql' ? analysePostgres(sql, pg, catalog, defaultSchema) : analyseWithNodeSql(sql, dialect, nodeSql, catalog, defaultSchema);
+}
