@@ -1,8 +1,8 @@
 import { createTokenVerifier, type TokenVerifier } from '@phigate/auth';
 import { EventPublisher, TOPICS } from '@phigate/bus';
 import { oidcIssuers } from '@phigate/config';
-import { type Analyser, createAnalyser } from '@phigate/sql';
-import { Counter, createMetrics, Histogram, type Logger } from '@phigate/telemetry';
+import { type Analyser, type Catalog, createAnalyser } from '@phigate/sql';
+import { Counter, createMetrics, Gauge, Histogram, type Logger } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -17,7 +17,10 @@ import { PostgresUpstream } from './adapters/postgres/upstream.js';
 import { createRedisRateLimit } from './adapters/redis/rate-limit.js';
 import { ConnectionRegistry } from './adapters/store/connection-registry.js';
 import type { GatewayConfig } from './config.js';
+import { CachingPolicy } from './domain/decision-cache.js';
+import { Lru } from './domain/lru.js';
 import { QueryService } from './domain/query-service.js';
+import type { Analysis } from './domain/types.js';
 
 export interface GatewayApp {
   start(): Promise<{ httpPort: number }>;
@@ -46,7 +49,24 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   control.on('error', () => {});
   const registry = new ConnectionRegistry(control, config.GATEWAY_SEALING_KEYS_FILE, log);
   const upstream = new PostgresUpstream(() => registry.snapshot(), log);
-  const policy = createPolicyClient(config.POLICY_GRPC_ADDR, config.GATEWAY_POLICY_TIMEOUT_MS);
+  const policyClient = createPolicyClient(config.POLICY_GRPC_ADDR, config.GATEWAY_POLICY_TIMEOUT_MS);
+  const policy = new CachingPolicy(policyClient, config.GATEWAY_DECISION_CACHE_SIZE);
+  let stopWatch: (() => void) | undefined;
+  const analyses = new WeakMap<Catalog, Lru<string, Analysis>>();
+  let analysisHits = 0;
+  let analysisMisses = 0;
+  new Gauge({
+    name: 'phigate_gateway_cache_lookups',
+    help: 'Cache lookups since start, by cache and result',
+    labelNames: ['cache', 'result'] as const,
+    registers: [metrics],
+    collect() {
+      this.set({ cache: 'decision', result: 'hit' }, policy.hits);
+      this.set({ cache: 'decision', result: 'miss' }, policy.misses);
+      this.set({ cache: 'analysis', result: 'hit' }, analysisHits);
+      this.set({ cache: 'analysis', result: 'miss' }, analysisMisses);
+    },
+  });
   const masking = createMaskingClient(config.MASKING_GRPC_ADDR, config.GATEWAY_MASKING_TIMEOUT_MS);
   const publisher = new EventPublisher({
     brokers: config.KAFKA_BROKERS,
@@ -71,7 +91,22 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     bindings: () => bindings.bindings,
     analyse: (sql, conn, catalog) => {
       if (!analyser) throw new Error('the SQL analyser is not loaded');
-      return analyser(sql, conn.dialect, catalog, conn.defaultSchema);
+      // Keyed by the exact text for this catalog snapshot: repeated statements are parsed once.
+      let cache = analyses.get(catalog);
+      if (!cache) {
+        cache = new Lru(config.GATEWAY_ANALYSIS_CACHE_SIZE);
+        analyses.set(catalog, cache);
+      }
+      const key = `${conn.name}\0${conn.dialect}\0${conn.defaultSchema}\0${sql}`;
+      const hit = sql.length <= 8192 ? cache.get(key) : undefined;
+      if (hit) {
+        analysisHits++;
+        return hit;
+      }
+      analysisMisses++;
+      const analysis = analyser(sql, conn.dialect, catalog, conn.defaultSchema);
+      if (sql.length <= 8192) cache.set(key, analysis);
+      return analysis;
     },
     policy,
     upstream,
@@ -121,6 +156,10 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
         if (!same) await registry.upsert(seed.definition, seed.password, 'config');
       }
       registry.startRefreshing(config.GATEWAY_REGISTRY_REFRESH_MS);
+      stopWatch = policyClient.watchRevision((revision) => {
+        if (revision !== policy.currentRevision) log.info({ revision: revision ?? null }, 'policy revision');
+        policy.revisionChanged(revision);
+      });
       bindings.watch();
       await http.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_HTTP_PORT });
       const addr = http.server.address();
@@ -132,7 +171,8 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       stopping = true;
       await http.close();
       await publisher.stop();
-      policy.close();
+      stopWatch?.();
+      policyClient.close();
       masking.close();
       redis.disconnect();
       await upstream.close();

@@ -29,7 +29,8 @@ export function buildApp(config: PolicyConfig, log: Logger): PolicyApp {
   });
   const store = new PolicyStore(config.POLICY_DIR, log);
   const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
-  server.addService(policyV1.PolicyServiceService, policyService({ store, log, decisions, latency }));
+  const watchers = new Set<{ end(): void }>();
+  server.addService(policyV1.PolicyServiceService, policyService({ store, log, decisions, latency, watchers }));
   let ops: FastifyInstance | undefined;
   let stopping = false;
   return {
@@ -55,7 +56,18 @@ export function buildApp(config: PolicyConfig, log: Logger): PolicyApp {
     async stop() {
       stopping = true;
       store.close();
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      for (const w of watchers) w.end();
+      // Watch streams never end by themselves: tryShutdown would wait for them forever.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
       await ops?.close();
     },
   };

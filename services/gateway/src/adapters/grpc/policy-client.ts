@@ -51,9 +51,40 @@ export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
 }
 
 /** PolicyPort over gRPC with a deadline; any transport failure becomes GATEWAY_POLICY_UNAVAILABLE. */
-export function createPolicyClient(address: string, timeoutMs: number): PolicyPort & { close(): void } {
+export function createPolicyClient(
+  address: string,
+  timeoutMs: number,
+): PolicyPort & { close(): void; watchRevision(onRevision: (revision: string | undefined) => void): () => void } {
   const client = new policyV1.PolicyServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
   return {
+    /**
+     * Follows the policy service's revision stream, resubscribing with a short backoff. Reports
+     * `undefined` whenever the stream is down, so callers stop trusting cached decisions.
+     */
+    watchRevision(onRevision) {
+      let stopped = false;
+      let call: ReturnType<typeof client.watchRevision> | undefined;
+      let retry: NodeJS.Timeout | undefined;
+      const subscribe = () => {
+        if (stopped) return;
+        call = client.watchRevision({});
+        call.on('data', (msg: policyV1.WatchRevisionResponse) => onRevision(msg.revision || undefined));
+        const broken = () => {
+          onRevision(undefined);
+          call?.removeAllListeners();
+          call?.on('error', () => {});
+          if (!stopped) retry = setTimeout(subscribe, 250);
+        };
+        call.on('error', broken);
+        call.on('end', broken);
+      };
+      subscribe();
+      return () => {
+        stopped = true;
+        clearTimeout(retry);
+        call?.cancel();
+      };
+    },
     evaluate(req) {
       return new Promise<Decision>((resolve, reject) => {
         const md = new Metadata();

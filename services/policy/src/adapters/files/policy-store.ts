@@ -52,6 +52,7 @@ export function loadPolicyDir(dir: string): LoadedPolicy {
 export class PolicyStore {
   private current: LoadedPolicy;
   private watcher: { close(): void } | undefined;
+  private readonly listeners = new Set<(revision: string) => void>();
 
   constructor(
     private readonly dir: string,
@@ -72,6 +73,7 @@ export class PolicyStore {
       if (next.revision === this.current.revision) return false;
       this.current = next;
       this.log.info({ revision: next.revision, files: next.files }, 'policy reloaded');
+      for (const l of this.listeners) l(next.revision);
       return true;
     } catch (err) {
       this.log.error(
@@ -80,6 +82,12 @@ export class PolicyStore {
       );
       return false;
     }
+  }
+
+  /** Calls `listener` with each new revision; returns the unsubscribe function. */
+  onRevision(listener: (revision: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   watch(): void {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
 import { maskingV1, policyV1, toGrpcError } from '@phigate/proto';
 import type { Counter, Histogram, Logger } from '@phigate/telemetry';
@@ -80,6 +80,8 @@ export interface PolicyServerDeps {
   log: Logger;
   decisions: Counter<'action'>;
   latency: Histogram;
+  /** Open revision streams, ended first on shutdown so clients stop trusting cached decisions at once. */
+  watchers: Set<{ end(): void }>;
 }
 
 /** The gRPC implementation of phigate.policy.v1.PolicyService. */
@@ -100,6 +102,18 @@ export function policyService(deps: PolicyServerDeps): policyV1.PolicyServiceSer
       } catch (err) {
         callback(toGrpcError(err));
       }
+    },
+    watchRevision(call: ServerWritableStream<policyV1.WatchRevisionRequest, policyV1.WatchRevisionResponse>) {
+      call.write({ revision: deps.store.policy.revision });
+      const off = deps.store.onRevision((revision) => call.write({ revision }));
+      deps.watchers.add(call);
+      const done = () => {
+        off();
+        deps.watchers.delete(call);
+      };
+      call.on('cancelled', done);
+      call.on('close', done);
+      call.on('error', done);
     },
   };
 }

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -96,6 +98,13 @@ export function actionToNumber(object: Action): number {
   }
 }
 
+export interface WatchRevisionRequest {
+}
+
+export interface WatchRevisionResponse {
+  revision: string;
+}
+
 export interface TableRef {
   database: string;
   schema: string;
@@ -164,6 +173,125 @@ export interface EvaluateResponse {
   rowLimit: number;
   approverGroups: string[];
 }
+
+function createBaseWatchRevisionRequest(): WatchRevisionRequest {
+  return {};
+}
+
+export const WatchRevisionRequest: MessageFns<WatchRevisionRequest> = {
+  encode(_: WatchRevisionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRevisionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRevisionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WatchRevisionRequest {
+    return {};
+  },
+
+  toJSON(_: WatchRevisionRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchRevisionRequest>): WatchRevisionRequest {
+    return WatchRevisionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<WatchRevisionRequest>): WatchRevisionRequest {
+    const message = createBaseWatchRevisionRequest();
+    return message;
+  },
+};
+
+function createBaseWatchRevisionResponse(): WatchRevisionResponse {
+  return { revision: "" };
+}
+
+export const WatchRevisionResponse: MessageFns<WatchRevisionResponse> = {
+  encode(message: WatchRevisionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== "") {
+      writer.uint32(10).string(message.revision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRevisionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRevisionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRevisionResponse {
+    return { revision: isSet(object.revision) ? globalThis.String(object.revision) : "" };
+  },
+
+  toJSON(message: WatchRevisionResponse): unknown {
+    const obj: any = {};
+    if (message.revision !== "") {
+      obj.revision = message.revision;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchRevisionResponse>): WatchRevisionResponse {
+    return WatchRevisionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchRevisionResponse>): WatchRevisionResponse {
+    const message = createBaseWatchRevisionResponse();
+    message.revision = object.revision ?? "";
+    return message;
+  },
+};
 
 function createBaseTableRef(): TableRef {
   return { database: "", schema: "", name: "" };
@@ -1156,10 +1284,31 @@ export const PolicyServiceService = {
     responseSerialize: (value: EvaluateResponse): Buffer => Buffer.from(EvaluateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EvaluateResponse => EvaluateResponse.decode(value),
   },
+  /**
+   * Streams the policy revision in force: once on subscribe, then on every change. Clients that
+   * cache decisions drop them the moment a new revision arrives, and stop caching while the
+   * stream is down.
+   */
+  watchRevision: {
+    path: "/phigate.policy.v1.PolicyService/WatchRevision" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRevisionRequest): Buffer => Buffer.from(WatchRevisionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRevisionRequest => WatchRevisionRequest.decode(value),
+    responseSerialize: (value: WatchRevisionResponse): Buffer =>
+      Buffer.from(WatchRevisionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchRevisionResponse => WatchRevisionResponse.decode(value),
+  },
 } as const;
 
 export interface PolicyServiceServer extends UntypedServiceImplementation {
   evaluate: handleUnaryCall<EvaluateRequest, EvaluateResponse>;
+  /**
+   * Streams the policy revision in force: once on subscribe, then on every change. Clients that
+   * cache decisions drop them the moment a new revision arrives, and stop caching while the
+   * stream is down.
+   */
+  watchRevision: handleServerStreamingCall<WatchRevisionRequest, WatchRevisionResponse>;
 }
 
 export interface PolicyServiceClient extends Client {
@@ -1178,6 +1327,20 @@ export interface PolicyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EvaluateResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Streams the policy revision in force: once on subscribe, then on every change. Clients that
+   * cache decisions drop them the moment a new revision arrives, and stop caching while the
+   * stream is down.
+   */
+  watchRevision(
+    request: WatchRevisionRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevisionResponse>;
+  watchRevision(
+    request: WatchRevisionRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchRevisionResponse>;
 }
 
 export const PolicyServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,28 @@
+// npm run bench: runs every suite against the running local stack and writes
+// bench/results/latest.json (machine-readable) plus a short table.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@phigate/testkit';
+import { policyBench } from './policy-suite.js';
+
+const iterations = Number(process.env.BENCH_ITERATIONS ?? 5000);
+const started = new Date();
+const policy = await policyBench(iterations);
+const result = {
+  startedAt: started.toISOString(),
+  durationSec: Math.round((Date.now() - started.getTime()) / 1000),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  iterations,
+  suites: { policy },
+};
+mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
+writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+const row = (name: string, s: { p50Us: number; p99Us: number }, ratio?: number) =>
+  `${name.padEnd(34)} p50 ${String(s.p50Us).padStart(8)} µs   p99 ${String(s.p99Us).padStart(8)} µs${ratio === undefined ? '' : `   ${ratio}× gRPC RTT`}`;
+console.log(`\npolicy decisions (${policy.corpusStatements}-statement corpus, ${iterations} iterations, 1 in flight)`);
+console.log(row('bare gRPC round trip (baseline)', policy.grpcRoundTrip));
+console.log(row('SQL analysis (PostgreSQL parser)', policy.analysis, policy.analysis.p50VsGrpcRoundTrip), `  ${policy.analysis.perSecond}/s`);
+console.log(row('decision, cold (analysis + RPC)', policy.decisionCold, policy.decisionCold.p50VsGrpcRoundTrip));
+console.log(row('decision, cached', policy.decisionCached, policy.decisionCached.p50VsGrpcRoundTrip), `  hit rate ${policy.decisionCached.hitRate}`);
+console.log(`\nwritten to bench/results/latest.json (${result.durationSec} s)`);
