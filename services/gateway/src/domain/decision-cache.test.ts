@@ -38,7 +38,15 @@ const req = (trivially = false) => ({
 test('decisions are cached only while a revision is known, and dropped when it changes', async () => {
   let rev = 'r1';
   let calls = 0;
-  const cache = new CachingPolicy({ evaluate: async () => (calls++, decision(rev)) }, 100);
+  const cache = new CachingPolicy(
+    {
+      evaluate: async () => {
+        calls++;
+        return decision(rev);
+      },
+    },
+    100,
+  );
   await cache.evaluate(req());
   await cache.evaluate(req());
   assert.equal(calls, 2, 'no revision known yet: no caching');
@@ -58,7 +66,15 @@ test('decisions are cached only while a revision is known, and dropped when it c
 
 test('inputs that differ only in literal-dependent facts never share an entry', async () => {
   let calls = 0;
-  const cache = new CachingPolicy({ evaluate: async (r) => (calls++, decision('r1', r.analysis.statements[0]?.whereTriviallyTrue ? 'deny' : 'allow')) }, 100);
+  const cache = new CachingPolicy(
+    {
+      evaluate: async (r) => {
+        calls++;
+        return decision('r1', r.analysis.statements[0]?.whereTriviallyTrue ? 'deny' : 'allow');
+      },
+    },
+    100,
+  );
   cache.revisionChanged('r1');
   assert.equal((await cache.evaluate(req(false))).action, 'allow');
   assert.equal((await cache.evaluate(req(true))).action, 'deny');
@@ -68,7 +84,15 @@ test('inputs that differ only in literal-dependent facts never share an entry', 
 
 test('a decision made under an older revision is not kept', async () => {
   let calls = 0;
-  const cache = new CachingPolicy({ evaluate: async () => (calls++, decision('old')) }, 100);
+  const cache = new CachingPolicy(
+    {
+      evaluate: async () => {
+        calls++;
+        return decision('old');
+      },
+    },
+    100,
+  );
   cache.revisionChanged('new');
   await cache.evaluate(req());
   await cache.evaluate(req());
