@@ -22,10 +22,10 @@ export async function policyBench(iterations: number) {
     cases: Case[];
   };
   const cols: CatalogColumn[] = [];
-  Object.entries(suite.catalog.tables).forEach(([q, columns], t) => {
+  for (const [t, [q, columns]] of Object.entries(suite.catalog.tables).entries()) {
     const [schema, table] = q.split('.');
-    columns.forEach((column, i) => cols.push({ tableOid: t + 1, schema: schema!, table: table!, attnum: i + 1, column }));
-  });
+    for (const [i, column] of columns.entries()) cols.push({ tableOid: t + 1, schema: schema!, table: table!, attnum: i + 1, column });
+  }
   const catalog = new Catalog(suite.catalog.database, cols);
   const corpus = suite.cases;
   const analyser = await createAnalyser();
