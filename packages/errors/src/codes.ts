@@ -50,6 +50,7 @@ export const CODES = {
   POLICY_FILE_INVALID: { kind: 'FAILED_PRECONDITION', message: 'the policy file is invalid' },
   // Masking
   MASKING_STREAM_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the mask stream is malformed' },
+  MASKING_LEAK_BLOCKED: { kind: 'PERMISSION_DENIED', message: 'the leak canary found identifiers in a column policy left unmasked; no rows were released' },
   MASKING_KEY_MISSING: { kind: 'FAILED_PRECONDITION', message: 'no tokenisation key is configured' },
   // Audit
   AUDIT_STORE_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the audit store is unavailable', retriable: true },

@@ -54,7 +54,20 @@ export const Action = { ALLOW: 'allow', DENY: 'deny', REQUIRE_APPROVAL: 'require
 export type Action = (typeof Action)[keyof typeof Action];
 
 /** How a column's values are transformed before they leave the gateway. */
-export const Strategy = { NONE: 'none', REDACT: 'redact', PARTIAL: 'partial', NULLIFY: 'nullify', TOKEN: 'token', SCRUB: 'scrub' } as const;
+export const Strategy = {
+  NONE: 'none',
+  REDACT: 'redact',
+  PARTIAL: 'partial',
+  NULLIFY: 'nullify',
+  TOKEN: 'token',
+  SCRUB: 'scrub',
+  /** HIPAA Safe Harbor: dates to their year; dates implying an age over 89 to "90+". */
+  SAFE_HARBOR_DATE: 'safe_harbor_date',
+  /** HIPAA Safe Harbor: ZIP to its first three digits; "000" for low-population prefixes. */
+  SAFE_HARBOR_ZIP: 'safe_harbor_zip',
+  /** HIPAA Safe Harbor: ages over 89 to "90+". */
+  SAFE_HARBOR_AGE: 'safe_harbor_age',
+} as const;
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
 
 /** A masking rule for source columns (`*` globs a part). */
@@ -85,7 +98,17 @@ export interface Decision {
 }
 
 /** Strictness of each strategy: when several masks cover one column, the strictest wins. */
-export const STRICTNESS: Readonly<Record<Strategy, number>> = Object.freeze({ none: 0, partial: 1, scrub: 2, token: 3, redact: 4, nullify: 5 });
+export const STRICTNESS: Readonly<Record<Strategy, number>> = Object.freeze({
+  none: 0,
+  partial: 1,
+  scrub: 2,
+  safe_harbor_age: 2,
+  safe_harbor_date: 2,
+  safe_harbor_zip: 2,
+  token: 3,
+  redact: 4,
+  nullify: 5,
+});
 
 /**
  * Matches one name part against a policy pattern part: case-insensitive (PostgreSQL folds unquoted

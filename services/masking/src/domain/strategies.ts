@@ -58,6 +58,8 @@ export function maskCell(cell: Cell, rule: ColumnRule, key: TokenKey | undefined
       const r = scrub(cell);
       return { cell: r.text, changed: r.replaced > 0 };
     }
+    default:
+      throw new Error(`strategy ${rule.strategy} is not implemented`);
   }
 }
 

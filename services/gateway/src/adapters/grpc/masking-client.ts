@@ -40,7 +40,13 @@ export function createMaskingClient(address: string, timeoutMs: number): Masking
       call.write({
         msg: {
           $case: 'header',
-          value: { requestId, columns: columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGY_TO_PROTO[c.strategy], keepLast: c.keepLast })) },
+          value: {
+            requestId,
+            columns: columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGY_TO_PROTO[c.strategy], keepLast: c.keepLast })),
+            // The request's date is the reference for age-based Safe Harbor rules.
+            asOf: new Date().toISOString().slice(0, 10),
+            canary: maskingV1.CanaryMode.CANARY_MODE_OFF,
+          },
         },
       });
       return {

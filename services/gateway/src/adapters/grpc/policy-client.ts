@@ -25,6 +25,9 @@ export const STRATEGIES: Partial<Record<maskingV1.Strategy, Strategy>> = {
   [maskingV1.Strategy.STRATEGY_NULLIFY]: 'nullify',
   [maskingV1.Strategy.STRATEGY_TOKEN]: 'token',
   [maskingV1.Strategy.STRATEGY_SCRUB]: 'scrub',
+  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_DATE]: 'safe_harbor_date',
+  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_ZIP]: 'safe_harbor_zip',
+  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_AGE]: 'safe_harbor_age',
 };
 
 export const STRATEGY_TO_PROTO = Object.fromEntries(Object.entries(STRATEGIES).map(([k, v]) => [v, k])) as Record<Strategy, maskingV1.Strategy>;

@@ -12,6 +12,8 @@ const FROM_PROTO: Partial<Record<maskingV1.Strategy, Strategy>> = {
   [maskingV1.Strategy.STRATEGY_TOKEN]: Strategy.TOKEN,
   [maskingV1.Strategy.STRATEGY_SCRUB]: Strategy.SCRUB,
 };
+// Safe Harbor strategies are not implemented here yet: they are absent from this map, so a plan
+// asking for one is refused (MASKING_STREAM_INVALID) rather than passed through.
 
 function toRules(header: maskingV1.MaskHeader, key: TokenKey | undefined): ColumnRule[] {
   return header.columns.map((c) => {
@@ -58,6 +60,7 @@ export function maskingService(deps: MaskServerDeps): maskingV1.MaskingServiceSe
           if (!rules) throw new AppError('MASKING_STREAM_INVALID', { message: 'the stream ended without a header' });
           const report: maskingV1.MaskReport = {
             rows,
+            leaks: [],
             columns: rules.map((r, i) => ({ index: r.index, name: r.name, strategy: strategyToProto(r.strategy), valuesMasked: counts[i] ?? 0 })),
           };
           deps.rowsMasked.inc(rows);

@@ -20,6 +20,9 @@ const STRATEGY_TO_PROTO: Record<Strategy, maskingV1.Strategy> = {
   nullify: maskingV1.Strategy.STRATEGY_NULLIFY,
   token: maskingV1.Strategy.STRATEGY_TOKEN,
   scrub: maskingV1.Strategy.STRATEGY_SCRUB,
+  safe_harbor_date: maskingV1.Strategy.STRATEGY_SAFE_HARBOR_DATE,
+  safe_harbor_zip: maskingV1.Strategy.STRATEGY_SAFE_HARBOR_ZIP,
+  safe_harbor_age: maskingV1.Strategy.STRATEGY_SAFE_HARBOR_AGE,
 };
 
 const table = (t: policyV1.TableRef | undefined): TableName => ({ database: t?.database ?? '', schema: t?.schema ?? '', name: t?.name ?? '' });

@@ -37,6 +37,18 @@ export const Strategy = {
   STRATEGY_TOKEN: "STRATEGY_TOKEN",
   /** STRATEGY_SCRUB - Free text: replace detected identifiers with typed placeholders such as [SSN]. */
   STRATEGY_SCRUB: "STRATEGY_SCRUB",
+  /**
+   * STRATEGY_SAFE_HARBOR_DATE - HIPAA Safe Harbor: a date keeps only its year; a date implying an age over 89 (relative to
+   * the header's as_of date) becomes "90+".
+   */
+  STRATEGY_SAFE_HARBOR_DATE: "STRATEGY_SAFE_HARBOR_DATE",
+  /**
+   * STRATEGY_SAFE_HARBOR_ZIP - HIPAA Safe Harbor: a ZIP code keeps its first three digits, or "000" for the three-digit
+   * prefixes whose population is 20,000 or fewer.
+   */
+  STRATEGY_SAFE_HARBOR_ZIP: "STRATEGY_SAFE_HARBOR_ZIP",
+  /** STRATEGY_SAFE_HARBOR_AGE - HIPAA Safe Harbor: an age over 89 becomes "90+". */
+  STRATEGY_SAFE_HARBOR_AGE: "STRATEGY_SAFE_HARBOR_AGE",
   UNRECOGNIZED: "UNRECOGNIZED",
 } as const;
 
@@ -50,6 +62,9 @@ export namespace Strategy {
   export type STRATEGY_NULLIFY = typeof Strategy.STRATEGY_NULLIFY;
   export type STRATEGY_TOKEN = typeof Strategy.STRATEGY_TOKEN;
   export type STRATEGY_SCRUB = typeof Strategy.STRATEGY_SCRUB;
+  export type STRATEGY_SAFE_HARBOR_DATE = typeof Strategy.STRATEGY_SAFE_HARBOR_DATE;
+  export type STRATEGY_SAFE_HARBOR_ZIP = typeof Strategy.STRATEGY_SAFE_HARBOR_ZIP;
+  export type STRATEGY_SAFE_HARBOR_AGE = typeof Strategy.STRATEGY_SAFE_HARBOR_AGE;
   export type UNRECOGNIZED = typeof Strategy.UNRECOGNIZED;
 }
 
@@ -76,6 +91,15 @@ export function strategyFromJSON(object: any): Strategy {
     case 6:
     case "STRATEGY_SCRUB":
       return Strategy.STRATEGY_SCRUB;
+    case 7:
+    case "STRATEGY_SAFE_HARBOR_DATE":
+      return Strategy.STRATEGY_SAFE_HARBOR_DATE;
+    case 8:
+    case "STRATEGY_SAFE_HARBOR_ZIP":
+      return Strategy.STRATEGY_SAFE_HARBOR_ZIP;
+    case 9:
+    case "STRATEGY_SAFE_HARBOR_AGE":
+      return Strategy.STRATEGY_SAFE_HARBOR_AGE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -99,6 +123,12 @@ export function strategyToJSON(object: Strategy): string {
       return "STRATEGY_TOKEN";
     case Strategy.STRATEGY_SCRUB:
       return "STRATEGY_SCRUB";
+    case Strategy.STRATEGY_SAFE_HARBOR_DATE:
+      return "STRATEGY_SAFE_HARBOR_DATE";
+    case Strategy.STRATEGY_SAFE_HARBOR_ZIP:
+      return "STRATEGY_SAFE_HARBOR_ZIP";
+    case Strategy.STRATEGY_SAFE_HARBOR_AGE:
+      return "STRATEGY_SAFE_HARBOR_AGE";
     case Strategy.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -121,7 +151,87 @@ export function strategyToNumber(object: Strategy): number {
       return 5;
     case Strategy.STRATEGY_SCRUB:
       return 6;
+    case Strategy.STRATEGY_SAFE_HARBOR_DATE:
+      return 7;
+    case Strategy.STRATEGY_SAFE_HARBOR_ZIP:
+      return 8;
+    case Strategy.STRATEGY_SAFE_HARBOR_AGE:
+      return 9;
     case Strategy.UNRECOGNIZED:
+    default:
+      return -1;
+  }
+}
+
+/** What the leak canary does when a column the plan leaves untouched looks like PHI. */
+export const CanaryMode = {
+  CANARY_MODE_UNSPECIFIED: "CANARY_MODE_UNSPECIFIED",
+  CANARY_MODE_OFF: "CANARY_MODE_OFF",
+  /** CANARY_MODE_REPORT - Report suspected leaks in the MaskReport; rows still flow. */
+  CANARY_MODE_REPORT: "CANARY_MODE_REPORT",
+  /** CANARY_MODE_BLOCK - End the stream with MASKING_LEAK_BLOCKED: no row of the result is released. */
+  CANARY_MODE_BLOCK: "CANARY_MODE_BLOCK",
+  UNRECOGNIZED: "UNRECOGNIZED",
+} as const;
+
+export type CanaryMode = typeof CanaryMode[keyof typeof CanaryMode];
+
+export namespace CanaryMode {
+  export type CANARY_MODE_UNSPECIFIED = typeof CanaryMode.CANARY_MODE_UNSPECIFIED;
+  export type CANARY_MODE_OFF = typeof CanaryMode.CANARY_MODE_OFF;
+  export type CANARY_MODE_REPORT = typeof CanaryMode.CANARY_MODE_REPORT;
+  export type CANARY_MODE_BLOCK = typeof CanaryMode.CANARY_MODE_BLOCK;
+  export type UNRECOGNIZED = typeof CanaryMode.UNRECOGNIZED;
+}
+
+export function canaryModeFromJSON(object: any): CanaryMode {
+  switch (object) {
+    case 0:
+    case "CANARY_MODE_UNSPECIFIED":
+      return CanaryMode.CANARY_MODE_UNSPECIFIED;
+    case 1:
+    case "CANARY_MODE_OFF":
+      return CanaryMode.CANARY_MODE_OFF;
+    case 2:
+    case "CANARY_MODE_REPORT":
+      return CanaryMode.CANARY_MODE_REPORT;
+    case 3:
+    case "CANARY_MODE_BLOCK":
+      return CanaryMode.CANARY_MODE_BLOCK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CanaryMode.UNRECOGNIZED;
+  }
+}
+
+export function canaryModeToJSON(object: CanaryMode): string {
+  switch (object) {
+    case CanaryMode.CANARY_MODE_UNSPECIFIED:
+      return "CANARY_MODE_UNSPECIFIED";
+    case CanaryMode.CANARY_MODE_OFF:
+      return "CANARY_MODE_OFF";
+    case CanaryMode.CANARY_MODE_REPORT:
+      return "CANARY_MODE_REPORT";
+    case CanaryMode.CANARY_MODE_BLOCK:
+      return "CANARY_MODE_BLOCK";
+    case CanaryMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export function canaryModeToNumber(object: CanaryMode): number {
+  switch (object) {
+    case CanaryMode.CANARY_MODE_UNSPECIFIED:
+      return 0;
+    case CanaryMode.CANARY_MODE_OFF:
+      return 1;
+    case CanaryMode.CANARY_MODE_REPORT:
+      return 2;
+    case CanaryMode.CANARY_MODE_BLOCK:
+      return 3;
+    case CanaryMode.UNRECOGNIZED:
     default:
       return -1;
   }
@@ -155,6 +265,12 @@ export interface MaskRequest {
 export interface MaskHeader {
   requestId: string;
   columns: ResultColumn[];
+  /**
+   * The reference date for age-based Safe Harbor rules (YYYY-MM-DD), so masking stays a pure
+   * function of its input.
+   */
+  asOf: string;
+  canary: CanaryMode;
 }
 
 export interface ResultColumn {
@@ -189,9 +305,18 @@ export interface ColumnReport {
   valuesMasked: number;
 }
 
+/** A column the plan left untouched in which a detector found identifiers (never the values). */
+export interface LeakSuspicion {
+  index: number;
+  name: string;
+  detector: string;
+  count: number;
+}
+
 export interface MaskReport {
   columns: ColumnReport[];
   rows: number;
+  leaks: LeakSuspicion[];
 }
 
 function createBaseColumnMask(): ColumnMask {
@@ -522,7 +647,7 @@ export const MaskRequest: MessageFns<MaskRequest> = {
 };
 
 function createBaseMaskHeader(): MaskHeader {
-  return { requestId: "", columns: [] };
+  return { requestId: "", columns: [], asOf: "", canary: CanaryMode.CANARY_MODE_UNSPECIFIED };
 }
 
 export const MaskHeader: MessageFns<MaskHeader> = {
@@ -532,6 +657,12 @@ export const MaskHeader: MessageFns<MaskHeader> = {
     }
     for (const v of message.columns) {
       ResultColumn.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.asOf !== "") {
+      writer.uint32(26).string(message.asOf);
+    }
+    if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
+      writer.uint32(32).int32(canaryModeToNumber(message.canary));
     }
     return writer;
   },
@@ -565,6 +696,22 @@ export const MaskHeader: MessageFns<MaskHeader> = {
             message.columns.push(ResultColumn.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.asOf = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.canary = canaryModeFromJSON(reader.int32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -587,6 +734,12 @@ export const MaskHeader: MessageFns<MaskHeader> = {
       columns: globalThis.Array.isArray(object?.columns)
         ? object.columns.map((e: any) => ResultColumn.fromJSON(e))
         : [],
+      asOf: isSet(object.asOf)
+        ? globalThis.String(object.asOf)
+        : isSet(object.as_of)
+        ? globalThis.String(object.as_of)
+        : "",
+      canary: isSet(object.canary) ? canaryModeFromJSON(object.canary) : CanaryMode.CANARY_MODE_UNSPECIFIED,
     };
   },
 
@@ -598,6 +751,12 @@ export const MaskHeader: MessageFns<MaskHeader> = {
     if (message.columns?.length) {
       obj.columns = message.columns.map((e) => ResultColumn.toJSON(e));
     }
+    if (message.asOf !== "") {
+      obj.asOf = message.asOf;
+    }
+    if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
+      obj.canary = canaryModeToJSON(message.canary);
+    }
     return obj;
   },
 
@@ -608,6 +767,8 @@ export const MaskHeader: MessageFns<MaskHeader> = {
     const message = createBaseMaskHeader();
     message.requestId = object.requestId ?? "";
     message.columns = object.columns?.map((e) => ResultColumn.fromPartial(e)) || [];
+    message.asOf = object.asOf ?? "";
+    message.canary = object.canary ?? CanaryMode.CANARY_MODE_UNSPECIFIED;
     return message;
   },
 };
@@ -1125,8 +1286,125 @@ export const ColumnReport: MessageFns<ColumnReport> = {
   },
 };
 
+function createBaseLeakSuspicion(): LeakSuspicion {
+  return { index: 0, name: "", detector: "", count: 0 };
+}
+
+export const LeakSuspicion: MessageFns<LeakSuspicion> = {
+  encode(message: LeakSuspicion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.detector !== "") {
+      writer.uint32(26).string(message.detector);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint64(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeakSuspicion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeakSuspicion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.detector = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeakSuspicion {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      detector: isSet(object.detector) ? globalThis.String(object.detector) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: LeakSuspicion): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.detector !== "") {
+      obj.detector = message.detector;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LeakSuspicion>): LeakSuspicion {
+    return LeakSuspicion.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LeakSuspicion>): LeakSuspicion {
+    const message = createBaseLeakSuspicion();
+    message.index = object.index ?? 0;
+    message.name = object.name ?? "";
+    message.detector = object.detector ?? "";
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
 function createBaseMaskReport(): MaskReport {
-  return { columns: [], rows: 0 };
+  return { columns: [], rows: 0, leaks: [] };
 }
 
 export const MaskReport: MessageFns<MaskReport> = {
@@ -1136,6 +1414,9 @@ export const MaskReport: MessageFns<MaskReport> = {
     }
     if (message.rows !== 0) {
       writer.uint32(16).uint64(message.rows);
+    }
+    for (const v of message.leaks) {
+      LeakSuspicion.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1169,6 +1450,14 @@ export const MaskReport: MessageFns<MaskReport> = {
             message.rows = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.leaks.push(LeakSuspicion.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1187,6 +1476,7 @@ export const MaskReport: MessageFns<MaskReport> = {
         ? object.columns.map((e: any) => ColumnReport.fromJSON(e))
         : [],
       rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+      leaks: globalThis.Array.isArray(object?.leaks) ? object.leaks.map((e: any) => LeakSuspicion.fromJSON(e)) : [],
     };
   },
 
@@ -1198,6 +1488,9 @@ export const MaskReport: MessageFns<MaskReport> = {
     if (message.rows !== 0) {
       obj.rows = Math.round(message.rows);
     }
+    if (message.leaks?.length) {
+      obj.leaks = message.leaks.map((e) => LeakSuspicion.toJSON(e));
+    }
     return obj;
   },
 
@@ -1208,6 +1501,7 @@ export const MaskReport: MessageFns<MaskReport> = {
     const message = createBaseMaskReport();
     message.columns = object.columns?.map((e) => ColumnReport.fromPartial(e)) || [];
     message.rows = object.rows ?? 0;
+    message.leaks = object.leaks?.map((e) => LeakSuspicion.fromPartial(e)) || [];
     return message;
   },
 };
