@@ -155,6 +155,7 @@ test('the upstream role is least-privilege: billing writes claims, ETL cannot', 
   const ins = await query(billing, { connection: 'clinical-pg', sql: "INSERT INTO claims (patient_id, amount, status) VALUES (1, 12.50, 'submitted')" });
   assert.equal(ins.status, 200, JSON.stringify(ins.body));
   assert.equal(ins.body.command, 'INSERT');
+  assert.equal(ins.body.affectedRows, 1, 'the write is committed and counted');
   const read = await query(billing, { connection: 'clinical-pg', sql: 'SELECT id, ssn FROM patients LIMIT 1' });
   // Policy allows billing to read patients, but its upstream role has no SELECT on ssn.
   assert.equal(read.status, 403);

@@ -23,7 +23,14 @@ export interface UpstreamPort {
     sql: string,
     params: unknown[],
     sink: { columns(cols: ResultColumn[]): Promise<void> | void; rows(batch: Cell[][]): Promise<boolean> },
-  ): Promise<{ command: string; rowCount: number; upstreamMs: number }>;
+    opts: { transaction: boolean },
+  ): Promise<{
+    command: string;
+    rowCount: number;
+    upstreamMs: number;
+    /** With `transaction`: commit (true) or roll back (false), then release the session. */
+    finish(commit: boolean): Promise<void>;
+  }>;
 }
 
 export interface MaskSession {

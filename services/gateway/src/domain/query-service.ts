@@ -2,8 +2,8 @@ import { AppError, isAppError, toAppError } from '@phigate/errors';
 import type { Catalog } from '@phigate/sql';
 import { type Binding, resolveRole } from './bindings.js';
 import { resultMasks } from './masks.js';
-import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, PolicyPort, RateLimitPort, RequestContext, UpstreamPort } from './ports.js';
-import type { Analysis, Cell, Decision, Identity, ResultColumn } from './types.js';
+import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, MaskSession, PolicyPort, RateLimitPort, RequestContext, UpstreamPort } from './ports.js';
+import type { Analysis, Cell, Decision, Identity, ResultColumn, ResultColumnMask } from './types.js';
 
 export interface QueryRequest {
   requestId: string;
@@ -23,6 +23,8 @@ export interface QueryResult {
   rowCount: number;
   truncated: boolean;
   command: string;
+  /** Rows written by an INSERT/UPDATE/DELETE. */
+  affectedRows?: number;
   decision: Decision;
 }
 
@@ -123,23 +125,37 @@ export class QueryService {
     let rows: Cell[][] = [];
     let truncated = false;
     let stage = 'upstream';
+    // Anything but a plain read runs in an upstream transaction that commits only once the
+    // outcome is durable in the audit log, so a write never happens without its record and a
+    // client retrying after an audit failure cannot apply it twice.
+    const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
+    let exec: Awaited<ReturnType<UpstreamPort['execute']>> | undefined;
     try {
-      const exec = await this.deps.upstream.execute(conn.name, role, req.sql, req.params, {
-        columns: (cols) => {
-          columns = cols;
-          session = this.deps.masking.open(req.requestId, resultMasks(cols, decision.maskingPlan));
+      exec = await this.deps.upstream.execute(
+        conn.name,
+        role,
+        req.sql,
+        req.params,
+        {
+          columns: (cols) => {
+            columns = cols;
+            const masks = resultMasks(cols, decision.maskingPlan);
+            // Nothing to mask: no masking call at all (the rows are exactly what policy allows).
+            session = masks.some((m) => m.strategy !== 'none') ? this.deps.masking.open(req.requestId, masks) : passThrough(masks);
+          },
+          rows: async (batch) => {
+            stage = 'masking';
+            const take = batch.slice(0, limit + 1 - rows.length);
+            const masked = await session!.mask(take);
+            if (masked.length !== take.length)
+              throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
+            rows = rows.concat(masked);
+            stage = 'upstream';
+            return rows.length <= limit;
+          },
         },
-        rows: async (batch) => {
-          stage = 'masking';
-          const take = batch.slice(0, limit + 1 - rows.length);
-          const masked = await session!.mask(take);
-          if (masked.length !== take.length)
-            throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
-          rows = rows.concat(masked);
-          stage = 'upstream';
-          return rows.length <= limit;
-        },
-      });
+        { transaction },
+      );
       stage = 'masking';
       const report = session ? await session.finish() : [];
       if (rows.length > limit) {
@@ -151,11 +167,14 @@ export class QueryService {
       for (const r of rows) for (const c of r) bytes += c === null ? 0 : c.length;
       stage = 'audit';
       const masks = resultMasks(columns, decision.maskingPlan);
+      const affectedRows = exec.command === 'SELECT' ? undefined : exec.rowCount;
       await this.recordOrFail(ctx, [
         { type: 'query.executed', upstreamMs: exec.upstreamMs, columns: columns.map((c) => c.name) },
         { type: 'masking.applied', columns: report },
-        { type: 'query.completed', rows: rows.length, bytes, durationMs: this.now() - started },
+        { type: 'query.completed', rows: affectedRows ?? rows.length, bytes, durationMs: this.now() - started },
       ]);
+      stage = 'commit';
+      await exec.finish(true);
       return {
         requestId: req.requestId,
         columns: columns.map((c, i) => {
@@ -167,10 +186,13 @@ export class QueryService {
         rowCount: rows.length,
         truncated,
         command: exec.command,
+        ...(affectedRows === undefined ? {} : { affectedRows }),
         decision,
       };
     } catch (err) {
       session?.abort();
+      // Nothing was committed unless the commit itself was the last thing to fail.
+      if (stage !== 'commit') await exec?.finish(false).catch(() => undefined);
       const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
       if (stage !== 'audit') await this.recordOrFail(ctx, [failed(e, stage)]);
       throw e;
@@ -184,6 +206,14 @@ export class QueryService {
       throw new AppError('GATEWAY_AUDIT_UNAVAILABLE', { cause, details: { requestId: ctx.requestId } });
     }
   }
+}
+
+function passThrough(masks: ResultColumnMask[]): MaskSession {
+  return {
+    mask: async (rows) => rows,
+    finish: async () => masks.map((m) => ({ index: m.index, name: m.name, strategy: m.strategy, valuesMasked: 0 })),
+    abort: () => {},
+  };
 }
 
 function failed(e: AppError, stage: string): DomainEvent {

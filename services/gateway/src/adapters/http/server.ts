@@ -28,6 +28,7 @@ export function resultBody(r: QueryResult): Record<string, unknown> {
     rowCount: r.rowCount,
     ...(r.truncated ? { truncated: true, rowLimit: r.decision.rowLimit } : {}),
     command: r.command,
+    ...(r.affectedRows === undefined ? {} : { affectedRows: r.affectedRows }),
     policy: { decisionId: r.decision.decisionId, ruleIds: r.decision.ruleIds, revision: r.decision.policyRevision },
   };
 }

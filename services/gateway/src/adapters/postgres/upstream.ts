@@ -86,15 +86,18 @@ export class PostgresUpstream implements UpstreamPort {
     if (!cat || refresh) {
       const c = this.connections().get(connection);
       if (!c) return Promise.reject(new AppError('GATEWAY_CONNECTION_UNKNOWN'));
-      cat = this.pool(connection, null)
-        .query<{ table_oid: number; schema: string; table: string; attnum: number; column: string }>(CATALOG_SQL)
-        .then(
-          (r) =>
-            new Catalog(
-              c.database,
-              r.rows.map((x): CatalogColumn => ({ tableOid: x.table_oid, schema: x.schema, table: x.table, attnum: x.attnum, column: x.column })),
-            ),
+      const pool = this.pool(connection, null);
+      // Type names come with the catalog, so no lookup ever runs while a result is streaming.
+      cat = Promise.all([
+        pool.query<{ table_oid: number; schema: string; table: string; attnum: number; column: string }>(CATALOG_SQL),
+        pool.query<{ oid: number; typname: string }>('select oid::int as oid, typname from pg_catalog.pg_type'),
+      ]).then(([r, types]) => {
+        for (const t of types.rows) this.typeNames.set(t.oid, t.typname);
+        return new Catalog(
+          c.database,
+          r.rows.map((x): CatalogColumn => ({ tableOid: x.table_oid, schema: x.schema, table: x.table, attnum: x.attnum, column: x.column })),
         );
+      });
       cat.catch(() => this.catalogs.delete(connection));
       this.catalogs.set(connection, cat);
       setTimeout(() => {
@@ -106,16 +109,14 @@ export class PostgresUpstream implements UpstreamPort {
     });
   }
 
-  private async typeName(client: pg.PoolClient, oid: number): Promise<string> {
-    const known = this.typeNames.get(oid);
-    if (known) return known;
-    const r = await client.query<{ typname: string }>('select typname from pg_catalog.pg_type where oid = $1', [oid]);
-    const name = r.rows[0]?.typname ?? 'unknown';
-    this.typeNames.set(oid, name);
-    return name;
-  }
-
-  async execute(connection: string, role: string, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4]) {
+  async execute(
+    connection: string,
+    role: string,
+    sql: string,
+    params: unknown[],
+    sink: Parameters<UpstreamPort['execute']>[4],
+    opts: { transaction: boolean },
+  ) {
     const started = performance.now();
     let client: pg.PoolClient;
     try {
@@ -123,13 +124,16 @@ export class PostgresUpstream implements UpstreamPort {
     } catch (err) {
       throw mapPgError(err);
     }
-    let broken = true;
+    let held = false;
     try {
       const tagged = client as pg.PoolClient & { phigateRole?: string };
       if (tagged.phigateRole !== role) {
         await client.query(`SET ROLE ${quoteIdent(role)}`);
         tagged.phigateRole = role;
       }
+      // Writes run in a transaction that commits only when the caller says so: after the
+      // request's audit events are durable. A failure in between rolls back.
+      if (opts.transaction) await client.query('BEGIN');
       const cursor = client.query(new Cursor(sql, params, { rowMode: 'array', types: TEXT_TYPES }));
       let columnsSent = false;
       let rowCount = 0;
@@ -138,15 +142,13 @@ export class PostgresUpstream implements UpstreamPort {
         const batch = (await cursor.read(BATCH_ROWS)) as Cell[][];
         const result = (cursor as unknown as { _result?: { fields?: pg.FieldDef[]; command?: string } })._result;
         if (!columnsSent) {
-          const catalog = await this.catalog(connection);
-          let cat = catalog;
+          let cat = await this.catalog(connection);
           const fields = result?.fields ?? [];
-          if (fields.some((f) => f.tableID && !cat.knowsOid(f.tableID))) cat = await this.catalog(connection, true);
-          const cols: ResultColumn[] = [];
-          for (const f of fields) {
+          if (fields.some((f) => (f.tableID && !cat.knowsOid(f.tableID)) || !this.typeNames.has(f.dataTypeID))) cat = await this.catalog(connection, true);
+          const cols: ResultColumn[] = fields.map((f) => {
             const source = f.tableID ? cat.source(f.tableID, f.columnID) : undefined;
-            cols.push({ name: f.name, type: await this.typeName(client, f.dataTypeID), ...(source ? { source } : {}) });
-          }
+            return { name: f.name, type: this.typeNames.get(f.dataTypeID) ?? 'unknown', ...(source ? { source } : {}) };
+          });
           await sink.columns(cols);
           columnsSent = true;
         }
@@ -157,16 +159,28 @@ export class PostgresUpstream implements UpstreamPort {
         if (!more || batch.length < BATCH_ROWS) break;
       }
       await new Promise<void>((resolve, reject) => cursor.close((err) => (err ? reject(err) : resolve())));
-      broken = false;
       const affected = (cursor as unknown as { _result?: { rowCount?: number | null } })._result?.rowCount;
-      return { command, rowCount: command === 'SELECT' ? rowCount : (affected ?? rowCount), upstreamMs: Math.round(performance.now() - started) };
+      held = opts.transaction;
+      const finish = async (commit: boolean) => {
+        if (!held) return;
+        held = false;
+        try {
+          await client.query(commit ? 'COMMIT' : 'ROLLBACK');
+          client.release();
+        } catch (err) {
+          client.release(true);
+          throw mapPgError(err);
+        }
+      };
+      if (!opts.transaction) client.release();
+      return { command, rowCount: command === 'SELECT' ? rowCount : (affected ?? rowCount), upstreamMs: Math.round(performance.now() - started), finish };
     } catch (err) {
+      // Any failure (upstream error, masking failure with the portal still open) discards the
+      // session rather than returning it to the pool in an unknown state; an open transaction
+      // dies with it.
+      client.release(true);
       if (err instanceof AppError) throw err;
       throw mapPgError(err);
-    } finally {
-      // Any failure (upstream error, masking failure with the portal still open) discards the
-      // session rather than returning it to the pool in an unknown state.
-      client.release(broken ? true : undefined);
     }
   }
 
