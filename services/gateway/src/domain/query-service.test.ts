@@ -66,7 +66,16 @@ function service(audit: AuditPort, log: string[]) {
   });
 }
 
-const request = { requestId: 'r1', sessionId: 's', frontDoor: 'http', identity: { subject: 'u', clientId: 'u', groups: ['g'], issuer: 'i' }, connection: 'c', sql: "UPDATE claims SET status = 'x' WHERE id = 1", params: [], traceparent: '' };
+const request = {
+  requestId: 'r1',
+  sessionId: 's',
+  frontDoor: 'http',
+  identity: { subject: 'u', clientId: 'u', groups: ['g'], issuer: 'i' },
+  connection: 'c',
+  sql: "UPDATE claims SET status = 'x' WHERE id = 1",
+  params: [],
+  traceparent: '',
+};
 
 test('a write commits only after its outcome events are durable', async () => {
   const log: string[] = [];
