@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { stmt, table } from '../../test/fixtures.js';
 import { validateDocument } from './document.js';
 import { evaluate } from './evaluate.js';
 import type { EvaluationInput, StatementFacts } from './types.js';
@@ -38,21 +39,7 @@ const doc = (() => {
   return v.doc;
 })();
 
-const t = (name: string) => ({ database: 'clinical', schema: 'public', name });
-const stmt = (s: Partial<StatementFacts>): StatementFacts => ({
-  kind: 'select',
-  tablesRead: [],
-  tablesWritten: [],
-  columnsRead: [],
-  columnsWritten: [],
-  functions: [],
-  hasWhere: false,
-  whereTriviallyTrue: false,
-  hasLimit: false,
-  columnsResolved: true,
-  columnsFiltered: [],
-  ...s,
-});
+const t = (name: string) => table(name);
 const input = (statements: StatementFacts[], groups = ['etl'], understood = true): EvaluationInput => ({
   identity: { subject: 'etl-pipeline', clientId: 'etl-pipeline', groups },
   connection: 'clinical-pg',

@@ -1,7 +1,18 @@
 import { STRICTNESS } from '@phigate/model';
-import type { Match, PolicyDocument, Rule } from './document.js';
+import {
+  DEFAULT_APPROVAL_EXPIRY,
+  DEFAULT_QUORUM,
+  durationSeconds,
+  type Match,
+  minutesOfDay,
+  type PhiKind,
+  type PolicyDocument,
+  type Rule,
+  type TimeWindow,
+  WEEKDAYS,
+} from './document.js';
 import { columnMatches, splitColumnPattern, tableMatches } from './patterns.js';
-import { Action, type ColumnMask, type Decision, type EvaluationInput, type StatementFacts, Strategy } from './types.js';
+import { Action, type ColumnMask, type ColumnName, type Decision, type EvaluationInput, type StatementFacts, Strategy } from './types.js';
 
 /** Rule id reported when nothing allows a statement. */
 export const DEFAULT_DENY = 'default-deny';
@@ -12,6 +23,19 @@ const SEVERITY: Record<Action, number> = { allow: 0, require_approval: 1, deny: 
 
 type Who = Pick<EvaluationInput, 'identity' | 'connection' | 'frontDoor'>;
 
+/** PHI kind → the catalog's column patterns of that kind, for one connection. */
+type PhiIndex = ReadonlyMap<PhiKind, readonly string[]>;
+
+/** Everything a rule is judged against besides the statement. */
+interface Context {
+  who: Who;
+  now: Date;
+  masks: readonly ColumnMask[];
+  phi: PhiIndex;
+  /** Local time per time zone, computed once per evaluation. */
+  clock: Map<string, LocalTime | undefined>;
+}
+
 function identityMatches(m: Match, who: Who): boolean {
   if (m.groups && !m.groups.some((g) => who.identity.groups.includes(g))) return false;
   if (m.identities && !m.identities.includes(who.identity.subject) && !m.identities.includes(who.identity.clientId)) return false;
@@ -20,33 +44,93 @@ function identityMatches(m: Match, who: Who): boolean {
   return true;
 }
 
+/** A column pattern hits a column read or written; a `*` the analyser could not expand stands for every column of its table. */
+function columnHit(pattern: string, c: ColumnName): boolean {
+  return columnMatches(pattern, c) || (c.column === '*' && columnMatches(pattern.replace(/[^.]+$/, '*'), c));
+}
+
 /**
  * `failClosed`: for deny and approval rules, a trigger that cannot be evaluated (the analyser could
  * not pin every column) counts as matched; for allow rules it counts as not matched.
  */
-function statementMatches(m: Match, s: StatementFacts, failClosed: boolean, masks: readonly ColumnMask[]): boolean {
+function statementMatches(m: Match, s: StatementFacts, failClosed: boolean, ctx: Context): boolean {
   if (m.statements && !m.statements.includes(s.kind)) return false;
   const tables = [...s.tablesRead, ...s.tablesWritten];
   if (m.tables && !tables.every((t) => m.tables!.some((p) => tableMatches(p, t)))) return false;
   if (m.anyTable && !tables.some((t) => m.anyTable!.some((p) => tableMatches(p, t)))) return false;
-  if (m.anyColumn) {
+  if (m.anyColumn || m.anyPhi) {
     const cols = [...s.columnsRead, ...s.columnsWritten];
-    // A `*` the analyser could not expand stands for every column of its table.
-    const hit = cols.some((c) => m.anyColumn!.some((p) => columnMatches(p, c) || (c.column === '*' && columnMatches(p.replace(/[^.]+$/, '*'), c))));
-    if (!hit && !(failClosed && !s.columnsResolved)) return false;
+    const unpinned = failClosed && !s.columnsResolved;
+    if (m.anyColumn && !unpinned && !cols.some((c) => m.anyColumn!.some((p) => columnHit(p, c)))) return false;
+    if (m.anyPhi && !unpinned) {
+      const patterns = m.anyPhi.flatMap((k) => ctx.phi.get(k) ?? []);
+      if (!cols.some((c) => patterns.some((p) => columnHit(p, c)))) return false;
+    }
   }
   if (m.unboundedWrite !== undefined) {
     const unbounded = (s.kind === 'update' || s.kind === 'delete') && (!s.hasWhere || s.whereTriviallyTrue);
     if (unbounded !== m.unboundedWrite) return false;
   }
   if (m.maskedColumnInPredicate !== undefined) {
-    const masked = s.columnsFiltered.some((c) => masks.some((k) => columnMatches(`${k.schema}.${k.table}.${k.column}`, c)));
+    const masked = s.columnsFiltered.some((c) => ctx.masks.some((k) => columnMatches(`${k.schema}.${k.table}.${k.column}`, c)));
     const hit = masked || (failClosed && s.hasWhere && !s.columnsResolved);
     if (hit !== m.maskedColumnInPredicate) return false;
   }
   // pg_catalog.pg_read_file is pg_read_file: match on the function's own name, whatever the schema.
   if (m.functions && !s.functions.some((f) => m.functions!.includes(f.toLowerCase().split('.').at(-1)!))) return false;
   return true;
+}
+
+interface LocalTime {
+  /** 0 = Monday … 6 = Sunday. */
+  day: number;
+  /** Minutes since local midnight. */
+  minute: number;
+}
+
+const SHORT_DAYS: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
+/** Formatters are costly to build and immutable: one per time zone the policy names. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Wall-clock day and minute at `now` in `timeZone`; undefined when either is unusable. */
+function localTime(now: Date, timeZone: string): LocalTime | undefined {
+  if (Number.isNaN(now.getTime())) return undefined;
+  let f = formatters.get(timeZone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    } catch {
+      return undefined;
+    }
+    formatters.set(timeZone, f);
+  }
+  let day = -1;
+  let hour = -1;
+  let minute = -1;
+  for (const p of f.formatToParts(now)) {
+    if (p.type === 'weekday') day = SHORT_DAYS[p.value] ?? -1;
+    else if (p.type === 'hour') hour = Number(p.value);
+    else if (p.type === 'minute') minute = Number(p.value);
+  }
+  if (day < 0 || !(hour >= 0 && hour < 24) || !(minute >= 0 && minute < 60)) return undefined;
+  return { day, minute: hour * 60 + minute };
+}
+
+/**
+ * Whether `ctx.now` is inside the window: `[from, to)` in local time on one of `days`. A window whose
+ * `to` is earlier than its `from` runs past midnight and belongs to the day it opens on
+ * (`fri 22:00–06:00` includes Saturday 03:00). A clock that cannot be read fails closed.
+ */
+function windowHolds(w: TimeWindow | undefined, ctx: Context, failClosed: boolean): boolean {
+  if (!w) return true;
+  if (!ctx.clock.has(w.timezone)) ctx.clock.set(w.timezone, localTime(ctx.now, w.timezone));
+  const t = ctx.clock.get(w.timezone);
+  if (!t) return failClosed;
+  const from = minutesOfDay(w.from);
+  const to = minutesOfDay(w.to);
+  const opensOn = (day: number) => !w.days || w.days.includes(WEEKDAYS[day]!);
+  if (from < to) return opensOn(t.day) && t.minute >= from && t.minute < to;
+  return (opensOn(t.day) && t.minute >= from) || (opensOn((t.day + 6) % 7) && t.minute < to);
 }
 
 interface StatementVerdict {
@@ -59,8 +143,11 @@ interface StatementVerdict {
  * deny), and a matching require_approval rule then holds the statement for approval: approval
  * gates access that is otherwise allowed, it never grants access on its own.
  */
-function judgeStatement(doc: PolicyDocument, who: Who, s: StatementFacts, masks: readonly ColumnMask[]): StatementVerdict {
-  const matched = doc.rules.filter((r) => identityMatches(r.match, who) && statementMatches(r.match, s, r.action !== 'allow', masks));
+function judgeStatement(doc: PolicyDocument, ctx: Context, s: StatementFacts): StatementVerdict {
+  const matched = doc.rules.filter((r) => {
+    const failClosed = r.action !== 'allow';
+    return identityMatches(r.match, ctx.who) && windowHolds(r.match.timeWindow, ctx, failClosed) && statementMatches(r.match, s, failClosed, ctx);
+  });
   const denies = matched.filter((r) => r.action === 'deny');
   if (denies.length) return { action: Action.DENY, rules: denies };
   const allows = matched.filter((r) => r.action === 'allow');
@@ -70,15 +157,20 @@ function judgeStatement(doc: PolicyDocument, who: Who, s: StatementFacts, masks:
   return { action: Action.ALLOW, rules: allows };
 }
 
-/** Evaluates one request against a policy document. Pure: the same input and revision give the same decision. */
-export function evaluate(doc: PolicyDocument, revision: string, input: EvaluationInput): Omit<Decision, 'policyRevision'> & { policyRevision: string } {
+/**
+ * Evaluates one request against a policy document at the instant `now`. Pure: the same document,
+ * input and instant give the same decision (the clock is an input, so time windows replay).
+ */
+export function evaluateAt(doc: PolicyDocument, revision: string, input: EvaluationInput, now: Date): Decision {
   const who: Who = input;
   const base = { policyRevision: revision, maskingPlan: { columns: [], unknownSourceStrategy: Strategy.REDACT }, rowLimit: 0, approverGroups: [] };
   if (!input.analysis.understood || input.analysis.statements.length === 0) {
     return { ...base, action: Action.DENY, ruleIds: [UNKNOWN_DENY], reasons: ['the statement could not be fully analysed, and unknown statements are denied'] };
   }
-  const masks = maskColumns(doc, who);
-  const verdicts = input.analysis.statements.map((s) => judgeStatement(doc, who, s, masks));
+  const phi = phiIndex(doc, input.connection);
+  const masks = maskColumns(doc, who, phi);
+  const ctx: Context = { who, now, masks, phi, clock: new Map() };
+  const verdicts = input.analysis.statements.map((s) => judgeStatement(doc, ctx, s));
   const worst = verdicts.reduce((a, b) => (SEVERITY[b.action] > SEVERITY[a.action] ? b : a));
   if (worst.action === Action.DENY) {
     const denied = verdicts.filter((v) => v.action === Action.DENY);
@@ -89,9 +181,10 @@ export function evaluate(doc: PolicyDocument, revision: string, input: Evaluatio
     return { ...base, action: Action.DENY, ruleIds: unique(rules.map((r) => r.id)), reasons: unique(rules.map((r) => r.reason)) };
   }
   const rules = verdicts.flatMap((v) => v.rules);
-  const approverGroups = unique(rules.filter((r) => r.action === 'require_approval').flatMap((r) => r.approvers ?? []));
-  const actionRules = worst.action === Action.REQUIRE_APPROVAL ? rules.filter((r) => r.action === 'require_approval') : rules;
-  return {
+  const approvalRules = rules.filter((r) => r.action === 'require_approval');
+  const approverGroups = unique(approvalRules.flatMap((r) => r.approvers ?? []));
+  const actionRules = worst.action === Action.REQUIRE_APPROVAL ? approvalRules : rules;
+  const decision: Decision = {
     policyRevision: revision,
     action: worst.action,
     ruleIds: unique(rules.map((r) => r.id)),
@@ -100,21 +193,69 @@ export function evaluate(doc: PolicyDocument, revision: string, input: Evaluatio
     rowLimit: rowLimit(doc, who),
     approverGroups,
   };
+  if (worst.action === Action.REQUIRE_APPROVAL) {
+    // Several approval rules: the strictest requirement of each kind.
+    decision.approval = {
+      groups: approverGroups,
+      quorum: Math.max(...approvalRules.map((r) => r.quorum ?? DEFAULT_QUORUM)),
+      expiresInSec: Math.min(...approvalRules.map((r) => durationSeconds(r.expiresIn ?? DEFAULT_APPROVAL_EXPIRY))),
+    };
+  }
+  return decision;
 }
 
-/** The masks that apply to this identity (the strictest per column pattern). */
-function maskColumns(doc: PolicyDocument, who: Who): ColumnMask[] {
+/**
+ * `evaluateAt` on the wall clock, for callers at the edge that judge a request as it arrives (the
+ * gRPC adapter). Reading the clock here, in a default argument, keeps `evaluate(doc, revision,
+ * input)` working for them while everything below stays pure; tools and tests pass `now`.
+ */
+export function evaluate(doc: PolicyDocument, revision: string, input: EvaluationInput, now: Date = new Date()): Decision {
+  return evaluateAt(doc, revision, input, now);
+}
+
+/** The catalog's patterns per PHI kind for one connection, in file order. */
+function phiIndex(doc: PolicyDocument, connection: string): PhiIndex {
+  const index = new Map<PhiKind, string[]>();
+  for (const entry of doc.phi) {
+    if (entry.connections && !entry.connections.includes(connection)) continue;
+    for (const [pattern, kinds] of Object.entries(entry.columns)) {
+      for (const kind of Array.isArray(kinds) ? kinds : [kinds]) {
+        const patterns = index.get(kind) ?? [];
+        if (!patterns.includes(pattern)) patterns.push(pattern);
+        index.set(kind, patterns);
+      }
+    }
+  }
+  return index;
+}
+
+/** The PHI kinds the catalog gives a column on a connection (for explanations). */
+export function phiKindsOf(doc: PolicyDocument, connection: string, column: ColumnName): PhiKind[] {
+  return [...phiIndex(doc, connection)].filter(([, patterns]) => patterns.some((p) => columnHit(p, column))).map(([kind]) => kind);
+}
+
+/** The masks that apply to this identity (the strictest per column pattern); tag masks expand through the catalog. */
+function maskColumns(doc: PolicyDocument, who: Who, phi: PhiIndex): ColumnMask[] {
   const byColumn = new Map<string, ColumnMask>();
   for (const entry of doc.masking) {
     if (!identityMatches(entry.match, who)) continue;
-    for (const [pattern, spec] of Object.entries(entry.columns)) {
+    const specs = [
+      ...Object.entries(entry.columns ?? {}),
+      ...Object.entries(entry.phi ?? {}).flatMap(([kind, spec]) => (spec === undefined ? [] : (phi.get(kind as PhiKind) ?? []).map((p) => [p, spec] as const))),
+    ];
+    for (const [pattern, spec] of specs) {
       const parts = splitColumnPattern(pattern);
       if (!parts) continue;
       const strategy = typeof spec === 'string' ? spec : spec.strategy;
       const keepLast = typeof spec === 'string' ? 4 : (spec.keepLast ?? 4);
       const key = `${parts.schema}.${parts.table}.${parts.column}`.toLowerCase();
       const prev = byColumn.get(key);
-      if (!prev || STRICTNESS[strategy] > STRICTNESS[prev.strategy]) byColumn.set(key, { ...parts, strategy, keepLast });
+      // Stricter strategy wins; between two `partial`s, the one that leaves fewer characters.
+      const stricter =
+        !prev ||
+        STRICTNESS[strategy] > STRICTNESS[prev.strategy] ||
+        (strategy === Strategy.PARTIAL && prev.strategy === Strategy.PARTIAL && keepLast < prev.keepLast);
+      if (stricter) byColumn.set(key, { ...parts, strategy, keepLast });
     }
   }
   return [...byColumn.values()].filter((c) => c.strategy !== Strategy.NONE);

@@ -1,11 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Decision } from '@phigate/model';
 import { type Analyser, Catalog, type CatalogColumn } from '@phigate/sql';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { loadPolicyDir } from '../adapters/files/policy-store.js';
-import { evaluate } from '../domain/evaluate.js';
+import { evaluateAt } from '../domain/evaluate.js';
+import type { Decision } from '../domain/types.js';
+
+/** An instant with its offset, e.g. 2026-03-02T09:30:00Z or 2026-03-02T09:30:00+01:00. */
+const instant = z.iso.datetime({ offset: true });
 
 const caseSchema = z
   .object({
@@ -14,6 +17,8 @@ const caseSchema = z
     connection: z.string().default('clinical-pg'),
     dialect: z.enum(['postgresql', 'snowflake']).default('postgresql'),
     sql: z.string(),
+    /** The instant the statement is judged at (time windows); default the suite's `at`, else now. */
+    at: instant.optional(),
     expect: z
       .object({
         action: z.enum(['allow', 'deny', 'require_approval']),
@@ -22,6 +27,8 @@ const caseSchema = z
         /** Masks the plan must contain: `schema.table.column` pattern as written in policy → strategy. */
         masks: z.record(z.string(), z.string()).optional(),
         rowLimit: z.number().int().optional(),
+        /** What a require_approval decision must ask of its approvers. */
+        approval: z.object({ quorum: z.number().int().optional(), expiresInSec: z.number().int().optional() }).strict().optional(),
       })
       .strict(),
   })
@@ -30,6 +37,8 @@ const caseSchema = z
 const suiteSchema = z
   .object({
     catalog: z.object({ database: z.string(), defaultSchema: z.string().default('public'), tables: z.record(z.string(), z.array(z.string()).min(1)) }).strict(),
+    /** The instant every case is judged at unless it has its own `at`: keeps time-window cases reproducible. */
+    at: instant.optional(),
     cases: z.array(caseSchema).min(1),
   })
   .strict();
@@ -58,21 +67,36 @@ export function catalogOf(c: z.infer<typeof suiteSchema>['catalog']): Catalog {
   return new Catalog(c.database, cols);
 }
 
-/** Analyses and evaluates one statement as the gateway and the policy service would. */
-export function decide(analyser: Analyser, policy: ReturnType<typeof loadPolicyDir>, catalog: Catalog, defaultSchema: string, c: PolicyCase) {
+/**
+ * Analyses and evaluates one statement as the gateway and the policy service would, at the case's
+ * `at`, else at `now` (the caller's clock: this is the tool's edge, where the wall clock is read).
+ */
+export function decide(
+  analyser: Analyser,
+  policy: ReturnType<typeof loadPolicyDir>,
+  catalog: Catalog,
+  defaultSchema: string,
+  c: PolicyCase,
+  now: Date = new Date(),
+) {
   const analysis = analyser(c.sql, c.dialect, catalog, defaultSchema);
-  const decision = evaluate(policy.doc, policy.revision, {
-    identity: { subject: c.identity.subject, clientId: c.identity.subject, groups: c.identity.groups },
-    connection: c.connection,
-    role: '',
-    frontDoor: 'http',
-    analysis,
-  });
+  const decision = evaluateAt(
+    policy.doc,
+    policy.revision,
+    {
+      identity: { subject: c.identity.subject, clientId: c.identity.subject, groups: c.identity.groups },
+      connection: c.connection,
+      role: '',
+      frontDoor: 'http',
+      analysis,
+    },
+    c.at ? new Date(c.at) : now,
+  );
   return { analysis, decision };
 }
 
-/** Runs every `*.yaml` suite in `testsDir` against the policy in `policyDir`. */
-export function runPolicyTests(analyser: Analyser, policyDir: string, testsDir: string): CaseResult[] {
+/** Runs every `*.yaml` suite in `testsDir` against the policy in `policyDir`; cases without an `at` are judged at `now`. */
+export function runPolicyTests(analyser: Analyser, policyDir: string, testsDir: string, now: Date = new Date()): CaseResult[] {
   const policy = loadPolicyDir(policyDir);
   const results: CaseResult[] = [];
   for (const file of readdirSync(testsDir)
@@ -81,7 +105,7 @@ export function runPolicyTests(analyser: Analyser, policyDir: string, testsDir: 
     const suite = suiteSchema.parse(parse(readFileSync(join(testsDir, file), 'utf8')));
     const catalog = catalogOf(suite.catalog);
     for (const c of suite.cases) {
-      const { decision } = decide(analyser, policy, catalog, suite.catalog.defaultSchema, c);
+      const { decision } = decide(analyser, policy, catalog, suite.catalog.defaultSchema, c, suite.at ? new Date(suite.at) : now);
       const problems: string[] = [];
       if (decision.action !== c.expect.action)
         problems.push(`action ${decision.action}, expected ${c.expect.action} (rules ${decision.ruleIds.join(', ') || 'none'})`);
@@ -92,6 +116,10 @@ export function runPolicyTests(analyser: Analyser, policyDir: string, testsDir: 
       }
       if (c.expect.rowLimit !== undefined && decision.rowLimit !== c.expect.rowLimit)
         problems.push(`row limit ${decision.rowLimit}, expected ${c.expect.rowLimit}`);
+      for (const [key, want] of Object.entries(c.expect.approval ?? {})) {
+        const got = decision.approval?.[key as 'quorum' | 'expiresInSec'];
+        if (got !== want) problems.push(`approval ${key} is ${got ?? 'absent'}, expected ${want}`);
+      }
       results.push({ file, name: c.name, ok: problems.length === 0, problems, decision });
     }
   }
