@@ -85,6 +85,16 @@ export interface MaskingPlan {
   unknownSourceStrategy: Strategy;
 }
 
+/**
+ * What a `require_approval` decision asks of the approvers: at least `quorum` distinct approvers,
+ * each in one of `groups`, within `expiresInSec` of the request.
+ */
+export interface ApprovalRequirement {
+  groups: string[];
+  quorum: number;
+  expiresInSec: number;
+}
+
 /** A policy decision, explainable (rule ids, reasons) and reproducible (revision). */
 export interface Decision {
   action: Action;
@@ -95,6 +105,8 @@ export interface Decision {
   /** 0 = no limit. */
   rowLimit: number;
   approverGroups: string[];
+  /** Present exactly when the action is `require_approval`. */
+  approval?: ApprovalRequirement;
 }
 
 /** Strictness of each strategy: when several masks cover one column, the strictest wins. */

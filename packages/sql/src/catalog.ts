@@ -50,6 +50,12 @@ export class Catalog {
     return this.byName.get(`${t.schema}.${t.name}`)?.has(column) ?? false;
   }
 
+  /** The table's columns, in catalog order (undefined for a table the catalog does not know). */
+  columns(t: TableName): string[] | undefined {
+    const cols = this.byName.get(`${t.schema}.${t.name}`);
+    return cols ? [...cols] : undefined;
+  }
+
   knowsOid(tableOid: number): boolean {
     return this.byOid.has(tableOid);
   }

@@ -50,6 +50,9 @@ export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
     maskingPlan: { columns, unknownSourceStrategy: STRATEGIES[r.maskingPlan?.unknownSourceStrategy ?? maskingV1.Strategy.STRATEGY_UNSPECIFIED] ?? 'redact' },
     rowLimit: r.rowLimit,
     approverGroups: r.approverGroups,
+    ...(action === 'require_approval'
+      ? { approval: { groups: r.approverGroups, quorum: Math.max(1, r.approvalQuorum), expiresInSec: r.approvalExpiresInSec || 1800 } }
+      : {}),
   };
 }
 

@@ -5,7 +5,7 @@ import { watchDebounced } from '@phigate/config';
 import { AppError } from '@phigate/errors';
 import type { Logger } from '@phigate/telemetry';
 import { parse } from 'yaml';
-import { mergeDocuments, type PolicyDocument, validateDocument } from '../../domain/document.js';
+import { lintDocument, mergeDocuments, type PolicyDocument, validateDocument } from '../../domain/document.js';
 
 /** The policy in force: a merged document and the revision (content hash) that produced it. */
 export interface LoadedPolicy {
@@ -60,6 +60,7 @@ export class PolicyStore {
   ) {
     this.current = loadPolicyDir(dir);
     log.info({ revision: this.current.revision, files: this.current.files }, 'policy loaded');
+    this.lint();
   }
 
   get policy(): LoadedPolicy {
@@ -73,6 +74,7 @@ export class PolicyStore {
       if (next.revision === this.current.revision) return false;
       this.current = next;
       this.log.info({ revision: next.revision, files: next.files }, 'policy reloaded');
+      this.lint();
       for (const l of this.listeners) l(next.revision);
       return true;
     } catch (err) {
@@ -82,6 +84,11 @@ export class PolicyStore {
       );
       return false;
     }
+  }
+
+  private lint(): void {
+    const warnings = lintDocument(this.current.doc);
+    if (warnings.length) this.log.warn({ revision: this.current.revision, warnings }, 'policy loaded with warnings');
   }
 
   /** Calls `listener` with each new revision; returns the unsubscribe function. */

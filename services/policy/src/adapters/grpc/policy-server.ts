@@ -3,7 +3,7 @@ import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc
 import { AppError } from '@phigate/errors';
 import { maskingV1, policyV1, toGrpcError } from '@phigate/proto';
 import type { Counter, Histogram, Logger } from '@phigate/telemetry';
-import { evaluate } from '../../domain/evaluate.js';
+import { evaluateAt } from '../../domain/evaluate.js';
 import type { Decision, EvaluationInput, StatementFacts, Strategy, TableName } from '../../domain/types.js';
 import type { PolicyStore } from '../files/policy-store.js';
 
@@ -75,6 +75,8 @@ export function toResponse(decisionId: string, d: Decision): policyV1.EvaluateRe
     },
     rowLimit: d.rowLimit,
     approverGroups: d.approverGroups,
+    approvalQuorum: d.approval?.quorum ?? 0,
+    approvalExpiresInSec: d.approval?.expiresInSec ?? 0,
   };
 }
 
@@ -95,7 +97,8 @@ export function policyService(deps: PolicyServerDeps): policyV1.PolicyServiceSer
       try {
         const input = toInput(call.request);
         const { doc, revision } = deps.store.policy;
-        const decision = evaluate(doc, revision, input);
+        // The clock is read here, at the edge; the domain is a pure function of it.
+        const decision = evaluateAt(doc, revision, input, new Date());
         const decisionId = randomUUID();
         deps.decisions.inc({ action: decision.action });
         deps.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -172,6 +172,9 @@ export interface EvaluateResponse {
   /** 0 = no limit. */
   rowLimit: number;
   approverGroups: string[];
+  /** For require_approval: distinct approvers needed, and how long the request may wait. */
+  approvalQuorum: number;
+  approvalExpiresInSec: number;
 }
 
 function createBaseWatchRevisionRequest(): WatchRevisionRequest {
@@ -1066,6 +1069,8 @@ function createBaseEvaluateResponse(): EvaluateResponse {
     maskingPlan: undefined,
     rowLimit: 0,
     approverGroups: [],
+    approvalQuorum: 0,
+    approvalExpiresInSec: 0,
   };
 }
 
@@ -1094,6 +1099,12 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
     }
     for (const v of message.approverGroups) {
       writer.uint32(66).string(v!);
+    }
+    if (message.approvalQuorum !== 0) {
+      writer.uint32(72).uint32(message.approvalQuorum);
+    }
+    if (message.approvalExpiresInSec !== 0) {
+      writer.uint32(80).uint32(message.approvalExpiresInSec);
     }
     return writer;
   },
@@ -1175,6 +1186,22 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
             message.approverGroups.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.approvalQuorum = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.approvalExpiresInSec = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1221,6 +1248,16 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
         : globalThis.Array.isArray(object?.approver_groups)
         ? object.approver_groups.map((e: any) => globalThis.String(e))
         : [],
+      approvalQuorum: isSet(object.approvalQuorum)
+        ? globalThis.Number(object.approvalQuorum)
+        : isSet(object.approval_quorum)
+        ? globalThis.Number(object.approval_quorum)
+        : 0,
+      approvalExpiresInSec: isSet(object.approvalExpiresInSec)
+        ? globalThis.Number(object.approvalExpiresInSec)
+        : isSet(object.approval_expires_in_sec)
+        ? globalThis.Number(object.approval_expires_in_sec)
+        : 0,
     };
   },
 
@@ -1250,6 +1287,12 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
     if (message.approverGroups?.length) {
       obj.approverGroups = message.approverGroups;
     }
+    if (message.approvalQuorum !== 0) {
+      obj.approvalQuorum = Math.round(message.approvalQuorum);
+    }
+    if (message.approvalExpiresInSec !== 0) {
+      obj.approvalExpiresInSec = Math.round(message.approvalExpiresInSec);
+    }
     return obj;
   },
 
@@ -1268,6 +1311,8 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
       : undefined;
     message.rowLimit = object.rowLimit ?? 0;
     message.approverGroups = object.approverGroups?.map((e) => e) || [];
+    message.approvalQuorum = object.approvalQuorum ?? 0;
+    message.approvalExpiresInSec = object.approvalExpiresInSec ?? 0;
     return message;
   },
 };
