@@ -79,10 +79,15 @@ export interface ColumnMask {
   keepLast: number;
 }
 
+/** What the leak canary does when a column the plan leaves untouched looks like PHI. */
+export type CanaryMode = 'off' | 'report' | 'block';
+
 export interface MaskingPlan {
   columns: ColumnMask[];
   /** For result columns whose source cannot be proven (expressions). */
   unknownSourceStrategy: Strategy;
+  /** Absent means off. */
+  canary?: CanaryMode;
 }
 
 /**

@@ -13,7 +13,7 @@ test('the published JSON Schema matches the policy document schema', () => {
 
 test('the schema describes what authors write: the PHI catalog, kinds, time windows, approvals', () => {
   const s = policyJsonSchema() as { properties: Record<string, unknown>; $defs: Record<string, { properties?: Record<string, unknown>; enum?: string[] }> };
-  assert.deepEqual(Object.keys(s.properties), ['version', 'phi', 'rules', 'masking', 'rowLimits']);
+  assert.deepEqual(Object.keys(s.properties), ['version', 'phi', 'rules', 'masking', 'rowLimits', 'canary']);
   assert.ok(s.$defs.PhiKind?.enum?.includes('health_plan_id'));
   assert.ok(s.$defs.Match?.properties?.anyPhi && s.$defs.Match.properties.timeWindow);
   assert.ok(s.$defs.Rule?.properties?.quorum && s.$defs.Rule.properties.expiresIn);

@@ -36,13 +36,20 @@ export interface UpstreamPort {
 export interface MaskSession {
   /** Masks one batch; resolves with the masked rows in the same order. */
   mask(rows: Cell[][]): Promise<Cell[][]>;
-  /** Ends the stream; resolves with the per-column report. */
-  finish(): Promise<MaskReportColumn[]>;
+  /** Ends the stream; resolves with the per-column report and any suspected leaks. */
+  finish(): Promise<{ columns: MaskReportColumn[]; leaks: LeakSuspicion[] }>;
   abort(): void;
 }
 
+/** A column the plan left untouched in which a detector found identifiers (never the values). */
+export interface LeakSuspicion {
+  column: string;
+  detector: string;
+  count: number;
+}
+
 export interface MaskingPort {
-  open(requestId: string, columns: ResultColumnMask[]): MaskSession;
+  open(requestId: string, columns: ResultColumnMask[], canary: 'off' | 'report' | 'block'): MaskSession;
 }
 
 /** Domain-level audit events; the Kafka adapter turns them into the public envelope. */
@@ -52,6 +59,7 @@ export type DomainEvent =
   | { type: 'query.executed'; upstreamMs: number; columns: string[] }
   | { type: 'query.failed'; code: string; message: string; stage: string }
   | { type: 'masking.applied'; columns: MaskReportColumn[] }
+  | { type: 'phi.leak_suspected'; column: string; detector: string; count: number }
   | { type: 'query.completed'; rows: number; bytes: number; durationMs: number };
 
 export interface RequestContext {

@@ -140,8 +140,9 @@ export class QueryService {
           columns: (cols) => {
             columns = cols;
             const masks = resultMasks(cols, decision.maskingPlan);
-            // Nothing to mask: no masking call at all (the rows are exactly what policy allows).
-            session = masks.some((m) => m.strategy !== 'none') ? this.deps.masking.open(req.requestId, masks) : passThrough(masks);
+            // Nothing to mask and no canary: no masking call at all (the rows are what policy allows).
+            const canary = decision.maskingPlan.canary ?? 'off';
+            session = masks.some((m) => m.strategy !== 'none') || canary !== 'off' ? this.deps.masking.open(req.requestId, masks, canary) : passThrough(masks);
           },
           rows: async (batch) => {
             stage = 'masking';
@@ -157,7 +158,7 @@ export class QueryService {
         { transaction },
       );
       stage = 'masking';
-      const report = session ? await session.finish() : [];
+      const report = session ? await session.finish() : { columns: [], leaks: [] };
       if (rows.length > limit) {
         if (!policyCap) throw new AppError('GATEWAY_RESULT_TOO_LARGE', { details: { maxRows: this.deps.limits.maxRows } });
         rows = rows.slice(0, limit);
@@ -170,7 +171,8 @@ export class QueryService {
       const affectedRows = exec.command === 'SELECT' ? undefined : exec.rowCount;
       await this.recordOrFail(ctx, [
         { type: 'query.executed', upstreamMs: exec.upstreamMs, columns: columns.map((c) => c.name) },
-        { type: 'masking.applied', columns: report },
+        { type: 'masking.applied', columns: report.columns },
+        ...report.leaks.map((l): DomainEvent => ({ type: 'phi.leak_suspected', ...l })),
         { type: 'query.completed', rows: affectedRows ?? rows.length, bytes, durationMs: this.now() - started },
       ]);
       stage = 'commit';
@@ -211,7 +213,7 @@ export class QueryService {
 function passThrough(masks: ResultColumnMask[]): MaskSession {
   return {
     mask: async (rows) => rows,
-    finish: async () => masks.map((m) => ({ index: m.index, name: m.name, strategy: m.strategy, valuesMasked: 0 })),
+    finish: async () => ({ columns: masks.map((m) => ({ index: m.index, name: m.name, strategy: m.strategy, valuesMasked: 0 })), leaks: [] }),
     abort: () => {},
   };
 }

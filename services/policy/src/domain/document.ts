@@ -215,6 +215,14 @@ const rowLimitSchema = z
   .strict()
   .meta({ id: 'RowLimit', description: 'A row limit; the smallest that applies wins' });
 
+const canarySchema = z
+  .object({
+    match: matchSchema.pick({ groups: true, identities: true, connections: true }).default({}),
+    mode: z.enum(['off', 'report', 'block']).describe('report: a phi.leak_suspected event, rows flow; block: no row of the result leaves'),
+  })
+  .strict()
+  .meta({ id: 'LeakCanary', description: 'Scan the columns a plan leaves untouched for identifiers; the strictest mode that applies wins' });
+
 const phiEntrySchema = z
   .object({
     description: z.string().optional(),
@@ -234,6 +242,7 @@ export const policyDocumentSchema = z
     rules: z.array(ruleSchema).default([]).describe('What may run: deny overrides, default deny, approval gates but never grants'),
     masking: z.array(maskSchema).default([]).describe('What is masked in results'),
     rowLimits: z.array(rowLimitSchema).default([]).describe('How many rows may leave'),
+    canary: z.array(canarySchema).default([]).describe('Leak canary over unmasked columns'),
   })
   .strict()
   .meta({
@@ -275,6 +284,7 @@ export function mergeDocuments(docs: PolicyDocument[]): PolicyDocument {
     rules: docs.flatMap((d) => d.rules),
     masking: docs.flatMap((d) => d.masking),
     rowLimits: docs.flatMap((d) => d.rowLimits),
+    canary: docs.flatMap((d) => d.canary),
   };
 }
 

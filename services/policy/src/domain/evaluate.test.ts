@@ -128,3 +128,14 @@ test('a WHERE on a column masked for the caller is caught; unmasked columns are 
   );
   assert.equal(ok.action, 'allow');
 });
+
+test('the leak canary: the strictest mode that applies to the identity goes into the plan', () => {
+  const v = validateDocument({
+    version: 1,
+    rules: [{ id: 'read', match: { groups: ['etl', 'other'], statements: ['select'] }, action: 'allow', reason: 'r' }],
+    canary: [{ mode: 'report' }, { match: { groups: ['etl'] }, mode: 'block' }],
+  });
+  assert.ok(v.ok);
+  assert.equal(evaluate(v.doc, 'r', input([stmt({})])).maskingPlan.canary, 'block');
+  assert.equal(evaluate(v.doc, 'r', input([stmt({})], ['other'])).maskingPlan.canary, 'report');
+});

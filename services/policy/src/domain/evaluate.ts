@@ -189,7 +189,7 @@ export function evaluateAt(doc: PolicyDocument, revision: string, input: Evaluat
     action: worst.action,
     ruleIds: unique(rules.map((r) => r.id)),
     reasons: unique(actionRules.map((r) => r.reason)),
-    maskingPlan: maskingPlan(masks, input.analysis.statements),
+    maskingPlan: { ...maskingPlan(masks, input.analysis.statements), canary: canaryMode(doc, who) },
     rowLimit: rowLimit(doc, who),
     approverGroups,
   };
@@ -269,6 +269,15 @@ function maskingPlan(columns: ColumnMask[], statements: StatementFacts[]): Decis
     (s) => !s.columnsResolved || s.columnsRead.some((c) => c.column === '*' || columns.some((m) => columnMatches(`${m.schema}.${m.table}.${m.column}`, c))),
   );
   return { columns, unknownSourceStrategy: columns.length && readsMasked ? Strategy.REDACT : Strategy.NONE };
+}
+
+const CANARY_STRICTNESS = { off: 0, report: 1, block: 2 } as const;
+
+/** The strictest leak-canary mode that applies to this identity (off when none does). */
+function canaryMode(doc: PolicyDocument, who: Who): 'off' | 'report' | 'block' {
+  let mode: 'off' | 'report' | 'block' = 'off';
+  for (const c of doc.canary) if (identityMatches({ ...c.match }, who) && CANARY_STRICTNESS[c.mode] > CANARY_STRICTNESS[mode]) mode = c.mode;
+  return mode;
 }
 
 function rowLimit(doc: PolicyDocument, who: Who): number {

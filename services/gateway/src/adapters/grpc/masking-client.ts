@@ -1,9 +1,9 @@
 import { type ClientDuplexStream, credentials } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
 import { decodeRow, encodeRow, fromGrpcError, maskingV1 } from '@phigate/proto';
-import type { MaskingPort, MaskSession } from '../../domain/ports.js';
+import type { LeakSuspicion, MaskingPort, MaskSession } from '../../domain/ports.js';
 import type { Cell, MaskReportColumn } from '../../domain/types.js';
-import { CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from './policy-client.js';
+import { CANARY_TO_PROTO, CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from './policy-client.js';
 
 /**
  * MaskingPort over one bidirectional gRPC stream per result. Batches are answered in order; the
@@ -12,10 +12,10 @@ import { CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from './policy-client.
 export function createMaskingClient(address: string, timeoutMs: number): MaskingPort & { close(): void } {
   const client = new maskingV1.MaskingServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
   return {
-    open(requestId, columns): MaskSession {
+    open(requestId, columns, canary): MaskSession {
       const call: ClientDuplexStream<maskingV1.MaskRequest, maskingV1.MaskResponse> = client.mask({ deadline: Date.now() + timeoutMs });
       const waiting: Array<{ resolve: (rows: Cell[][]) => void; reject: (e: AppError) => void }> = [];
-      let report: { resolve: (r: MaskReportColumn[]) => void; reject: (e: AppError) => void } | undefined;
+      let report: { resolve: (r: { columns: MaskReportColumn[]; leaks: LeakSuspicion[] }) => void; reject: (e: AppError) => void } | undefined;
       let failure: AppError | undefined;
       const fail = (err: AppError) => {
         if (failure) return;
@@ -32,7 +32,8 @@ export function createMaskingClient(address: string, timeoutMs: number): Masking
             strategy: STRATEGIES[c.strategy] ?? 'redact',
             valuesMasked: c.valuesMasked,
           }));
-          report?.resolve(cols);
+          const leaks = res.msg.value.leaks.map((l) => ({ column: l.name, detector: l.detector, count: l.count }));
+          report?.resolve({ columns: cols, leaks });
         }
       });
       call.on('error', (err) => fail(fromGrpcError(err, 'GATEWAY_MASKING_UNAVAILABLE', 'GATEWAY_MASKING_FAILED')));
@@ -45,7 +46,7 @@ export function createMaskingClient(address: string, timeoutMs: number): Masking
             columns: columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGY_TO_PROTO[c.strategy], keepLast: c.keepLast })),
             // The request's date is the reference for age-based Safe Harbor rules.
             asOf: new Date().toISOString().slice(0, 10),
-            canary: maskingV1.CanaryMode.CANARY_MODE_OFF,
+            canary: CANARY_TO_PROTO[canary],
           },
         },
       });

@@ -36,6 +36,23 @@ export function analysisToProto(a: Analysis): policyV1.Analysis {
   return a;
 }
 
+export const CANARY_FROM_PROTO: Partial<Record<maskingV1.CanaryMode, 'off' | 'report' | 'block'>> = {
+  [maskingV1.CanaryMode.CANARY_MODE_OFF]: 'off',
+  [maskingV1.CanaryMode.CANARY_MODE_REPORT]: 'report',
+  [maskingV1.CanaryMode.CANARY_MODE_BLOCK]: 'block',
+};
+
+export const CANARY_TO_PROTO = Object.fromEntries(Object.entries(CANARY_FROM_PROTO).map(([k, v]) => [v, k])) as Record<
+  'off' | 'report' | 'block',
+  maskingV1.CanaryMode
+>;
+
+/** Unset means off (an older policy service); a value we do not know means block (fail closed). */
+function canaryFromProto(c: maskingV1.CanaryMode | undefined): 'off' | 'report' | 'block' {
+  if (c === undefined || c === maskingV1.CanaryMode.CANARY_MODE_UNSPECIFIED) return 'off';
+  return CANARY_FROM_PROTO[c] ?? 'block';
+}
+
 /** Converts a wire decision to the domain, refusing anything unrecognised (fail closed). */
 export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
   const action = ACTIONS[r.action];
@@ -47,7 +64,11 @@ export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
     ruleIds: action ? r.ruleIds : ['invalid-decision'],
     reasons: action ? r.reasons : ['the policy service returned an unrecognised decision'],
     policyRevision: r.policyRevision,
-    maskingPlan: { columns, unknownSourceStrategy: STRATEGIES[r.maskingPlan?.unknownSourceStrategy ?? maskingV1.Strategy.STRATEGY_UNSPECIFIED] ?? 'redact' },
+    maskingPlan: {
+      columns,
+      unknownSourceStrategy: STRATEGIES[r.maskingPlan?.unknownSourceStrategy ?? maskingV1.Strategy.STRATEGY_UNSPECIFIED] ?? 'redact',
+      canary: canaryFromProto(r.maskingPlan?.canary),
+    },
     rowLimit: r.rowLimit,
     approverGroups: r.approverGroups,
     ...(action === 'require_approval'

@@ -2,7 +2,7 @@ import { buildEvent, type EventContext, type EventPublisher } from '@phigate/bus
 import type { eventsV1, maskingV1, policyV1 } from '@phigate/proto';
 import type { AuditPort, DomainEvent, RequestContext } from '../../domain/ports.js';
 import type { Decision } from '../../domain/types.js';
-import { STRATEGY_TO_PROTO } from '../grpc/policy-client.js';
+import { CANARY_TO_PROTO, STRATEGY_TO_PROTO } from '../grpc/policy-client.js';
 
 const ACTION_TO_PROTO: Record<Decision['action'], policyV1.Action> = {
   allow: 'ACTION_ALLOW',
@@ -14,6 +14,7 @@ function planToProto(plan: Decision['maskingPlan']): maskingV1.MaskingPlan {
   return {
     columns: plan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })),
     unknownSourceStrategy: STRATEGY_TO_PROTO[plan.unknownSourceStrategy],
+    canary: CANARY_TO_PROTO[plan.canary ?? 'off'],
   };
 }
 
@@ -39,6 +40,8 @@ function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
       return buildEvent(e.type, ctx, { code: e.code, message: e.message, stage: e.stage });
     case 'masking.applied':
       return buildEvent(e.type, ctx, { columns: e.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })) });
+    case 'phi.leak_suspected':
+      return buildEvent(e.type, ctx, { column: e.column, detector: e.detector, count: e.count });
     case 'query.completed':
       return buildEvent(e.type, ctx, { rows: e.rows, bytes: e.bytes, durationMs: e.durationMs });
   }

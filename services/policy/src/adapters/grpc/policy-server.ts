@@ -25,6 +25,12 @@ const STRATEGY_TO_PROTO: Record<Strategy, maskingV1.Strategy> = {
   safe_harbor_age: maskingV1.Strategy.STRATEGY_SAFE_HARBOR_AGE,
 };
 
+const CANARY_TO_PROTO = {
+  off: maskingV1.CanaryMode.CANARY_MODE_OFF,
+  report: maskingV1.CanaryMode.CANARY_MODE_REPORT,
+  block: maskingV1.CanaryMode.CANARY_MODE_BLOCK,
+} as const;
+
 const table = (t: policyV1.TableRef | undefined): TableName => ({ database: t?.database ?? '', schema: t?.schema ?? '', name: t?.name ?? '' });
 
 /** Converts the wire request to the domain input, refusing requests that lack what a decision needs. */
@@ -72,6 +78,7 @@ export function toResponse(decisionId: string, d: Decision): policyV1.EvaluateRe
     maskingPlan: {
       columns: d.maskingPlan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })),
       unknownSourceStrategy: STRATEGY_TO_PROTO[d.maskingPlan.unknownSourceStrategy],
+      canary: CANARY_TO_PROTO[d.maskingPlan.canary ?? 'off'],
     },
     rowLimit: d.rowLimit,
     approverGroups: d.approverGroups,

@@ -255,6 +255,8 @@ export interface MaskingPlan {
    * when the statement reads any masked column. Fail closed: never NONE in that case.
    */
   unknownSourceStrategy: Strategy;
+  /** The leak canary for the columns this plan leaves untouched. */
+  canary: CanaryMode;
 }
 
 export interface MaskRequest {
@@ -457,7 +459,11 @@ export const ColumnMask: MessageFns<ColumnMask> = {
 };
 
 function createBaseMaskingPlan(): MaskingPlan {
-  return { columns: [], unknownSourceStrategy: Strategy.STRATEGY_UNSPECIFIED };
+  return {
+    columns: [],
+    unknownSourceStrategy: Strategy.STRATEGY_UNSPECIFIED,
+    canary: CanaryMode.CANARY_MODE_UNSPECIFIED,
+  };
 }
 
 export const MaskingPlan: MessageFns<MaskingPlan> = {
@@ -467,6 +473,9 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
     }
     if (message.unknownSourceStrategy !== Strategy.STRATEGY_UNSPECIFIED) {
       writer.uint32(16).int32(strategyToNumber(message.unknownSourceStrategy));
+    }
+    if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
+      writer.uint32(24).int32(canaryModeToNumber(message.canary));
     }
     return writer;
   },
@@ -500,6 +509,14 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
             message.unknownSourceStrategy = strategyFromJSON(reader.int32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.canary = canaryModeFromJSON(reader.int32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -520,6 +537,7 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
         : isSet(object.unknown_source_strategy)
         ? strategyFromJSON(object.unknown_source_strategy)
         : Strategy.STRATEGY_UNSPECIFIED,
+      canary: isSet(object.canary) ? canaryModeFromJSON(object.canary) : CanaryMode.CANARY_MODE_UNSPECIFIED,
     };
   },
 
@@ -531,6 +549,9 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
     if (message.unknownSourceStrategy !== Strategy.STRATEGY_UNSPECIFIED) {
       obj.unknownSourceStrategy = strategyToJSON(message.unknownSourceStrategy);
     }
+    if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
+      obj.canary = canaryModeToJSON(message.canary);
+    }
     return obj;
   },
 
@@ -541,6 +562,7 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
     const message = createBaseMaskingPlan();
     message.columns = object.columns?.map((e) => ColumnMask.fromPartial(e)) || [];
     message.unknownSourceStrategy = object.unknownSourceStrategy ?? Strategy.STRATEGY_UNSPECIFIED;
+    message.canary = object.canary ?? CanaryMode.CANARY_MODE_UNSPECIFIED;
     return message;
   },
 };
