@@ -13,6 +13,7 @@ export interface CatalogColumn {
 export class Catalog {
   private readonly byOid = new Map<number, { schema: string; table: string; columns: Map<number, string> }>();
   private readonly byName = new Map<string, Set<string>>();
+  private readonly tableList: TableName[] = [];
 
   constructor(
     readonly database: string,
@@ -30,6 +31,7 @@ export class Catalog {
       if (!cols) {
         cols = new Set();
         this.byName.set(key, cols);
+        this.tableList.push({ database, schema: c.schema, name: c.table });
       }
       cols.add(c.column);
     }
@@ -48,6 +50,11 @@ export class Catalog {
 
   hasColumn(t: TableName, column: string): boolean {
     return this.byName.get(`${t.schema}.${t.name}`)?.has(column) ?? false;
+  }
+
+  /** Every table the catalog knows (of one schema, when given). */
+  tables(schema?: string): TableName[] {
+    return this.tableList.filter((t) => schema === undefined || t.schema === schema);
   }
 
   /** The table's columns, in catalog order (undefined for a table the catalog does not know). */

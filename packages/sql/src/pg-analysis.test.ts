@@ -89,13 +89,21 @@ test('unknown syntax, unknown tables and other databases are not understood (fai
   assert.equal(run('').understood, false);
 });
 
-test('columns from subqueries and output aliases are not pinned', () => {
-  const s = run('select x.ssn from (select ssn from patients) x').statements[0]!;
-  assert.equal(s.columnsResolved, false);
-  assert.ok(
-    s.columnsRead.some((c) => c.column === 'ssn' && c.table.name === 'patients'),
-    'the inner reference is still seen',
+test('columns from subqueries are pinned to the columns they come from; unknown names are not', () => {
+  const s = run('select x.s from (select ssn as s from patients) x where x.s like $1').statements[0]!;
+  assert.equal(s.columnsResolved, true);
+  assert.deepEqual(
+    s.columnsFiltered.map((c) => `${c.table.name}.${c.column}`),
+    ['patients.ssn'],
+    'filtering on the alias filters on ssn',
   );
+  assert.equal(run('select x.nope from (select ssn from patients) x').statements[0]!.columnsResolved, false);
+});
+
+test('an alias reused in a subquery does not capture the outer reference', () => {
+  const s = run('select p.notes from patients p where exists (select 1 from claims p where p.status = $1)').statements[0]!;
+  assert.ok(s.columnsRead.some((c) => c.table.name === 'patients' && c.column === 'notes'));
+  assert.ok(s.columnsFiltered.some((c) => c.table.name === 'claims' && c.column === 'status'));
 });
 
 test('fingerprints ignore literals, not structure', () => {

@@ -1,5 +1,6 @@
 import type { Analysis, ColumnName, StatementFacts, TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
+import { Facts, FILTER, findRel, lookupColumn, type Mode, type Output, outputColumns, PLAIN, type Rel, relColumn, type Scope, Unsupported } from './facts.js';
 
 /** PostgreSQL's own parser (libpg-query): the parse tree as JSON, and its fingerprint. */
 export interface PgParser {
@@ -45,56 +46,650 @@ const KINDS: Record<string, string> = {
   ExplainStmt: 'explain',
   VacuumStmt: 'vacuum',
   RefreshMatViewStmt: 'refresh',
+  DropRoleStmt: 'drop',
+  DropdbStmt: 'drop',
+  DropOwnedStmt: 'drop',
+  CreatedbStmt: 'create',
+  AlterRoleSetStmt: 'alter',
+  AlterDatabaseStmt: 'alter',
+  AlterDatabaseSetStmt: 'alter',
 };
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+/** Statements that carry a query of their own (judged with it). */
+const QUERY_HOLDERS = new Set(['ExplainStmt', 'PrepareStmt', 'DeclareCursorStmt']);
 
 function kindOf(type: string, body: Node): string {
   if (type === 'GrantStmt' || type === 'GrantRoleStmt') return body.is_grant ? 'grant' : 'revoke';
+  if (type === 'AlterDefaultPrivilegesStmt') return (obj(body.action)?.is_grant ?? obj(obj(body.action)?.GrantStmt)?.is_grant) ? 'grant' : 'revoke';
   if (type === 'VariableSetStmt' && typeof body.kind === 'string' && body.kind.startsWith('VAR_RESET')) return 'reset';
   // SELECT … INTO creates a table.
   if (type === 'SelectStmt' && body.intoClause) return 'create';
   return KINDS[type] ?? type.replace(/Stmt$/, '').toLowerCase();
 }
 
-function walk(node: unknown, visit: (type: string, body: Node) => boolean | undefined): void {
-  if (Array.isArray(node)) {
-    for (const x of node) walk(x, visit);
-  } else if (node && typeof node === 'object') {
-    for (const [k, v] of Object.entries(node)) {
-      // Node types are capitalised keys wrapping their body; a false return stops the descent.
-      if (/^[A-Z]/.test(k) && v && typeof v === 'object' && !Array.isArray(v)) {
-        if (visit(k, v as Node) === false) continue;
-      }
-      walk(v, visit);
-    }
-  }
+const obj = (v: unknown): Node | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+/** A node `{Type: body}` as [Type, body]. */
+function unwrap(n: unknown): [string, Node] | undefined {
+  const o = obj(n);
+  if (!o) return undefined;
+  const keys = Object.keys(o);
+  if (keys.length !== 1 || !/^[A-Z]/.test(keys[0]!)) return undefined;
+  const body = obj(o[keys[0]!]);
+  return body ? [keys[0]!, body] : undefined;
+}
+const str = (n: unknown): string | undefined => (n as { String?: { sval?: string } })?.String?.sval ?? undefined;
+const strip = (n: unknown) => JSON.stringify(n, (k, v) => (k === 'location' ? undefined : v));
+
+/** Whether an expression refers to any column (at any depth, subqueries included). */
+function dependsOnRow(e: unknown): boolean {
+  if (Array.isArray(e)) return e.some(dependsOnRow);
+  const o = obj(e);
+  if (!o) return false;
+  if (o.ColumnRef) return true;
+  return Object.values(o).some((v) => v && typeof v === 'object' && dependsOnRow(v));
 }
 
-const str = (n: unknown): string | undefined => (n as { String?: { sval?: string } })?.String?.sval ?? undefined;
-
+/** Whether a condition can be true for every row: a tautology, or a condition that does not depend on the row. */
 function isTriviallyTrue(expr: unknown): boolean {
   const e = expr as Node | undefined;
   if (!e) return false;
   const c = e.A_Const as Node | undefined;
-  if (c) return (c.boolval as { boolval?: boolean } | undefined)?.boolval === true;
+  if (c) return (c.boolval as { boolval?: boolean } | undefined)?.boolval === true || (c.boolval === undefined && !c.isnull);
   const a = e.A_Expr as Node | undefined;
-  if (a && a.kind === 'AEXPR_OP' && str((a.name as unknown[])?.[0]) === '=') {
-    // Two equal constants (1 = 1), or a column compared with itself (id = id).
-    const strip = (n: unknown) => JSON.stringify(n, (k, v) => (k === 'location' ? undefined : v));
-    const l = a.lexpr as Node | undefined;
-    const r = a.rexpr as Node | undefined;
-    return Boolean(l && r && (l.A_Const || l.ColumnRef) && strip(l) === strip(r));
+  if (a && a.kind === 'AEXPR_OP' && ['=', '>=', '<='].includes(str((a.name as unknown[])?.[0]) ?? '')) {
+    // A value compared with itself (1 = 1, id = id, coalesce(id, 0) = coalesce(id, 0)).
+    if (a.lexpr && a.rexpr && strip(a.lexpr) === strip(a.rexpr)) return true;
   }
   const b = e.BoolExpr as Node | undefined;
   if (b && b.boolop === 'OR_EXPR') return (b.args as unknown[]).some(isTriviallyTrue);
-  return false;
+  if (b && b.boolop === 'AND_EXPR') return (b.args as unknown[]).every(isTriviallyTrue);
+  // A condition that reads no column is the same for every row: all or nothing.
+  return !dependsOnRow(e);
+}
+
+/** Context shared by the statements of one input. */
+interface Context {
+  catalog: Catalog;
+  defaultSchema: string;
+  /** Facts of statements nested in the one being analysed (writable CTEs), judged on their own. */
+  nested: StatementFacts[];
+}
+
+/**
+ * One statement (a top-level statement, or a data-modifying statement in a WITH clause), walked
+ * with SQL's scoping rules: aliases, CTEs, subqueries, joins, lateral items and select-list names
+ * are resolved to catalog columns level by level.
+ */
+class Unit {
+  readonly facts = new Facts();
+
+  constructor(private readonly ctx: Context) {}
+
+  private table(rv: Node): TableName {
+    const catalogName = rv.catalogname as string | undefined;
+    // A new temporary table lives in the session's temporary schema.
+    const schema = (rv.schemaname as string | undefined) ?? (rv.relpersistence === 't' ? 'pg_temp' : this.ctx.defaultSchema);
+    const t = { database: this.ctx.catalog.database, schema, name: rv.relname as string };
+    if (catalogName && catalogName !== this.ctx.catalog.database) throw new Unsupported(`a table in another database: ${catalogName}`);
+    return t;
+  }
+
+  private known(rv: Node): TableName {
+    const t = this.table(rv);
+    if (!this.ctx.catalog.hasTable(t)) throw new Unsupported('the statement references a table the connection does not know');
+    return t;
+  }
+
+  /** A table (or a CTE) named in a FROM clause or as a write target. */
+  private rangeVar(rv: Node, scope: Scope, role: 'read' | 'write'): Rel {
+    const alias = obj(rv.alias);
+    const aliasName = (alias?.aliasname as string | undefined) ?? (rv.relname as string);
+    const colnames = arr(alias?.colnames).map(str) as string[];
+    if (role === 'read' && !rv.schemaname && !rv.catalogname) {
+      const cte = this.cte(scope, rv.relname as string);
+      if (cte) {
+        const cols = cte.cols && colnames.length ? rename(cte.cols, colnames) : cte.cols;
+        return cols ? { alias: aliasName, cols } : { alias: aliasName };
+      }
+    }
+    const t = this.known(rv);
+    if (role === 'read') this.facts.read(t);
+    else this.facts.write(t);
+    if (colnames.length) {
+      // `FROM patients AS p(a, b)` renames the first columns.
+      const cols = new Map<string, ColumnName[]>();
+      (this.ctx.catalog.columns(t) ?? []).forEach((c, i) => {
+        cols.set(colnames[i] ?? c, [{ table: t, column: c }]);
+      });
+      return { alias: aliasName, table: t, cols };
+    }
+    return { alias: aliasName, table: t };
+  }
+
+  private cte(scope: Scope | undefined, name: string): Rel | undefined {
+    for (let s = scope; s; s = s.parent) {
+      const c = s.ctes.get(name);
+      if (c) return c;
+    }
+    return undefined;
+  }
+
+  private column(scope: Scope, quals: string[], column: string, mode: Mode): ColumnName[] {
+    const hits = lookupColumn(this.ctx.catalog, this.facts, scope, quals, column, mode);
+    // A bare table name or alias is a whole-row reference (`SELECT p FROM patients p`): every column.
+    if (!hits && !quals.length && findRel(scope, [column])) return this.star(scope, [column], mode).lineage.flat();
+    if (!hits) {
+      this.facts.resolved = false;
+      return [];
+    }
+    this.facts.use(hits, mode);
+    return hits;
+  }
+
+  private star(scope: Scope, quals: string[], mode: Mode): Output {
+    const rels = quals.length ? [findRel(scope, quals)] : scope.rels;
+    const out: Output = { names: [], lineage: [] };
+    for (const r of rels) {
+      if (!r) {
+        this.facts.resolved = false;
+        continue;
+      }
+      if (r.table) {
+        this.facts.use([{ table: r.table, column: '*' }], mode);
+        const cols = r.cols ?? new Map((this.ctx.catalog.columns(r.table) ?? []).map((c) => [c, [{ table: r.table!, column: c }]]));
+        for (const [c, lin] of cols) {
+          out.names.push(c);
+          out.lineage.push(lin);
+        }
+      } else if (r.cols) {
+        for (const [c, lin] of r.cols) {
+          out.names.push(c);
+          out.lineage.push(lin);
+          this.facts.use(lin, mode);
+        }
+      } else this.facts.resolved = false;
+    }
+    return out;
+  }
+
+  // ---- expressions ----------------------------------------------------------------------------
+
+  private expr(e: unknown, scope: Scope, mode: Mode): ColumnName[] {
+    if (Array.isArray(e)) return e.flatMap((x) => this.expr(x, scope, mode));
+    const u = unwrap(e);
+    if (!u) {
+      const o = obj(e);
+      return o ? this.generic(o, scope, mode) : [];
+    }
+    const [type, body] = u;
+    switch (type) {
+      case 'ColumnRef': {
+        const fields = arr(body.fields);
+        const star = Boolean(obj(fields.at(-1))?.A_Star);
+        const names = fields.map(str);
+        if (names.slice(0, star ? -1 : undefined).some((x) => x === undefined)) {
+          this.facts.resolved = false;
+          return [];
+        }
+        const quals = names.slice(0, -1) as string[];
+        if (star) return this.star(scope, quals, mode).lineage.flat();
+        return this.column(scope, quals, names.at(-1)!, mode);
+      }
+      case 'SubLink':
+        return [...this.expr(body.testexpr, scope, mode), ...this.query(body.subselect, scope, mode).lineage.flat()];
+      case 'SelectStmt':
+        return this.select(body, scope, mode).lineage.flat();
+      case 'FuncCall':
+        this.facts.functions.add(arr(body.funcname).map(str).join('.').toLowerCase());
+        return this.generic(body, scope, mode, ['funcname']);
+      case 'RangeVar':
+        throw new Unsupported('a table reference in an unexpected place');
+      default:
+        if (DML.has(type)) throw new Unsupported('a data-modifying statement in an unexpected place');
+        return this.generic(body, scope, mode);
+    }
+  }
+
+  private generic(body: Node, scope: Scope, mode: Mode, skip: string[] = []): ColumnName[] {
+    const out: ColumnName[] = [];
+    for (const [k, v] of Object.entries(body)) if (!skip.includes(k) && k !== 'location' && v && typeof v === 'object') out.push(...this.expr(v, scope, mode));
+    return out;
+  }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  /** A wrapped query node: `{SelectStmt: …}`, or a data-modifying statement (its own unit). */
+  private query(n: unknown, scope: Scope, mode: Mode): Output {
+    const u = unwrap(n);
+    if (!u) throw new Unsupported('a query the analyser cannot read');
+    if (u[0] === 'SelectStmt') return this.select(u[1], scope, mode);
+    if (DML.has(u[0])) return this.nestedDml(u[0], u[1], scope);
+    throw new Unsupported(`a ${u[0]} where a query was expected`);
+  }
+
+  /** A data-modifying statement inside another (a writable CTE): judged as its own statement; its RETURNING flows on. */
+  private nestedDml(type: string, body: Node, scope: Scope): Output {
+    const unit = new Unit(this.ctx);
+    const out = unit.dml(type, body, scope);
+    this.ctx.nested.push(unit.facts.done());
+    return out;
+  }
+
+  private withClause(w: unknown, scope: Scope, mode: Mode): void {
+    for (const c of arr(obj(w)?.ctes)) {
+      const cte = unwrap(c);
+      if (cte?.[0] !== 'CommonTableExpr') throw new Unsupported('a WITH item the analyser cannot read');
+      const name = cte[1].ctename as string;
+      const declared = arr(cte[1].aliascolnames).map(str) as string[];
+      // Visible in its own body (recursive CTEs), with columns not yet known.
+      const placeholder: Rel = { alias: name };
+      if (declared.length) placeholder.cols = new Map(declared.map((d) => [d, []]));
+      scope.ctes.set(name, placeholder);
+      const out = this.query(cte[1].ctequery, scope, { filter: mode.filter, aliases: false });
+      scope.ctes.set(name, { alias: name, cols: outputColumns(out, declared) });
+    }
+  }
+
+  select(body: Node, parent: Scope | undefined, mode: Mode, top = false): Output {
+    const scope: Scope = { rels: [], ctes: new Map() };
+    if (parent) scope.parent = parent;
+    const inner: Mode = { filter: mode.filter, aliases: false };
+    if (body.withClause) this.withClause(body.withClause, scope, mode);
+    if (top) {
+      this.facts.hasWhere = Boolean(body.whereClause);
+      this.facts.whereTriviallyTrue = Boolean(body.whereClause) && isTriviallyTrue(body.whereClause);
+      this.facts.hasLimit = Boolean(body.limitCount);
+    }
+    if (body.op && body.op !== 'SETOP_NONE') {
+      const l = this.select(obj(body.larg)!, scope, mode);
+      const r = this.select(obj(body.rarg)!, scope, mode);
+      const out: Output = { names: l.names, lineage: l.lineage.map((lin, i) => [...lin, ...(r.lineage[i] ?? [])]) };
+      const named: Scope = { rels: [], ctes: new Map(), parent: scope, outputs: outputColumns(out, []) };
+      this.expr(body.sortClause, named, { filter: mode.filter, aliases: true });
+      this.expr([body.limitCount, body.limitOffset], scope, inner);
+      return out;
+    }
+    if (body.valuesLists) {
+      const out: Output = { names: [], lineage: [] };
+      for (const row of arr(body.valuesLists)) {
+        const items = arr(obj(obj(row)?.List)?.items);
+        items.forEach((x, i) => {
+          out.lineage[i] = [...(out.lineage[i] ?? []), ...this.expr(x, scope, inner)];
+        });
+      }
+      out.names = out.lineage.map((_, i) => `column${i + 1}`);
+      return out;
+    }
+    for (const item of arr(body.fromClause)) this.fromItem(item, scope, inner);
+    const out: Output = { names: [], lineage: [] };
+    for (const t of arr(body.targetList)) {
+      const rt = obj(obj(t)?.ResTarget);
+      if (!rt) throw new Unsupported('a select list the analyser cannot read');
+      const ref = obj(obj(rt.val)?.ColumnRef);
+      const fields = arr(ref?.fields);
+      if (ref && obj(fields.at(-1))?.A_Star) {
+        const s = this.star(scope, fields.slice(0, -1).map(str) as string[], inner);
+        out.names.push(...s.names);
+        out.lineage.push(...s.lineage);
+        continue;
+      }
+      out.lineage.push(this.expr(rt.val, scope, inner));
+      out.names.push((rt.name as string | undefined) ?? (ref ? str(fields.at(-1)) : undefined));
+    }
+    scope.outputs = outputColumns(out, []);
+    const withAliases: Mode = { filter: mode.filter, aliases: true };
+    this.expr(body.whereClause, scope, FILTER);
+    this.expr(body.havingClause, scope, FILTER);
+    this.expr(body.groupClause, scope, withAliases);
+    this.expr(body.distinctClause, scope, withAliases);
+    this.expr(body.sortClause, scope, withAliases);
+    this.expr(body.windowClause, scope, inner);
+    this.expr([body.limitCount, body.limitOffset], scope, inner);
+    return out;
+  }
+
+  private fromItem(item: unknown, scope: Scope, mode: Mode): void {
+    const u = unwrap(item);
+    if (!u) throw new Unsupported('a FROM item the analyser cannot read');
+    const [type, body] = u;
+    const alias = obj(body.alias);
+    const aliasName = (alias?.aliasname as string | undefined) ?? '';
+    const colnames = arr(alias?.colnames).map(str) as string[];
+    switch (type) {
+      case 'RangeVar':
+        scope.rels.push(this.rangeVar(body, scope, 'read'));
+        return;
+      case 'RangeSubselect':
+        scope.rels.push({ alias: aliasName, cols: outputColumns(this.query(body.subquery, scope, mode), colnames) });
+        return;
+      case 'RangeFunction': {
+        const input: ColumnName[] = [];
+        const names: string[] = [];
+        for (const f of arr(body.functions)) {
+          const items = arr(obj(obj(f)?.List)?.items);
+          input.push(...this.expr(items[0], scope, mode));
+          for (const d of arr(items[1])) {
+            const cd = obj(obj(d)?.ColumnDef);
+            if (cd?.colname) names.push(cd.colname as string);
+          }
+          const fn = obj(obj(items[0])?.FuncCall);
+          if (fn) names.push(str(arr(fn.funcname).at(-1)) ?? '');
+        }
+        for (const d of arr(body.coldeflist)) {
+          const cd = obj(obj(d)?.ColumnDef);
+          if (cd?.colname) names.push(cd.colname as string);
+        }
+        // A function's output columns carry its arguments' values. A scalar function's one column takes the alias's name.
+        const cols = new Map<string, ColumnName[]>();
+        for (const n of [...colnames, ...names, aliasName]) if (n) cols.set(n, input);
+        scope.rels.push({ alias: aliasName, cols });
+        return;
+      }
+      case 'JoinExpr': {
+        const before = scope.rels.length;
+        this.fromItem(body.larg, scope, mode);
+        const middle = scope.rels.length;
+        this.fromItem(body.rarg, scope, mode);
+        this.expr(body.quals, scope, FILTER);
+        const using = arr(body.usingClause).map(str) as string[];
+        if (body.isNatural) {
+          // NATURAL JOIN joins on every column name the two sides share.
+          const left = new Set(scope.rels.slice(before, middle).flatMap((r) => this.relNames(r)));
+          for (const n of new Set(scope.rels.slice(middle).flatMap((r) => this.relNames(r)))) if (left.has(n)) using.push(n);
+        }
+        for (const col of using) {
+          for (const r of scope.rels.slice(before)) {
+            const c = relColumn(this.ctx.catalog, r, col);
+            if (c) this.facts.use(c, FILTER);
+          }
+        }
+        if (aliasName) {
+          // `(a JOIN b) AS j`: the joined columns are visible only through j.
+          const joined = scope.rels.splice(before);
+          const cols = new Map<string, ColumnName[]>();
+          for (const r of joined) for (const n of this.relNames(r)) cols.set(n, [...(cols.get(n) ?? []), ...(relColumn(this.ctx.catalog, r, n) ?? [])]);
+          if (joined.some((r) => !r.table && !r.cols)) this.facts.resolved = false;
+          scope.rels.push({ alias: aliasName, cols });
+        }
+        return;
+      }
+      case 'RangeTableSample':
+        this.fromItem(body.relation, scope, mode);
+        this.expr([body.args, body.repeatable], scope, mode);
+        return;
+      default:
+        throw new Unsupported(`the FROM item ${type}`);
+    }
+  }
+
+  private relNames(r: Rel): string[] {
+    if (r.cols) return [...r.cols.keys()];
+    if (r.table) return this.ctx.catalog.columns(r.table) ?? [];
+    return [];
+  }
+
+  // ---- statements -----------------------------------------------------------------------------
+
+  /** INSERT, UPDATE, DELETE and MERGE: the target is written; everything else in them is read. */
+  dml(type: string, body: Node, parent?: Scope): Output {
+    const f = this.facts;
+    f.kind = kindOf(type, body);
+    const scope: Scope = { rels: [], ctes: new Map() };
+    if (parent) scope.parent = parent;
+    if (body.withClause) this.withClause(body.withClause, scope, PLAIN);
+    const rv = obj(body.relation);
+    if (!rv) throw new Unsupported('a data-modifying statement without a target');
+    const target = this.rangeVar(rv, scope, 'write');
+    const t = target.table!;
+    const written = (cols: string[]) => {
+      if (!cols.length) f.columnsWritten.push({ table: t, column: '*' });
+      for (const c of cols) {
+        if (!this.ctx.catalog.hasColumn(t, c)) f.resolved = false;
+        f.columnsWritten.push({ table: t, column: c });
+      }
+    };
+    const resNames = (list: unknown) => arr(list).map((x) => obj(obj(x)?.ResTarget)?.name as string);
+    switch (type) {
+      case 'InsertStmt': {
+        written(resNames(body.cols));
+        if (body.selectStmt) this.query(body.selectStmt, scope, PLAIN);
+        const oc = obj(body.onConflictClause);
+        if (oc) {
+          // ON CONFLICT … DO UPDATE: the target and the proposed row (`excluded`) are in scope.
+          const conflict: Scope = { rels: [target, { alias: 'excluded', table: t }], ctes: new Map(), parent: scope };
+          for (const x of arr(oc.targetList)) {
+            const rt = obj(obj(x)?.ResTarget)!;
+            written([rt.name as string]);
+            this.expr(rt.val, conflict, PLAIN);
+          }
+          this.expr(oc.whereClause, conflict, FILTER);
+          this.expr(obj(oc.infer)?.whereClause, conflict, FILTER);
+        }
+        break;
+      }
+      case 'UpdateStmt': {
+        scope.rels.push(target);
+        for (const item of arr(body.fromClause)) this.fromItem(item, scope, PLAIN);
+        for (const x of arr(body.targetList)) {
+          const rt = obj(obj(x)?.ResTarget)!;
+          written([rt.name as string]);
+          this.expr(rt.val, scope, PLAIN);
+        }
+        this.where(body.whereClause, scope);
+        break;
+      }
+      case 'DeleteStmt':
+        scope.rels.push(target);
+        for (const item of arr(body.usingClause)) this.fromItem(item, scope, PLAIN);
+        this.where(body.whereClause, scope);
+        break;
+      case 'MergeStmt': {
+        scope.rels.push(target);
+        this.fromItem(body.sourceRelation, scope, PLAIN);
+        // The join condition is what bounds a MERGE: reported as its WHERE.
+        f.hasWhere = true;
+        f.whereTriviallyTrue = isTriviallyTrue(body.joinCondition);
+        this.expr(body.joinCondition, scope, FILTER);
+        for (const w of arr(body.mergeWhenClauses)) {
+          const clause = obj(obj(w)?.MergeWhenClause)!;
+          this.expr(clause.condition, scope, FILTER);
+          if (clause.commandType === 'CMD_UPDATE' || clause.commandType === 'CMD_INSERT') written(resNames(clause.targetList));
+          for (const x of arr(clause.targetList)) this.expr(obj(obj(x)?.ResTarget)?.val, scope, PLAIN);
+          this.expr(clause.values, scope, PLAIN);
+        }
+        break;
+      }
+    }
+    const returning = arr(obj(body.returningClause)?.exprs ?? body.returningList);
+    const out: Output = { names: [], lineage: [] };
+    const own: Scope = { rels: [target], ctes: new Map(), parent: scope };
+    for (const x of returning) {
+      const rt = obj(obj(x)?.ResTarget)!;
+      const ref = obj(obj(rt.val)?.ColumnRef);
+      if (ref && obj(arr(ref.fields).at(-1))?.A_Star) {
+        const s = this.star(own, arr(ref.fields).slice(0, -1).map(str) as string[], PLAIN);
+        out.names.push(...s.names);
+        out.lineage.push(...s.lineage);
+        continue;
+      }
+      out.lineage.push(this.expr(rt.val, type === 'InsertStmt' || type === 'MergeStmt' ? own : scope, PLAIN));
+      out.names.push((rt.name as string | undefined) ?? (ref ? str(arr(ref.fields).at(-1)) : undefined));
+    }
+    return out;
+  }
+
+  private where(where: unknown, scope: Scope): void {
+    this.facts.hasWhere = Boolean(where);
+    this.facts.whereTriviallyTrue = Boolean(where) && isTriviallyTrue(where);
+    this.expr(where, scope, FILTER);
+  }
+
+  /** A new or dropped object: it need not be in the catalog, but must be in this database. */
+  private object(parts: string[]): TableName {
+    const db = this.ctx.catalog.database;
+    if (parts.length === 1) return { database: db, schema: this.ctx.defaultSchema, name: parts[0]! };
+    if (parts.length === 2) return { database: db, schema: parts[0]!, name: parts[1]! };
+    if (parts.length === 3 && parts[0] === db) return { database: db, schema: parts[1]!, name: parts[2]! };
+    throw new Unsupported(`an object in another database: ${parts.join('.')}`);
+  }
+
+  /** A schema-wide statement touches every table the catalog knows in the schema (none known: not understood). */
+  private schemaTables(schema: string | undefined): void {
+    const tables = schema ? this.ctx.catalog.tables(schema) : [];
+    if (!tables.length) throw new Unsupported(`a statement on schema ${schema ?? '?'}, where the connection knows no table`);
+    for (const t of tables) this.facts.write(t);
+  }
+
+  private databaseTables(db: string | undefined): void {
+    if (db !== this.ctx.catalog.database) throw new Unsupported(`a statement on another database: ${db ?? '?'}`);
+    for (const t of this.ctx.catalog.tables()) this.facts.write(t);
+  }
+
+  run(type: string, body: Node): void {
+    const f = this.facts;
+    f.kind = kindOf(type, body);
+    const root: Scope = { rels: [], ctes: new Map() };
+    if (DML.has(type)) {
+      this.dml(type, body);
+      return;
+    }
+    switch (type) {
+      case 'SelectStmt': {
+        const into = obj(obj(body.intoClause)?.rel);
+        if (into) f.write(this.table(into));
+        this.select(body, undefined, PLAIN, true);
+        return;
+      }
+      case 'CreateStmt':
+        f.write(this.table(obj(body.relation)!));
+        return;
+      case 'CreateTableAsStmt': {
+        f.write(this.table(obj(obj(body.into)?.rel)!));
+        const q = unwrap(body.query);
+        if (q?.[0] === 'ExecuteStmt') f.resolved = false;
+        else this.query(body.query, root, PLAIN);
+        return;
+      }
+      case 'ViewStmt':
+        f.write(this.table(obj(body.view)!));
+        this.query(body.query, root, PLAIN);
+        return;
+      case 'IndexStmt':
+      case 'AlterTableStmt':
+      case 'RefreshMatViewStmt':
+        f.write(this.known(obj(body.relation)!));
+        return;
+      case 'RenameStmt': {
+        const rv = obj(body.relation);
+        if (rv) {
+          f.write(this.known(rv));
+          if (body.renameType === 'OBJECT_TABLE' || body.renameType === 'OBJECT_VIEW') f.write(this.table({ ...rv, relname: body.newname }));
+        }
+        return;
+      }
+      case 'TruncateStmt':
+        for (const r of arr(body.relations)) f.write(this.known(obj(obj(r)?.RangeVar)!));
+        return;
+      case 'DropStmt': {
+        const objectType = String(body.removeType);
+        if (objectType === 'OBJECT_SCHEMA') for (const o of arr(body.objects)) this.schemaTables(str(o));
+        if (['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE'].includes(objectType)) {
+          for (const o of arr(body.objects)) f.write(this.object(arr(obj(obj(o)?.List)?.items).map(str) as string[]));
+        }
+        return;
+      }
+      case 'DropdbStmt':
+        this.databaseTables(body.dbname as string);
+        return;
+      case 'GrantStmt': {
+        // A privilege on a table changes that table's access: reported as written. Schema- and
+        // database-wide privileges are reported on every table the catalog knows there.
+        const objtype = String(body.objtype);
+        if (body.targtype === 'ACL_TARGET_ALL_IN_SCHEMA') {
+          if (objtype === 'OBJECT_TABLE') for (const o of arr(body.objects)) this.schemaTables(str(o));
+        } else if (objtype === 'OBJECT_TABLE') for (const o of arr(body.objects)) f.write(this.known(obj(obj(o)?.RangeVar)!));
+        else if (objtype === 'OBJECT_SCHEMA') for (const o of arr(body.objects)) this.schemaTables(str(o));
+        else if (objtype === 'OBJECT_DATABASE') for (const o of arr(body.objects)) this.databaseTables(str(o));
+        return;
+      }
+      case 'AlterDefaultPrivilegesStmt':
+        // Privileges on tables created later: every table the catalog knows stands for them.
+        for (const t of this.ctx.catalog.tables()) f.write(t);
+        return;
+      case 'CopyStmt': {
+        const rv = obj(body.relation);
+        if (rv) {
+          const t = this.known(rv);
+          const cols = arr(body.attlist).map(str) as string[];
+          const list = cols.length ? cols.map((c) => ({ table: t, column: c })) : [{ table: t, column: '*' }];
+          if (body.is_from) {
+            f.write(t);
+            f.columnsWritten.push(...list);
+          } else {
+            f.read(t);
+            f.columnsRead.push(...list);
+          }
+          for (const c of cols) if (!this.ctx.catalog.hasColumn(t, c)) f.resolved = false;
+          if (body.whereClause) this.expr(body.whereClause, { rels: [{ alias: t.name, table: t }], ctes: new Map() }, FILTER);
+        }
+        if (body.query) this.query(body.query, root, PLAIN);
+        return;
+      }
+      case 'CallStmt': {
+        const call = obj(body.funccall);
+        if (!call) throw new Unsupported('CALL of something other than a procedure');
+        this.expr({ FuncCall: call }, root, PLAIN);
+        return;
+      }
+      case 'ExecuteStmt':
+        // A statement prepared earlier: what it does is not in this input.
+        f.resolved = false;
+        this.generic(body, root, PLAIN);
+        return;
+      default:
+        if (QUERY_HOLDERS.has(type)) {
+          this.query(body.query, root, PLAIN);
+          return;
+        }
+        this.fallback(body);
+    }
+  }
+
+  /** Statements without a model of their own: every table they name is reported, as read. */
+  private fallback(body: unknown): void {
+    if (Array.isArray(body)) {
+      for (const x of body) this.fallback(x);
+      return;
+    }
+    const o = obj(body);
+    if (!o) return;
+    // A RangeVar, wrapped or not (`relation` fields are not).
+    if (typeof o.relname === 'string' && 'relpersistence' in o) {
+      this.facts.read(this.known(o));
+      return;
+    }
+    for (const [k, v] of Object.entries(o)) {
+      if (k === 'FuncCall' && obj(v)) this.facts.functions.add(arr(obj(v)!.funcname).map(str).join('.').toLowerCase());
+      if (DML.has(k) || k === 'SelectStmt') throw new Unsupported(`a ${k} inside a statement the analyser does not model`);
+      if (v && typeof v === 'object') this.fallback(v);
+    }
+  }
+}
+
+function rename(cols: Map<string, ColumnName[]>, names: string[]): Map<string, ColumnName[]> {
+  const out = new Map<string, ColumnName[]>();
+  [...cols.entries()].forEach(([c, lin], i) => {
+    out.set(names[i] ?? c, lin);
+  });
+  return out;
 }
 
 /**
  * Analyses PostgreSQL with PostgreSQL's own grammar, so the gateway cannot disagree with the
  * database about what a statement is. Tables are resolved with the connection's default schema
- * and the catalog; a data-modifying statement nested in another (a writable CTE) is reported as a
- * statement of its own, so policy judges the write.
+ * and the catalog, columns through each query level's scope; a data-modifying statement nested
+ * in another (a writable CTE) is reported as a statement of its own, so policy judges the write.
  */
 export function analysePostgres(sql: string, parser: PgParser, catalog: Catalog, defaultSchema: string): Analysis {
   let tree: ReturnType<PgParser['parse']>;
@@ -109,167 +704,23 @@ export function analysePostgres(sql: string, parser: PgParser, catalog: Catalog,
     return { dialect: 'postgresql', fingerprint: '', understood: false, error: `syntax not understood: ${msg}`, statements: [] };
   }
   const statements: StatementFacts[] = [];
-  let understood = tree.stmts.length > 0;
-  let error = '';
-  const table = (rv: Node): TableName | undefined => {
-    const catalogName = rv.catalogname as string | undefined;
-    const t = { database: catalog.database, schema: (rv.schemaname as string | undefined) ?? defaultSchema, name: rv.relname as string };
-    if ((catalogName && catalogName !== catalog.database) || !catalog.hasTable(t)) {
-      understood = false;
-      error = 'the statement references a table the connection does not know';
-      return undefined;
+  const errors: string[] = [];
+  const count = tree.stmts.length;
+  for (const [i, { stmt }] of tree.stmts.entries()) {
+    const [type, body] = Object.entries(stmt)[0] as [string, Node];
+    const ctx: Context = { catalog, defaultSchema, nested: [] };
+    const unit = new Unit(ctx);
+    try {
+      unit.run(type, body);
+      // SET search_path changes how the statements after it resolve table names.
+      if (type === 'VariableSetStmt' && ['search_path', 'schema'].includes(String(body.name)) && i < count - 1)
+        throw new Unsupported('SET search_path changes how the statements after it resolve names');
+    } catch (err) {
+      const msg = err instanceof Unsupported ? err.message : `the analyser failed: ${String((err as Error)?.message ?? err).slice(0, 120)}`;
+      errors.push(count > 1 ? `statement ${i + 1}: ${msg}` : msg);
     }
-    return t;
-  };
-
-  for (const { stmt } of tree.stmts) {
-    const [rootType, rootBody] = Object.entries(stmt)[0] as [string, Node];
-    // The root and every nested data-modifying statement are judged separately.
-    const units: Array<[string, Node]> = [[rootType, rootBody]];
-    walk(rootBody, (type, body) => {
-      if (DML.has(type)) units.push([type, body]);
-      return undefined;
-    });
-    const ctes = new Set<string>();
-    walk(rootBody, (type, body) => {
-      if (type === 'CommonTableExpr') ctes.add(body.ctename as string);
-      return undefined;
-    });
-    for (const [i, [type, body]] of units.entries()) {
-      statements.push(analyseUnit(type, body, i === 0 ? units.slice(1).map(([, b]) => b) : [], ctes, table, catalog));
-    }
+    statements.push(unit.facts.done(), ...ctx.nested);
   }
-  return { dialect: 'postgresql', fingerprint, understood, error: understood ? '' : error || 'nothing to analyse', statements };
-}
-
-function analyseUnit(
-  type: string,
-  body: Node,
-  nested: Node[],
-  ctes: Set<string>,
-  table: (rv: Node) => TableName | undefined,
-  catalog: Catalog,
-): StatementFacts {
-  const kind = kindOf(type, body);
-  const isNested = (n: Node) => nested.includes(n);
-  // Targets this statement writes.
-  const writeTargets = new Set<Node>();
-  for (const key of ['relation']) if (DML.has(type) && body[key]) writeTargets.add(body[key] as Node);
-  if (type === 'TruncateStmt') for (const r of (body.relations as Node[]) ?? []) if (r.RangeVar) writeTargets.add(r.RangeVar as Node);
-  if (type === 'AlterTableStmt' && body.relation) writeTargets.add(body.relation as Node);
-
-  const tablesRead: TableName[] = [];
-  const tablesWritten: TableName[] = [];
-  const aliases = new Map<string, TableName | null>();
-  const scanRelations = (rv: Node, written: boolean) => {
-    if (!rv.schemaname && ctes.has(rv.relname as string)) {
-      aliases.set(((rv.alias as Node)?.aliasname as string) ?? (rv.relname as string), null);
-      return;
-    }
-    const t = table(rv);
-    if (!t) return;
-    (written ? tablesWritten : tablesRead).push(t);
-    aliases.set(((rv.alias as Node)?.aliasname as string) ?? t.name, t);
-  };
-  for (const rv of writeTargets) scanRelations(rv, true);
-  // DROP names its objects as lists of strings.
-  if (type === 'DropStmt') {
-    for (const o of (body.objects as Node[]) ?? []) {
-      const parts = (((o.List as Node)?.items as unknown[]) ?? []).map(str).filter((s): s is string => Boolean(s));
-      if (parts.length)
-        tablesWritten.push({ database: catalog.database, schema: parts.length > 1 ? parts[parts.length - 2]! : 'public', name: parts[parts.length - 1]! });
-    }
-  }
-  const functions = new Set<string>();
-  const columnRefs: unknown[][] = [];
-  const filterRefs: unknown[][] = [];
-  // Columns inside WHERE and HAVING, at any depth (subqueries included).
-  const collectFilters = (b: Node) => {
-    for (const clause of [b.whereClause, b.havingClause]) {
-      walk(clause, (t2, b2) => {
-        if (t2 === 'ColumnRef') filterRefs.push((b2.fields as unknown[]) ?? []);
-        return undefined;
-      });
-    }
-  };
-  collectFilters(body);
-  walk(body, (t, b) => {
-    if (t === 'SelectStmt') collectFilters(b);
-    if (isNested(b)) return false; // judged as its own statement
-    if (t === 'RangeVar') {
-      if (!writeTargets.has(b)) scanRelations(b, false);
-      return false;
-    }
-    if (t === 'FuncCall') functions.add(((b.funcname as unknown[]) ?? []).map(str).join('.').toLowerCase());
-    if (t === 'ColumnRef') columnRefs.push((b.fields as unknown[]) ?? []);
-    if (t === 'RangeSubselect' || t === 'RangeFunction') {
-      const alias = (b.alias as Node)?.aliasname as string | undefined;
-      if (alias) aliases.set(alias, null);
-    }
-    return undefined;
-  });
-
-  let resolved = true;
-  const all = [...tablesRead, ...tablesWritten];
-  const resolve = (refs: unknown[][]): ColumnName[] => {
-    const out: ColumnName[] = [];
-    for (const fields of refs) {
-      const names = fields.map(str);
-      const star = Boolean((fields.at(-1) as Node)?.A_Star);
-      const column = star ? '*' : names.at(-1);
-      if (!column) {
-        resolved = false;
-        continue;
-      }
-      let targets: TableName[];
-      if (fields.length === 1) {
-        targets = star ? all : all.filter((t) => catalog.hasColumn(t, column));
-        // `*` over a CTE or subquery, or a name no table has (an output alias): not pinned.
-        if (star && [...aliases.values()].some((v) => v === null)) resolved = false;
-      } else {
-        const qualifier = names.at(-2)!;
-        const viaAlias = aliases.get(qualifier);
-        targets = viaAlias ? [viaAlias] : viaAlias === null ? [] : all.filter((t) => t.name === qualifier && (fields.length < 3 || t.schema === names.at(-3)));
-      }
-      if (!targets.length || (!star && targets.some((t) => !catalog.hasColumn(t, column)))) {
-        resolved = false;
-        continue;
-      }
-      for (const t of targets) out.push({ table: t, column });
-    }
-    return out;
-  };
-  const columnsRead = resolve(columnRefs);
-  const columnsFiltered = resolve(filterRefs);
-  const columnsWritten: ColumnName[] = [];
-  const target = tablesWritten[0];
-  if (target && (type === 'InsertStmt' || type === 'UpdateStmt')) {
-    const list = (type === 'InsertStmt' ? body.cols : body.targetList) as Node[] | undefined;
-    for (const rt of list ?? []) {
-      const name = (rt.ResTarget as Node)?.name as string | undefined;
-      if (name) columnsWritten.push({ table: target, column: name });
-    }
-    if (type === 'InsertStmt' && !list?.length) columnsWritten.push({ table: target, column: '*' });
-  }
-  return {
-    kind,
-    tablesRead: dedupe(tablesRead),
-    tablesWritten: dedupe(tablesWritten),
-    columnsRead: dedupeCols(columnsRead),
-    columnsWritten: dedupeCols(columnsWritten),
-    functions: [...functions],
-    hasWhere: Boolean(body.whereClause),
-    whereTriviallyTrue: isTriviallyTrue(body.whereClause),
-    hasLimit: Boolean(body.limitCount),
-    columnsResolved: resolved,
-    columnsFiltered: dedupeCols(columnsFiltered),
-  };
-}
-
-function dedupe(ts: TableName[]): TableName[] {
-  return [...new Map(ts.map((t) => [`${t.database}.${t.schema}.${t.name}`, t])).values()];
-}
-
-function dedupeCols(cs: ColumnName[]): ColumnName[] {
-  return [...new Map(cs.map((c) => [`${c.table.schema}.${c.table.name}.${c.column}`, c])).values()];
+  const understood = count > 0 && errors.length === 0;
+  return { dialect: 'postgresql', fingerprint, understood, error: understood ? '' : (errors[0] ?? 'nothing to analyse'), statements };
 }

@@ -211,6 +211,8 @@ export interface Prepared {
   replace: string[];
   /** Quoted identifiers by placeholder index. */
   quoted: string[];
+  /** Tokens that are binds (`?` rewritten to `:n`, or `:n` / `:name` as written): each must parse as a bind. */
+  bind: boolean[];
 }
 
 export const quotedPlaceholder = (i: number) => `${PLACEHOLDER}Q${i}__`;
@@ -236,6 +238,7 @@ export const quotedIndex = (name: string): number | undefined => {
  */
 export function prepare(tokens: Token[]): Prepared {
   const replace = tokens.map((t) => t.text);
+  const bind = tokens.map(() => false);
   const quoted: string[] = [];
   let binds = 0;
   const adjacent = (a: Token | undefined, b: Token | undefined) => Boolean(a && b && a.end === b.start);
@@ -253,6 +256,7 @@ export function prepare(tokens: Token[]): Prepared {
         !prev || (prev.type === 'op' && BIND_AFTER_OPS.has(prev.text)) || (prev.type === 'word' && BIND_AFTER_WORDS.has(prev.text.toUpperCase()));
       if (!okBefore || isOp(after, '.', ':', '[', '(')) throw new LexError('a ? bind where no expression can start');
       replace[k] = ` :${++binds} `;
+      bind[k] = true;
     } else if (t.type === 'op' && t.text === ':') {
       const prev = tokens[k - 1];
       const key = tokens[k + 1];
@@ -260,7 +264,12 @@ export function prepare(tokens: Token[]): Prepared {
         prev &&
         adjacent(prev, t) &&
         ((prev.type === 'word' && !NOT_A_PATH_BASE.has(prev.text.toUpperCase())) || prev.type === 'qident' || isOp(prev, ')', ']'));
-      if (!base || !adjacent(t, key) || (key!.type !== 'word' && key!.type !== 'qident')) continue;
+      if (!base || !adjacent(t, key) || (key!.type !== 'word' && key!.type !== 'qident')) {
+        // `:1` or `:name` where an expression starts: a bind as written.
+        const startsExpression = !prev || (prev.type === 'op' && !isOp(prev, ')', ']')) || prev.type === 'word';
+        if (startsExpression && adjacent(t, key) && (key!.type === 'number' || key!.type === 'word')) bind[k] = true;
+        continue;
+      }
       let m = k + 2;
       for (;;) {
         const a = tokens[m];
@@ -269,12 +278,14 @@ export function prepare(tokens: Token[]): Prepared {
         else if (isOp(a, '[') && adjacent(tokens[m - 1], a) && (b?.type === 'number' || (b?.type === 'string' && b.simple)) && isOp(tokens[m + 2], ']')) m += 3;
         else break;
       }
-      if (adjacent(tokens[m - 1], tokens[m]) && isOp(tokens[m], '.', '[', ':')) throw new LexError('a JSON path the lexer cannot delimit');
+      // A path continued after a space (`col:a .b`) may still be the path for Snowflake: refuse.
+      if (isOp(tokens[m], '.', '[', ':')) throw new LexError('a JSON path the lexer cannot delimit');
       for (let x = k; x < m; x++) replace[x] = '';
       k = m - 1;
     }
   }
-  return { replace, quoted };
+  if (binds && tokens.some((t, k) => bind[k] && t.text === ':')) throw new LexError('? binds mixed with :n binds');
+  return { replace, quoted, bind };
 }
 
 /** The text of tokens [from, to): original spacing kept (a gap, even a comment, is one space). */

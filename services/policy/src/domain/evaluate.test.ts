@@ -10,7 +10,7 @@ const doc = (() => {
     version: 1,
     rules: [
       { id: 'block-ddl', match: { statements: ['drop'] }, action: 'deny', reason: 'no DDL' },
-      { id: 'block-unbounded', match: { statements: ['update', 'delete'], unboundedWrite: true }, action: 'deny', reason: 'needs WHERE' },
+      { id: 'block-unbounded', match: { statements: ['update', 'delete', 'merge'], unboundedWrite: true }, action: 'deny', reason: 'needs WHERE' },
       {
         id: 'etl-read',
         match: { groups: ['etl'], statements: ['select'], tables: ['public.patients', 'public.claims'] },
@@ -138,4 +138,11 @@ test('the leak canary: the strictest mode that applies to the identity goes into
   assert.ok(v.ok);
   assert.equal(evaluate(v.doc, 'r', input([stmt({})])).maskingPlan.canary, 'block');
   assert.equal(evaluate(v.doc, 'r', input([stmt({})], ['other'])).maskingPlan.canary, 'report');
+});
+
+test('a table scope is not satisfied by a statement that names no table, except a table-less read', () => {
+  assert.equal(evaluate(doc, 'r', input([stmt({ kind: 'grant' })])).action, 'deny');
+  assert.equal(evaluate(doc, 'r', input([stmt({ kind: 'select' })])).action, 'allow');
+  const merge = evaluate(doc, 'r', input([stmt({ kind: 'merge', tablesWritten: [t('claims')], hasWhere: true, whereTriviallyTrue: true })]));
+  assert.deepEqual([merge.action, merge.ruleIds], ['deny', ['block-unbounded']]);
 });

@@ -57,6 +57,10 @@ function statementMatches(m: Match, s: StatementFacts, failClosed: boolean, ctx:
   if (m.statements && !m.statements.includes(s.kind)) return false;
   const tables = [...s.tablesRead, ...s.tablesWritten];
   if (m.tables && !tables.every((t) => m.tables!.some((p) => tableMatches(p, t)))) return false;
+  // An empty table list satisfies a scope only for a table-less read (SELECT 1, SELECT
+  // current_user): a statement that touches no table the analyser can name (GRANT ROLE, CREATE
+  // USER, USE, EXECUTE IMMEDIATE) must not slip through an allow rule's scope.
+  if (m.tables && tables.length === 0 && s.kind !== 'select') return false;
   if (m.anyTable && !tables.some((t) => m.anyTable!.some((p) => tableMatches(p, t)))) return false;
   if (m.anyColumn || m.anyPhi) {
     const cols = [...s.columnsRead, ...s.columnsWritten];
@@ -68,7 +72,8 @@ function statementMatches(m: Match, s: StatementFacts, failClosed: boolean, ctx:
     }
   }
   if (m.unboundedWrite !== undefined) {
-    const unbounded = (s.kind === 'update' || s.kind === 'delete') && (!s.hasWhere || s.whereTriviallyTrue);
+    // MERGE reports its ON condition as its WHERE: MERGE … ON TRUE touches every row.
+    const unbounded = (s.kind === 'update' || s.kind === 'delete' || s.kind === 'merge') && (!s.hasWhere || s.whereTriviallyTrue);
     if (unbounded !== m.unboundedWrite) return false;
   }
   if (m.maskedColumnInPredicate !== undefined) {
