@@ -4,17 +4,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@phigate/testkit';
+import { maskingBench } from './masking-suite.js';
 import { policyBench } from './policy-suite.js';
 
 const iterations = Number(process.env.BENCH_ITERATIONS ?? 5000);
 const started = new Date();
 const policy = await policyBench(iterations);
+const masking = await maskingBench(); // prints its own rows
 const result = {
   startedAt: started.toISOString(),
   durationSec: Math.round((Date.now() - started.getTime()) / 1000),
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   iterations,
-  suites: { policy },
+  suites: { policy, masking },
 };
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { seededRandom } from '@phigate/testkit';
 import sqlParser from 'node-sql-parser';
 import { Catalog } from '../src/catalog.js';
 import { analyse, type ParsedSql, type SqlParser } from '../src/node-sql-analysis.js';
@@ -55,17 +56,7 @@ const PIECES = [
   ' WHEN MATCHED THEN DELETE ',
 ];
 
-/** A small deterministic PRNG (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function mutate(sql: string, r: () => number): string {
   let s = sql;

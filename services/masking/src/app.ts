@@ -1,9 +1,9 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { maskingV1 } from '@phigate/proto';
 import { Counter, createMetrics, type Logger, startOpsServer } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
-import { maskingService } from './adapters/grpc/mask-server.js';
+import { MASKING_SERVICE_DEFINITION, maskingService } from './adapters/grpc/mask-server.js';
 import type { MaskingConfig } from './config.js';
+import { Scanner } from './domain/detectors.js';
 
 export interface MaskingApp {
   start(): Promise<{ grpcPort: number }>;
@@ -20,9 +20,17 @@ export function buildApp(config: MaskingConfig, log: Logger): MaskingApp {
     labelNames: ['outcome'] as const,
     registers: [metrics],
   });
+  const leaks = new Counter({
+    name: 'phigate_masking_leak_suspicions_total',
+    help: 'Leak-canary detector hits in columns the plan left unmasked, by detector and canary mode',
+    labelNames: ['detector', 'mode'] as const,
+    registers: [metrics],
+  });
   const key = config.MASKING_TOKEN_KEY ? { id: config.MASKING_TOKEN_KEY_ID, secret: Buffer.from(config.MASKING_TOKEN_KEY, 'utf8') } : undefined;
+  const scanner = new Scanner({ mrnPatterns: config.MASKING_MRN_PATTERNS, healthPlanPatterns: config.MASKING_HEALTH_PLAN_PATTERNS });
+  const canarySampling = { firstRows: config.MASKING_CANARY_FIRST_ROWS, every: config.MASKING_CANARY_EVERY };
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  server.addService(maskingV1.MaskingServiceService, maskingService({ key, log, rowsMasked, streams }));
+  server.addService(MASKING_SERVICE_DEFINITION, maskingService({ key, log, rowsMasked, streams, leaks, scanner, canarySampling }));
   let ops: FastifyInstance | undefined;
   let stopping = false;
   return {

@@ -5,21 +5,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createAnalyser } from '@phigate/sql';
-import { REPO_ROOT } from '@phigate/testkit';
+import { REPO_ROOT, seededRandom } from '@phigate/testkit';
 import { parse } from 'yaml';
 import { loadPolicyDir } from '../src/adapters/files/policy-store.js';
 import { catalogOf, decide } from '../src/tools/policy-tests.js';
 
-/** Deterministic PRNG (mulberry32), so a failure can be replayed from its index. */
-function rng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const TOKENS = [
   ';',

@@ -1,8 +1,13 @@
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServiceDefinition } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
-import { decodeRow, encodeRow, maskingV1, toGrpcError } from '@phigate/proto';
+import { maskingV1, toGrpcError } from '@phigate/proto';
 import type { Counter, Logger } from '@phigate/telemetry';
-import { type ColumnRule, maskRows, Strategy, type TokenKey } from '../../domain/strategies.js';
+import { Canary, type CanarySampling, DEFAULT_CANARY_SAMPLING } from '../../domain/canary.js';
+import { defaultScanner, type Scanner } from '../../domain/detectors.js';
+import { TokenHmac } from '../../domain/hmac.js';
+import { parseAsOf } from '../../domain/safe-harbor.js';
+import { type ColumnRule, compileMasker, type Masker, Strategy, type TokenKey } from '../../domain/strategies.js';
+import { BatchMasker, type ColumnPlan, decodeRequest, encodeResponse, type Inbound } from './wire.js';
 
 const FROM_PROTO: Partial<Record<maskingV1.Strategy, Strategy>> = {
   [maskingV1.Strategy.STRATEGY_NONE]: Strategy.NONE,
@@ -11,65 +16,161 @@ const FROM_PROTO: Partial<Record<maskingV1.Strategy, Strategy>> = {
   [maskingV1.Strategy.STRATEGY_NULLIFY]: Strategy.NULLIFY,
   [maskingV1.Strategy.STRATEGY_TOKEN]: Strategy.TOKEN,
   [maskingV1.Strategy.STRATEGY_SCRUB]: Strategy.SCRUB,
+  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_DATE]: Strategy.SAFE_HARBOR_DATE,
+  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_ZIP]: Strategy.SAFE_HARBOR_ZIP,
+  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_AGE]: Strategy.SAFE_HARBOR_AGE,
 };
-// Safe Harbor strategies are not implemented here yet: they are absent from this map, so a plan
-// asking for one is refused (MASKING_STREAM_INVALID) rather than passed through.
+const TO_PROTO = Object.fromEntries(Object.entries(FROM_PROTO).map(([p, d]) => [d, p])) as Record<Strategy, maskingV1.Strategy>;
 
-function toRules(header: maskingV1.MaskHeader, key: TokenKey | undefined): ColumnRule[] {
-  return header.columns.map((c) => {
-    const strategy = FROM_PROTO[c.strategy];
-    // An unknown strategy is a contract violation: refuse rather than pass values through.
-    if (!strategy) throw new AppError('MASKING_STREAM_INVALID', { message: `unknown masking strategy for column ${c.index}` });
-    if (strategy === 'token' && !key) throw new AppError('MASKING_KEY_MISSING');
-    return { index: c.index, name: c.name, strategy, keepLast: c.keepLast };
-  });
-}
+/** Column positions beyond this are refused (PostgreSQL allows 1,664 result columns). */
+export const MAX_COLUMN_INDEX = 10_000;
+
+type CanaryMode = 'off' | 'report' | 'block';
+const CANARY_FROM_PROTO: Partial<Record<maskingV1.CanaryMode, CanaryMode>> = {
+  // Unspecified: a client that predates the canary; it asked for nothing.
+  [maskingV1.CanaryMode.CANARY_MODE_UNSPECIFIED]: 'off',
+  [maskingV1.CanaryMode.CANARY_MODE_OFF]: 'off',
+  [maskingV1.CanaryMode.CANARY_MODE_REPORT]: 'report',
+  [maskingV1.CanaryMode.CANARY_MODE_BLOCK]: 'block',
+};
+
+/**
+ * The service definition the server registers: the generated one's path and wire format, with a
+ * decoder that leaves row batches as bytes and an encoder that accepts pre-encoded batches.
+ */
+export const MASKING_SERVICE_DEFINITION: ServiceDefinition = {
+  mask: {
+    path: maskingV1.MaskingServiceService.mask.path,
+    requestStream: true,
+    responseStream: true,
+    originalName: 'mask',
+    requestSerialize: maskingV1.MaskingServiceService.mask.requestSerialize as (v: unknown) => Buffer,
+    requestDeserialize: decodeRequest,
+    responseSerialize: encodeResponse as (v: unknown) => Buffer,
+    responseDeserialize: maskingV1.MaskingServiceService.mask.responseDeserialize,
+  },
+};
 
 export interface MaskServerDeps {
   key: TokenKey | undefined;
   log: Logger;
   rowsMasked: Counter;
   streams: Counter<'outcome'>;
+  /** Leak-canary suspicions by detector and mode. */
+  leaks?: Counter<'detector' | 'mode'>;
+  /** Detectors for `scrub` and the canary (configured MRN and health-plan patterns). */
+  scanner?: Scanner;
+  canarySampling?: CanarySampling;
+}
+
+interface Stream {
+  requestId: string;
+  rules: ColumnRule[];
+  plan: ColumnPlan;
+  masker: BatchMasker;
+  canaryMode: CanaryMode;
+}
+
+/** Validates a header and compiles it into a stream plan; throws (fail closed) on anything it cannot honour. */
+export function openStream(
+  header: maskingV1.MaskHeader,
+  deps: { key?: TokenKey | undefined; scanner?: Scanner | undefined; canarySampling?: CanarySampling | undefined },
+): Stream {
+  const invalid = (message: string) => new AppError('MASKING_STREAM_INVALID', { message });
+  const asOf = header.asOf === '' ? undefined : parseAsOf(header.asOf);
+  if (header.asOf !== '' && !asOf) throw invalid('as_of must be a date (YYYY-MM-DD)');
+  const canaryMode = CANARY_FROM_PROTO[header.canary];
+  if (!canaryMode) throw invalid('unknown canary mode');
+  const scanner = deps.scanner ?? defaultScanner;
+  const rules: ColumnRule[] = [];
+  let maxIndex = -1;
+  const seen = new Set<number>();
+  for (const c of header.columns) {
+    const strategy = FROM_PROTO[c.strategy];
+    // An unknown strategy is a contract violation: refuse rather than pass values through.
+    if (!strategy) throw invalid(`unknown masking strategy for column ${c.index}`);
+    if (c.index > MAX_COLUMN_INDEX) throw invalid(`column index ${c.index} is out of range`);
+    if (seen.has(c.index)) throw invalid(`column ${c.index} appears twice in the header`);
+    seen.add(c.index);
+    if (strategy === 'token' && !deps.key) throw new AppError('MASKING_KEY_MISSING');
+    if (strategy === 'safe_harbor_date' && !asOf) throw invalid(`column ${c.index} uses safe_harbor_date but the header has no as_of date`);
+    rules.push({ index: c.index, name: c.name, strategy, keepLast: c.keepLast });
+    maxIndex = Math.max(maxIndex, c.index);
+  }
+  const maskers: Array<Masker | undefined> = new Array(maxIndex + 1).fill(undefined);
+  const strategies: Strategy[] = new Array(maxIndex + 1).fill(Strategy.NONE);
+  const keepLast = new Int32Array(maxIndex + 1);
+  const slots = new Int32Array(maxIndex + 1).fill(-1);
+  const names: string[] = new Array(maxIndex + 1).fill('');
+  for (const [slot, rule] of rules.entries()) {
+    maskers[rule.index] = compileMasker(rule, { key: deps.key, asOf, scanner });
+    strategies[rule.index] = rule.strategy;
+    keepLast[rule.index] = rule.keepLast;
+    slots[rule.index] = slot;
+    names[rule.index] = rule.name;
+  }
+  const plan: ColumnPlan = {
+    maskers,
+    strategies,
+    keepLast,
+    slots,
+    names,
+    counts: new Float64Array(rules.length),
+    hmac: deps.key ? new TokenHmac(deps.key.id, deps.key.secret) : undefined,
+    asOfYear: asOf?.year ?? 0,
+    canary: canaryMode === 'off' ? undefined : new Canary(scanner, deps.canarySampling ?? DEFAULT_CANARY_SAMPLING),
+    block: canaryMode === 'block',
+  };
+  return { requestId: header.requestId, rules, plan, masker: new BatchMasker(plan), canaryMode };
 }
 
 /** phigate.masking.v1.MaskingService: header, then row batches in, masked batches out, then a report. */
-export function maskingService(deps: MaskServerDeps): maskingV1.MaskingServiceServer {
+export function maskingService(deps: MaskServerDeps) {
   return {
-    mask(call: ServerDuplexStream<maskingV1.MaskRequest, maskingV1.MaskResponse>) {
+    mask(call: ServerDuplexStream<Inbound, Buffer | maskingV1.MaskResponse>) {
       void (async () => {
-        let rules: ColumnRule[] | undefined;
-        const counts: number[] = [];
-        let rows = 0;
+        let stream: Stream | undefined;
         try {
           // Plain `for await` destroys the stream when the client half-closes, which would also
           // close our sending side before the report goes out.
-          for await (const msg of call.iterator({ destroyOnReturn: false }) as AsyncIterable<maskingV1.MaskRequest>) {
-            if (msg.msg?.$case === 'header') {
-              if (rules) throw new AppError('MASKING_STREAM_INVALID', { message: 'a mask stream carries exactly one header' });
-              rules = toRules(msg.msg.value, deps.key);
+          for await (const msg of call.iterator({ destroyOnReturn: false }) as AsyncIterable<Inbound>) {
+            if (msg.kind === 'header') {
+              if (stream) throw new AppError('MASKING_STREAM_INVALID', { message: 'a mask stream carries exactly one header' });
+              stream = openStream(msg.header, deps);
               continue;
             }
-            if (msg.msg?.$case !== 'rows') throw new AppError('MASKING_STREAM_INVALID', { message: 'empty mask request' });
-            if (!rules) throw new AppError('MASKING_STREAM_INVALID', { message: 'the header must come before rows' });
-            const masked = maskRows(msg.msg.value.rows.map(decodeRow), rules, deps.key, counts);
-            rows += masked.length;
-            // No drain wait: the gateway sends the next batch only after this one is answered, so at
-            // most one batch per stream is ever buffered here.
-            call.write({ msg: { $case: 'rows', value: { rows: masked.map(encodeRow) } } });
+            if (msg.kind === 'invalid') throw new AppError('MASKING_STREAM_INVALID', { message: `undecodable mask request (${msg.reason})` });
+            if (msg.kind !== 'rows') throw new AppError('MASKING_STREAM_INVALID', { message: 'empty mask request' });
+            if (!stream) throw new AppError('MASKING_STREAM_INVALID', { message: 'the header must come before rows' });
+            const out = stream.masker.maskBatch(msg.buf, msg.start, msg.end);
+            // The gateway sends the next batch only after this one is answered; a client that does
+            // not read its answers is made to wait rather than buffered without bound.
+            if (!call.write(out)) await drained(call);
           }
-          if (!rules) throw new AppError('MASKING_STREAM_INVALID', { message: 'the stream ended without a header' });
+          if (!stream) throw new AppError('MASKING_STREAM_INVALID', { message: 'the stream ended without a header' });
+          const leaks = stream.plan.canary?.leaks() ?? [];
+          if (leaks.length > 0) {
+            // Column, detector and count only: never a value.
+            deps.log.warn({ requestId: stream.requestId, leaks }, 'phi.leak_suspected');
+            for (const l of leaks) deps.leaks?.inc({ detector: l.detector, mode: stream.canaryMode }, l.count);
+          }
           const report: maskingV1.MaskReport = {
-            rows,
-            leaks: [],
-            columns: rules.map((r, i) => ({ index: r.index, name: r.name, strategy: strategyToProto(r.strategy), valuesMasked: counts[i] ?? 0 })),
+            rows: stream.masker.rows,
+            leaks,
+            columns: stream.rules.map((r, i) => ({ index: r.index, name: r.name, strategy: TO_PROTO[r.strategy], valuesMasked: stream!.plan.counts[i] ?? 0 })),
           };
-          deps.rowsMasked.inc(rows);
+          deps.rowsMasked.inc(stream.masker.rows);
           deps.streams.inc({ outcome: 'ok' });
           call.write({ msg: { $case: 'report', value: report } });
           call.end();
         } catch (err) {
-          deps.streams.inc({ outcome: 'error' });
-          deps.log.warn({ code: (err as AppError).code ?? 'COMMON_INTERNAL' }, 'mask stream failed');
+          const code = (err as AppError).code ?? 'COMMON_INTERNAL';
+          deps.streams.inc({ outcome: code === 'MASKING_LEAK_BLOCKED' ? 'blocked' : 'error' });
+          if (code === 'MASKING_LEAK_BLOCKED') {
+            const leaks = stream?.plan.canary?.leaks() ?? [];
+            deps.log.warn({ requestId: stream?.requestId, leaks }, 'phi.leak_suspected: stream blocked, no rows released');
+            for (const l of leaks) deps.leaks?.inc({ detector: l.detector, mode: 'block' }, l.count);
+          } else deps.log.warn({ code }, 'mask stream failed');
           // Emitting 'error' with a status object is how a grpc-js server ends a stream with a status;
           // destroy() would end it silently and leave the client waiting for its deadline.
           call.emit('error', toGrpcError(err));
@@ -79,7 +180,16 @@ export function maskingService(deps: MaskServerDeps): maskingV1.MaskingServiceSe
   };
 }
 
-function strategyToProto(s: Strategy): maskingV1.Strategy {
-  for (const [proto, dom] of Object.entries(FROM_PROTO)) if (dom === s) return proto as maskingV1.Strategy;
-  return maskingV1.Strategy.STRATEGY_UNSPECIFIED;
+function drained(call: ServerDuplexStream<Inbound, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('close', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('close', done);
+    call.on('cancelled', done);
+  });
 }
