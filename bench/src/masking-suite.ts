@@ -6,9 +6,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ClientDuplexStream, credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { encodeRequest, PATIENT_COLUMNS, patientRow, rawMaskClient } from '@phigate/masking/load';
-import { type Cell, encodeRow, maskingV1 } from '@phigate/proto';
+import { encodeRow, maskingV1 } from '@phigate/proto';
 import { REPO_ROOT } from '@phigate/testkit';
 
 const BATCH = 500; // the gateway's batch size
@@ -36,8 +35,6 @@ const NOTES: Array<(i: number) => string> = [
   () =>
     'Discussed smoking cessation; pt receptive, 1/2 ppd currently. Pain controlled on acetaminophen 650 mg q6h PRN. Continue current meds and follow up with PCP.',
 ];
-
-type RawStream = ClientDuplexStream<Buffer, Buffer>;
 
 const encode = encodeRequest;
 const headerOf = (cols: Array<{ name: string; strategy: maskingV1.Strategy; keepLast?: number }>) =>

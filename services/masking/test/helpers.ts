@@ -2,7 +2,7 @@
 // that drives a mask stream the way the gateway does (one batch in flight).
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { credentials, makeGenericClientConstructor, Server, ServerCredentials } from '@grpc/grpc-js';
+import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import type { AppError } from '@phigate/errors';
 import { type Cell, decodeRow, encodeRow, fromGrpcError, maskingV1 } from '@phigate/proto';
 import { Counter, createLogger, createMetrics } from '@phigate/telemetry';
