@@ -1,46 +1,102 @@
-import { AppError } from '@phigate/errors';
-import { createMetrics, type Logger, registerOpsRoutes } from '@phigate/telemetry';
+import { AppError, isAppError, toAppError } from '@phigate/errors';
+import { Counter, createMetrics, type Logger, registerOpsRoutes } from '@phigate/telemetry';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
+import { registerInternalRoutes } from './adapters/http/internal-routes.js';
+import { createSlackClient, responseUrlPolicy } from './adapters/http/slack-client.js';
+import { registerSlackRoutes } from './adapters/http/slack-routes.js';
+import { createRedisApprovalStore } from './adapters/redis/approval-store.js';
 import type { ApprovalConfig } from './config.js';
+import { SLACK_SIGNATURE_WINDOW_SEC } from './domain/slack-signature.js';
 
 export interface ApprovalApp {
   start(): Promise<{ httpPort: number }>;
   stop(): Promise<void>;
 }
 
+/** What tests may replace. */
+export interface ApprovalDeps {
+  clock?: () => Date;
+}
+
+// A replayed body is accepted by the signature check for up to twice the window (its timestamp
+// may be up to one window ahead of our clock when first seen, and is refused one window after
+// it); remembering it a little longer than that makes every accepted replay a no-op.
+const REPLAY_TTL_MS = (2 * SLACK_SIGNATURE_WINDOW_SEC + 60) * 1000;
+
 /**
- * The approval service. This first version serves its ops surface and holds its Redis connection;
- * Slack interactivity and the approvals API arrive with held queries (see docs/adr).
+ * The approval service: Slack interactivity (`POST /slack/interactions`), the interim internal
+ * API the gateway will call to open approvals, and the ops routes. Approvals live in Redis.
  */
-export function buildApp(config: ApprovalConfig, log: Logger): ApprovalApp {
+export function buildApp(config: ApprovalConfig, log: Logger, deps: ApprovalDeps = {}): ApprovalApp {
+  const clock = deps.clock ?? (() => new Date());
   const metrics = createMetrics('approval');
+  const interactions = new Counter({
+    name: 'phigate_approval_slack_interactions_total',
+    help: 'Slack interactions by outcome (bad_signature, ignored, granted, recorded, denied, duplicate, refused, replay, not_found, unknown_user)',
+    labelNames: ['outcome'] as const,
+    registers: [metrics],
+  });
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', () => {});
-  const app = Fastify({ logger: false });
+  const store = createRedisApprovalStore(redis, {
+    prefix: config.APPROVAL_KEY_PREFIX,
+    retentionMs: config.APPROVAL_RETENTION_SEC * 1000,
+    replayTtlMs: REPLAY_TTL_MS,
+  });
+  const slack = createSlackClient({ timeoutMs: config.APPROVAL_SLACK_TIMEOUT_MS });
+  const pending = new Set<Promise<unknown>>();
+  const background = (task: Promise<unknown>) => {
+    pending.add(task);
+    void task.finally(() => pending.delete(task));
+  };
+
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, return503OnClosing: true });
   let stopping = false;
-  registerOpsRoutes(app, {
-    metrics,
-    isShuttingDown: () => stopping,
-    readiness: async () => ({
-      redis: await redis.ping().then(
-        () => true,
-        () => false,
-      ),
-    }),
+  registerOpsRoutes(app, { metrics, isShuttingDown: () => stopping, readiness: async () => ({ redis: await store.ping() }) });
+  app.setErrorHandler((err, _req, reply) => {
+    const status = (err as { statusCode?: number }).statusCode;
+    const e = isAppError(err)
+      ? err
+      : status && status < 500
+        ? new AppError('COMMON_BAD_REQUEST', { message: `the request is malformed: ${(err as Error).message}` })
+        : toAppError(err);
+    if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE') log.warn({ code: e.code, err: { message: e.message } }, 'request failed');
+    void reply.code(e.httpStatus).send(e.toHttpBody());
   });
   app.setNotFoundHandler((_req, reply) => void reply.code(404).send(new AppError('COMMON_NOT_FOUND').toHttpBody()));
+
+  registerSlackRoutes(app, {
+    store,
+    slack,
+    signingSecret: config.SLACK_SIGNING_SECRET,
+    slackUsers: config.APPROVAL_SLACK_USERS,
+    // The webhook's own origin is Slack's (or, locally, the Slack stand-in's).
+    responseUrlAllowed: responseUrlPolicy([new URL(config.SLACK_WEBHOOK_URL).origin, ...config.APPROVAL_RESPONSE_URL_ORIGINS]),
+    clock,
+    log,
+    interactions,
+    background,
+  });
+  if (config.APPROVAL_INTERNAL_TOKEN) {
+    registerInternalRoutes(app, { store, slack, webhookUrl: config.SLACK_WEBHOOK_URL, token: config.APPROVAL_INTERNAL_TOKEN, clock, log });
+  }
+
   return {
     async start() {
       await redis.connect().catch(() => undefined);
       await app.listen({ host: config.APPROVAL_HOST, port: config.APPROVAL_HTTP_PORT });
       const addr = app.server.address();
-      log.info('approval service listening');
+      log.info(
+        { slackUsers: Object.keys(config.APPROVAL_SLACK_USERS).length, internalApi: Boolean(config.APPROVAL_INTERNAL_TOKEN) },
+        'approval service listening',
+      );
       return { httpPort: typeof addr === 'object' && addr ? addr.port : 0 };
     },
     async stop() {
       stopping = true;
       await app.close();
+      await Promise.allSettled([...pending]);
       redis.disconnect();
     },
   };
