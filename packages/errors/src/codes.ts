@@ -52,6 +52,13 @@ export const CODES = {
   MASKING_STREAM_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the mask stream is malformed' },
   MASKING_LEAK_BLOCKED: { kind: 'PERMISSION_DENIED', message: 'the leak canary found identifiers in a column policy left unmasked; no rows were released' },
   MASKING_KEY_MISSING: { kind: 'FAILED_PRECONDITION', message: 'no tokenisation key is configured' },
+  // Approval
+  APPROVAL_SLACK_SIGNATURE_INVALID: { kind: 'UNAUTHENTICATED', message: 'the Slack request signature is invalid' },
+  APPROVAL_INTERNAL_TOKEN_INVALID: { kind: 'UNAUTHENTICATED', message: 'the internal token is missing or wrong' },
+  APPROVAL_REQUEST_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the approval request is malformed' },
+  APPROVAL_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such approval' },
+  APPROVAL_STORE_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the approval store (Redis) is unavailable', retriable: true },
+  APPROVAL_SLACK_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'Slack cannot be reached', retriable: true },
   // Audit
   AUDIT_STORE_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the audit store is unavailable', retriable: true },
   AUDIT_REQUEST_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no events recorded for this request' },

@@ -239,7 +239,7 @@ test('forged, tampered, stale, future and unsigned interactions get 401 and chan
   for (const [what, b, headers] of attempts) {
     const r = await post(h, b, headers);
     assert.equal(r.status, 401, what);
-    assert.equal(r.body.code, 'AUTH_TOKEN_INVALID', what);
+    assert.equal(r.body.code, 'APPROVAL_SLACK_SIGNATURE_INVALID', what);
   }
   await sleep(200);
   assert.equal((await status(h, id)).status, 'pending');
@@ -328,7 +328,7 @@ test('the internal API needs its token, validates its input, and is idempotent p
 
   const bad = await createApproval(h, { approverGroups: [], quorum: 0, extra: true });
   assert.equal(bad.status, 400);
-  assert.equal(bad.body.code, 'COMMON_BAD_REQUEST');
+  assert.equal(bad.body.code, 'APPROVAL_REQUEST_INVALID');
   assert.ok(bad.body.problems.length >= 3, JSON.stringify(bad.body.problems));
   const past = await createApproval(h, { expiresAt: new Date(h.clock.now.getTime() - 1000).toISOString() });
   assert.equal(past.status, 400);
@@ -343,7 +343,7 @@ test('the internal API needs its token, validates its input, and is idempotent p
 
   const missing = await fetch(`${url}/no-such-approval`, { headers: { 'x-phigate-internal-token': h.token } });
   assert.equal(missing.status, 404);
-  assert.equal(((await missing.json()) as any).code, 'COMMON_NOT_FOUND');
+  assert.equal(((await missing.json()) as any).code, 'APPROVAL_NOT_FOUND');
 });
 
 test('without a token configured the internal API is not served; ops routes answer', async (t) => {

@@ -53,7 +53,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
     const given = req.headers[INTERNAL_TOKEN_HEADER];
     // Hashing first gives equal lengths, so the comparison takes the same time for every input.
     if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
-      throw new AppError('AUTH_TOKEN_INVALID', { message: `the ${INTERNAL_TOKEN_HEADER} header is missing or wrong` });
+      throw new AppError('APPROVAL_INTERNAL_TOKEN_INVALID', { message: `the ${INTERNAL_TOKEN_HEADER} header is missing or wrong` });
     }
   };
 
@@ -61,7 +61,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
     authorise(req);
     const parsed = createSchema.safeParse(req.body);
     if (!parsed.success) {
-      throw new AppError('COMMON_BAD_REQUEST', {
+      throw new AppError('APPROVAL_REQUEST_INVALID', {
         message: 'the approval request is malformed',
         details: { problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`) },
       });
@@ -70,7 +70,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
     const now = deps.clock();
     const expiresMs = Date.parse(body.expiresAt);
     if (expiresMs <= now.getTime() || expiresMs - now.getTime() > MAX_EXPIRY_MS) {
-      throw new AppError('COMMON_BAD_REQUEST', { message: 'expiresAt must be in the future and at most 7 days ahead' });
+      throw new AppError('APPROVAL_REQUEST_INVALID', { message: 'expiresAt must be in the future and at most 7 days ahead' });
     }
     const request: ApprovalRequest = {
       approvalId: randomUUID(),
@@ -97,7 +97,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
   app.get<{ Params: { id: string } }>('/internal/approvals/:id', async (req) => {
     authorise(req);
     const state = await deps.store.get(req.params.id);
-    if (!state) throw new AppError('COMMON_NOT_FOUND', { message: 'no such approval' });
+    if (!state) throw new AppError('APPROVAL_NOT_FOUND');
     return view(state, deps.clock());
   });
 }

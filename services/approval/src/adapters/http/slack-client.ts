@@ -21,11 +21,11 @@ export function createSlackClient(opts: { timeoutMs: number }): SlackClient {
         });
       } catch (cause) {
         // Interim code: APPROVAL_SLACK_UNAVAILABLE is proposed for this (UNAVAILABLE, retriable).
-        throw new AppError('COMMON_INTERNAL', { message: 'Slack cannot be reached', retriable: true, cause });
+        throw new AppError('APPROVAL_SLACK_UNAVAILABLE', { cause });
       }
       await res.body?.cancel();
       if (!res.ok) {
-        throw new AppError('COMMON_INTERNAL', {
+        throw new AppError('APPROVAL_SLACK_UNAVAILABLE', {
           message: 'Slack did not accept the message',
           retriable: res.status >= 500 || res.status === 429,
           details: { status: res.status },

@@ -60,7 +60,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: SlackRoutesDeps)
         deps.interactions.inc({ outcome: 'bad_signature' });
         deps.log.warn({ reason: check.reason }, 'slack request signature rejected');
         // Interim code: APPROVAL_SLACK_SIGNATURE_INVALID is proposed for this.
-        throw new AppError('AUTH_TOKEN_INVALID', { message: 'the Slack request signature is invalid' });
+        throw new AppError('APPROVAL_SLACK_SIGNATURE_INVALID');
       }
       const interaction = parseInteraction(req.headers['content-type'], rawBody);
       const action = interaction.actions?.find((a) => a.action_id === ACTION_ID.APPROVE || a.action_id === ACTION_ID.DENY);
@@ -99,17 +99,17 @@ export function registerSlackRoutes(app: FastifyInstance, deps: SlackRoutesDeps)
 
 function parseInteraction(contentType: string | undefined, rawBody: Buffer) {
   if ((contentType ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded') {
-    throw new AppError('COMMON_BAD_REQUEST', { message: 'a Slack interaction must be application/x-www-form-urlencoded' });
+    throw new AppError('APPROVAL_REQUEST_INVALID', { message: 'a Slack interaction must be application/x-www-form-urlencoded' });
   }
   const payload = new URLSearchParams(rawBody.toString('utf8')).get('payload');
   let json: unknown;
   try {
     json = JSON.parse(payload ?? '');
   } catch {
-    throw new AppError('COMMON_BAD_REQUEST', { message: 'the Slack interaction has no JSON payload field' });
+    throw new AppError('APPROVAL_REQUEST_INVALID', { message: 'the Slack interaction has no JSON payload field' });
   }
   const parsed = payloadSchema.safeParse(json);
-  if (!parsed.success) throw new AppError('COMMON_BAD_REQUEST', { message: 'the Slack interaction payload is malformed' });
+  if (!parsed.success) throw new AppError('APPROVAL_REQUEST_INVALID', { message: 'the Slack interaction payload is malformed' });
   return parsed.data;
 }
 

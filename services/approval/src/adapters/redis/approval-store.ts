@@ -136,7 +136,7 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
         if (reply === 'missing') return { kind: 'not_found' };
         await sleep(Math.random() * 2 * (attempt + 1));
       }
-      throw new AppError('COMMON_INTERNAL', { message: 'the vote could not be recorded under contention; retry', retriable: true });
+      throw new AppError('APPROVAL_STORE_UNAVAILABLE', { message: 'the vote could not be recorded under contention; retry' });
     },
 
     async markNotified(id, at) {
@@ -163,6 +163,6 @@ async function unavailable<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (cause) {
     // Interim code: APPROVAL_STORE_UNAVAILABLE is proposed for this (UNAVAILABLE, retriable).
-    throw new AppError('COMMON_INTERNAL', { message: 'the approval store (Redis) is unavailable', retriable: true, cause });
+    throw new AppError('APPROVAL_STORE_UNAVAILABLE', { cause });
   }
 }
