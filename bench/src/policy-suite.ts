@@ -8,6 +8,7 @@ import { policyV1 } from '@phigate/proto';
 import { Catalog, type CatalogColumn, createAnalyser } from '@phigate/sql';
 import { need, REPO_ROOT } from '@phigate/testkit';
 import { parse } from 'yaml';
+import { ECHO_DEFINITION } from './echo-definition.js';
 import { summarise, timeEach } from './stats.js';
 
 interface Case {
@@ -33,21 +34,7 @@ export async function policyBench(iterations: number) {
   // Baseline: a bare gRPC unary round trip (~200 B) to another process.
   const echo = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => echo.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
-  const identity = (b: Buffer) => b;
-  const Echo = makeGenericClientConstructor(
-    {
-      echo: {
-        path: '/bench.Echo/Echo',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    },
-    'Echo',
-  );
+  const Echo = makeGenericClientConstructor(ECHO_DEFINITION, 'Echo');
   const echoClient = new Echo(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as {
     echo(req: Buffer, cb: (e: Error | null, r: Buffer) => void): void;
     close(): void;
