@@ -28,7 +28,17 @@ export const CODES = {
   GATEWAY_SQL_TOO_LARGE: { kind: 'INVALID_ARGUMENT', message: 'the statement exceeds the maximum size' },
   GATEWAY_SQL_EMPTY: { kind: 'INVALID_ARGUMENT', message: 'the statement is empty' },
   GATEWAY_POLICY_DENIED: { kind: 'PERMISSION_DENIED', message: 'the statement was denied by policy' },
-  GATEWAY_APPROVAL_UNSUPPORTED: { kind: 'FAILED_PRECONDITION', message: 'the statement requires approval, and approvals are not yet available on this door' },
+  GATEWAY_APPROVAL_DENIED: { kind: 'PERMISSION_DENIED', message: 'an approver denied the held statement; it was not run' },
+  GATEWAY_APPROVAL_EXPIRED: { kind: 'PERMISSION_DENIED', message: 'no approver answered before the approval expired; the statement was not run' },
+  GATEWAY_APPROVAL_UNAVAILABLE: {
+    kind: 'UNAVAILABLE',
+    message: 'the statement requires approval, and the approval path (Redis or the approval service) is unavailable; it was not run',
+    retriable: true,
+  },
+  GATEWAY_APPROVAL_OUTCOME_UNKNOWN: {
+    kind: 'INTERNAL',
+    message: 'the gateway replica running the approved statement stopped before recording its outcome; it is not run again',
+  },
   GATEWAY_POLICY_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the policy service is unavailable; the statement was not run', retriable: true },
   GATEWAY_MASKING_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the masking service is unavailable; no rows were released', retriable: true },
   GATEWAY_MASKING_FAILED: { kind: 'INTERNAL', message: 'masking failed; no rows were released' },
@@ -57,14 +67,32 @@ export const CODES = {
   APPROVAL_INTERNAL_TOKEN_INVALID: { kind: 'UNAUTHENTICATED', message: 'the internal token is missing or wrong' },
   APPROVAL_REQUEST_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the approval request is malformed' },
   APPROVAL_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such approval' },
+  APPROVAL_VOTE_REFUSED: { kind: 'PERMISSION_DENIED', message: 'the vote was not counted (not an eligible approver, own request, or already decided)' },
   APPROVAL_STORE_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the approval store (Redis) is unavailable', retriable: true },
   APPROVAL_SLACK_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'Slack cannot be reached', retriable: true },
   // Audit
   AUDIT_STORE_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the audit store is unavailable', retriable: true },
   AUDIT_REQUEST_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no events recorded for this request' },
+  AUDIT_SESSION_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no events recorded for this session' },
+  AUDIT_QUERY_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the search, export or report parameters are invalid' },
+  AUDIT_PURGE_REFUSED: {
+    kind: 'FAILED_PRECONDITION',
+    message: 'the audit store refused the purge (younger than its minimum retention, or no signed purge anchor)',
+  },
+  AUDIT_CHAIN_BROKEN: {
+    kind: 'FAILED_PRECONDITION',
+    message: 'the audit store does not verify: a record or checkpoint was changed, deleted, inserted or reordered',
+  },
   // Bus
   BUS_PUBLISH_FAILED: { kind: 'UNAVAILABLE', message: 'events could not be published to Kafka', retriable: true },
   BUS_EVENT_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the event does not match the schema' },
+  // Local warehouse (deploy/local/warehouse, DEV ONLY)
+  WAREHOUSE_SEED_FAILED: { kind: 'UNAVAILABLE', message: 'the local warehouse cannot copy the demo tables from PostgreSQL', retriable: true },
+  WAREHOUSE_USERS_INVALID: { kind: 'FAILED_PRECONDITION', message: 'the local warehouse users file or its secret files are invalid' },
+  WAREHOUSE_GRANTS_INVALID: { kind: 'FAILED_PRECONDITION', message: 'the local warehouse grants file is invalid' },
+  BUS_OUTBOX_FULL: { kind: 'UNAVAILABLE', message: 'the local audit outbox is full while Kafka is unavailable; new events are refused', retriable: true },
+  BUS_OUTBOX_IO: { kind: 'UNAVAILABLE', message: 'the local audit outbox cannot be written or synced to disk', retriable: true },
+  BUS_OUTBOX_CORRUPT: { kind: 'INTERNAL', message: 'the local audit outbox holds a damaged record; nothing was dropped' },
 } as const satisfies Record<string, CodeSpec>;
 
 /** A registered error code. */

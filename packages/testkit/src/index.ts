@@ -106,3 +106,62 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** A second instance of a stack app, started by a test with the stack's own environment. */
+export interface SpawnedApp {
+  url: string;
+  pid: number;
+  /** Sends a signal (default SIGKILL: a crash) and waits for the process to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts another replica of a stack app (e.g. a second gateway) with the environment the stack
+ * gives that app (`stack app-env <name>`) plus `overrides`, and waits until `healthPath` answers on
+ * `port`. The test must kill it (the returned handle does; use t.after).
+ */
+export async function spawnApp(name: string, entry: string, port: number, overrides: Record<string, string>, healthPath = '/readyz'): Promise<SpawnedApp> {
+  let envText: string;
+  try {
+    envText = execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'app-env', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch {
+    throw new Error(`the local stack has no environment for ${name}: ${HOW_TO_START}`);
+  }
+  const env: Record<string, string> = {};
+  for (const line of envText.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  Object.assign(env, { LOG_LEVEL: 'warn' }, overrides);
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', join(REPO_ROOT, entry)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await eventually(
+      `${name} replica on port ${port}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${stderr}`);
+        const res = await fetch(`${url}${healthPath}`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+        return res?.ok ? true : undefined;
+      },
+      30_000,
+      200,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    url,
+    pid: child.pid ?? 0,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}

@@ -1,7 +1,10 @@
+import { createTokenVerifier } from '@phigate/auth';
+import { oidcIssuers } from '@phigate/config';
 import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { Counter, createMetrics, type Logger, registerOpsRoutes } from '@phigate/telemetry';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
+import { registerApproverRoutes } from './adapters/http/approver-routes.js';
 import { registerInternalRoutes } from './adapters/http/internal-routes.js';
 import { createSlackClient, responseUrlPolicy } from './adapters/http/slack-client.js';
 import { registerSlackRoutes } from './adapters/http/slack-routes.js';
@@ -77,6 +80,12 @@ export function buildApp(config: ApprovalConfig, log: Logger, deps: ApprovalDeps
     log,
     interactions,
     background,
+  });
+  registerApproverRoutes(app, {
+    store,
+    verify: createTokenVerifier({ issuers: oidcIssuers(config), clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC }),
+    clock,
+    log,
   });
   if (config.APPROVAL_INTERNAL_TOKEN) {
     registerInternalRoutes(app, { store, slack, webhookUrl: config.SLACK_WEBHOOK_URL, token: config.APPROVAL_INTERNAL_TOKEN, clock, log });

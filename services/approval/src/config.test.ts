@@ -8,9 +8,12 @@ const base = {
   REDIS_URL: 'redis://127.0.0.1:6379',
   SLACK_SIGNING_SECRET: 'a-signing-secret-of-40-characters-000000',
   SLACK_WEBHOOK_URL: 'http://127.0.0.1:9401/services/T0/B0/x',
+  OIDC_ISSUER: 'http://127.0.0.1:9400',
+  OIDC_AUDIENCE: 'phigate',
+  OIDC_JWKS_URI: 'http://127.0.0.1:9400/jwks',
 };
 
-test('the stack’s three variables are enough; everything new has a safe default', () => {
+test('the stack’s variables are enough; everything new has a safe default', () => {
   const c = loadConfig(approvalConfigSchema, base);
   assert.deepEqual(c.APPROVAL_SLACK_USERS, {});
   assert.equal(c.APPROVAL_INTERNAL_TOKEN, undefined);

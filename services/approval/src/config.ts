@@ -32,6 +32,8 @@ export const approvalConfigSchema = z.object({
   APPROVAL_INTERNAL_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Longest wait for Slack (webhook and response_url), in ms. */
   APPROVAL_SLACK_TIMEOUT_MS: fields.ms(5000),
+  /** Token validation for the approvers' API (`/v1/approvals`). */
+  ...fields.oidc(),
   LOG_LEVEL: fields.logLevel(),
 });
 

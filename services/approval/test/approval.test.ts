@@ -7,8 +7,9 @@ import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@phigate/config';
 import { buildSlackSink, type SlackRecord, silentLogger } from '@phigate/slack-sink';
+import { signedClick } from '@phigate/slack-sink/click';
 import { createLogger } from '@phigate/telemetry';
-import { eventually, need, uniqueName } from '@phigate/testkit';
+import { demoToken, eventually, need, uniqueName } from '@phigate/testkit';
 import { Redis } from 'ioredis';
 import { buildApp } from '../src/app.js';
 import { approvalConfigSchema } from '../src/config.js';
@@ -49,6 +50,9 @@ async function start(t: TestContext): Promise<Harness> {
     SLACK_WEBHOOK_URL: `${sinkUrl}/services/T0TEST/B0TEST/hook`,
     APPROVAL_SLACK_USERS: JSON.stringify(SLACK_USERS),
     APPROVAL_INTERNAL_TOKEN: token,
+    OIDC_ISSUER: need('DEV_IDP_ISSUER'),
+    OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
+    OIDC_JWKS_URI: `${need('DEV_IDP_ISSUER')}/jwks`,
     LOG_LEVEL: 'silent',
   });
   const clock = { now: new Date() };
@@ -102,17 +106,8 @@ interface Click {
 
 /** A Slack block_actions delivery: form-encoded `payload`, and its exact bytes. */
 function interaction(h: Harness, click: Click): Buffer {
-  const payload = {
-    type: 'block_actions',
-    user: { id: click.user, username: click.user.toLowerCase(), team_id: 'T0TEST' },
-    api_app_id: 'A0TEST',
-    team: { id: 'T0TEST', domain: 'phigate' },
-    container: { type: 'message', message_ts: '1740830400.000100', channel_id: 'C0APPROVALS', is_ephemeral: false },
-    trigger_id: `${Date.now()}.${randomBytes(4).toString('hex')}`,
-    response_url: click.responseUrl ?? `${h.sinkUrl}/response/${uniqueName('r')}`,
-    actions: [{ type: 'button', action_id: click.action, block_id: 'phigate_approval_actions', value: click.approvalId, action_ts: `${Date.now() / 1000}` }],
-  };
-  return Buffer.from(new URLSearchParams({ payload: JSON.stringify(payload) }).toString());
+  const responseUrl = click.responseUrl ?? `${h.sinkUrl}/response/${uniqueName('r')}`;
+  return signedClick({ approvalUrl: h.base, secret: h.secret, ...click, responseUrl }).body;
 }
 
 async function post(h: Harness, body: Buffer, headers: Record<string, string> = sign(h, body)) {
@@ -355,6 +350,9 @@ test('without a token configured the internal API is not served; ops routes answ
     REDIS_URL: need('REDIS_URL'),
     SLACK_SIGNING_SECRET: randomBytes(24).toString('hex'),
     SLACK_WEBHOOK_URL: `${url}/services/T/B/x`,
+    OIDC_ISSUER: need('DEV_IDP_ISSUER'),
+    OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
+    OIDC_JWKS_URI: `${need('DEV_IDP_ISSUER')}/jwks`,
   });
   const app = buildApp(config, createLogger({ service: 'approval-test', level: 'silent' }));
   const { httpPort } = await app.start();
@@ -364,4 +362,34 @@ test('without a token configured the internal API is not served; ops routes answ
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
   const ready = await fetch(`${base}/readyz`);
   assert.deepEqual(await ready.json(), { status: 'ready', checks: { redis: true } });
+});
+
+test('the approvers’ API: an eligible approver lists and approves with a bearer token; others are refused', async (t) => {
+  const h = await start(t);
+  const { body } = await createApproval(h, { requester: 'analytics-agent', quorum: 1 });
+  const id = body.approvalId as string;
+  const api = async (who: string, method: 'GET' | 'POST', path: string) => {
+    const res = await fetch(`${h.base}${path}`, { method, headers: { authorization: `Bearer ${await demoToken(who)}` } });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+  assert.equal((await fetch(`${h.base}/v1/approvals`)).status, 401, 'no token, no list');
+  const alices = await api('alice', 'GET', '/v1/approvals');
+  assert.equal(alices.status, 200);
+  const listed = alices.body.approvals.find((a: { approvalId: string }) => a.approvalId === id);
+  assert.ok(listed, 'alice sees the pending approval');
+  assert.equal(listed.statement, 'SELECT name, ssn FROM patients WHERE ssn = ?');
+  const carols = await api('carol', 'GET', '/v1/approvals');
+  assert.ok(!carols.body.approvals.some((a: { approvalId: string }) => a.approvalId === id), 'carol is in no approver group');
+  const refused = await api('carol', 'POST', `/v1/approvals/${id}/approve`);
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.code, 'APPROVAL_VOTE_REFUSED');
+  assert.equal((await status(h, id)).status, 'pending');
+  const granted = await api('alice', 'POST', `/v1/approvals/${id}/approve`);
+  assert.equal(granted.status, 200, JSON.stringify(granted.body));
+  assert.equal(granted.body.outcome, 'granted');
+  assert.equal((await status(h, id)).status, 'granted');
+  const again = await api('bob', 'POST', `/v1/approvals/${id}/deny`);
+  assert.equal(again.status, 403, 'a decided approval takes no more votes');
+  assert.ok(!(await api('alice', 'GET', '/v1/approvals')).body.approvals.some((a: { approvalId: string }) => a.approvalId === id));
+  assert.equal((await api('alice', 'POST', '/v1/approvals/00000000-0000-0000-0000-000000000000/approve')).status, 404);
 });

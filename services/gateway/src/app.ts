@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import { createTokenVerifier, type TokenVerifier } from '@phigate/auth';
 import { EventPublisher, TOPICS } from '@phigate/bus';
 import { oidcIssuers } from '@phigate/config';
+import { AppError } from '@phigate/errors';
 import { type Analyser, type Catalog, createAnalyser } from '@phigate/sql';
 import { Counter, createMetrics, Gauge, Histogram, type Logger } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
@@ -10,16 +12,20 @@ import { BindingsFile, loadConnectionsFile } from './adapters/files/connections.
 import { createMaskingClient } from './adapters/grpc/masking-client.js';
 import { createPolicyClient } from './adapters/grpc/policy-client.js';
 import { registerAdminRoutes } from './adapters/http/admin.js';
+import { createApprovalClient } from './adapters/http/approval-client.js';
 import { ResultStore } from './adapters/http/result-store.js';
 import { buildHttp } from './adapters/http/server.js';
 import { createKafkaAudit } from './adapters/kafka/audit.js';
 import { PostgresUpstream } from './adapters/postgres/upstream.js';
+import { HeldSignals } from './adapters/redis/held-signals.js';
+import { createRedisHeldStore, outcomesChannel } from './adapters/redis/held-store.js';
 import { createRedisRateLimit } from './adapters/redis/rate-limit.js';
 import { ConnectionRegistry } from './adapters/store/connection-registry.js';
 import type { GatewayConfig } from './config.js';
 import { CachingPolicy } from './domain/decision-cache.js';
+import { HeldQueries } from './domain/held-queries.js';
 import { Lru } from './domain/lru.js';
-import { QueryService } from './domain/query-service.js';
+import { type HeldInfo, type QueryResult, QueryService } from './domain/query-service.js';
 import type { Analysis } from './domain/types.js';
 
 export interface GatewayApp {
@@ -75,6 +81,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     topic: TOPICS.AUDIT,
     ackTimeoutMs: config.GATEWAY_AUDIT_ACK_TIMEOUT_MS,
   });
+  const audit = createKafkaAudit(publisher);
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
   const verify =
@@ -86,7 +93,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
 
   // Loaded in start(): PostgreSQL's own grammar (WASM) for PostgreSQL, node-sql-parser for Snowflake.
   let analyser: Analyser | undefined;
-  const queries = new QueryService({
+  const queries: QueryService = new QueryService({
     connections: () => registry.snapshot(),
     bindings: () => bindings.bindings,
     analyse: (sql, conn, catalog) => {
@@ -111,16 +118,61 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     policy,
     upstream,
     masking,
-    audit: createKafkaAudit(publisher),
+    audit,
     rateLimit: createRedisRateLimit(redis, config.GATEWAY_RATE_LIMIT_PER_MINUTE),
     limits: { maxSqlBytes: config.GATEWAY_MAX_SQL_BYTES, maxRows: config.GATEWAY_HTTP_MAX_ROWS },
+    held: { hold: (p): Promise<HeldInfo> => held.hold(p) },
   });
+
+  // Held statements: continuations in Redis, decisions from the approval service, resumed by
+  // whichever replica claims them first.
+  const signals = new HeldSignals({
+    redisUrl: config.REDIS_URL,
+    decisionsChannel: `${config.APPROVAL_KEY_PREFIX}decisions`,
+    outcomesChannel: outcomesChannel(config.GATEWAY_KEY_PREFIX),
+    onDecision: (requestId) => void held.resume(requestId),
+    log,
+  });
+  const held: HeldQueries = new HeldQueries({
+    store: createRedisHeldStore(redis, { prefix: config.GATEWAY_KEY_PREFIX, keyring: () => registry.currentKeyring }),
+    approvals: createApprovalClient({ url: config.GATEWAY_APPROVAL_URL, token: config.APPROVAL_INTERNAL_TOKEN, timeoutMs: config.GATEWAY_APPROVAL_TIMEOUT_MS }),
+    audit,
+    execute: (p): Promise<QueryResult> => queries.execute(p),
+    rebind: (ctx) => {
+      const { role } = queries.bind(ctx.identity, ctx.connection);
+      if (role !== ctx.role)
+        throw new AppError('GATEWAY_CONNECTION_UNKNOWN', {
+          message: 'the identity is no longer bound to the role the approval was for',
+          details: { connection: ctx.connection },
+        });
+    },
+    replicaId: config.GATEWAY_REPLICA_ID ?? `${hostname()}:${process.pid}`,
+    retainMs: config.GATEWAY_HELD_RETAIN_MS,
+    runTimeoutMs: config.GATEWAY_HELD_RUN_TIMEOUT_MS,
+    maxExpiryMs: config.GATEWAY_HELD_MAX_EXPIRY_MS,
+    waitSignal: (requestId, ms) => signals.wait(requestId, ms),
+    onError: (err, requestId) => log.warn({ requestId, code: (err as AppError).code ?? 'COMMON_INTERNAL' }, 'held request not resumed yet; will retry'),
+  });
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  let reconciling = false;
+  const reconcile = async () => {
+    if (reconciling) return;
+    reconciling = true;
+    try {
+      await held.reconcile();
+    } catch (err) {
+      log.debug({ code: (err as AppError).code ?? 'COMMON_INTERNAL' }, 'held requests not reconciled this round');
+    } finally {
+      reconciling = false;
+    }
+  };
 
   let stopping = false;
   const http = buildHttp({
     verify,
     queries,
     results: new ResultStore(),
+    held,
     log,
     metrics: { requests, latency },
     bodyLimit: config.GATEWAY_MAX_SQL_BYTES * 2,
@@ -161,6 +213,10 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
         policy.revisionChanged(revision);
       });
       bindings.watch();
+      await signals.start();
+      reconcileTimer = setInterval(() => void reconcile(), config.GATEWAY_HELD_RECONCILE_MS);
+      reconcileTimer.unref();
+      void reconcile();
       await http.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_HTTP_PORT });
       const addr = http.server.address();
       const httpPort = typeof addr === 'object' && addr ? addr.port : 0;
@@ -169,7 +225,9 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     },
     async stop() {
       stopping = true;
+      clearInterval(reconcileTimer);
       await http.close();
+      signals.stop();
       await publisher.stop();
       stopWatch?.();
       policyClient.close();

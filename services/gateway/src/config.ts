@@ -32,6 +32,25 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_DECISION_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
   /** Analyses kept per replica, keyed by exact statement text (0 disables). */
   GATEWAY_ANALYSIS_CACHE_SIZE: z.coerce.number().int().min(0).default(5000),
+  /** The approval service (held statements are opened there). */
+  GATEWAY_APPROVAL_URL: z.url().default('http://127.0.0.1:8081'),
+  /** Shared secret for the approval service's internal API; may come from APPROVAL_INTERNAL_TOKEN_FILE. */
+  APPROVAL_INTERNAL_TOKEN: z.string().min(32, 'must be at least 32 characters'),
+  /** The approval service's Redis key prefix: its decisions channel is `<prefix>decisions`. */
+  APPROVAL_KEY_PREFIX: z.string().min(1).default('phigate:approval:'),
+  GATEWAY_APPROVAL_TIMEOUT_MS: fields.ms(5000),
+  /** Prefix of the gateway's own Redis keys (held requests, their outcomes channel). */
+  GATEWAY_KEY_PREFIX: z.string().min(1).default('phigate:gw:'),
+  /** How long a held request's outcome stays readable by its requester after the approval's expiry. */
+  GATEWAY_HELD_RETAIN_MS: fields.ms(3_600_000),
+  /** A resumed statement with no outcome after this long is declared unknown (never run twice). */
+  GATEWAY_HELD_RUN_TIMEOUT_MS: fields.ms(120_000),
+  /** The longest a statement may wait for approval, whatever a policy's expiresIn says. */
+  GATEWAY_HELD_MAX_EXPIRY_MS: fields.ms(24 * 3_600_000),
+  /** How often each replica looks for held requests whose signal it missed, or that expired. */
+  GATEWAY_HELD_RECONCILE_MS: fields.ms(2000),
+  /** Names this replica in claims (default: host name and PID). */
+  GATEWAY_REPLICA_ID: z.string().min(1).optional(),
   LOG_LEVEL: fields.logLevel(),
 });
 

@@ -194,7 +194,7 @@ for (const service of ['policy', 'masking'] as const) {
       assert.equal(r.body.rows, undefined, 'no rows leave');
       assert.ok(r.body.requestId);
     } finally {
-      execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'up'], { stdio: 'ignore', timeout: 300_000 });
+      execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'restart', service], { stdio: 'ignore', timeout: 120_000 });
     }
     const back = await eventually(`queries to work again after ${service} returns`, async () => {
       const r = await query(token, sql);

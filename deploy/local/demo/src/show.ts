@@ -1,5 +1,6 @@
 // The demo walkthrough behind `npm run demo`: one query through the gateway as the ETL pipeline,
 // a blocked statement, and the audit trail of both.
+import { deliverClick, signedClick } from '@phigate/slack-sink/click';
 import { demoToken, eventually, need } from '@phigate/testkit';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -42,9 +43,40 @@ console.log(`\n${bold('2. The same identity tries DROP TABLE patients')}`);
 const denied = await post(token, 'DROP TABLE patients');
 console.log(`   HTTP ${denied.status} ${denied.body.code}: rule ${denied.body.ruleId} — ${denied.body.reason}`);
 
-console.log(`\n${bold('3. The audit trail')} (Kafka topic phigate.audit.v1 → audit store; auditor audra reads it)`);
+console.log(`\n${bold('3. The AI agent asks for a social security number: the statement is held for a human')}`);
+const agent = await demoToken('analytics-agent');
+const heldSql = 'SELECT id, first_name, ssn FROM patients WHERE id = 7';
+const held = await post(agent, heldSql);
+if (held.status !== 202) {
+  console.error(`unexpected answer ${held.status}: ${JSON.stringify(held.body)}`);
+  process.exit(1);
+}
+console.log(`   HTTP 202 ${held.body.status}: approval ${held.body.approvalId}, expires ${held.body.expiresAt}`);
+const slack = await eventually('the approval message in Slack', async () => {
+  const all = (await (await fetch(`${need('SLACK_SINK_URL')}/messages`)).json()) as Array<{ text?: string }>;
+  return all.find((m) => JSON.stringify(m).includes(held.body.approvalId as string));
+});
+console.log(`   Slack (local sink ${need('SLACK_SINK_URL')}/messages): "${slack.text}"`);
+const click = await deliverClick(
+  need('APPROVAL_URL'),
+  signedClick({
+    approvalUrl: need('APPROVAL_URL'),
+    secret: need('SLACK_SIGNING_SECRET'),
+    user: 'U0ALICE',
+    action: 'approve',
+    approvalId: held.body.approvalId,
+  }),
+);
+console.log(`   alice clicks Approve (a Slack-signed interaction): ${click.body.outcome}`);
+const result = await fetch(`${need('GATEWAY_URL')}${held.body.statusUrl}?wait=10`, { headers: { authorization: `Bearer ${agent}` } });
+const resultBody = (await result.json()) as Record<string, any>;
+console.log(
+  `   GET ${held.body.statusUrl}?wait=10 → HTTP ${result.status} ${resultBody.status}: ${JSON.stringify(resultBody.rows)} (ssn still ${resultBody.columns?.[2]?.masking}: approval never lifts masking)`,
+);
+
+console.log(`\n${bold('4. The audit trail')} (Kafka topic phigate.audit.v1 → audit store; auditor audra reads it)`);
 const auditor = await demoToken('audra');
-for (const id of [ok.body.requestId as string, denied.body.requestId as string]) {
+for (const id of [ok.body.requestId as string, denied.body.requestId as string, held.body.requestId as string]) {
   const t = await eventually('the audit timeline', async () => {
     const res = await fetch(`${need('AUDIT_URL')}/v1/requests/${id}`, { headers: { authorization: `Bearer ${auditor}` } });
     if (!res.ok) return undefined;

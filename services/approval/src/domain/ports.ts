@@ -13,6 +13,8 @@ export interface ApprovalStore {
    */
   create(request: ApprovalRequest): Promise<{ state: ApprovalState; created: boolean }>;
   get(approvalId: string): Promise<ApprovalState | undefined>;
+  /** Pending approvals that have not expired at `now`, soonest expiry first. */
+  listPending(now: Date, limit: number): Promise<ApprovalState[]>;
   /**
    * Applies `decide(state, vote, now)` atomically: concurrent votes are serialised, so two
    * approvers cannot both finalise. With `replayKey`, a second call with the same key (within

@@ -60,7 +60,19 @@ export type DomainEvent =
   | { type: 'query.failed'; code: string; message: string; stage: string }
   | { type: 'masking.applied'; columns: MaskReportColumn[] }
   | { type: 'phi.leak_suspected'; column: string; detector: string; count: number }
-  | { type: 'query.completed'; rows: number; bytes: number; durationMs: number };
+  | { type: 'query.completed'; rows: number; bytes: number; durationMs: number }
+  | {
+      type: 'approval.requested';
+      approvalId: string;
+      expiresAt: string;
+      approverGroups: string[];
+      quorum: number;
+      fingerprint: string;
+      paramsHash: string;
+    }
+  | { type: 'approval.granted'; approvalId: string; approver: string; approvers: string[] }
+  | { type: 'approval.denied'; approvalId: string; approver: string; reason: string }
+  | { type: 'approval.expired'; approvalId: string; reason: string };
 
 export interface RequestContext {
   requestId: string;

@@ -28,6 +28,36 @@ export interface QueryResult {
   decision: Decision;
 }
 
+/** A statement decided and recorded, ready to execute now or, once approved, later. */
+export interface Prepared {
+  ctx: RequestContext;
+  sql: string;
+  params: unknown[];
+  analysis: Analysis;
+  decision: Decision;
+  /** Runs in an upstream transaction committed only after its outcome is durable. */
+  transaction: boolean;
+  /** When the request arrived (ms since the epoch). */
+  started: number;
+}
+
+/** What execution needs of a prepared statement (a resumed one has no analysis at hand). */
+export type Runnable = Omit<Prepared, 'analysis'>;
+
+/** A statement held for approval: what the client is told. */
+export interface HeldInfo {
+  requestId: string;
+  approvalId: string;
+  expiresAt: string;
+}
+
+export type QueryOutcome = { kind: 'result'; result: QueryResult } | { kind: 'held'; held: HeldInfo };
+
+/** Where held statements go: the approval workflow (see held-queries.ts). */
+export interface HoldPort {
+  hold(prepared: Prepared): Promise<HeldInfo>;
+}
+
 export interface QueryServiceDeps {
   connections: () => ReadonlyMap<string, ConnectionInfo>;
   bindings: () => readonly Binding[];
@@ -39,6 +69,8 @@ export interface QueryServiceDeps {
   audit: AuditPort;
   rateLimit: RateLimitPort;
   limits: { maxSqlBytes: number; maxRows: number };
+  /** Holds require_approval statements; without it they fail closed. */
+  held?: HoldPort;
   now?: () => number;
 }
 
@@ -54,17 +86,41 @@ export class QueryService {
     this.now = deps.now ?? Date.now;
   }
 
+  /**
+   * Runs a statement if policy allows it now; a statement policy holds for approval is handed to
+   * the held-query port and the caller gets `held` (its door decides how to wait or answer).
+   */
+  async submit(req: QueryRequest): Promise<QueryOutcome> {
+    const prepared = await this.prepare(req);
+    if (prepared.decision.action === 'require_approval') {
+      if (!this.deps.held) throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { message: 'approvals are not configured on this gateway' });
+      return { kind: 'held', held: await this.deps.held.hold(prepared) };
+    }
+    return { kind: 'result', result: await this.execute(prepared) };
+  }
+
+  /** Runs a statement that must not wait: a held statement is an error (used by tools and tests). */
   async run(req: QueryRequest): Promise<QueryResult> {
+    const outcome = await this.submit(req);
+    if (outcome.kind === 'result') return outcome.result;
+    throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', {
+      message: 'the statement requires approval; use a door that can wait for it',
+      details: { requestId: req.requestId },
+    });
+  }
+
+  /**
+   * Everything up to the decision: limits, rate, connection and role, analysis, policy, and the
+   * write-ahead record of the statement and its decision. A denial is thrown here, recorded.
+   */
+  async prepare(req: QueryRequest): Promise<Prepared> {
     const started = this.now();
     if (!req.sql.trim()) throw new AppError('GATEWAY_SQL_EMPTY');
     if (Buffer.byteLength(req.sql) > this.deps.limits.maxSqlBytes)
       throw new AppError('GATEWAY_SQL_TOO_LARGE', { details: { maxBytes: this.deps.limits.maxSqlBytes } });
     const budget = await this.deps.rateLimit.take(req.identity.subject);
     if (!budget.allowed) throw new AppError('GATEWAY_RATE_LIMITED', { details: { retryAfterSec: budget.retryAfterSec } });
-    const conn = this.deps.connections().get(req.connection);
-    const role = conn ? resolveRole(this.deps.bindings(), req.identity, req.connection) : undefined;
-    // Same answer whether the connection does not exist or is not bound: never reveal which exist.
-    if (!conn || !role) throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { details: { connection: req.connection } });
+    const { conn, role } = this.bind(req.identity, req.connection);
 
     const ctx: RequestContext = {
       requestId: req.requestId,
@@ -110,12 +166,30 @@ export class QueryService {
         },
       });
     }
-    if (decision.action === 'require_approval') {
-      throw new AppError('GATEWAY_APPROVAL_UNSUPPORTED', {
-        details: { requestId: req.requestId, ruleIds: decision.ruleIds, reason: decision.reasons.join('; ') },
-      });
-    }
+    // Anything but a plain read runs in an upstream transaction that commits only once the
+    // outcome is durable in the audit log, so a write never happens without its record and a
+    // client retrying after an audit failure cannot apply it twice.
+    const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
+    return { ctx, sql: req.sql, params: req.params, analysis, decision, transaction, started };
+  }
 
+  /**
+   * The connection and the one upstream role a binding gives this identity there. The same answer
+   * whether the connection does not exist or is not bound: never reveal which exist.
+   */
+  bind(identity: Identity, connection: string): { conn: ConnectionInfo; role: string } {
+    const conn = this.deps.connections().get(connection);
+    const role = conn ? resolveRole(this.deps.bindings(), identity, connection) : undefined;
+    if (!conn || !role) throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { details: { connection } });
+    return { conn, role };
+  }
+
+  /** Executes a decided statement as its role, masks every row, records the outcome, then returns it. */
+  async execute(p: Runnable): Promise<QueryResult> {
+    const { ctx, decision, transaction, started } = p;
+    const req = { requestId: ctx.requestId, sql: p.sql, params: p.params };
+    const conn = { name: ctx.connection };
+    const role = ctx.role;
     // Read one row past the limit to know whether the result was cut. A policy row cap truncates
     // (and says so); the door's own maximum is an error, so a client never mistakes a cut for all.
     const policyCap = decision.rowLimit > 0 && decision.rowLimit <= this.deps.limits.maxRows ? decision.rowLimit : 0;
@@ -125,10 +199,6 @@ export class QueryService {
     let rows: Cell[][] = [];
     let truncated = false;
     let stage = 'upstream';
-    // Anything but a plain read runs in an upstream transaction that commits only once the
-    // outcome is durable in the audit log, so a write never happens without its record and a
-    // client retrying after an audit failure cannot apply it twice.
-    const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
     let exec: Awaited<ReturnType<UpstreamPort['execute']>> | undefined;
     try {
       exec = await this.deps.upstream.execute(
@@ -201,7 +271,7 @@ export class QueryService {
     }
   }
 
-  private async recordOrFail(ctx: RequestContext, events: DomainEvent[]): Promise<void> {
+  async recordOrFail(ctx: RequestContext, events: DomainEvent[]): Promise<void> {
     try {
       await this.deps.audit.record(ctx, events);
     } catch (cause) {

@@ -5,6 +5,7 @@ export {
   type Analysis,
   type ColumnMask,
   type ColumnName,
+  globMatch,
   type Identity,
   type MaskingPlan,
   type StatementFacts,

@@ -124,6 +124,7 @@ function view(state: ApprovalState, now: Date) {
     quorum: r.quorum,
     approverGroups: r.approverGroups,
     votes: state.votes,
+    notified: Boolean(state.notifiedAt),
     ...(state.decidedAt ? { decidedAt: state.decidedAt } : {}),
   };
 }

@@ -40,7 +40,10 @@ if ARGV[3] ~= '' then
   redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 end
 if withReplay then redis.call('SET', KEYS[2], '1', 'PX', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[6]) end
+if ARGV[6] ~= '' then
+  redis.call('ZREM', KEYS[3], ARGV[8])
+  redis.call('PUBLISH', ARGV[7], ARGV[6])
+end
 return 'ok'
 `;
 
@@ -52,6 +55,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('HSET', KEYS[2], 'v', '1', 's', ARGV[2])
 redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 return ''
 `;
 
@@ -68,11 +72,13 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
     approval: (id: string) => `${opts.prefix}approval:${id}`,
     request: (requestId: string) => `${opts.prefix}request:${requestId}`,
     replay: (k: string) => `${opts.prefix}replay:${k}`,
+    /** Pending approvals by expiry, for the approvers' API. */
+    pending: `${opts.prefix}pending`,
   };
   const channel = decisionsChannel(opts.prefix);
   // defineCommand runs EVALSHA and falls back to EVAL when the script is not cached.
-  redis.defineCommand('phigateApprovalCas', { numberOfKeys: 2, lua: CAS });
-  redis.defineCommand('phigateApprovalCreate', { numberOfKeys: 2, lua: CREATE });
+  redis.defineCommand('phigateApprovalCas', { numberOfKeys: 3, lua: CAS });
+  redis.defineCommand('phigateApprovalCreate', { numberOfKeys: 3, lua: CREATE });
   const commands = redis as unknown as { phigateApprovalCas: ScriptFn; phigateApprovalCreate: ScriptFn };
   const keepUntil = (request: ApprovalRequest) => Date.parse(request.expiresAt) + opts.retentionMs;
 
@@ -87,6 +93,7 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
       commands.phigateApprovalCas(
         key.approval(id),
         key.replay(replayKey ?? ''),
+        key.pending,
         replayKey ? '1' : '0',
         version,
         next ? JSON.stringify(next) : '',
@@ -94,6 +101,7 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
         opts.replayTtlMs,
         signal ? JSON.stringify(signal) : '',
         channel,
+        id,
       ),
     );
     return String(reply) as 'ok' | 'replay' | 'missing' | 'conflict';
@@ -107,9 +115,11 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
           commands.phigateApprovalCreate(
             key.request(request.requestId),
             key.approval(request.approvalId),
+            key.pending,
             request.approvalId,
             JSON.stringify(state),
             keepUntil(request),
+            Date.parse(request.expiresAt),
           ),
         ),
       );
@@ -121,6 +131,18 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
 
     async get(id) {
       return (await read(id))?.state;
+    },
+
+    async listPending(now, limit) {
+      // Expired entries leave the index as they are met; their hashes expire on their own.
+      await unavailable(() => redis.zremrangebyscore(key.pending, '-inf', `(${now.getTime()}`));
+      const ids = await unavailable(() => redis.zrangebyscore(key.pending, now.getTime(), '+inf', 'LIMIT', 0, limit));
+      const out: ApprovalState[] = [];
+      for (const id of ids) {
+        const found = await read(id);
+        if (found?.state.status === 'pending') out.push(found.state);
+      }
+      return out;
     },
 
     async vote(id, vote, now, replayKey): Promise<VoteResult> {

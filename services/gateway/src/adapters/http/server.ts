@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { bearerToken, type TokenVerifier } from '@phigate/auth';
-import { AppError, isAppError, toAppError } from '@phigate/errors';
+import { AppError, isAppError, isErrorCode, toAppError } from '@phigate/errors';
 import { type Counter, childTrace, type Histogram, type Logger, type OpsOptions, registerOpsRoutes } from '@phigate/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { HeldQueries, HeldState } from '../../domain/held-queries.js';
 import type { QueryResult, QueryService } from '../../domain/query-service.js';
 import type { Identity } from '../../domain/types.js';
 import type { ResultStore } from './result-store.js';
@@ -33,10 +34,25 @@ export function resultBody(r: QueryResult): Record<string, unknown> {
   };
 }
 
+/** The body for a held request that has no outcome yet (HTTP 202). */
+function heldBody(requestId: string, state: Pick<HeldState, 'status'> & { continuation: { approvalId: string; expiresAt: string } }) {
+  return {
+    requestId,
+    status: state.status === 'running' ? 'running' : 'pending_approval',
+    approvalId: state.continuation.approvalId,
+    expiresAt: state.continuation.expiresAt,
+    statusUrl: `/v1/requests/${encodeURIComponent(requestId)}`,
+  };
+}
+
+/** Longest `?wait=` a client may ask GET /v1/requests/:id to hold the request open, in seconds. */
+const MAX_WAIT_SEC = 30;
+
 export interface HttpDeps {
   verify: TokenVerifier;
   queries: QueryService;
   results: ResultStore;
+  held: Pick<HeldQueries, 'view' | 'settle'>;
   log: Logger;
   ops: OpsOptions;
   metrics: { requests: Counter<'outcome'>; latency: Histogram };
@@ -96,7 +112,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         throw new AppError('COMMON_BAD_REQUEST', { message: 'expected a JSON body {connection: string, sql: string, params?: array}' });
       }
       const trace = childTrace(req.headers.traceparent as string | undefined);
-      const result = await deps.queries.run({
+      const submitted = await deps.queries.submit({
         requestId,
         sessionId: requestId,
         frontDoor: 'http',
@@ -106,6 +122,17 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         params: (body.params as unknown[] | undefined) ?? [],
         traceparent: trace.traceparent,
       });
+      if (submitted.kind === 'held') {
+        outcome = 'held';
+        const h = submitted.held;
+        deps.log.info({ requestId, approvalId: h.approvalId, connection: body.connection }, 'query held for approval');
+        return reply
+          .code(202)
+          .header('x-request-id', requestId)
+          .header('location', `/v1/requests/${requestId}`)
+          .send(heldBody(requestId, { status: 'pending', continuation: h }));
+      }
+      const result = submitted.result;
       const out = resultBody(result);
       deps.results.put(requestId, identity.subject, out);
       outcome = 'completed';
@@ -123,12 +150,27 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     }
   });
 
-  app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req) => {
+  app.get<{ Params: { id: string }; Querystring: { wait?: string } }>('/v1/requests/:id', async (req, reply) => {
     const identity = await authenticate(req.headers.authorization);
-    const found = deps.results.get(req.params.id, identity.subject);
+    const id = req.params.id;
+    const waitSec = req.query.wait === undefined ? 0 : Number(req.query.wait);
+    if (!Number.isFinite(waitSec) || waitSec < 0 || waitSec > MAX_WAIT_SEC)
+      throw new AppError('COMMON_BAD_REQUEST', { message: `wait must be a number of seconds from 0 to ${MAX_WAIT_SEC}` });
+    const found = deps.results.get(id, identity.subject);
+    if (found) return found;
+    // A held request lives in the shared store: any replica answers, for its requester only.
+    let state = /^[A-Za-z0-9_.:-]{1,128}$/.test(id) ? await deps.held.view(id, identity.subject, identity.issuer) : undefined;
+    if (state && waitSec > 0 && (state.status === 'pending' || state.status === 'running'))
+      state = (await deps.held.settle(id, Date.now() + waitSec * 1000)) ?? state;
     // The same answer for "no such request" and "not yours": ids of others are not confirmed.
-    if (!found) throw new AppError('GATEWAY_REQUEST_NOT_FOUND', { details: { requestId: req.params.id } });
-    return found;
+    if (!state) throw new AppError('GATEWAY_REQUEST_NOT_FOUND', { details: { requestId: id } });
+    reply.header('x-request-id', id);
+    if (state.outcome?.kind === 'result') return { ...resultBody(state.outcome.result), approvalId: state.continuation.approvalId };
+    if (state.outcome?.kind === 'error') {
+      const o = state.outcome;
+      throw new AppError(isErrorCode(o.code) ? o.code : 'COMMON_INTERNAL', { message: o.message, details: { ...o.details, requestId: id } });
+    }
+    return reply.code(202).send(heldBody(id, state));
   });
   return app;
 }

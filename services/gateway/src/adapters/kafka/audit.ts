@@ -44,6 +44,21 @@ function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
       return buildEvent(e.type, ctx, { column: e.column, detector: e.detector, count: e.count });
     case 'query.completed':
       return buildEvent(e.type, ctx, { rows: e.rows, bytes: e.bytes, durationMs: e.durationMs });
+    case 'approval.requested':
+      return buildEvent(e.type, ctx, {
+        approvalId: e.approvalId,
+        expiresAt: new Date(e.expiresAt),
+        approverGroups: e.approverGroups,
+        quorum: e.quorum,
+        fingerprint: e.fingerprint,
+        paramsHash: e.paramsHash,
+      });
+    case 'approval.granted':
+      return buildEvent(e.type, ctx, { approvalId: e.approvalId, approver: e.approver, approvers: e.approvers });
+    case 'approval.denied':
+      return buildEvent(e.type, ctx, { approvalId: e.approvalId, approver: e.approver, reason: e.reason });
+    case 'approval.expired':
+      return buildEvent(e.type, ctx, { approvalId: e.approvalId, reason: e.reason });
   }
 }
 

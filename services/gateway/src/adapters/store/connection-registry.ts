@@ -57,6 +57,11 @@ const COLUMNS = 'name, type, host, port, database, username, default_schema, poo
  */
 export class ConnectionRegistry {
   private keyring: Keyring;
+
+  /** The current keyring (replaced on reseal): other sealed state derives its keys from it. */
+  get currentKeyring(): Keyring {
+    return this.keyring;
+  }
   private current = new Map<string, UpstreamConnection>();
   private timer: NodeJS.Timeout | undefined;
 

@@ -101,11 +101,19 @@ export interface ApprovalRequested {
   approvalId: string;
   expiresAt?: Date | undefined;
   approverGroups: string[];
+  /** Distinct eligible approvers needed to grant. */
+  quorum: number;
+  /** The approval is bound to this statement fingerprint and this hash of its parameters. */
+  fingerprint: string;
+  paramsHash: string;
 }
 
 export interface ApprovalGranted {
   approvalId: string;
+  /** The approver whose vote completed the quorum. */
   approver: string;
+  /** Every approver who voted to approve, in order. */
+  approvers: string[];
 }
 
 export interface ApprovalDenied {
@@ -116,6 +124,8 @@ export interface ApprovalDenied {
 
 export interface ApprovalExpired {
   approvalId: string;
+  /** Why it expired (for example, the approval message could not be delivered in time). */
+  reason: string;
 }
 
 export interface QueryExecuted {
@@ -1394,7 +1404,7 @@ export const PolicyDecided: MessageFns<PolicyDecided> = {
 };
 
 function createBaseApprovalRequested(): ApprovalRequested {
-  return { approvalId: "", expiresAt: undefined, approverGroups: [] };
+  return { approvalId: "", expiresAt: undefined, approverGroups: [], quorum: 0, fingerprint: "", paramsHash: "" };
 }
 
 export const ApprovalRequested: MessageFns<ApprovalRequested> = {
@@ -1407,6 +1417,15 @@ export const ApprovalRequested: MessageFns<ApprovalRequested> = {
     }
     for (const v of message.approverGroups) {
       writer.uint32(26).string(v!);
+    }
+    if (message.quorum !== 0) {
+      writer.uint32(32).uint32(message.quorum);
+    }
+    if (message.fingerprint !== "") {
+      writer.uint32(42).string(message.fingerprint);
+    }
+    if (message.paramsHash !== "") {
+      writer.uint32(50).string(message.paramsHash);
     }
     return writer;
   },
@@ -1448,6 +1467,30 @@ export const ApprovalRequested: MessageFns<ApprovalRequested> = {
             message.approverGroups.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quorum = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.fingerprint = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.paramsHash = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1477,6 +1520,13 @@ export const ApprovalRequested: MessageFns<ApprovalRequested> = {
         : globalThis.Array.isArray(object?.approver_groups)
         ? object.approver_groups.map((e: any) => globalThis.String(e))
         : [],
+      quorum: isSet(object.quorum) ? globalThis.Number(object.quorum) : 0,
+      fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
+      paramsHash: isSet(object.paramsHash)
+        ? globalThis.String(object.paramsHash)
+        : isSet(object.params_hash)
+        ? globalThis.String(object.params_hash)
+        : "",
     };
   },
 
@@ -1491,6 +1541,15 @@ export const ApprovalRequested: MessageFns<ApprovalRequested> = {
     if (message.approverGroups?.length) {
       obj.approverGroups = message.approverGroups;
     }
+    if (message.quorum !== 0) {
+      obj.quorum = Math.round(message.quorum);
+    }
+    if (message.fingerprint !== "") {
+      obj.fingerprint = message.fingerprint;
+    }
+    if (message.paramsHash !== "") {
+      obj.paramsHash = message.paramsHash;
+    }
     return obj;
   },
 
@@ -1502,12 +1561,15 @@ export const ApprovalRequested: MessageFns<ApprovalRequested> = {
     message.approvalId = object.approvalId ?? "";
     message.expiresAt = object.expiresAt ?? undefined;
     message.approverGroups = object.approverGroups?.map((e) => e) || [];
+    message.quorum = object.quorum ?? 0;
+    message.fingerprint = object.fingerprint ?? "";
+    message.paramsHash = object.paramsHash ?? "";
     return message;
   },
 };
 
 function createBaseApprovalGranted(): ApprovalGranted {
-  return { approvalId: "", approver: "" };
+  return { approvalId: "", approver: "", approvers: [] };
 }
 
 export const ApprovalGranted: MessageFns<ApprovalGranted> = {
@@ -1517,6 +1579,9 @@ export const ApprovalGranted: MessageFns<ApprovalGranted> = {
     }
     if (message.approver !== "") {
       writer.uint32(18).string(message.approver);
+    }
+    for (const v of message.approvers) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -1550,6 +1615,14 @@ export const ApprovalGranted: MessageFns<ApprovalGranted> = {
             message.approver = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.approvers.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1570,6 +1643,9 @@ export const ApprovalGranted: MessageFns<ApprovalGranted> = {
         ? globalThis.String(object.approval_id)
         : "",
       approver: isSet(object.approver) ? globalThis.String(object.approver) : "",
+      approvers: globalThis.Array.isArray(object?.approvers)
+        ? object.approvers.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1581,6 +1657,9 @@ export const ApprovalGranted: MessageFns<ApprovalGranted> = {
     if (message.approver !== "") {
       obj.approver = message.approver;
     }
+    if (message.approvers?.length) {
+      obj.approvers = message.approvers;
+    }
     return obj;
   },
 
@@ -1591,6 +1670,7 @@ export const ApprovalGranted: MessageFns<ApprovalGranted> = {
     const message = createBaseApprovalGranted();
     message.approvalId = object.approvalId ?? "";
     message.approver = object.approver ?? "";
+    message.approvers = object.approvers?.map((e) => e) || [];
     return message;
   },
 };
@@ -1701,13 +1781,16 @@ export const ApprovalDenied: MessageFns<ApprovalDenied> = {
 };
 
 function createBaseApprovalExpired(): ApprovalExpired {
-  return { approvalId: "" };
+  return { approvalId: "", reason: "" };
 }
 
 export const ApprovalExpired: MessageFns<ApprovalExpired> = {
   encode(message: ApprovalExpired, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.approvalId !== "") {
       writer.uint32(10).string(message.approvalId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
     }
     return writer;
   },
@@ -1733,6 +1816,14 @@ export const ApprovalExpired: MessageFns<ApprovalExpired> = {
             message.approvalId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1752,6 +1843,7 @@ export const ApprovalExpired: MessageFns<ApprovalExpired> = {
         : isSet(object.approval_id)
         ? globalThis.String(object.approval_id)
         : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -1759,6 +1851,9 @@ export const ApprovalExpired: MessageFns<ApprovalExpired> = {
     const obj: any = {};
     if (message.approvalId !== "") {
       obj.approvalId = message.approvalId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
     }
     return obj;
   },
@@ -1769,6 +1864,7 @@ export const ApprovalExpired: MessageFns<ApprovalExpired> = {
   fromPartial(object: DeepPartial<ApprovalExpired>): ApprovalExpired {
     const message = createBaseApprovalExpired();
     message.approvalId = object.approvalId ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };

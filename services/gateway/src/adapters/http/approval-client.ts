@@ -1,0 +1,72 @@
+import { AppError } from '@phigate/errors';
+import type { ApprovalStatus, ApprovalsPort, ApprovalView, Continuation } from '../../domain/held-queries.js';
+
+export interface ApprovalClientOptions {
+  /** Base URL of the approval service, e.g. http://127.0.0.1:8081. */
+  url: string;
+  /** Shared secret sent as `x-phigate-internal-token`. */
+  token: string;
+  timeoutMs: number;
+}
+
+const STATUSES = new Set<ApprovalStatus>(['pending', 'granted', 'denied', 'expired']);
+
+/**
+ * The approval service's internal API. The statement goes over the wire once, to be redacted on
+ * arrival; only ids come back. Any transport failure or unexpected answer is an error (fail closed).
+ */
+export function createApprovalClient(opts: ApprovalClientOptions): ApprovalsPort {
+  const base = opts.url.replace(/\/$/, '');
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: { 'x-phigate-internal-token': opts.token, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
+    } catch (cause) {
+      throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { cause, message: 'the approval service cannot be reached; the statement was not run' });
+    }
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    return { status: res.status, json };
+  };
+
+  return {
+    async open(c: Continuation, facts) {
+      const approval = c.decision.approval;
+      if (!approval) throw new AppError('COMMON_INTERNAL', { message: 'a held statement without an approval requirement' });
+      const { status, json } = await call('POST', '/internal/approvals', {
+        requestId: c.ctx.requestId,
+        requester: c.ctx.identity.subject,
+        connection: c.ctx.connection,
+        role: c.ctx.role,
+        statement: c.sql,
+        tables: facts.tables.slice(0, 500),
+        phiColumns: facts.phiColumns.slice(0, 500),
+        ruleIds: c.decision.ruleIds.length ? c.decision.ruleIds : ['(unnamed)'],
+        reason: c.decision.reasons.join('; ').slice(0, 2000),
+        approverGroups: approval.groups,
+        quorum: approval.quorum,
+        expiresAt: c.expiresAt,
+      });
+      if ((status !== 200 && status !== 201) || typeof json.approvalId !== 'string') {
+        throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', {
+          message: `the approval service refused to open the approval (HTTP ${status}${typeof json.code === 'string' ? `, ${json.code}` : ''})`,
+        });
+      }
+      return { approvalId: json.approvalId, notified: json.notified === true };
+    },
+
+    async status(approvalId): Promise<ApprovalView | undefined> {
+      const { status, json } = await call('GET', `/internal/approvals/${encodeURIComponent(approvalId)}`);
+      if (status === 404) return undefined;
+      if (status !== 200 || !STATUSES.has(json.status as ApprovalStatus)) {
+        throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { message: `the approval service answered HTTP ${status} for an approval's status` });
+      }
+      const votes = Array.isArray(json.votes) ? (json.votes as ApprovalView['votes']) : [];
+      return { status: json.status as ApprovalStatus, votes, notified: json.notified === true };
+    },
+  };
+}
