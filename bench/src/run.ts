@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@phigate/testkit';
+import { approvalBench } from './approval-suite.js';
 import { maskingBench } from './masking-suite.js';
 import { policyBench } from './policy-suite.js';
 
@@ -11,12 +12,13 @@ const iterations = Number(process.env.BENCH_ITERATIONS ?? 5000);
 const started = new Date();
 const policy = await policyBench(iterations);
 const masking = await maskingBench(); // prints its own rows
+const approval = await approvalBench();
 const result = {
   startedAt: started.toISOString(),
   durationSec: Math.round((Date.now() - started.getTime()) / 1000),
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   iterations,
-  suites: { policy, masking },
+  suites: { policy, masking, approval },
 };
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -27,4 +29,10 @@ console.log(row('bare gRPC round trip (baseline)', policy.grpcRoundTrip));
 console.log(row('SQL analysis (PostgreSQL parser)', policy.analysis, policy.analysis.p50VsGrpcRoundTrip), `  ${policy.analysis.perSecond}/s`);
 console.log(row('decision, cold (analysis + RPC)', policy.decisionCold, policy.decisionCold.p50VsGrpcRoundTrip));
 console.log(row('decision, cached', policy.decisionCached, policy.decisionCached.p50VsGrpcRoundTrip), `  hit rate ${policy.decisionCached.hitRate}`);
+console.log(`\napproval resume (${approval.iterations} held statements, signed Slack click → result at a waiting client)`);
+console.log(row('allowed point query (baseline)', approval.directQuery));
+console.log(
+  row('click → result', approval.clickToResult),
+  `  ${approval.clickToResult.p50VsDirectQuery}× the point query; target p50 ≤ ${approval.target.clickToResultP50Ms} ms ${approval.target.met ? 'met' : `missed by ${approval.target.missByMs} ms`}`,
+);
 console.log(`\nwritten to bench/results/latest.json (${result.durationSec} s)`);
