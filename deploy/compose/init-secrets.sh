@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates the Compose stack's secrets once, as files under deploy/compose/secrets/ (git-ignored):
+# random passwords and keys, and the two database URLs built from them. Existing files are kept,
+# so re-running is safe; delete the directory (and the pg-data volume) to start over.
+#
+# The files are world-readable inside a 0700 directory: Compose bind-mounts each file into the
+# containers, whose users (uid 1000 for phigate, 999 for postgres) are not the host owner.
+set -euo pipefail
+dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/secrets
+mkdir -p "$dir"
+chmod 700 "$dir"
+
+random() { head -c 256 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c "$1"; }
+put() { # name value: written only if missing
+  [[ -s $dir/$1 ]] && return 0
+  printf '%s' "$2" >"$dir/$1.tmp"
+  chmod 444 "$dir/$1.tmp"
+  mv "$dir/$1.tmp" "$dir/$1"
+}
+
+put pg_admin_password "$(random 32)"
+put clinical_gateway_password "$(random 32)"
+put audit_db_password "$(random 32)"
+put control_db_password "$(random 32)"
+put audit_database_url "postgres://phigate_audit:$(cat "$dir/audit_db_password")@postgres:5432/phigate_audit"
+put gateway_database_url "postgres://phigate_control:$(cat "$dir/control_db_password")@postgres:5432/phigate_control"
+put sealing_keys.json "{\"active\":\"k1\",\"keys\":{\"k1\":\"$(head -c 32 /dev/urandom | base64 -w0)\"}}"
+put masking_token_key "$(random 48)"
+put slack_signing_secret "$(random 40)"
+put approval_internal_token "$(random 48)"
+# Ed25519 key that signs the audit store's checkpoints.
+put audit_checkpoint_key "$(openssl genpkey -algorithm ed25519)"
+printf 'phigate: compose secrets are in %s\n' "$dir" >&2

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Fills an overlay's git-ignored inputs before `kubectl apply -k`:
+#
+#   deploy/k8s/prepare.sh local        demo policies and SQL into overlays/local/generated/, random
+#                                      secrets into overlays/local/secrets/ (kept if present)
+#   deploy/k8s/prepare.sh production   the repository's policies into overlays/production/policies/
+#                                      (a starting point), then lists the secret files still missing
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+random() { head -c 256 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c "$1"; }
+
+case ${1:-} in
+  local)
+    o=$here/overlays/local
+    mkdir -p "$o/generated/policies" "$o/generated/postgres/clinical-pg" "$o/generated/postgres/migrations/audit" "$o/generated/postgres/migrations/gateway"
+    cp "$root"/deploy/local/policies/*.yaml "$o/generated/policies/"
+    cp "$root/deploy/compose/postgres/init-phigate.sh" "$root/deploy/local/demo/apply-clinical-pg.sh" "$o/generated/postgres/"
+    cp "$root"/deploy/local/demo/clinical-pg/*.sql "$o/generated/postgres/clinical-pg/"
+    cp "$root"/services/audit/migrations/*.sql "$o/generated/postgres/migrations/audit/"
+    cp "$root"/services/gateway/migrations/*.sql "$o/generated/postgres/migrations/gateway/"
+    s=$o/secrets
+    mkdir -p "$s" && chmod 700 "$s"
+    put() { [[ -s $s/$1 ]] || (umask 077 && printf '%s' "$2" >"$s/$1"); }
+    put pg-admin-password "$(random 32)"
+    put clinical-gateway-password "$(random 32)"
+    put audit-db-password "$(random 32)"
+    put control-db-password "$(random 32)"
+    put audit-database-url "postgres://phigate_audit:$(cat "$s/audit-db-password")@postgres:5432/phigate_audit"
+    put gateway-database-url "postgres://phigate_control:$(cat "$s/control-db-password")@postgres:5432/phigate_control"
+    put redis-url "redis://redis:6379"
+    put sealing-keys.json "{\"active\":\"k1\",\"keys\":{\"k1\":\"$(head -c 32 /dev/urandom | base64 -w0)\"}}"
+    put masking-token-key "$(random 48)"
+    put slack-signing-secret "$(random 40)"
+    put slack-webhook-url "http://slack-sink:9401/services/T0PHIGATE/B0APPROVALS/local-dev"
+    put approval-internal-token "$(random 48)"
+    put audit-checkpoint-key "$(openssl genpkey -algorithm ed25519)"
+    echo "overlay local is ready: kubectl apply -k $o" >&2
+    ;;
+  production)
+    o=$here/overlays/production
+    mkdir -p "$o/policies"
+    for f in "$root"/deploy/local/policies/*.yaml; do [[ -e $o/policies/$(basename "$f") ]] || cp "$f" "$o/policies/"; done
+    missing=0
+    for f in gateway-database-url redis-url sealing-keys.json clinical-pg-password audit-database-url slack-signing-secret \
+      slack-webhook-url approval-internal-token masking-token-key audit-checkpoint-key; do
+      if [[ ! -s $o/secrets/$f ]]; then echo "missing secret file: $o/secrets/$f" >&2; missing=1; fi
+    done
+    exit $missing
+    ;;
+  *) echo "usage: prepare.sh local|production" >&2; exit 2 ;;
+esac
