@@ -1,0 +1,339 @@
+/**
+ * Snowflake SQL → DuckDB SQL, at the token level. Only what a client of the demo warehouse
+ * commonly writes is rewritten: Snowflake type names, the Snowflake conversion and
+ * semi-structured constructors, IFF/NVL, the session context functions, and numbered binds
+ * (`:1` → `$1`). Strings, quoted identifiers and comments are never touched. Everything else is
+ * passed to DuckDB as written (the two dialects share most of their syntax).
+ */
+
+export interface SessionContext {
+  database: string;
+  schema: string;
+  role: string;
+  user: string;
+  warehouse: string;
+}
+
+type Tok = { kind: 'ws' | 'comment' | 'string' | 'qident' | 'word' | 'number' | 'op'; text: string };
+
+export class TranslateError extends Error {}
+
+function tokenize(sql: string): Tok[] {
+  const out: Tok[] = [];
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const ch = sql[i]!;
+    const next = sql[i + 1];
+    let j = i + 1;
+    let kind: Tok['kind'];
+    if (/\s/.test(ch)) {
+      while (j < n && /\s/.test(sql[j]!)) j++;
+      kind = 'ws';
+    } else if ((ch === '-' && next === '-') || (ch === '/' && next === '/')) {
+      j = sql.indexOf('\n', i);
+      if (j < 0) j = n;
+      kind = 'comment';
+    } else if (ch === '/' && next === '*') {
+      j = sql.indexOf('*/', i + 2);
+      if (j < 0) throw new TranslateError('unterminated comment');
+      j += 2;
+      kind = 'comment';
+    } else if (ch === "'") {
+      for (;;) {
+        if (j >= n) throw new TranslateError('unterminated string literal');
+        if (sql[j] === '\\') j += 2;
+        else if (sql[j] === "'" && sql[j + 1] === "'") j += 2;
+        else if (sql[j] === "'") {
+          j++;
+          break;
+        } else j++;
+      }
+      kind = 'string';
+    } else if (ch === '$' && next === '$') {
+      j = sql.indexOf('$$', i + 2);
+      if (j < 0) throw new TranslateError('unterminated $$ string');
+      j += 2;
+      kind = 'string';
+    } else if (ch === '"') {
+      for (;;) {
+        if (j >= n) throw new TranslateError('unterminated quoted identifier');
+        if (sql[j] === '"' && sql[j + 1] === '"') j += 2;
+        else if (sql[j] === '"') {
+          j++;
+          break;
+        } else j++;
+      }
+      kind = 'qident';
+    } else if (/[A-Za-z_]/.test(ch)) {
+      while (j < n && /[A-Za-z0-9_$]/.test(sql[j]!)) j++;
+      kind = 'word';
+    } else if (/[0-9]/.test(ch)) {
+      while (j < n && /[0-9.eE]/.test(sql[j]!)) j++;
+      kind = 'number';
+    } else {
+      if (ch === ':' && next === ':') j = i + 2;
+      kind = 'op';
+    }
+    out.push({ kind, text: sql.slice(i, j) });
+    i = j;
+  }
+  return out;
+}
+
+/** `$$…$$` and backslash escapes are Snowflake's; DuckDB wants standard '…' literals. */
+function stringLiteral(text: string): string {
+  let value: string;
+  if (text.startsWith('$$')) value = text.slice(2, -2);
+  else {
+    const body = text.slice(1, -1);
+    value = body.replace(/''|\\(.)/gs, (m, c: string | undefined) => {
+      if (m === "''") return "'";
+      const map: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', f: '\f', '0': '\0' };
+      return c !== undefined ? (map[c] ?? c) : m;
+    });
+  }
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Snowflake type names → DuckDB types (the SF_* ones are created by the engine). */
+const TYPE_MAP: Record<string, string> = {
+  NUMBER: 'DECIMAL',
+  NUMERIC: 'DECIMAL',
+  INT: 'DECIMAL(38,0)',
+  INTEGER: 'DECIMAL(38,0)',
+  BIGINT: 'DECIMAL(38,0)',
+  SMALLINT: 'DECIMAL(38,0)',
+  TINYINT: 'DECIMAL(38,0)',
+  BYTEINT: 'DECIMAL(38,0)',
+  FLOAT: 'DOUBLE',
+  FLOAT4: 'DOUBLE',
+  FLOAT8: 'DOUBLE',
+  REAL: 'DOUBLE',
+  'DOUBLE PRECISION': 'DOUBLE',
+  STRING: 'VARCHAR',
+  TEXT: 'VARCHAR',
+  DATETIME: 'TIMESTAMP',
+  TIMESTAMP_NTZ: 'TIMESTAMP',
+  TIMESTAMP_LTZ: 'TIMESTAMPTZ',
+  TIMESTAMP_TZ: 'SF_TIMESTAMP_TZ',
+  BINARY: 'BLOB',
+  VARBINARY: 'BLOB',
+  VARIANT: 'JSON',
+  OBJECT: 'SF_OBJECT',
+  ARRAY: 'SF_ARRAY',
+};
+
+/** Function rewrites: name → (args) → DuckDB expression text. */
+function functionRewrite(name: string, args: string[], ctx: SessionContext): string | undefined {
+  const a = (i: number) => args[i] ?? 'NULL';
+  const cast = (type: string) => (args.length === 1 ? `CAST(${a(0)} AS ${type})` : undefined);
+  const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+  switch (name) {
+    case 'TO_NUMBER':
+    case 'TO_DECIMAL':
+    case 'TO_NUMERIC': {
+      // TO_NUMBER(expr [, format] [, precision [, scale]]): a format string is not supported.
+      const nums = args.slice(1);
+      if (nums.some((x) => !/^\s*\d+\s*$/.test(x))) return undefined;
+      return `CAST(${a(0)} AS DECIMAL(${(nums[0] ?? '38').trim()},${(nums[1] ?? '0').trim()}))`;
+    }
+    case 'TO_DOUBLE':
+      return cast('DOUBLE');
+    case 'TO_VARCHAR':
+    case 'TO_CHAR':
+      return cast('VARCHAR');
+    case 'TO_BOOLEAN':
+      return cast('BOOLEAN');
+    case 'TO_DATE':
+      return cast('DATE');
+    case 'TO_TIME':
+      return cast('TIME');
+    case 'TO_TIMESTAMP':
+    case 'TO_TIMESTAMP_NTZ':
+      return cast('TIMESTAMP');
+    case 'TO_TIMESTAMP_LTZ':
+      return args.length === 1 ? `CAST(sf_tz_text(${a(0)}) AS TIMESTAMPTZ)` : undefined;
+    case 'TO_TIMESTAMP_TZ':
+      return args.length === 1 ? `sf_to_timestamp_tz(${a(0)})` : undefined;
+    case 'TO_BINARY':
+      if (args.length === 2 && a(1).trim().toUpperCase() !== "'HEX'") return undefined;
+      return args.length <= 2 ? `unhex(${a(0)})` : undefined;
+    case 'HEX_DECODE_BINARY':
+      return `unhex(${a(0)})`;
+    case 'PARSE_JSON':
+      return `CAST(${a(0)} AS JSON)`;
+    case 'TO_VARIANT':
+      return `to_json(${a(0)})`;
+    case 'OBJECT_CONSTRUCT':
+      return `sf_object(json_object(${args.join(',')}))`;
+    case 'ARRAY_CONSTRUCT':
+      return `sf_array(json_array(${args.join(',')}))`;
+    case 'TO_OBJECT':
+      return `sf_object(${a(0)})`;
+    case 'TO_ARRAY':
+      return `sf_array(${a(0)})`;
+    case 'IFF':
+      return args.length === 3 ? `(CASE WHEN ${a(0)} THEN ${a(1)} ELSE ${a(2)} END)` : undefined;
+    case 'NVL':
+      return `coalesce(${args.join(',')})`;
+    case 'CURRENT_ROLE':
+      return lit(ctx.role);
+    case 'CURRENT_DATABASE':
+      return lit(ctx.database);
+    case 'CURRENT_SCHEMA':
+      return lit(ctx.schema);
+    case 'CURRENT_USER':
+      return lit(ctx.user);
+    case 'CURRENT_WAREHOUSE':
+      return lit(ctx.warehouse);
+    case 'CURRENT_VERSION':
+      return lit('9.0.0');
+    default:
+      return undefined;
+  }
+}
+
+/** Splits the tokens of a call's argument list (between its parentheses) at top-level commas. */
+function splitArgs(toks: Tok[]): Tok[][] {
+  const args: Tok[][] = [[]];
+  let depth = 0;
+  for (const t of toks) {
+    if (t.kind === 'op' && t.text === '(') depth++;
+    if (t.kind === 'op' && t.text === ')') depth--;
+    if (depth === 0 && t.kind === 'op' && t.text === ',') args.push([]);
+    else args[args.length - 1]!.push(t);
+  }
+  return args.length === 1 && args[0]!.every((t) => t.kind === 'ws' || t.kind === 'comment') ? [] : args;
+}
+
+interface Mode {
+  inCast: boolean;
+  /** Inside the column list of CREATE TABLE. */
+  inColumns: boolean;
+  create: boolean;
+}
+
+function render(toks: Tok[], ctx: SessionContext, mode: Mode): string {
+  let out = '';
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.kind === 'string') {
+      out += stringLiteral(t.text);
+      continue;
+    }
+    if (t.kind === 'op' && t.text === ':' && toks[i + 1]?.kind === 'number' && /^\d+$/.test(toks[i + 1]!.text)) {
+      out += `$${toks[i + 1]!.text}`;
+      i++;
+      continue;
+    }
+    if (t.kind !== 'word') {
+      out += t.text;
+      continue;
+    }
+    const up = t.text.toUpperCase();
+    // Find the next non-space token.
+    let k = i + 1;
+    while (toks[k]?.kind === 'ws' || toks[k]?.kind === 'comment') k++;
+    const prevIdx = (() => {
+      let p = i - 1;
+      while (toks[p]?.kind === 'ws' || toks[p]?.kind === 'comment') p--;
+      return p;
+    })();
+    const prev = toks[prevIdx];
+    const afterDot = prev?.kind === 'op' && prev.text === '.';
+    if (!afterDot && toks[k]?.kind === 'op' && toks[k]!.text === '(') {
+      // A call: collect the balanced argument list.
+      let depth = 0;
+      let end = k;
+      for (; end < toks.length; end++) {
+        const x = toks[end]!;
+        if (x.kind === 'op' && x.text === '(') depth++;
+        if (x.kind === 'op' && x.text === ')' && --depth === 0) break;
+      }
+      if (end >= toks.length) throw new TranslateError('unbalanced parentheses');
+      const inner = toks.slice(k + 1, end);
+      const args = splitArgs(inner).map((a) =>
+        render(a, ctx, {
+          inCast: up === 'CAST' || up === 'TRY_CAST',
+          inColumns: mode.create && !mode.inColumns && isTableName(toks, i),
+          create: mode.create,
+        }).trim(),
+      );
+      const rewritten = functionRewrite(up, args, ctx);
+      if (rewritten !== undefined) {
+        out += rewritten;
+        i = end;
+        continue;
+      }
+      const typeCall = (up === 'NUMBER' || up === 'NUMERIC') && isTypeContext(toks, prevIdx, mode);
+      out += `${typeCall ? 'DECIMAL' : t.text}(${args.join(', ')})`;
+      i = end;
+      continue;
+    }
+    if (isTypeContext(toks, prevIdx, mode) && TYPE_MAP[up] !== undefined) {
+      const hasArgs = toks[k]?.kind === 'op' && toks[k]!.text === '(';
+      out += (up === 'NUMBER' || up === 'NUMERIC') && !hasArgs ? 'DECIMAL(38,0)' : TYPE_MAP[up];
+      continue;
+    }
+    if (['CURRENT_ROLE', 'CURRENT_DATABASE', 'CURRENT_SCHEMA', 'CURRENT_USER', 'CURRENT_WAREHOUSE'].includes(up) && !afterDot) {
+      out += functionRewrite(up, [], ctx)!;
+      continue;
+    }
+    out += t.text;
+  }
+  return out;
+}
+
+function isTypeContext(toks: Tok[], prevIdx: number, mode: Mode): boolean {
+  const prev = toks[prevIdx];
+  if (!prev) return false;
+  return (
+    (prev.kind === 'op' && prev.text === '::') ||
+    (mode.inCast && prev.kind === 'word' && prev.text.toUpperCase() === 'AS') ||
+    (mode.inColumns && isColumnTypePosition(toks, prevIdx))
+  );
+}
+
+/** Whether the word at `i` is the table name of `CREATE … TABLE name (`. */
+function isTableName(toks: Tok[], i: number): boolean {
+  const words = toks
+    .slice(0, i)
+    .filter((t) => t.kind === 'word')
+    .map((t) => t.text.toUpperCase());
+  return words.includes('TABLE') && !words.includes('AS') && !words.includes('SELECT');
+}
+
+/** In `CREATE TABLE t (name TYPE, …)`: the word after a column name inside the column list. */
+function isColumnTypePosition(toks: Tok[], prevIdx: number): boolean {
+  const prev = toks[prevIdx];
+  if (!prev || (prev.kind !== 'word' && prev.kind !== 'qident')) return false;
+  let p = prevIdx - 1;
+  while (toks[p]?.kind === 'ws' || toks[p]?.kind === 'comment') p--;
+  const before = toks[p];
+  return !before || (before.kind === 'op' && before.text === ',');
+}
+
+/** Translates one Snowflake statement to DuckDB SQL (throws TranslateError on unlexable input). */
+export function translate(sql: string, ctx: SessionContext): string {
+  const toks = tokenize(sql);
+  const create = toks.find((t) => t.kind === 'word')?.text.toUpperCase() === 'CREATE';
+  return render(toks, ctx, { inCast: false, inColumns: false, create }).replace(/;\s*$/, '');
+}
+
+/** Column names as Snowflake reports them: unquoted names fold to upper case. */
+export function quotedNames(sql: string): Set<string> {
+  const names = new Set<string>();
+  for (const t of tokenize(sql)) if (t.kind === 'qident') names.add(t.text.slice(1, -1).replace(/""/g, '"'));
+  return names;
+}
+
+/** `SELECT SYSTEM$WAIT(n [, 'unit'])`: how long to wait, in ms (undefined when the statement is something else). */
+export function systemWait(sql: string): { ms: number; label: string } | undefined {
+  const m = /^\s*(?:SELECT|CALL)\s+SYSTEM\$WAIT\s*\(\s*(\d+(?:\.\d+)?)\s*(?:,\s*'(SECONDS|MILLISECONDS|MINUTES)'\s*)?\)\s*;?\s*$/i.exec(sql);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'SECONDS').toUpperCase();
+  const ms = unit === 'MILLISECONDS' ? n : unit === 'MINUTES' ? n * 60_000 : n * 1000;
+  return { ms, label: `SYSTEM$WAIT(${m[1]}${m[2] ? `, '${m[2].toUpperCase()}'` : ''})` };
+}

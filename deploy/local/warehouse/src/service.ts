@@ -1,0 +1,646 @@
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { TokenVerifier } from '@phigate/auth';
+import type { Analysis, StatementFacts } from '@phigate/model';
+import type { Analyser, Catalog } from '@phigate/sql';
+import { type LoadedUser, passwordMatches, verifyKeyPairJwt } from './adapters/credentials.js';
+import type { EncodedResult, Engine, EngineSession, ExecOutcome } from './adapters/duckdb/engine.js';
+import { decodeBindings } from './domain/bindings.js';
+import { type GrantChecker, refusalMessage } from './domain/grants.js';
+import {
+  type Envelope,
+  fail,
+  formatParameters,
+  IN_PROGRESS,
+  IN_PROGRESS_ASYNC,
+  LOGIN,
+  loginParameters,
+  ok,
+  SnowflakeError,
+  SQL,
+  STATEMENT_TYPE,
+} from './domain/protocol.js';
+import { quotedNames, systemWait, TranslateError, translate } from './domain/translate.js';
+import { foldIdentifier } from './domain/users.js';
+
+export type Log = (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
+
+export interface WarehouseOptions {
+  engine: Engine;
+  catalog: Catalog;
+  analyser: Analyser;
+  grants: GrantChecker;
+  users: LoadedUser[];
+  verify: TokenVerifier;
+  log: Log;
+  /** Longest a query-request or result poll is held before answering "in progress". */
+  holdMs: number;
+  /** Rows per result chunk (and in the inline first part) once a result is chunked. */
+  chunkRows: number;
+  sessionValiditySec: number;
+  masterValiditySec: number;
+  timezone: string;
+  warehouseName: string;
+}
+
+interface Session {
+  id: number;
+  token: string;
+  tokenExpires: number;
+  masterToken: string;
+  masterExpires: number;
+  user: LoadedUser;
+  role: string;
+  database: string;
+  schema: string;
+  warehouse: string;
+  engine: EngineSession;
+  byRequestId: Map<string, Query>;
+}
+
+type Status = 'RUNNING' | 'SUCCESS' | 'FAILED_WITH_ERROR' | 'ABORTED';
+
+interface Result extends EncodedResult {
+  statementTypeId: number;
+  /** describeOnly: how many binds the statement takes. */
+  numberOfBinds?: number;
+}
+
+interface Query {
+  id: string;
+  session: Session;
+  status: Status;
+  startTime: number;
+  endTime: number;
+  asyncExec: boolean;
+  result?: Result;
+  error?: SnowflakeError;
+  done: Promise<void>;
+  abort: () => void;
+  chunkKey: string;
+  chunkCache: Map<number, Buffer>;
+}
+
+/** What a route hands back: the JSON envelope (always HTTP 200, as Snowflake answers). */
+export type Reply = Envelope;
+
+const STATEMENT_TYPES: Record<string, number> = {
+  select: STATEMENT_TYPE.SELECT,
+  insert: STATEMENT_TYPE.INSERT,
+  update: STATEMENT_TYPE.UPDATE,
+  delete: STATEMENT_TYPE.DELETE,
+  merge: STATEMENT_TYPE.MERGE,
+  use: STATEMENT_TYPE.USE,
+  show: STATEMENT_TYPE.SHOW,
+  describe: STATEMENT_TYPE.DESCRIBE,
+  transaction: STATEMENT_TYPE.TCL,
+  set: STATEMENT_TYPE.SCL,
+  reset: STATEMENT_TYPE.SCL,
+};
+const DML_COUNTERS: Record<string, string[]> = {
+  insert: ['number of rows inserted'],
+  update: ['number of rows updated', 'number of multi-joined rows updated'],
+  delete: ['number of rows deleted'],
+  merge: ['number of rows inserted', 'number of rows updated', 'number of rows deleted'],
+};
+const QUERY_TTL_MS = 15 * 60_000;
+const MAX_QUERIES = 2000;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+/** Snowflake's query ids look like `01b5a2c3-0603-8a4f-0000-…`: a UUID is what drivers validate. */
+const newQueryId = () => randomUUID();
+
+/**
+ * The warehouse's protocol logic: login and sessions, statement execution with grants,
+ * idempotent query requests, long-polled results, abort and result chunks. HTTP-agnostic: the
+ * routes pass parsed bodies and headers in and send the envelope back.
+ */
+export class Warehouse {
+  private readonly sessions = new Map<string, Session>();
+  private readonly masters = new Map<string, Session>();
+  private readonly queries = new Map<string, Query>();
+  private readonly chunkSigningKey = randomBytes(32);
+  private nextSessionId = Date.now() * 1000;
+  readonly counters = { logins: 0, loginFailures: 0, queries: 0, queryFailures: 0 };
+
+  constructor(private readonly o: WarehouseOptions) {}
+
+  // ---- login and sessions -----------------------------------------------------------------
+
+  async login(body: unknown, params: URLSearchParams): Promise<Reply> {
+    const data = ((body as { data?: unknown } | null)?.data ?? {}) as Record<string, unknown>;
+    const authenticator = String(data.AUTHENTICATOR ?? 'SNOWFLAKE').toUpperCase();
+    const loginName = typeof data.LOGIN_NAME === 'string' ? foldIdentifier(data.LOGIN_NAME) : undefined;
+    const refuse = (code: string, message: string, extra: Record<string, unknown> = {}) => {
+      this.counters.loginFailures++;
+      this.o.log('info', 'login.refused', { authenticator, code, ...(loginName ? { user: loginName } : {}) });
+      return fail(new SnowflakeError(code, undefined, message, { nextAction: 'RETRY_LOGIN', authnMethod: authenticator, ...extra }));
+    };
+    let user: LoadedUser | undefined;
+    switch (authenticator) {
+      case 'OAUTH': {
+        const token = typeof data.TOKEN === 'string' ? data.TOKEN : undefined;
+        const hint = token ? `[${token.length > 12 ? `${token.slice(0, 6)}…` : '…'}]` : '[]';
+        try {
+          const identity = await this.o.verify(token);
+          user = this.o.users.find((u) => u.oauthSubject === identity.subject);
+          if (!user) return refuse(LOGIN.OAUTH_TOKEN_INVALID, `Invalid OAuth access token. The user in the token is not a user of this account. ${hint}`);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === 'AUTH_TOKEN_EXPIRED') return refuse(LOGIN.OAUTH_TOKEN_EXPIRED, `OAuth access token expired. ${hint}`);
+          if (code === 'AUTH_ISSUER_UNAVAILABLE')
+            return refuse(LOGIN.OAUTH_TOKEN_INVALID, `Invalid OAuth access token: the identity provider cannot be reached to verify it. ${hint}`);
+          return refuse(LOGIN.OAUTH_TOKEN_INVALID, `Invalid OAuth access token. ${hint}`);
+        }
+        break;
+      }
+      case 'SNOWFLAKE': {
+        user = this.o.users.find((u) => u.name === loginName);
+        if (!user || !passwordMatches(user, data.PASSWORD)) return refuse(LOGIN.INCORRECT_USERNAME_PASSWORD, 'Incorrect username or password was specified.');
+        break;
+      }
+      case 'SNOWFLAKE_JWT': {
+        user = this.o.users.find((u) => u.name === loginName);
+        if (!user || !(await verifyKeyPairJwt(user, data.TOKEN))) return refuse(LOGIN.JWT_TOKEN_INVALID, 'JWT token is invalid.');
+        break;
+      }
+      default:
+        return refuse(
+          LOGIN.INCORRECT_USERNAME_PASSWORD,
+          `Authenticator '${authenticator.slice(0, 40)}' is not supported by this account; use OAUTH, SNOWFLAKE_JWT or SNOWFLAKE.`,
+        );
+    }
+    const roleParam = params.get('roleName');
+    const role = roleParam ? foldIdentifier(roleParam) : user.defaultRole;
+    if (!user.roles.includes(role) || !this.o.grants.hasRole(role))
+      return refuse(
+        LOGIN.ROLE_NOT_AUTHORIZED,
+        `Role '${role.slice(0, 64)}' specified in the connect string does not exist or not authorized. Contact your local system administrator, or attempt to login with another role, e.g. ${user.defaultRole}.`,
+      );
+    const dbParam = params.get('databaseName');
+    const database = dbParam ? foldIdentifier(dbParam) : this.o.engine.database;
+    if (database !== this.o.engine.database) return refuse(LOGIN.OBJECT_NOT_AUTHORIZED, 'The requested database does not exist or not authorized.');
+    const schemaParam = params.get('schemaName');
+    const schema = schemaParam ? foldIdentifier(schemaParam) : 'PUBLIC';
+    if (!this.o.catalog.tables(schema).length) return refuse(LOGIN.OBJECT_NOT_AUTHORIZED, 'The requested schema does not exist or not authorized.');
+    const warehouse = params.get('warehouse') ? foldIdentifier(params.get('warehouse')!) : this.o.warehouseName;
+    const now = Date.now();
+    const session: Session = {
+      id: this.nextSessionId++,
+      token: `ST-${randomBytes(32).toString('base64url')}`,
+      tokenExpires: now + this.o.sessionValiditySec * 1000,
+      masterToken: `MT-${randomBytes(32).toString('base64url')}`,
+      masterExpires: now + this.o.masterValiditySec * 1000,
+      user,
+      role,
+      database,
+      schema,
+      warehouse,
+      engine: await this.o.engine.openSession(schema),
+      byRequestId: new Map(),
+    };
+    this.sessions.set(session.token, session);
+    this.masters.set(session.masterToken, session);
+    this.counters.logins++;
+    this.o.log('info', 'login.accepted', { authenticator, user: user.name, role, sessionId: session.id });
+    return ok({
+      token: session.token,
+      masterToken: session.masterToken,
+      validityInSeconds: this.o.sessionValiditySec,
+      masterValidityInSeconds: this.o.masterValiditySec,
+      sessionId: session.id,
+      displayUserName: user.name,
+      serverVersion: '9.0.0',
+      firstLogin: false,
+      remMeToken: null,
+      remMeValidityInSeconds: 0,
+      healthCheckInterval: 45,
+      newClientForUpgrade: null,
+      idToken: null,
+      idTokenValidityInSeconds: 0,
+      mfaToken: null,
+      mfaTokenValidityInSeconds: 0,
+      responseData: null,
+      parameters: loginParameters(this.o.timezone),
+      sessionInfo: { databaseName: database, schemaName: schema, warehouseName: warehouse, roleName: role },
+    });
+  }
+
+  /** The session a `Snowflake Token="…"` header names, or the error a driver expects. */
+  session(authorization: string | undefined): Session | Reply {
+    const m = /^Snowflake Token="([^"]*)"$/.exec(authorization ?? '');
+    if (!m) return fail(new SnowflakeError(LOGIN.AUTH_HEADER_MISSING, undefined, 'Authorization header not found in the request data.'));
+    const s = this.sessions.get(m[1]!);
+    if (!s) return fail(new SnowflakeError(LOGIN.SESSION_TOKEN_INVALID, undefined, 'User must login again to access the service.'));
+    if (Date.now() > s.tokenExpires) return fail(new SnowflakeError(LOGIN.SESSION_TOKEN_EXPIRED, undefined, 'Session token has expired.'));
+    return s;
+  }
+
+  renew(authorization: string | undefined, body: unknown): Reply {
+    const m = /^Snowflake Token="([^"]*)"$/.exec(authorization ?? '');
+    const s = m ? this.masters.get(m[1]!) : undefined;
+    if (!s) return fail(new SnowflakeError(LOGIN.SESSION_TOKEN_INVALID, undefined, 'User must login again to access the service.'));
+    if (Date.now() > s.masterExpires) {
+      this.end(s);
+      return fail(new SnowflakeError(LOGIN.MASTER_TOKEN_EXPIRED, undefined, 'Authentication token has expired.  The user must authenticate again.'));
+    }
+    const old = (body as { oldSessionToken?: unknown } | null)?.oldSessionToken;
+    if (typeof old === 'string' && old !== s.token && this.sessions.has(old))
+      return fail(new SnowflakeError(LOGIN.SESSION_TOKEN_INVALID, undefined, 'User must login again to access the service.'));
+    this.sessions.delete(s.token);
+    s.token = `ST-${randomBytes(32).toString('base64url')}`;
+    s.tokenExpires = Date.now() + this.o.sessionValiditySec * 1000;
+    this.sessions.set(s.token, s);
+    this.o.log('info', 'session.renewed', { sessionId: s.id });
+    return ok({
+      sessionToken: s.token,
+      validityInSecondsST: this.o.sessionValiditySec,
+      masterToken: s.masterToken,
+      validityInSecondsMT: Math.max(0, Math.floor((s.masterExpires - Date.now()) / 1000)),
+      sessionId: s.id,
+    });
+  }
+
+  logout(s: Session): Reply {
+    this.end(s);
+    this.o.log('info', 'session.closed', { sessionId: s.id });
+    return ok(null);
+  }
+
+  private end(s: Session): void {
+    this.sessions.delete(s.token);
+    this.masters.delete(s.masterToken);
+    for (const q of s.byRequestId.values()) if (q.status === 'RUNNING') q.abort();
+    void s.engine.serial(async () => s.engine.close());
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  /** POST /queries/v1/query-request: a re-sent requestId attaches to the query it started. */
+  async queryRequest(s: Session, body: unknown, params: URLSearchParams, base: string): Promise<Reply> {
+    const b = (body ?? {}) as Record<string, unknown>;
+    const requestId = params.get('requestId') ?? undefined;
+    let q = requestId ? s.byRequestId.get(requestId) : undefined;
+    if (!q) {
+      q = this.start(s, b);
+      if (requestId) s.byRequestId.set(requestId, q);
+    }
+    if (q.asyncExec && q.status === 'RUNNING') return this.inProgress(q, IN_PROGRESS_ASYNC);
+    return this.answer(q, base, q.asyncExec ? IN_PROGRESS_ASYNC : IN_PROGRESS);
+  }
+
+  /** GET /queries/<id>/result: long-polled. */
+  async result(s: Session, queryId: string, base: string): Promise<Reply> {
+    const q = this.queries.get(queryId);
+    if (!q || q.session.user.name !== s.user.name)
+      return fail(new SnowflakeError(SQL.OBJECT_MISSING.code, SQL.OBJECT_MISSING.sqlState, `Statement ${queryId.slice(0, 40)} not found`, { queryId }));
+    return this.answer(q, base, IN_PROGRESS);
+  }
+
+  /** GET /monitoring/queries/<id>. */
+  monitoring(s: Session, queryId: string): Reply {
+    const q = this.queries.get(queryId);
+    if (!q || q.session.user.name !== s.user.name) return ok({ queries: [] });
+    return ok({
+      queries: [
+        {
+          id: q.id,
+          status: q.status,
+          state: q.status === 'RUNNING' ? 'RUNNING' : q.status === 'SUCCESS' ? 'SUCCEEDED' : 'FAILED',
+          startTime: q.startTime,
+          endTime: q.endTime,
+          totalDuration: q.endTime ? q.endTime - q.startTime : Date.now() - q.startTime,
+          errorCode: q.error ? q.error.code : null,
+          errorMessage: q.error ? q.error.message : null,
+          sessionId: s.id,
+          sqlText: null,
+        },
+      ],
+    });
+  }
+
+  /** Abort by query id, or by the request id of a statement whose query id the client does not know yet. */
+  abort(s: Session, ref: { queryId?: string; requestId?: string }): Reply {
+    const q = ref.queryId ? this.queries.get(ref.queryId) : ref.requestId ? s.byRequestId.get(ref.requestId) : undefined;
+    if (!q || q.session !== s || q.status !== 'RUNNING')
+      return fail(new SnowflakeError(SQL.NOT_EXECUTING.code, undefined, 'Identified SQL statement is not currently executing.'));
+    q.abort();
+    this.o.log('info', 'query.aborted', { queryId: q.id, sessionId: s.id });
+    return ok(null);
+  }
+
+  /** GET of one result chunk: the signed URL and the chunk header secret both must match. */
+  chunk(queryId: string, index: number, sig: string | undefined, key: string | undefined): { status: number; body?: Buffer } {
+    const q = this.queries.get(queryId);
+    if (!q?.result || !sig || sig !== this.sign(queryId, index) || key !== q.chunkKey) return { status: 403 };
+    const n = q.result.rows.length;
+    const start = (index + 1) * this.o.chunkRows;
+    if (index < 0 || start >= n) return { status: 404 };
+    let body = q.chunkCache.get(index);
+    if (!body) {
+      const rows = q.result.rows.slice(start, start + this.o.chunkRows);
+      // Bracket-less rows, as Snowflake's JSON chunks are (drivers wrap them in [ ] themselves).
+      body = gzipSync(Buffer.from(rows.map((r) => JSON.stringify(r)).join(',')));
+      q.chunkCache.set(index, body);
+    }
+    return { status: 200, body };
+  }
+
+  private sign(queryId: string, index: number): string {
+    return createHmac('sha256', this.chunkSigningKey).update(`${queryId}/${index}`).digest('base64url');
+  }
+
+  private inProgress(q: Query, code: string): Reply {
+    return {
+      success: true,
+      code,
+      message:
+        code === IN_PROGRESS_ASYNC
+          ? 'Asynchronous execution in progress. Use provided query id to perform query monitoring and management.'
+          : 'Query execution in progress. Query will be processed asynchronously',
+      data: { queryId: q.id, getResultUrl: `/queries/${q.id}/result`, queryAbortsAfterSecs: 300, progressDesc: null },
+    };
+  }
+
+  private async answer(q: Query, base: string, pendingCode: string): Promise<Reply> {
+    if (q.status === 'RUNNING') {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([q.done, new Promise<void>((r) => (timer = setTimeout(r, this.o.holdMs)))]);
+      clearTimeout(timer);
+    }
+    if (q.status === 'RUNNING') return this.inProgress(q, pendingCode);
+    if (q.error) return fail(q.error, { queryId: q.id });
+    return ok(this.resultData(q, base));
+  }
+
+  private resultData(q: Query, base: string): Record<string, unknown> {
+    const s = q.session;
+    const r = q.result!;
+    const total = r.rows.length;
+    const chunked = total > this.o.chunkRows && r.statementTypeId === STATEMENT_TYPE.SELECT;
+    const inline = chunked ? r.rows.slice(0, this.o.chunkRows) : r.rows;
+    const data: Record<string, unknown> = {
+      queryId: q.id,
+      queryResultFormat: 'json',
+      rowtype: r.columns.map((c) => ({ ...c, database: '', schema: '', table: '', collation: null })),
+      rowset: inline,
+      total,
+      returned: total,
+      statementTypeId: r.statementTypeId,
+      version: 1,
+      parameters: formatParameters(this.o.timezone),
+      finalDatabaseName: s.database,
+      finalSchemaName: s.schema,
+      finalWarehouseName: s.warehouse,
+      finalRoleName: s.role,
+      numberOfBinds: r.numberOfBinds ?? 0,
+      // Array binding (one statement, arrays of values) is executed row by row.
+      arrayBindSupported: true,
+      queryContext: null,
+      sendResultTime: q.endTime,
+    };
+    if (chunked) {
+      const chunks = [];
+      for (let i = 0, start = this.o.chunkRows; start < total; i++, start += this.o.chunkRows) {
+        const rowCount = Math.min(this.o.chunkRows, total - start);
+        chunks.push({
+          url: `${base}/results/${q.id}/chunks/${i}?sig=${this.sign(q.id, i)}`,
+          rowCount,
+          uncompressedSize: rowCount * 100,
+          compressedSize: rowCount * 30,
+        });
+      }
+      data.chunks = chunks;
+      data.chunkHeaders = { 'x-phigate-chunk-key': q.chunkKey };
+      data.qrmk = null;
+    }
+    return data;
+  }
+
+  private start(s: Session, b: Record<string, unknown>): Query {
+    this.gc();
+    const ac = new AbortController();
+    const q: Query = {
+      id: newQueryId(),
+      session: s,
+      status: 'RUNNING',
+      startTime: Date.now(),
+      endTime: 0,
+      asyncExec: b.asyncExec === true,
+      done: Promise.resolve(),
+      abort: () => {
+        if (q.status !== 'RUNNING') return;
+        ac.abort();
+        s.engine.interrupt();
+      },
+      chunkKey: randomBytes(24).toString('base64url'),
+      chunkCache: new Map(),
+    };
+    this.queries.set(q.id, q);
+    this.counters.queries++;
+    const sqlText = typeof b.sqlText === 'string' ? b.sqlText : '';
+    q.done = s.engine
+      .serial(() => this.run(s, sqlText, b, ac.signal))
+      .then(
+        (result) => {
+          if (ac.signal.aborted) throw canceled();
+          q.result = result;
+          q.status = 'SUCCESS';
+        },
+        (err: unknown) => {
+          q.error = ac.signal.aborted ? canceled() : toSnowflakeError(err);
+          q.status = ac.signal.aborted ? 'ABORTED' : 'FAILED_WITH_ERROR';
+          this.counters.queryFailures++;
+        },
+      )
+      .catch((err: unknown) => {
+        q.error = toSnowflakeError(err);
+        q.status = 'ABORTED';
+      })
+      .finally(() => {
+        q.endTime = Date.now();
+        this.o.log('info', 'query.finished', {
+          queryId: q.id,
+          sessionId: s.id,
+          role: s.role,
+          status: q.status,
+          ...(q.error ? { code: q.error.code } : { rows: q.result?.rows.length ?? 0 }),
+          durationMs: q.endTime - q.startTime,
+        });
+      });
+    return q;
+  }
+
+  private gc(): void {
+    const now = Date.now();
+    for (const [id, q] of this.queries) {
+      if ((q.status !== 'RUNNING' && now - q.endTime > QUERY_TTL_MS) || (this.queries.size > MAX_QUERIES && q.status !== 'RUNNING')) {
+        this.queries.delete(id);
+        for (const [rid, x] of q.session.byRequestId) if (x === q) q.session.byRequestId.delete(rid);
+      }
+    }
+  }
+
+  /** Analyse, authorise, translate and execute one statement as the session's role. */
+  private async run(s: Session, sqlText: string, b: Record<string, unknown>, signal: AbortSignal): Promise<Result> {
+    if (!sqlText.trim()) throw new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, 'SQL compilation error:\nEmpty SQL statement.');
+    const params = (b.parameters ?? {}) as Record<string, unknown>;
+    if (/^\s*ALTER\s+SESSION\s+(SET|UNSET)\b/i.test(sqlText) && !/;\s*\S/.test(sqlText))
+      return statusResult('Statement executed successfully.', STATEMENT_TYPE.SCL);
+    const wait = systemWait(sqlText);
+    if (wait) {
+      await sleep(wait.ms, signal);
+      return { statementTypeId: STATEMENT_TYPE.SELECT, columns: [textColumn(wait.label)], rows: [[`waited ${wait.ms / 1000} seconds`]] };
+    }
+    const analysis: Analysis = this.o.analyser(sqlText, 'snowflake', this.o.catalog, s.schema);
+    const expected = params.MULTI_STATEMENT_COUNT === undefined ? 1 : Number(params.MULTI_STATEMENT_COUNT);
+    if (analysis.statements.length > 1 || (expected > 1 && analysis.statements.length !== expected))
+      throw new SnowflakeError(
+        SQL.STATEMENT_COUNT.code,
+        SQL.STATEMENT_COUNT.sqlState,
+        `Actual statement count ${Math.max(analysis.statements.length, 1)} did not match the desired statement count ${expected === 0 ? 1 : expected}.`,
+      );
+    if (!analysis.understood) throw notUnderstood(analysis.error);
+    const facts = analysis.statements[0]!;
+    const refusal = this.o.grants.check(s.role, facts);
+    if (refusal) {
+      this.o.log('info', 'query.refused', { sessionId: s.id, role: s.role, object: refusal.objectName, privilege: refusal.privilege });
+      throw new SnowflakeError(SQL.ACCESS_DENIED.code, SQL.ACCESS_DENIED.sqlState, refusalMessage(refusal), { type: 'COMPILATION' });
+    }
+    if (facts.kind === 'use') return this.use(s, sqlText);
+    if (facts.kind === 'show' || facts.kind === 'describe')
+      throw new SnowflakeError(
+        SQL.UNSUPPORTED.code,
+        SQL.UNSUPPORTED.sqlState,
+        `SQL compilation error:\n${facts.kind.toUpperCase()} is not supported by the local warehouse.`,
+      );
+    let duckSql: string;
+    try {
+      duckSql = translate(sqlText, { database: s.database, schema: s.schema, role: s.role, user: s.user.name, warehouse: s.warehouse });
+    } catch (err) {
+      if (err instanceof TranslateError) throw new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, `SQL compilation error:\n${err.message}`);
+      throw err;
+    }
+    const isDml = facts.kind in DML_COUNTERS;
+    const quoted = quotedNames(sqlText);
+    if (b.describeOnly === true) {
+      const d = await s.engine.describe(duckSql, (raw) => (quoted.has(raw) ? raw : raw.toUpperCase()));
+      const type = STATEMENT_TYPES[facts.kind] ?? STATEMENT_TYPE.DDL;
+      const columns = isDml ? this.shape(facts, { kind: 'count', count: 0n }).columns : d.result.columns;
+      return { statementTypeId: type, columns, rows: [], numberOfBinds: d.binds };
+    }
+    const bindRows = decodeBindings(b.bindings);
+    const outcome: ExecOutcome = await s.engine.execute(duckSql, bindRows, isDml, (raw) =>
+      quoted.has(raw) ? raw : raw === 'count_star()' ? 'COUNT(*)' : raw.toUpperCase(),
+    );
+    return this.shape(facts, outcome);
+  }
+
+  private shape(facts: StatementFacts, outcome: ExecOutcome): Result {
+    if (outcome.kind === 'count') {
+      const names = DML_COUNTERS[facts.kind]!;
+      return {
+        statementTypeId: STATEMENT_TYPES[facts.kind]!,
+        columns: names.map((name) => ({ name, type: 'fixed', precision: 19, scale: 0, length: null, byteLength: null, nullable: false })),
+        // DuckDB reports one count; an UPDATE has no multi-joined rows, a MERGE is reported as updates.
+        rows: [
+          names.map((n, i) => (i === 0 && facts.kind !== 'merge' ? outcome.count.toString() : n === 'number of rows updated' ? outcome.count.toString() : '0')),
+        ],
+      };
+    }
+    const type = STATEMENT_TYPES[facts.kind] ?? STATEMENT_TYPE.DDL;
+    if (type !== STATEMENT_TYPE.SELECT) return statusResult('Statement executed successfully.', type);
+    return { statementTypeId: type, ...outcome.result };
+  }
+
+  private async use(s: Session, sqlText: string): Promise<Result> {
+    const m =
+      /^\s*USE\s+(?:(ROLE|WAREHOUSE|DATABASE|SCHEMA)\s+)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\s*\.\s*("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*))?\s*;?\s*$/i.exec(
+        sqlText,
+      );
+    if (!m) throw new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, 'SQL compilation error:\nUSE of something this warehouse does not support.');
+    const what = (m[1] ?? (m[3] ? 'SCHEMA' : 'DATABASE')).toUpperCase();
+    const a = foldIdentifier(m[2]!);
+    const b = m[3] ? foldIdentifier(m[3]) : undefined;
+    const missing = () =>
+      new SnowflakeError(
+        SQL.OBJECT_MISSING.code,
+        SQL.OBJECT_MISSING.sqlState,
+        'SQL compilation error:\nObject does not exist, or operation cannot be performed.',
+      );
+    switch (what) {
+      case 'ROLE':
+        if (!s.user.roles.includes(a))
+          throw new SnowflakeError(
+            SQL.ROLE_NOT_ASSIGNED.code,
+            SQL.ROLE_NOT_ASSIGNED.sqlState,
+            `SQL access control error:\nRequested role '${a.slice(0, 64)}' is not assigned to the executing user. Specify another role to activate.`,
+          );
+        s.role = a;
+        break;
+      case 'WAREHOUSE':
+        s.warehouse = a;
+        break;
+      case 'DATABASE':
+        if (a !== this.o.engine.database) throw missing();
+        break;
+      case 'SCHEMA': {
+        const db = b ? a : s.database;
+        const schema = b ?? a;
+        if (db !== this.o.engine.database || !this.o.catalog.tables(schema).length) throw missing();
+        await s.engine.use(schema);
+        s.schema = schema;
+        break;
+      }
+    }
+    return statusResult('Statement executed successfully.', STATEMENT_TYPE.USE);
+  }
+}
+
+function textColumn(name: string) {
+  return { name, type: 'text', precision: null, scale: null, length: 16_777_216, byteLength: 16_777_216, nullable: true };
+}
+
+function statusResult(message: string, statementTypeId: number): Result {
+  return { statementTypeId, columns: [textColumn('status')], rows: [[message]] };
+}
+
+function canceled(): SnowflakeError {
+  return new SnowflakeError(SQL.CANCELED.code, SQL.CANCELED.sqlState, 'SQL execution canceled');
+}
+
+/** The analyser could not follow the statement: an unknown table, or syntax it does not read. */
+function notUnderstood(error: string): SnowflakeError {
+  const unknown = /does not know the table ([A-Za-z0-9_$".]+)/.exec(error);
+  if (unknown)
+    return new SnowflakeError(
+      SQL.OBJECT_MISSING.code,
+      SQL.OBJECT_MISSING.sqlState,
+      `SQL compilation error:\nObject '${unknown[1]}' does not exist or not authorized.`,
+    );
+  return new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, `SQL compilation error:\n${error}`);
+}
+
+/** DuckDB's error classes → Snowflake codes. DuckDB messages name objects, not row values. */
+function toSnowflakeError(err: unknown): SnowflakeError {
+  if (err instanceof SnowflakeError) return err;
+  const e = err as { message?: string; bindMismatch?: boolean };
+  const msg = String(e?.message ?? err);
+  if (e?.bindMismatch) return new SnowflakeError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, msg);
+  const body = msg.replace(/^[A-Za-z ]+ Error:\s*/, '');
+  if (/^Parser Error/.test(msg)) return new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, `SQL compilation error:\n${body}`);
+  if (/^Catalog Error/.test(msg)) return new SnowflakeError(SQL.OBJECT_MISSING.code, SQL.OBJECT_MISSING.sqlState, `SQL compilation error:\n${body}`);
+  if (/^Binder Error/.test(msg)) return new SnowflakeError(SQL.INVALID_IDENTIFIER.code, SQL.INVALID_IDENTIFIER.sqlState, `SQL compilation error:\n${body}`);
+  if (/^(Conversion|Invalid Input) Error/.test(msg)) return new SnowflakeError(SQL.NUMERIC_VALUE.code, SQL.NUMERIC_VALUE.sqlState, body);
+  if (/^Constraint Error/.test(msg)) return new SnowflakeError(SQL.CONSTRAINT.code, SQL.CONSTRAINT.sqlState, body);
+  if (/^INTERRUPT Error/i.test(msg)) return canceled();
+  return new SnowflakeError(SQL.INTERNAL.code, SQL.INTERNAL.sqlState, `SQL execution internal error:\n${body.slice(0, 300)}`);
+}

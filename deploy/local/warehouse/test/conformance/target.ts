@@ -1,0 +1,61 @@
+/**
+ * The driver conformance suite's target: any endpoint that speaks the Snowflake driver protocol
+ * (the local warehouse, or the phigate gateway's Snowflake door). The same target is handed to the
+ * Node suite, the Python script and the JDBC program.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface Target {
+  /** `warehouse`: the local warehouse directly; `gateway`: phigate's Snowflake door (enables the gateway-only cases). */
+  kind: 'warehouse' | 'gateway';
+  host: string;
+  port: number;
+  protocol: 'http' | 'https';
+  account: string;
+  /** OAuth access token (a fresh one per connection), or user + password. */
+  auth: { kind: 'oauth'; token: () => Promise<string> } | { kind: 'password'; user: string; password: string };
+  role?: string;
+  database: string;
+  schema: string;
+}
+
+/** The cases every driver runs (conformance/cases.json). */
+export interface Cases {
+  typedSelect: { sql: string; types: Record<string, string>; expected: Record<string, unknown> };
+  scratchTable: string;
+  deniedSql: string;
+  ungrantedSql: string;
+  largeSql: string;
+  largeMinRows: number;
+}
+
+export const CASES_FILE = fileURLToPath(new URL('../../../conformance/cases.json', import.meta.url));
+
+export function loadCases(): Cases {
+  return JSON.parse(readFileSync(CASES_FILE, 'utf8')) as Cases;
+}
+
+/** A plain description of the target for the Python and JDBC clients (with a token already fetched). */
+export async function describeTarget(t: Target): Promise<Record<string, unknown>> {
+  return {
+    kind: t.kind,
+    host: t.host,
+    port: t.port,
+    protocol: t.protocol,
+    account: t.account,
+    database: t.database,
+    schema: t.schema,
+    ...(t.role ? { role: t.role } : {}),
+    ...(t.auth.kind === 'oauth'
+      ? { authenticator: 'oauth', token: await t.auth.token() }
+      : { authenticator: 'snowflake', user: t.auth.user, password: t.auth.password }),
+    casesFile: CASES_FILE,
+  };
+}
+
+/** Reasons the gateway-only cases are skipped against the warehouse. */
+export const GATEWAY_ONLY = {
+  heldQuery: 'held query completes after approval: only the phigate gateway holds queries for approval',
+  maskedColumn: 'masked column: only the phigate gateway masks result columns',
+} as const;
