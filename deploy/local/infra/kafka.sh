@@ -3,6 +3,9 @@
 # Jars come from Maven Central via kafka-pom.xml; no Kafka distribution tarball is used.
 
 KAFKA_TOPIC=phigate.audit.v1
+# Every topic phigate uses (the audit topic first; the SIEM copy with literals redacted); phigate
+# never auto-creates topics.
+KAFKA_TOPICS=(phigate.audit.v1 phigate.siem.v1)
 KAFKA_TOPIC_PARTITIONS=6
 KAFKA_READY_TIMEOUT=${PHIGATE_KAFKA_TIMEOUT:-90}
 
@@ -129,11 +132,13 @@ kafka_start() {
   printf '%s\n' "$!" >"$RUN_DIR/kafka.pid"
 }
 
-# kcat metadata for our topic; succeeds only when the topic and its partitions are visible.
+# kcat metadata for our topics; succeeds only when every topic and its partitions are visible.
 kafka_topic_visible() {
-  local out
-  out=$(kcat -L -b "$KAFKA_BROKERS" -t "$KAFKA_TOPIC" -m 3 2>/dev/null) || return 1
-  grep -q "topic \"$KAFKA_TOPIC\" with [1-9][0-9]* partitions" <<<"$out"
+  local out t
+  for t in "${KAFKA_TOPICS[@]}"; do
+    out=$(kcat -L -b "$KAFKA_BROKERS" -t "$t" -m 3 2>/dev/null) || return 1
+    grep -q "topic \"$t\" with [1-9][0-9]* partitions" <<<"$out" || return 1
+  done
 }
 
 # True when the broker answers metadata requests.
@@ -150,7 +155,7 @@ kafka_fail() {
 
 # Wait until the broker answers, create the topic if missing, wait until its metadata is visible.
 kafka_wait() {
-  local deadline created="" out
+  local deadline created="" out t
   deadline=$(($(now) + KAFKA_READY_TIMEOUT))
   until kafka_topic_visible; do
     [[ -n $(kafka_pid) ]] || kafka_fail "Kafka exited during startup (see $KAFKA_LOG)"
@@ -158,14 +163,17 @@ kafka_wait() {
       kafka_fail "Kafka was not ready within ${KAFKA_READY_TIMEOUT}s (see $KAFKA_LOG)"
     fi
     if [[ -z $created ]] && kafka_broker_up; then
-      say "creating topic $KAFKA_TOPIC ($KAFKA_TOPIC_PARTITIONS partitions)"
-      if out=$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
-        --create --if-not-exists --topic "$KAFKA_TOPIC" --partitions "$KAFKA_TOPIC_PARTITIONS" \
-        --replication-factor 1 --config min.insync.replicas=1 2>&1); then
-        created=1
-        continue
-      fi
-      say "creating the topic failed, will retry: $(tail -n 1 <<<"$out")"
+      say "creating topics ${KAFKA_TOPICS[*]} ($KAFKA_TOPIC_PARTITIONS partitions each)"
+      created=1
+      for t in "${KAFKA_TOPICS[@]}"; do
+        if ! out=$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BROKERS" \
+          --create --if-not-exists --topic "$t" --partitions "$KAFKA_TOPIC_PARTITIONS" \
+          --replication-factor 1 --config min.insync.replicas=1 2>&1); then
+          say "creating topic $t failed, will retry: $(tail -n 1 <<<"$out")"
+          created=""
+        fi
+      done
+      [[ -n $created ]] && continue
     fi
     sleep 1
   done

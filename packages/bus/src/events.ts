@@ -27,7 +27,12 @@ export type EventType = keyof typeof EVENT_TYPES;
 
 type DetailOf<T extends EventType> = Extract<Detail, { $case: (typeof EVENT_TYPES)[T] }>['value'];
 
-/** OCSF mapping per event type (OCSF 1.3: 6005 Datastore Activity with activity 4 Query, 99 Other for approvals; 3002 Authentication; 2004 Detection Finding). */
+/**
+ * OCSF mapping per event type (OCSF 1.4.0, the first version with Data Security Finding): 6005
+ * Datastore Activity with activity 4 Query (99 Other for approvals); 3002 Authentication for
+ * sessions; 2006 Data Security Finding (activity 1 Create) for PHI the leak canary found, a
+ * data-security (DLP) detection rather than a generic 2004 Detection Finding.
+ */
 const OCSF: Record<EventType, { classUid: number; className: string; categoryUid: number; activityId: number; severityId: number }> = {
   'session.opened': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 1, severityId: 1 },
   'session.closed': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 2, severityId: 1 },
@@ -41,8 +46,11 @@ const OCSF: Record<EventType, { classUid: number; className: string; categoryUid
   'query.failed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 3 },
   'masking.applied': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
   'query.completed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
-  'phi.leak_suspected': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 4 },
+  'phi.leak_suspected': { classUid: 2006, className: 'Data Security Finding', categoryUid: 2, activityId: 1, severityId: 4 },
 };
+
+/** The OCSF schema version the mapping follows. */
+const OCSF_VERSION = '1.4.0';
 
 /** Envelope fields shared by all events of one request. */
 export interface EventContext {
@@ -73,7 +81,7 @@ export function buildEvent<T extends EventType>(type: T, ctx: EventContext, deta
     connection: ctx.connection ?? '',
     role: ctx.role ?? '',
     trace: ctx.trace,
-    ocsf: { ...ocsf, version: '1.3.0' },
+    ocsf: { ...ocsf, version: OCSF_VERSION },
     producer: ctx.producer,
     schemaVersion: SCHEMA_VERSION,
     detail: { $case: EVENT_TYPES[type], value: detail } as Detail,

@@ -1,15 +1,63 @@
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { fields, z } from '@phigate/config';
+import { parse as parseYaml } from 'yaml';
+import { type PhiCatalog, parsePhiCatalog } from './domain/phi-catalog.js';
+
+/** An Ed25519 private key in PEM (PKCS#8), e.g. from `openssl genpkey -algorithm ed25519`. */
+const ed25519PrivateKey = () =>
+  z.string().transform((pem, ctx): KeyObject => {
+    try {
+      const key = createPrivateKey(pem);
+      if (key.asymmetricKeyType === 'ed25519') return key;
+      ctx.addIssue({ code: 'custom', message: `must be an Ed25519 private key (got ${key.asymmetricKeyType})` });
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be an Ed25519 private key in PEM (PKCS#8)' });
+    }
+    return z.NEVER;
+  });
+
+/** The PHI catalog: a policy document with a `phi:` section (YAML or JSON). */
+const phiCatalog = () =>
+  z.string().transform((text, ctx): PhiCatalog => {
+    try {
+      return parsePhiCatalog(parseYaml(text));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `must be a policy document with a phi: section (${(err as Error).message.split('\n')[0]})` });
+      return z.NEVER;
+    }
+  });
 
 export const auditConfigSchema = z.object({
   AUDIT_HOST: fields.host(),
   AUDIT_HTTP_PORT: fields.port(8082),
   KAFKA_BROKERS: fields.list(),
+  /** The audit topic the gateway produces to. */
   AUDIT_TOPIC: z.string().default('phigate.audit.v1'),
+  /** Consumer group of the audit store writers (replicas share it). */
   AUDIT_CONSUMER_GROUP: z.string().min(1).default('phigate-audit'),
   /** The audit service's own least-privilege URL (INSERT and SELECT only). */
   AUDIT_DATABASE_URL: z.string().min(1),
   ...fields.oidc(),
+  /** Token groups whose members may use the auditor API. */
   AUDITOR_GROUPS: fields.list().default(['auditors']),
+  /** Signs checkpoints; usually AUDIT_CHECKPOINT_KEY_FILE. Required: no unsigned store. */
+  AUDIT_CHECKPOINT_KEY: ed25519PrivateKey(),
+  /** Names this log in every checkpoint. */
+  AUDIT_CHECKPOINT_ORIGIN: z.string().regex(/^\S+$/, 'must not contain whitespace').default('phigate-audit'),
+  /** How often the chain head is signed into a checkpoint. */
+  AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** Events are kept at least this long (HIPAA 164.316(b)(2): six years). */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(2190),
+  /** How often the purge job runs; 0 = never (purge only by hand). */
+  AUDIT_PURGE_INTERVAL_MS: fields.ms(3_600_000),
+  /** The PHI catalog (the policy file holding `phi:`); usually AUDIT_PHI_CATALOG_FILE. */
+  AUDIT_PHI_CATALOG: phiCatalog().optional(),
+  /** Republish events to this topic for SIEMs; unset = no relay. */
+  AUDIT_SIEM_TOPIC: z.string().min(1).optional(),
+  /** Consumer group of the SIEM relay. */
+  AUDIT_SIEM_CONSUMER_GROUP: z.string().min(1).default('phigate-audit-siem'),
+  /** Replace literals in statement text on the SIEM topic. */
+  AUDIT_SIEM_REDACT_LITERALS: fields.bool(true),
   LOG_LEVEL: fields.logLevel(),
 });
 
