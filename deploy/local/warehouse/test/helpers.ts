@@ -4,10 +4,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { loadConfig } from '@phigate/config';
-import { need } from '@phigate/testkit';
+import { demoToken, need } from '@phigate/testkit';
 import { exportJWK, SignJWT } from 'jose';
-import { buildWarehouse, configSchema, silentLogger, type WarehouseServer } from '../src/app.js';
+import { buildWarehouse, configSchema, type Log, silentLogger, type WarehouseServer } from '../src/app.js';
+import type { Target } from './conformance/target.js';
 
 /** A second, test-only OIDC issuer (a JWKS on port 0), so tests can mint expired tokens that are otherwise valid. */
 export interface TestIssuer {
@@ -54,7 +56,7 @@ export interface TestWarehouse {
 }
 
 /** An in-process warehouse on port 0, seeded from the running stack's PostgreSQL, with its own secrets. */
-export async function startWarehouse(env: Record<string, string> = {}): Promise<TestWarehouse> {
+export async function startWarehouse(env: Record<string, string> = {}, log: Log = silentLogger): Promise<TestWarehouse> {
   const admin = need('PG_ADMIN_URL');
   const issuerUrl = need('DEV_IDP_ISSUER');
   const issuer = await startTestIssuer();
@@ -73,7 +75,7 @@ export async function startWarehouse(env: Record<string, string> = {}): Promise<
     OIDC_EXTRA_ISSUERS: JSON.stringify([{ issuer: issuer.issuer, audience: 'phigate', jwksUri: `${issuer.issuer}/jwks` }]),
     ...env,
   });
-  const server = buildWarehouse(config, { log: silentLogger });
+  const server = buildWarehouse(config, { log });
   const { url, port } = await server.start();
   return {
     server,
@@ -88,5 +90,35 @@ export async function startWarehouse(env: Record<string, string> = {}): Promise<
       await issuer.close();
       rmSync(secretsDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The conformance target for a test warehouse: the `etl-pipeline` demo identity over OAuth, as CLINICAL_READER. */
+export function warehouseTarget(wh: TestWarehouse): Target {
+  return {
+    kind: 'warehouse',
+    host: '127.0.0.1',
+    port: wh.port,
+    protocol: 'http',
+    account: 'clinical-sf',
+    auth: { kind: 'oauth', token: () => demoToken('etl-pipeline') },
+    role: 'CLINICAL_READER',
+    database: 'CLINICAL',
+    schema: 'PUBLIC',
+  };
+}
+
+/** Registers before/after hooks that start and stop a test warehouse; call the result inside tests. */
+export function useWarehouse(env: Record<string, string> = {}, log?: Log): () => TestWarehouse {
+  let wh: TestWarehouse | undefined;
+  before(async () => {
+    wh = await startWarehouse(env, log);
+  });
+  after(async () => {
+    await wh?.stop();
+  });
+  return () => {
+    if (!wh) throw new Error('the test warehouse did not start (see the before hook error)');
+    return wh;
   };
 }

@@ -46,6 +46,10 @@ export function publicKeyFingerprint(key: KeyObject): string {
     .digest('base64')}`;
 }
 
+const CLOCK_SKEW_SEC = 60;
+/** 10^11 s is in the year 5138; as milliseconds it is 1973. */
+const MILLISECONDS_FROM = 1e11;
+
 /** Constant-time password check. */
 export function passwordMatches(user: LoadedUser, password: unknown): boolean {
   if (!user.passwordDigest || typeof password !== 'string') return false;
@@ -55,6 +59,8 @@ export function passwordMatches(user: LoadedUser, password: unknown): boolean {
 /**
  * Snowflake key-pair login: an RS256 JWT signed with the user's private key, `iss` =
  * `<ACCOUNT>.<USER>.SHA256:<fingerprint>`, `sub` = `<ACCOUNT>.<USER>`, lifetime at most one hour.
+ * snowflake-sdk (3.x) writes `iat`/`exp` in epoch milliseconds, and Snowflake accepts its tokens:
+ * times past year 5000 in seconds are read as milliseconds.
  */
 export async function verifyKeyPairJwt(user: LoadedUser, token: unknown): Promise<boolean> {
   if (!user.publicKey || !user.publicKeyFp || typeof token !== 'string' || token.length > 8192) return false;
@@ -68,9 +74,13 @@ export async function verifyKeyPairJwt(user: LoadedUser, token: unknown): Promis
     const issUser = iss.slice(0, dot).split('.').pop()?.toUpperCase();
     const subUser = sub.split('.').pop()?.toUpperCase();
     if (issUser !== user.name || subUser !== user.name) return false;
-    const { payload } = await jwtVerify(token, user.publicKey, { algorithms: ['RS256'], clockTolerance: 60 });
-    if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number' || payload.exp - payload.iat > 3600 + 60) return false;
-    return true;
+    const { payload } = await jwtVerify(token, user.publicKey, { algorithms: ['RS256'], clockTolerance: CLOCK_SKEW_SEC });
+    if (typeof payload.exp !== 'number' || typeof payload.iat !== 'number') return false;
+    const scale = payload.iat > MILLISECONDS_FROM ? 1000 : 1;
+    const iat = payload.iat / scale;
+    const exp = payload.exp / scale;
+    const now = Date.now() / 1000;
+    return exp - iat <= 3600 + CLOCK_SKEW_SEC && exp >= now - CLOCK_SKEW_SEC && iat <= now + CLOCK_SKEW_SEC;
   } catch {
     return false;
   }
