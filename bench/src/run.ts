@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '@phigate/testkit';
 import { approvalBench } from './approval-suite.js';
 import { maskingBench } from './masking-suite.js';
+import { pgwireBench } from './pgwire-suite.js';
 import { policyBench } from './policy-suite.js';
 
 const iterations = Number(process.env.BENCH_ITERATIONS ?? 5000);
@@ -13,12 +14,13 @@ const started = new Date();
 const policy = await policyBench(iterations);
 const masking = await maskingBench(); // prints its own rows
 const approval = await approvalBench();
+const pgwire = await pgwireBench(); // prints its own rows
 const result = {
   startedAt: started.toISOString(),
   durationSec: Math.round((Date.now() - started.getTime()) / 1000),
   machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   iterations,
-  suites: { policy, masking, approval },
+  suites: { policy, masking, approval, pgwire },
 };
 mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
 writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);

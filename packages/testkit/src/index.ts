@@ -165,3 +165,13 @@ export async function spawnApp(name: string, entry: string, port: number, overri
     },
   };
 }
+
+/** A TCP port free on 127.0.0.1 right now (for a replica or a helper process a test starts). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}

@@ -1,0 +1,802 @@
+// One PostgreSQL client connection: the protocol state machine from the startup packet to
+// Terminate. Every statement goes through the QueryService (analysed, decided, audited, masked);
+// this file only speaks the protocol and keeps the client's session state (prepared statements,
+// portals, transaction status, the pinned upstream session of a transaction).
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { isIP, type Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import type { TokenVerifier } from '@phigate/auth';
+import { AppError, isErrorCode, toAppError } from '@phigate/errors';
+import { childTrace, type Logger } from '@phigate/telemetry';
+import type { HeldQueries } from '../../domain/held-queries.js';
+import { resultMasks } from '../../domain/masks.js';
+import type { SessionUpstreamPort, UpstreamSession } from '../../domain/ports.js';
+import type { QueryResult, QueryService } from '../../domain/query-service.js';
+import type { Cell, Identity, ResultColumn } from '../../domain/types.js';
+import * as wire from './codec.js';
+import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
+import { errorNotice } from './errors.js';
+import { classifyStatement, type SplitStatement, splitStatements, type TxControl } from './split.js';
+import { binaryToText, hasBinary, OID, oidOfTypeName, textToBinary, typeSize, UnsupportedBinary } from './types.js';
+
+export interface PgDoorDeps {
+  verify: TokenVerifier;
+  queries: Pick<QueryService, 'submit' | 'decide' | 'bind' | 'prepare' | 'recordOrFail'>;
+  held: Pick<HeldQueries, 'settle'>;
+  upstream: Pick<SessionUpstreamPort, 'session' | 'describe' | 'settings'>;
+  log: Logger;
+  tls?: SecureContext;
+  requireTlsNonLoopback: boolean;
+  authTimeoutMs: number;
+  maxMessageBytes: number;
+  cancels: CancelRegistry;
+}
+
+/** BackendKeyData → the connection to interrupt (CancelRequest arrives on a connection of its own). */
+export class CancelRegistry {
+  private readonly byPid = new Map<number, { key: Buffer; cancel: () => void }>();
+
+  add(cancel: () => void): { processId: number; secretKey: number } {
+    let processId = 0;
+    do processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
+    while (processId === 0 || this.byPid.has(processId));
+    const key = randomBytes(4);
+    this.byPid.set(processId, { key, cancel });
+    return { processId, secretKey: key.readInt32BE(0) };
+  }
+
+  remove(processId: number): void {
+    this.byPid.delete(processId);
+  }
+
+  /** Cancels when the key matches (compared in constant time); says nothing either way, like PostgreSQL. */
+  cancel(processId: number, key: Buffer): void {
+    const e = this.byPid.get(processId);
+    if (e && key.length === e.key.length && timingSafeEqual(key, e.key)) e.cancel();
+  }
+}
+
+interface Statement {
+  sql: string;
+  paramTypes: number[];
+  info: ReturnType<typeof classifyStatement>;
+  /** What Describe found (masked columns as text), once asked. */
+  described?: { params: number[]; fields: FieldDescription[] | null };
+  /** The client was sent that description: results must keep to it. */
+  describedSent?: boolean;
+}
+
+interface Portal {
+  stmt: Statement;
+  params: Cell[];
+  resultFormats: number[];
+  /** Fields announced by an earlier Describe (the result must match them). */
+  described?: FieldDescription[] | null;
+  /** Describe answered together with the Execute that follows it (no upstream round trip). */
+  describeOnExecute?: boolean;
+  /** A simple-protocol statement: a RowDescription only when it returns rows, never NoData. */
+  simple?: boolean;
+  result?: { fields: FieldDescription[]; rows: Cell[][]; offset: number; tag: string };
+}
+
+type TxStatus = 'I' | 'T' | 'E';
+
+const TEXT_FIELD = { tableOid: 0, columnAttr: 0, typeMod: -1, format: 0 as const };
+const WRITE_CHUNK = 64 * 1024;
+/** Received but unprocessed bytes beyond which the socket stops reading (backpressure on the client). */
+const READ_HIGH_WATER = 1024 * 1024;
+
+function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
+}
+
+/** The `exp` claim of a token that has already been verified (seconds since the epoch). */
+function tokenExpiry(token: string): number {
+  try {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof claims.exp === 'number' ? claims.exp : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function commandTag(command: string, rows: number): string {
+  if (
+    command === 'SELECT' ||
+    command === 'UPDATE' ||
+    command === 'DELETE' ||
+    command === 'MERGE' ||
+    command === 'MOVE' ||
+    command === 'FETCH' ||
+    command === 'COPY'
+  )
+    return `${command} ${rows}`;
+  if (command === 'INSERT') return `INSERT 0 ${rows}`;
+  return command || 'SELECT 0';
+}
+
+export class PgConnection {
+  private sock: Socket;
+  private readonly reader: wire.FrameReader;
+  private phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
+  private tls = false;
+  private user = '';
+  private database = '';
+  private applicationName = '';
+  private identity: Identity | undefined;
+  private tokenExp = 0;
+  private readonly sessionId = randomUUID();
+  private backend: { processId: number; secretKey: number } | undefined;
+  private tx: TxStatus = 'I';
+  private session: UpstreamSession | undefined;
+  private readonly statements = new Map<string, Statement>();
+  private readonly portals = new Map<string, Portal>();
+  private skipTillSync = false;
+  private running: AbortController | undefined;
+  private requestId = '';
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private peeked: Frame | undefined;
+  private wake: (() => void) | undefined;
+  private readonly authTimer: NodeJS.Timeout;
+
+  constructor(
+    socket: Socket,
+    private readonly deps: PgDoorDeps,
+  ) {
+    this.sock = socket;
+    this.reader = new wire.FrameReader(deps.maxMessageBytes);
+    this.attach(socket);
+    this.authTimer = setTimeout(() => {
+      if (this.phase !== 'ready') this.fatal(new AppError('GATEWAY_PG_PROTOCOL_VIOLATION', { message: 'authentication timed out' }));
+    }, deps.authTimeoutMs);
+    this.authTimer.unref();
+    void this.loop();
+  }
+
+  private onClosed: () => void = () => {};
+  /** Resolves when the connection is closed. */
+  readonly closed = new Promise<void>((resolve) => {
+    this.onClosed = resolve;
+  });
+
+  private readonly onData = (chunk: Buffer) => {
+    this.reader.push(chunk);
+    if (this.reader.pending > READ_HIGH_WATER && !this.wake) this.sock.pause();
+    this.wake?.();
+  };
+  private readonly onEnd = () => {
+    // A socket event handler must never throw: that would take the whole gateway down.
+    try {
+      this.close();
+    } catch (err) {
+      this.deps.log.error({ sessionId: this.sessionId, err: String(err) }, 'pg connection cleanup failed');
+    }
+  };
+
+  private attach(s: Socket): void {
+    s.on('data', this.onData);
+    s.on('error', this.onEnd);
+    s.on('close', this.onEnd);
+    s.setNoDelay(true);
+  }
+
+  private detach(s: Socket): void {
+    s.removeListener('data', this.onData);
+    s.removeListener('error', this.onEnd);
+    s.removeListener('close', this.onEnd);
+  }
+
+  /** Ends the connection: rolls back an open transaction, forgets the cancel key. */
+  close(graceful = false): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    clearTimeout(this.authTimer);
+    this.running?.abort();
+    this.wake?.();
+    if (this.backend) this.deps.cancels.remove(this.backend.processId);
+    const session = this.session;
+    this.session = undefined;
+    if (session)
+      void session.control('ROLLBACK').then(
+        () => session.release(),
+        () => session.release(true),
+      );
+    if (graceful) {
+      // Let the last messages (an ErrorResponse) reach the client before the socket goes.
+      const sock = this.sock;
+      sock.end();
+      setTimeout(() => sock.destroy(), 1000).unref();
+    } else this.sock.destroy();
+    if (this.identity) this.deps.log.info({ sessionId: this.sessionId, clientId: this.identity.clientId, connection: this.database }, 'pg session closed');
+    this.onClosed();
+  }
+
+  /** Stops the server side: tells the client why, then closes (graceful shutdown). */
+  shutdown(): void {
+    this.fatal(new AppError('COMMON_SHUTTING_DOWN'), '57P01');
+  }
+
+  // ---- input ----
+
+  private async nextFrame(): Promise<Frame | undefined> {
+    if (this.peeked) {
+      const f = this.peeked;
+      this.peeked = undefined;
+      return f;
+    }
+    for (;;) {
+      if (this.phase === 'closed') return undefined;
+      const f = this.reader.next();
+      if (f) return f;
+      if (this.sock.isPaused()) this.sock.resume();
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async peekMessage(): Promise<FrontendMessage | undefined> {
+    this.peeked ??= await this.nextFrame();
+    const f = this.peeked;
+    if (!f || f.startup) return undefined;
+    try {
+      return wire.decodeMessage(f.code, f.body);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      let frame: Frame | undefined;
+      try {
+        frame = await this.nextFrame();
+        if (!frame) return;
+        if (frame.startup) await this.onStartup(wire.decodeStartup(frame.body));
+        else await this.onMessage(wire.decodeMessage(frame.code, frame.body));
+      } catch (err) {
+        if (err instanceof ProtocolViolation) this.fatal(new AppError('GATEWAY_PG_PROTOCOL_VIOLATION', { message: `protocol violation: ${err.message}` }));
+        else {
+          const e = toAppError(err);
+          this.deps.log.warn({ sessionId: this.sessionId, code: e.code, cause: (e.cause as { code?: string })?.code }, 'pg connection failed');
+          this.fatal(e);
+        }
+        return;
+      }
+    }
+  }
+
+  // ---- output ----
+
+  private send(buf: Buffer): void {
+    this.out.push(buf);
+    this.outBytes += buf.length;
+  }
+
+  private flush(): void {
+    if (!this.out.length || this.phase === 'closed') return;
+    this.sock.write(this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes));
+    this.out = [];
+    this.outBytes = 0;
+  }
+
+  /** Writes what is buffered and, when the client reads slowly, waits until its socket drains. */
+  private async flushAndDrain(): Promise<void> {
+    this.flush();
+    if (this.sock.writableNeedDrain && this.phase !== 'closed') {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.sock.removeListener('drain', done);
+          this.sock.removeListener('close', done);
+          resolve();
+        };
+        this.sock.once('drain', done);
+        this.sock.once('close', done);
+      });
+    }
+    if (this.phase === 'closed') throw new AppError('GATEWAY_PG_QUERY_CANCELED', { message: 'the client went away' });
+  }
+
+  private error(err: unknown): void {
+    const e = toAppError(err);
+    this.send(wire.errorResponse(errorNotice(e, this.requestId)));
+  }
+
+  private fatal(e: AppError, sqlstate?: string): void {
+    if (this.phase === 'closed') return;
+    const n = errorNotice(e, this.requestId || this.sessionId, 'FATAL');
+    this.send(wire.errorResponse(sqlstate ? { ...n, code: sqlstate } : n));
+    this.flush();
+    this.close(true);
+  }
+
+  private notice(severity: 'NOTICE' | 'WARNING', code: string, message: string, detail?: string): void {
+    this.send(wire.noticeResponse({ severity, code, message, ...(detail ? { detail } : {}) }));
+  }
+
+  // ---- startup and authentication ----
+
+  private async onStartup(p: wire.StartupPacket): Promise<void> {
+    if (this.phase !== 'startup') throw new ProtocolViolation('unexpected startup packet');
+    if (p.kind === 'cancel') {
+      this.deps.cancels.cancel(p.processId, p.secretKey);
+      this.close(true);
+      return;
+    }
+    if (p.kind === 'gssenc' || (p.kind === 'ssl' && (this.tls || !this.deps.tls))) {
+      this.sock.write(Buffer.from('N'));
+      return;
+    }
+    if (p.kind === 'ssl') {
+      // Bytes sent after SSLRequest but before the handshake would be trusted as if encrypted:
+      // refuse them (CVE-2021-23214).
+      if (this.reader.pending > 0) throw new ProtocolViolation('received unencrypted data after SSL request');
+      this.detach(this.sock);
+      this.sock.on('error', () => undefined); // the TLS socket reports its transport's errors
+      this.sock.write(Buffer.from('S'));
+      const secure = new TLSSocket(this.sock, { isServer: true, secureContext: this.deps.tls! });
+      this.sock = secure;
+      this.tls = true;
+      this.attach(secure);
+      return;
+    }
+    const params = p.params;
+    this.user = params.get('user') ?? '';
+    this.database = params.get('database') || this.user;
+    this.applicationName = (params.get('application_name') ?? '').slice(0, 64);
+    if (!this.user) throw new ProtocolViolation('no PostgreSQL user name specified in startup packet');
+    if (params.has('replication') && params.get('replication') !== 'false')
+      return this.fatal(new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'replication connections are not supported by the PostgreSQL door' }));
+    const unknown = [...params.keys()].filter((k) => k.startsWith('_pq_.'));
+    if (p.minor > 0 || unknown.length) this.send(wire.negotiateProtocolVersion(0, unknown));
+    const loopback = isLoopback(this.sock.remoteAddress);
+    if (!this.tls && this.deps.requireTlsNonLoopback && !loopback) return this.fatal(new AppError('GATEWAY_PG_TLS_REQUIRED'));
+    this.reader.startupPhase = false;
+    this.phase = 'password';
+    this.send(wire.authenticationCleartextPassword());
+    this.flush();
+  }
+
+  private async onPassword(token: string): Promise<void> {
+    this.requestId = randomUUID();
+    let identity: Identity;
+    try {
+      identity = await this.deps.verify(token);
+    } catch (err) {
+      const e = toAppError(err);
+      this.deps.log.info({ sessionId: this.sessionId, code: e.code }, 'pg authentication refused');
+      return this.fatal(e.kind === 'UNAUTHENTICATED' ? new AppError('GATEWAY_PG_AUTH_FAILED', { details: { reason: e.code } }) : e);
+    }
+    // The startup user names the identity: a token issued to another client is refused.
+    if (identity.clientId !== this.user) {
+      this.deps.log.info({ sessionId: this.sessionId, code: 'GATEWAY_PG_AUTH_FAILED' }, 'pg authentication refused: user is not the token client');
+      return this.fatal(new AppError('GATEWAY_PG_AUTH_FAILED'));
+    }
+    try {
+      const { conn } = this.deps.queries.bind(identity, this.database);
+      // Only PostgreSQL upstreams speak this protocol's types and semantics.
+      if (conn.type !== 'postgresql') throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { message: 'this connection is not served by the PostgreSQL door' });
+    } catch (err) {
+      return this.fatal(toAppError(err), '3D000');
+    }
+    const settings = await this.deps.upstream.settings(this.database).catch((err) => {
+      throw toAppError(err, 'GATEWAY_UPSTREAM_UNAVAILABLE');
+    });
+    this.identity = identity;
+    this.tokenExp = tokenExpiry(token);
+    this.phase = 'ready';
+    clearTimeout(this.authTimer);
+    this.backend = this.deps.cancels.add(() => this.running?.abort());
+    this.send(wire.authenticationOk());
+    const status: Record<string, string> = {
+      server_version: (settings.server_version ?? '15.0').split(' ')[0]!,
+      server_encoding: 'UTF8',
+      client_encoding: 'UTF8',
+      DateStyle: settings.DateStyle ?? 'ISO, MDY',
+      IntervalStyle: settings.IntervalStyle ?? 'postgres',
+      TimeZone: settings.TimeZone ?? 'UTC',
+      integer_datetimes: 'on',
+      standard_conforming_strings: 'on',
+      application_name: this.applicationName,
+      is_superuser: 'off',
+      session_authorization: this.user,
+      default_transaction_read_only: 'off',
+      in_hot_standby: 'off',
+    };
+    for (const [k, v] of Object.entries(status)) this.send(wire.parameterStatus(k, v));
+    this.send(wire.backendKeyData(this.backend.processId, this.backend.secretKey));
+    this.send(wire.readyForQuery('I'));
+    this.flush();
+    this.deps.log.info({ sessionId: this.sessionId, clientId: identity.clientId, connection: this.database, tls: this.tls }, 'pg session opened');
+  }
+
+  // ---- messages ----
+
+  private async onMessage(m: FrontendMessage): Promise<void> {
+    if (this.phase === 'password') {
+      if (m.type !== 'password') throw new ProtocolViolation(`expected a password message, got ${m.type}`);
+      return this.onPassword(m.password);
+    }
+    if (m.type === 'terminate') return this.close(true);
+    if (m.type === 'sync') return this.onSync();
+    if (m.type === 'flush') return this.flush();
+    // After an error in an extended-protocol exchange everything up to Sync is discarded.
+    if (this.skipTillSync) return;
+    if (m.type === 'copy') return; // CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does
+    if (this.tokenExp && Date.now() / 1000 > this.tokenExp) return this.fatal(new AppError('AUTH_TOKEN_EXPIRED'));
+    this.requestId = randomUUID();
+    try {
+      switch (m.type) {
+        case 'query':
+          return await this.simpleQuery(m.sql);
+        case 'parse':
+          return this.onParse(m);
+        case 'bind':
+          return await this.onBind(m);
+        case 'describe':
+          return await this.onDescribe(m.what, m.name);
+        case 'execute':
+          return await this.onExecute(m.portal, m.maxRows);
+        case 'close':
+          if (m.what === 'S') this.statements.delete(m.name);
+          else this.portals.delete(m.name);
+          return this.send(wire.closeComplete());
+        default:
+          throw new ProtocolViolation(`invalid frontend message type ${JSON.stringify(m.type === 'other' ? m.code : m.type)}`);
+      }
+    } catch (err) {
+      if (err instanceof ProtocolViolation || this.phase === 'closed') throw err;
+      this.error(err);
+      this.failTransaction();
+      this.skipTillSync = true;
+    }
+  }
+
+  private onSync(): void {
+    this.skipTillSync = false;
+    // Outside a transaction block each Sync ends the implicit transaction, and its portals.
+    if (this.tx === 'I') this.portals.clear();
+    this.send(wire.readyForQuery(this.tx));
+    this.flush();
+  }
+
+  private failTransaction(): void {
+    if (this.tx === 'T') this.tx = 'E';
+  }
+
+  // ---- simple query ----
+
+  private async simpleQuery(sql: string): Promise<void> {
+    const stmts = splitStatements(sql);
+    if (!stmts.length) this.send(wire.emptyQueryResponse());
+    // Several statements outside a transaction block run as one implicit transaction, as in
+    // PostgreSQL: a denial or error in any of them rolls back the ones before it.
+    const implicit = stmts.length > 1 && this.tx === 'I' && !stmts.some((s) => s.control);
+    try {
+      if (implicit) await this.begin('BEGIN');
+      for (const s of stmts) {
+        this.requestId = randomUUID();
+        await this.simpleStatement(s);
+      }
+      if (implicit) await this.endTransaction('COMMIT');
+    } catch (err) {
+      if (this.phase === 'closed') throw err;
+      this.error(err);
+      if (implicit) await this.endTransaction('ROLLBACK').catch(() => undefined);
+      else this.failTransaction();
+    }
+    // A simple Query replaces the unnamed statement and portal.
+    this.statements.delete('');
+    this.portals.delete('');
+    this.send(wire.readyForQuery(this.tx));
+    await this.flushAndDrain();
+  }
+
+  private async simpleStatement(s: SplitStatement): Promise<void> {
+    if (s.control) return this.send(wire.commandComplete(await this.control(s.control, s.sql)));
+    if (s.setting) return this.applySetting(s.setting);
+    const portal: Portal = {
+      stmt: { sql: s.sql, paramTypes: [], info: { empty: false, multiple: false, ...s } },
+      params: [],
+      resultFormats: [],
+      describeOnExecute: true,
+      simple: true,
+    };
+    await this.run(portal, 0);
+  }
+
+  // ---- extended query ----
+
+  private onParse(m: { name: string; sql: string; paramTypes: number[] }): void {
+    if (m.name && this.statements.has(m.name)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `prepared statement "${m.name}" already exists` });
+    const info = classifyStatement(m.sql);
+    if (info.multiple) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'cannot insert multiple commands into a prepared statement' });
+    this.statements.set(m.name, { sql: m.sql, paramTypes: m.paramTypes, info });
+    this.send(wire.parseComplete());
+  }
+
+  private async onBind(m: Extract<FrontendMessage, { type: 'bind' }>): Promise<void> {
+    const stmt = this.statements.get(m.statement);
+    if (!stmt) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `prepared statement "${m.statement}" does not exist` });
+    if (m.portal && this.portals.has(m.portal)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `portal "${m.portal}" already exists` });
+    if (m.paramFormats.length > 1 && m.paramFormats.length !== m.params.length)
+      throw new ProtocolViolation(`bind message has ${m.paramFormats.length} parameter formats but ${m.params.length} parameters`);
+    let types = stmt.paramTypes;
+    const binary = m.params.some((v, i) => v !== null && formatAt(m.paramFormats, i) === 1);
+    if (binary && m.params.some((_, i) => !types[i])) types = (await this.describe(stmt)).params;
+    const params: Cell[] = m.params.map((v, i) => {
+      if (v === null) return null;
+      if (formatAt(m.paramFormats, i) === 0) return v.toString('utf8');
+      try {
+        return binaryToText(types[i] ?? 0, v);
+      } catch (err) {
+        throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: `parameter $${i + 1}: ${(err as Error).message}` });
+      }
+    });
+    this.portals.set(m.portal, { stmt, params, resultFormats: m.resultFormats });
+    this.send(wire.bindComplete());
+  }
+
+  private async onDescribe(what: 'S' | 'P', name: string): Promise<void> {
+    if (what === 'S') {
+      const stmt = this.statements.get(name);
+      if (!stmt) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `prepared statement "${name}" does not exist` });
+      const d = await this.describe(stmt);
+      stmt.describedSent = true;
+      this.send(wire.parameterDescription(d.params));
+      this.send(d.fields ? wire.rowDescription(d.fields) : wire.noData());
+      return;
+    }
+    const portal = this.portals.get(name);
+    if (!portal) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `portal "${name}" does not exist` });
+    if (portal.result) return void this.send(wire.rowDescription(portal.result.fields));
+    // Describe(portal) right before its Execute (what libpq, node-postgres and JDBC send): the
+    // description comes from the execution itself, so it is the truth and costs nothing extra.
+    const next = await this.peekMessage();
+    if (next?.type === 'execute' && next.portal === name) {
+      portal.describeOnExecute = true;
+      return;
+    }
+    const d = await this.describe(portal.stmt);
+    portal.described = d.fields ? d.fields.map((f, i) => ({ ...f, format: formatAt(portal.resultFormats, i) })) : null;
+    this.send(portal.described ? wire.rowDescription(portal.described) : wire.noData());
+  }
+
+  /**
+   * Parameter types and result fields of a statement before it runs: Parse + Describe on the
+   * upstream as the identity's role (on the transaction's session when there is one), with the
+   * masking the policy decides now applied, so masked columns are described as text.
+   */
+  private async describe(stmt: Statement): Promise<{ params: number[]; fields: FieldDescription[] | null }> {
+    if (stmt.described) return stmt.described;
+    if (stmt.info.empty || stmt.info.control || stmt.info.copy || stmt.info.setting) return { params: stmt.paramTypes, fields: null };
+    const identity = this.identity!;
+    const { role } = this.deps.queries.bind(identity, this.database);
+    const d = await this.deps.upstream.describe(this.database, role, stmt.sql, stmt.paramTypes, this.session);
+    let fields: FieldDescription[] | null = null;
+    if (d.columns) {
+      const decision = await this.deps.queries.decide({ requestId: this.requestId, frontDoor: 'pgwire', identity, connection: this.database, sql: stmt.sql });
+      const masks = resultMasks(d.columns, decision.maskingPlan);
+      fields = d.columns.map((c, i) => {
+        const m = masks[i];
+        return m && m.strategy !== 'none' ? { ...TEXT_FIELD, name: c.name, typeOid: OID.text, typeSize: -1 } : fieldOf(c, 0);
+      });
+    }
+    stmt.described = { params: d.params, fields };
+    return stmt.described;
+  }
+
+  private async onExecute(name: string, maxRows: number): Promise<void> {
+    const portal = this.portals.get(name);
+    if (!portal) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `portal "${name}" does not exist` });
+    if (portal.result) return this.sendRows(portal, maxRows);
+    const { info, sql } = portal.stmt;
+    const local = info.empty || info.control || info.setting;
+    if (local && portal.describeOnExecute) this.send(wire.noData());
+    if (info.empty) return void this.send(wire.emptyQueryResponse());
+    if (info.control) return void this.send(wire.commandComplete(await this.control(info.control, sql)));
+    if (info.setting) return this.applySetting(info.setting);
+    await this.run(portal, maxRows);
+  }
+
+  // ---- running statements ----
+
+  /** Runs a portal's statement through the request lifecycle and sends its first `maxRows` rows. */
+  private async run(portal: Portal, maxRows: number): Promise<void> {
+    if (this.tx === 'E') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
+    const { sql } = portal.stmt;
+    const result = portal.stmt.info.copy ? await this.refuseCopy(sql) : await this.statement(sql, portal.params);
+    const fields = result.columns.map((c, i) => fieldOf(c, formatAt(portal.resultFormats, i)));
+    const announced = portal.described !== undefined ? portal.described : portal.stmt.describedSent ? portal.stmt.described?.fields : undefined;
+    if (announced !== undefined) {
+      const before = announced ?? [];
+      if (before.length !== fields.length || before.some((f, i) => f.typeOid !== fields[i]!.typeOid))
+        throw new AppError('GATEWAY_PG_RESULT_CHANGED', { details: { requestId: result.requestId } });
+    }
+    const binaryless = fields.find((f) => f.format === 1 && !hasBinary(f.typeOid));
+    if (binaryless)
+      throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: `no binary format for column "${binaryless.name}" (type ${binaryless.typeOid}); ask for text` });
+    if (portal.describeOnExecute && (fields.length || !portal.simple)) this.send(fields.length ? wire.rowDescription(fields) : wire.noData());
+    if (result.truncated)
+      this.notice(
+        'WARNING',
+        '01000',
+        `the result was cut to ${result.rowCount} rows by policy`,
+        `rule: ${result.decision.ruleIds[0] ?? ''}; request id: ${result.requestId}`,
+      );
+    portal.result = { fields, rows: result.rows, offset: 0, tag: commandTag(result.command, result.affectedRows ?? result.rowCount) };
+    await this.sendRows(portal, maxRows);
+  }
+
+  /** Sends up to `maxRows` (0: all) of a portal's rows, waiting for the client when its socket is full. */
+  private async sendRows(portal: Portal, maxRows: number): Promise<void> {
+    const r = portal.result!;
+    const end = maxRows > 0 ? Math.min(r.rows.length, r.offset + maxRows) : r.rows.length;
+    for (; r.offset < end; r.offset++) {
+      const row = r.rows[r.offset]!;
+      this.send(wire.dataRow(row.map((v, i) => encodeCell(v, r.fields[i]!))));
+      if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
+    }
+    if (r.offset < r.rows.length) this.send(wire.portalSuspended());
+    else this.send(wire.commandComplete(r.tag));
+  }
+
+  /** COPY is decided (and recorded) by policy like any statement; if policy lets it through, the door still cannot stream it. */
+  private async refuseCopy(sql: string): Promise<never> {
+    const p = await this.deps.queries.prepare(this.request(sql, []));
+    const e = new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'COPY is not supported by the PostgreSQL door', details: { requestId: p.ctx.requestId } });
+    await this.deps.queries.recordOrFail(p.ctx, [{ type: 'query.failed', code: e.code, message: e.message, stage: 'upstream' }]);
+    throw e;
+  }
+
+  private request(sql: string, params: Cell[]) {
+    return {
+      requestId: this.requestId,
+      sessionId: this.sessionId,
+      frontDoor: 'pgwire',
+      identity: this.identity!,
+      connection: this.database,
+      sql,
+      params,
+      traceparent: childTrace(undefined).traceparent,
+      ...(this.session ? { session: this.session } : {}),
+    };
+  }
+
+  /** One statement through the QueryService; a held one keeps the client waiting (with a NOTICE). */
+  private async statement(sql: string, params: Cell[]): Promise<QueryResult> {
+    const ac = new AbortController();
+    this.running = ac;
+    try {
+      const outcome = await this.deps.queries.submit({ ...this.request(sql, params), signal: ac.signal });
+      if (outcome.kind === 'result') return outcome.result;
+      return await this.waitForApproval(outcome.held, ac.signal);
+    } catch (err) {
+      const e = toAppError(err);
+      // A statement canceled upstream comes back as the upstream's 57014.
+      if (ac.signal.aborted && e.details.sqlstate === '57014') throw new AppError('GATEWAY_PG_QUERY_CANCELED', { details: { requestId: this.requestId } });
+      throw e;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async waitForApproval(h: { requestId: string; approvalId: string; expiresAt: string }, signal: AbortSignal): Promise<QueryResult> {
+    this.notice(
+      'NOTICE',
+      '00000',
+      `the statement is held for approval ${h.approvalId}; waiting for an approver until ${h.expiresAt}`,
+      `approval id: ${h.approvalId}; request id: ${h.requestId}; expires at: ${h.expiresAt}`,
+    );
+    await this.flushAndDrain();
+    this.deps.log.info({ requestId: h.requestId, approvalId: h.approvalId, connection: this.database }, 'query held for approval');
+    // The expiry itself is declared by the held-query reconciler; allow it a minute to do so.
+    const until = Date.parse(h.expiresAt) + 60_000;
+    for (;;) {
+      if (signal.aborted || this.phase === 'closed') throw new AppError('GATEWAY_PG_QUERY_CANCELED', { details: { requestId: h.requestId } });
+      const state = await this.deps.held.settle(h.requestId, Math.min(Date.now() + 1000, until));
+      if (state?.outcome?.kind === 'result') return state.outcome.result;
+      if (state?.outcome?.kind === 'error') {
+        const o = state.outcome;
+        throw new AppError(isErrorCode(o.code) ? o.code : 'COMMON_INTERNAL', { message: o.message, details: { ...o.details, requestId: h.requestId } });
+      }
+      if (!state || Date.now() >= until) throw new AppError('GATEWAY_APPROVAL_EXPIRED', { details: { requestId: h.requestId, approvalId: h.approvalId } });
+    }
+  }
+
+  /** A client-side setting (see split.ts): acknowledged, never sent upstream. */
+  private applySetting(s: { name: string; value: string }): void {
+    if (s.name === 'application_name') {
+      this.applicationName = s.value;
+      this.send(wire.parameterStatus('application_name', s.value));
+    }
+    this.send(wire.commandComplete('SET'));
+  }
+
+  // ---- transactions ----
+
+  /** Transaction control, handled by the door on the client's pinned upstream session. Returns the command tag. */
+  private async control(kind: TxControl, sql: string): Promise<string> {
+    const tag = (/^\s*(start|end|abort)/i.exec(sql)?.[1] ?? '').toLowerCase();
+    switch (kind) {
+      case 'begin':
+        if (this.tx === 'E') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
+        if (this.tx === 'T') this.notice('WARNING', '25001', 'there is already a transaction in progress');
+        else await this.begin(sql);
+        return tag === 'start' ? 'START TRANSACTION' : 'BEGIN';
+      case 'commit':
+        if (this.tx === 'I') {
+          this.notice('WARNING', '25P01', 'there is no transaction in progress');
+          return 'COMMIT';
+        }
+        // COMMIT of a failed transaction rolls it back, as PostgreSQL does.
+        return this.endTransaction(this.tx === 'E' ? 'ROLLBACK' : 'COMMIT');
+      case 'rollback':
+        if (this.tx === 'I') {
+          this.notice('WARNING', '25P01', 'there is no transaction in progress');
+          return 'ROLLBACK';
+        }
+        return this.endTransaction('ROLLBACK');
+      case 'savepoint':
+      case 'release':
+      case 'rollback_to':
+        if (this.tx === 'I') throw new AppError('GATEWAY_PG_NO_TRANSACTION');
+        if (this.tx === 'E' && kind !== 'rollback_to') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
+        await this.session!.control(sql);
+        if (kind === 'rollback_to') this.tx = 'T';
+        return kind === 'savepoint' ? 'SAVEPOINT' : kind === 'release' ? 'RELEASE' : 'ROLLBACK';
+      default:
+        throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'two-phase commit and transaction chaining are not supported by the PostgreSQL door' });
+    }
+  }
+
+  /** Pins an upstream session (as the identity's role) and opens the transaction on it. */
+  private async begin(sql: string): Promise<void> {
+    const { role } = this.deps.queries.bind(this.identity!, this.database);
+    const session = await this.deps.upstream.session(this.database, role);
+    try {
+      await session.control(sql);
+    } catch (err) {
+      session.release(true);
+      throw err;
+    }
+    this.session = session;
+    this.tx = 'T';
+  }
+
+  private async endTransaction(how: 'COMMIT' | 'ROLLBACK'): Promise<string> {
+    const session = this.session;
+    this.session = undefined;
+    this.tx = 'I';
+    this.portals.clear();
+    if (!session) return how;
+    try {
+      await session.control(how);
+      session.release();
+    } catch (err) {
+      session.release(true);
+      throw err;
+    }
+    return how;
+  }
+}
+
+function fieldOf(c: ResultColumn, format: 0 | 1): FieldDescription {
+  const typeOid = c.typeOid ?? oidOfTypeName(c.type);
+  return { name: c.name, tableOid: 0, columnAttr: 0, typeOid, typeSize: typeSize(typeOid), typeMod: c.typeMod ?? -1, format };
+}
+
+function encodeCell(v: Cell, f: FieldDescription): Buffer | null {
+  if (v === null) return null;
+  if (f.format === 0) return Buffer.from(v, 'utf8');
+  try {
+    return textToBinary(f.typeOid, v);
+  } catch (err) {
+    if (err instanceof UnsupportedBinary) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: `column "${f.name}": ${err.message}` });
+    throw err;
+  }
+}

@@ -1,0 +1,459 @@
+// The PostgreSQL wire door on the real stack, with real clients: psql, pgbench, node-postgres,
+// psycopg and pgjdbc connect with an access token, read masked rows, see denials as SQLSTATE 42501
+// and run transactions; a held statement waits with a NOTICE until a signed approval click; a wire
+// fuzzer gets protocol errors and closed connections, never a crashed or stuck gateway. Runs against
+// a replica this file starts (TLS certificate of its own, a rate limit pgbench cannot exhaust).
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { deliverClick, signedClick } from '@phigate/slack-sink/click';
+import { demoToken, eventually, freePort, need, REPO_ROOT, type SpawnedApp, seededRandom, spawnApp } from '@phigate/testkit';
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+
+const run = promisify(execFile);
+const DB = 'clinical-pg';
+let gw: SpawnedApp;
+let pgPort = 0;
+let dir = '';
+let etl = '';
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pgwire-'));
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const http = await freePort();
+  pgPort = await freePort();
+  gw = await spawnApp('gateway', 'services/gateway/dist/src/main.js', http, {
+    GATEWAY_HTTP_PORT: String(http),
+    GATEWAY_PG_PORT: String(pgPort),
+    GATEWAY_PG_HOST: '0.0.0.0',
+    GATEWAY_PG_TLS_CERT_FILE: join(dir, 'cert.pem'),
+    GATEWAY_PG_TLS_KEY_FILE: join(dir, 'key.pem'),
+    GATEWAY_PG_AUTH_TIMEOUT_MS: '3000',
+    GATEWAY_RATE_LIMIT_PER_MINUTE: '1000000',
+    GATEWAY_REPLICA_ID: `pgwire-test-${http}`,
+    GATEWAY_HELD_RECONCILE_MS: '300',
+  });
+  etl = await demoToken('etl-pipeline');
+});
+after(() => gw?.kill('SIGTERM'));
+
+function client(token: string, extra: Partial<pg.ClientConfig> = {}): pg.Client {
+  return new pg.Client({ host: '127.0.0.1', port: pgPort, user: 'etl-pipeline', database: DB, password: token, ...extra });
+}
+
+const conninfo = (user: string, ssl = 'disable') => `host=127.0.0.1 port=${pgPort} user=${user} dbname=${DB} sslmode=${ssl}`;
+
+async function psql(sql: string, token: string, ssl = 'disable'): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await run('psql', [conninfo('etl-pipeline', ssl), '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '-c', sql], {
+      env: { ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: '10' },
+    });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+test('node-postgres: masked rows with truthful types, denial 42501 with rule and request id, transactions and failed-transaction state', async (t) => {
+  const c = client(etl);
+  await c.connect();
+  t.after(() => c.end());
+  const r = await c.query('SELECT id, ssn, phone, dob FROM patients WHERE id = $1', [3]);
+  assert.equal(r.rows[0].id, '3');
+  assert.equal(r.rows[0].ssn, '[REDACTED]');
+  assert.match(r.rows[0].phone, /^\(\*\*\*\) \*\*\*-\d{4}$/);
+  assert.deepEqual(
+    r.fields.map((f) => [f.name, f.dataTypeID]),
+    [
+      ['id', 20],
+      ['ssn', 25],
+      ['phone', 25],
+      ['dob', 1082],
+    ],
+    'masked columns are text (25); the others keep their upstream types',
+  );
+
+  const denied = await c.query('DROP TABLE patients').catch((e: pg.DatabaseError) => e);
+  assert.ok(denied instanceof Error);
+  assert.equal((denied as pg.DatabaseError).code, '42501');
+  assert.match((denied as pg.DatabaseError).message, /denied by policy/);
+  assert.match(String((denied as pg.DatabaseError).detail), /rule: block-ddl; reason: .+; request id: [0-9a-f-]{36}/);
+
+  await c.query('BEGIN');
+  assert.equal((await c.query('SELECT count(*) AS n FROM claims WHERE patient_id = $1', [1])).rows.length, 1);
+  const inTx = await c.query('TRUNCATE claims').catch((e: pg.DatabaseError) => e);
+  assert.equal((inTx as pg.DatabaseError).code, '42501');
+  const aborted = await c.query('SELECT 1 FROM patients LIMIT 1').catch((e: pg.DatabaseError) => e);
+  assert.equal((aborted as pg.DatabaseError).code, '25P02', 'the failed transaction ignores statements until ROLLBACK');
+  assert.equal((await c.query('COMMIT')).command, 'ROLLBACK', 'COMMIT of a failed transaction rolls back');
+
+  // Several statements in one Query: one denial stops the batch (and rolls back its implicit transaction).
+  const batch = await c.query('SELECT 1 FROM patients LIMIT 1; DROP TABLE claims; SELECT 2 FROM patients LIMIT 1').catch((e: pg.DatabaseError) => e);
+  assert.equal((batch as pg.DatabaseError).code, '42501');
+  const multi = (await c.query('SELECT id FROM patients WHERE id = 1; SELECT id FROM patients WHERE id = 2')) as unknown as pg.QueryResult[];
+  assert.deepEqual(
+    multi.map((x) => x.rows[0].id),
+    ['1', '2'],
+  );
+  assert.equal((await c.query('')).rows.length, 0, 'an empty query is answered with EmptyQueryResponse');
+});
+
+test('node-postgres: binary results, named statements, a cursor reading in pages (row limits on Execute) over TLS', async (t) => {
+  const c = client(etl, { ssl: { rejectUnauthorized: false } });
+  await c.connect();
+  t.after(() => c.end());
+  const b = await c.query({ text: 'SELECT id, dob, ssn, first_name FROM patients WHERE id = $1', values: [5], binary: true } as pg.QueryConfig);
+  assert.equal(b.fields[1]?.format, 'binary');
+  assert.ok(b.rows[0].dob instanceof Date || typeof b.rows[0].dob === 'string');
+  assert.equal(b.rows[0].ssn, '[REDACTED]');
+  for (let i = 1; i <= 3; i++) {
+    const r = await c.query({ name: 'by-id', text: 'SELECT id, email FROM patients WHERE id = $1', values: [i] });
+    assert.equal(r.rows[0].id, String(i));
+    assert.equal(r.rows[0].email, '[REDACTED]');
+  }
+  const cursor = c.query(new Cursor('SELECT id, ssn FROM patients WHERE id <= $1 ORDER BY id', [7], { rowMode: 'array' }));
+  const pages: unknown[][][] = [];
+  for (;;) {
+    const page = (await cursor.read(3)) as unknown[][];
+    if (!page.length) break;
+    pages.push(page);
+  }
+  await new Promise<void>((r) => cursor.close(() => r()));
+  assert.deepEqual(
+    pages.map((p) => p.length),
+    [3, 3, 1],
+  );
+  assert.equal(pages[0]?.[0]?.[1], '[REDACTED]');
+});
+
+test('authentication: a token for another client, a bad token, an unknown connection, and cleartext from a non-loopback address', async () => {
+  const other = await demoToken('billing-service');
+  const wrongUser = await client(other)
+    .connect()
+    .catch((e: pg.DatabaseError) => e);
+  assert.equal((wrongUser as pg.DatabaseError).code, '28P01');
+  const bad = await client('not-a-token')
+    .connect()
+    .catch((e: pg.DatabaseError) => e);
+  assert.equal((bad as pg.DatabaseError).code, '28P01');
+  const unknown = await client(etl, { database: 'no-such-connection' })
+    .connect()
+    .catch((e: pg.DatabaseError) => e);
+  assert.equal((unknown as pg.DatabaseError).code, '3D000');
+  const sf = await client(etl, { database: 'clinical-sf' })
+    .connect()
+    .catch((e: pg.DatabaseError) => e);
+  assert.equal((sf as pg.DatabaseError).code, '3D000', 'a Snowflake connection is not served by the PostgreSQL door');
+
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  assert.ok(external, 'this test needs a non-loopback IPv4 address on the machine');
+  const cleartext = await client(etl, { host: external })
+    .connect()
+    .catch((e: pg.DatabaseError) => e);
+  assert.equal((cleartext as pg.DatabaseError).code, '28000', 'no password without TLS from outside loopback');
+  const overTls = client(etl, { host: external, ssl: { rejectUnauthorized: false } });
+  await overTls.connect();
+  assert.equal((await overTls.query('SELECT id FROM patients WHERE id = 1')).rows.length, 1);
+  await overTls.end();
+});
+
+test('psql: masked rows over TLS, a denial with its SQLSTATE, a transaction', async () => {
+  const rows = await psql('SELECT id, ssn, email FROM patients ORDER BY id LIMIT 2', etl, 'require');
+  assert.equal(rows.code, 0, rows.err);
+  assert.deepEqual(rows.out.trim().split('\n'), ['1|[REDACTED]|[REDACTED]', '2|[REDACTED]|[REDACTED]']);
+  const denied = await psql('DROP TABLE patients', etl);
+  assert.notEqual(denied.code, 0);
+  assert.match(denied.err, /ERROR:\s+42501: denied by policy/);
+  assert.match(denied.err, /rule: block-ddl/);
+  const tx = await psql('BEGIN; SELECT count(*) FROM encounters WHERE patient_id = 1; COMMIT;', etl);
+  assert.equal(tx.code, 0, tx.err);
+  assert.match(tx.out, /^\d+$/m);
+});
+
+test('psycopg: masked rows, denial, transactions (its implicit BEGIN) and binary results', async () => {
+  await run('bash', [join(REPO_ROOT, 'deploy/local/bin/pydeps-pg')]);
+  const python = join(REPO_ROOT, '.phigate/venv/bin/python');
+  const script = `
+import json, sys, psycopg
+out = {}
+with psycopg.connect(sys.argv[1], password=sys.argv[2]) as conn:
+    cur = conn.execute("SELECT id, ssn, phone FROM patients WHERE id = %s", (3,))
+    out["row"] = [str(x) for x in cur.fetchone()]
+    out["types"] = [d.type_code for d in cur.description]
+    conn.commit()
+    try:
+        conn.execute("DROP TABLE patients")
+    except psycopg.Error as e:
+        out["denied"] = e.sqlstate
+        conn.rollback()
+    with conn.transaction():
+        out["count"] = conn.execute("SELECT count(*) FROM encounters WHERE patient_id = %s", (1,)).fetchone()[0]
+    with conn.cursor(binary=True) as cur:
+        cur.execute("SELECT id, dob, first_name, ssn FROM patients WHERE id = %s", (4,))
+        out["binary"] = [str(x) for x in cur.fetchone()]
+print(json.dumps(out))
+`;
+  const r = await run(python, ['-c', script, conninfo('etl-pipeline', 'require'), etl], { env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') } });
+  const out = JSON.parse(r.stdout) as { row: string[]; types: number[]; denied: string; count: number; binary: string[] };
+  assert.equal(out.row[0], '3');
+  assert.equal(out.row[1], '[REDACTED]');
+  assert.deepEqual(out.types, [20, 25, 25]);
+  assert.equal(out.denied, '42501');
+  assert.ok(out.count >= 0);
+  assert.equal(out.binary[0], '4');
+  assert.match(out.binary[1]!, /^\d{4}-\d\d-\d\d$/);
+  assert.equal(out.binary[3], '[REDACTED]');
+});
+
+test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a transaction', async () => {
+  const jar = (await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg'), '--print'])).stdout.trim();
+  await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg')]);
+  const src = join(REPO_ROOT, 'services/gateway/test/fixtures/jdbc/PgwireCheck.java');
+  await run('javac', ['-d', dir, '-cp', jar, src]);
+  const url = `jdbc:postgresql://127.0.0.1:${pgPort}/${DB}?sslmode=require`;
+  const r = await run('java', ['-cp', `${jar}:${dir}`, 'PgwireCheck', url, 'etl-pipeline', etl]);
+  const lines = r.stdout.trim().split('\n');
+  const rows = lines.filter((l) => l.startsWith('row='));
+  assert.equal(rows.length, 6);
+  for (const [i, row] of rows.entries()) assert.match(row, new RegExp(`^row=${i + 1}\\|\\[REDACTED\\]\\|\\d{4}-\\d\\d-\\d\\d\\|.+$`));
+  assert.ok(lines.includes('ssnType=text'), lines.join('\n'));
+  assert.ok(lines.includes('denied=42501'), lines.join('\n'));
+  assert.ok(lines.includes('tx=ok'), lines.join('\n'));
+});
+
+test('pgbench: a point-query script in simple and extended mode runs without a failed transaction', async () => {
+  const script = join(dir, 'point.sql');
+  writeFileSync(script, '\\set id random(1, 10000)\nSELECT id, first_name, ssn FROM patients WHERE id = :id;\n');
+  for (const mode of ['simple', 'extended']) {
+    const r = await run('pgbench', ['-n', '-M', mode, '-c', '4', '-j', '2', '-T', '3', '-f', script, conninfo('etl-pipeline')], {
+      env: { ...process.env, PGPASSWORD: etl },
+    });
+    const done = Number(/number of transactions actually processed: (\d+)/.exec(r.stdout)?.[1] ?? 0);
+    assert.ok(done > 0, `${mode}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /number of failed transactions: 0 /, `${mode}: ${r.stdout}`);
+  }
+});
+
+test('a held statement waits with a NOTICE naming its approval, and completes after a signed approval click', async (t) => {
+  const agent = await demoToken('analytics-agent');
+  const c = client(agent, { user: 'analytics-agent' });
+  const notices: string[] = [];
+  c.on('notice', (n) => notices.push(`${n.message} | ${n.detail ?? ''}`));
+  await c.connect();
+  t.after(() => c.end());
+  const pending = c.query('SELECT id, ssn FROM patients WHERE id = $1', [7]);
+  const approvalId = await eventually('the held NOTICE', async () => /approval id: ([0-9a-f-]{36})/.exec(notices.join('\n'))?.[1]);
+  const click = signedClick({ approvalUrl: need('APPROVAL_URL'), secret: need('SLACK_SIGNING_SECRET'), user: 'U0ALICE', action: 'approve', approvalId });
+  assert.equal((await deliverClick(need('APPROVAL_URL'), click)).body.outcome, 'granted');
+  const r = await pending;
+  assert.deepEqual(r.rows, [{ id: '7', ssn: '[REDACTED]' }], 'approval does not lift masking');
+
+  await c.query('BEGIN');
+  const inTx = await c.query('SELECT id, ssn FROM patients WHERE id = 8').catch((e: pg.DatabaseError) => e);
+  assert.equal((inTx as pg.DatabaseError).code, '25001', 'a statement needing approval cannot wait inside a transaction');
+  await c.query('ROLLBACK');
+});
+
+// ---- a minimal raw client for the protocol tests ----
+
+interface Msg {
+  type: string;
+  body: Buffer;
+}
+
+class Raw {
+  private buf = Buffer.alloc(0);
+  private waiting: (() => void) | undefined;
+  closed = false;
+  constructor(readonly sock: Socket) {
+    sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.waiting?.();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.waiting?.();
+    });
+    sock.on('error', () => undefined);
+  }
+
+  static async open(): Promise<Raw> {
+    const sock = netConnect({ host: '127.0.0.1', port: pgPort });
+    await new Promise<void>((r, j) => sock.once('connect', r).once('error', j));
+    return new Raw(sock);
+  }
+
+  /** Messages until one of `types` (inclusive), or 'closed'; fails when nothing comes in `ms`. */
+  async until(types: string, ms = 5000): Promise<Msg[] | 'closed'> {
+    const out: Msg[] = [];
+    const deadline = Date.now() + ms;
+    for (;;) {
+      while (this.buf.length >= 5 && this.buf.length >= this.buf.readInt32BE(1) + 1) {
+        const len = this.buf.readInt32BE(1);
+        const m = { type: String.fromCharCode(this.buf[0]!), body: this.buf.subarray(5, len + 1) };
+        this.buf = this.buf.subarray(len + 1);
+        out.push(m);
+        if (types.includes(m.type)) return out;
+      }
+      if (this.closed) return 'closed';
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`stuck: no ${types} within ${ms} ms (got ${out.map((m) => m.type).join('')})`);
+      await new Promise<void>((r) => {
+        this.waiting = r;
+        setTimeout(r, left);
+      });
+    }
+  }
+
+  async login(token = etl): Promise<{ pid: number; key: number }> {
+    this.sock.write(startup('etl-pipeline', DB));
+    assert.notEqual(await this.until('R'), 'closed');
+    this.sock.write(msg('p', cstr(token)));
+    const got = await this.until('ZE');
+    assert.ok(got !== 'closed' && got.at(-1)?.type === 'Z', 'logged in');
+    const k = (got as Msg[]).find((m) => m.type === 'K')!;
+    return { pid: k.body.readInt32BE(0), key: k.body.readInt32BE(4) };
+  }
+}
+
+const cstr = (s: string) => Buffer.from(`${s}\0`);
+function msg(type: string, body: Buffer): Buffer {
+  const h = Buffer.alloc(5);
+  h.write(type);
+  h.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([h, body]);
+}
+function startup(user: string, database: string): Buffer {
+  const body = Buffer.concat([cstr('user'), cstr(user), cstr('database'), cstr(database), Buffer.from([0])]);
+  const h = Buffer.alloc(8);
+  h.writeInt32BE(body.length + 8, 0);
+  h.writeInt32BE(196608, 4);
+  return Buffer.concat([h, body]);
+}
+const sqlstate = (m: Msg) => /C([0-9A-Z]{5})\0/.exec(m.body.toString('latin1'))?.[1];
+
+test('protocol: out-of-order messages are errors until Sync; CancelRequest cancels a running statement; Describe tells the truth before Execute', async (t) => {
+  const c = await Raw.open();
+  t.after(() => c.sock.destroy());
+  const { pid, key } = await c.login();
+  // Execute and Bind of things that do not exist: an error, then everything is skipped until Sync.
+  c.sock.write(
+    Buffer.concat([
+      msg('E', Buffer.concat([cstr('nope'), Buffer.alloc(4)])),
+      msg('B', Buffer.concat([cstr(''), cstr('x'), Buffer.alloc(6)])),
+      msg('S', Buffer.alloc(0)),
+    ]),
+  );
+  const skipped = await c.until('Z');
+  assert.ok(skipped !== 'closed');
+  assert.deepEqual(
+    skipped.map((m) => m.type),
+    ['E', 'Z'],
+  );
+  assert.equal(sqlstate(skipped[0]!), '26000');
+
+  // Parse + Describe(statement) + Sync: parameter types and a row description with the mask applied.
+  const p = Buffer.concat([cstr('s1'), cstr('SELECT id, ssn FROM patients WHERE id = $1'), Buffer.from([0, 0])]);
+  c.sock.write(Buffer.concat([msg('P', p), msg('D', Buffer.concat([Buffer.from('S'), cstr('s1')])), msg('S', Buffer.alloc(0))]));
+  const described = await c.until('Z');
+  assert.ok(described !== 'closed');
+  assert.deepEqual(
+    described.map((m) => m.type),
+    ['1', 't', 'T', 'Z'],
+  );
+  const t_ = described[1]!.body;
+  assert.equal(t_.readUInt32BE(2), 20, 'the parameter is int8 (from the upstream)');
+  const desc = described[2]!.body;
+  const ssnAt = desc.indexOf(cstr('ssn'));
+  assert.equal(desc.readUInt32BE(ssnAt + 4 + 4 + 2), 25, 'the masked ssn column is described as text');
+
+  // CancelRequest with the BackendKeyData interrupts a running statement upstream.
+  c.sock.write(msg('Q', cstr('SELECT pg_sleep(20) FROM patients WHERE id = 1')));
+  await new Promise((r) => setTimeout(r, 500));
+  const cancel = Buffer.alloc(16);
+  cancel.writeInt32BE(16, 0);
+  cancel.writeInt32BE(80877102, 4);
+  cancel.writeInt32BE(pid, 8);
+  cancel.writeInt32BE(key, 12);
+  const cs = netConnect({ host: '127.0.0.1', port: pgPort }, () => cs.end(cancel));
+  const canceled = await c.until('Z', 10_000);
+  assert.ok(canceled !== 'closed');
+  const err = canceled.find((m) => m.type === 'E');
+  assert.ok(err, `expected an error, got ${canceled.map((m) => m.type).join('')}`);
+  assert.ok(['57014', '42501'].includes(sqlstate(err)!), `canceled (or refused by policy): ${sqlstate(err)}`);
+});
+
+test('wire fuzz: malformed, truncated and random frames get protocol errors and closed connections; the gateway stays up', async () => {
+  const startupPacket = startup('etl-pipeline', DB);
+  const cases: Array<[string, Buffer]> = [
+    ['absurd startup length', Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0])],
+    ['negative startup length', Buffer.from([0xff, 0xff, 0xff, 0xf0, 0, 3, 0, 0])],
+    ['protocol 2', Buffer.from([0, 0, 0, 8, 0, 2, 0, 0])],
+    ['garbage', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')],
+    ['startup with unterminated parameters', Buffer.concat([Buffer.from([0, 0, 0, 14, 0, 3, 0, 0]), Buffer.from('user\0e')])],
+    ['query before authentication', Buffer.concat([startupPacket, msg('Q', cstr('SELECT 1'))])],
+  ];
+  for (const [name, bytes] of cases) {
+    const c = await Raw.open();
+    c.sock.write(bytes);
+    const r = await c.until('E', 5000).catch((e: Error) => e);
+    assert.ok(!(r instanceof Error), `${name}: ${r instanceof Error ? r.message : ''}`);
+    if (r !== 'closed') assert.equal(await c.until('Z', 5000), 'closed', `${name}: the connection is closed after the error`);
+    c.sock.destroy();
+  }
+  // A truncated startup packet and silence: closed by the authentication timeout, not held forever.
+  const slow = await Raw.open();
+  slow.sock.write(startupPacket.subarray(0, 6));
+  assert.equal(await slow.until('Z', 8000), 'closed');
+
+  // After authentication: random frames (valid and invalid types, lengths, bodies), each followed
+  // by Sync and a query. The answer is a protocol error and a close, or errors and ReadyForQuery.
+  const rand = seededRandom(20_260_915);
+  const codes = 'PBDECSHXQpdcf?\0';
+  for (let i = 0; i < 60; i++) {
+    const c = await Raw.open();
+    await c.login();
+    const type = codes[Math.floor(rand() * codes.length)]!;
+    const body = Buffer.from(Array.from({ length: Math.floor(rand() * 40) }, () => Math.floor(rand() * 256)));
+    let frame = msg(type, body);
+    const mutate = rand();
+    if (mutate < 0.2) frame.writeInt32BE(Math.floor(rand() * 0x7fffffff), 1);
+    else if (mutate < 0.4) frame.writeInt32BE(-Math.floor(rand() * 1000), 1);
+    else if (mutate < 0.6) frame = frame.subarray(0, Math.floor(rand() * frame.length));
+    c.sock.write(Buffer.concat([frame, msg('S', Buffer.alloc(0))]));
+    const r = await c.until('Z', 1000).catch((e: Error) => e);
+    // A frame that claims more bytes than it sent waits for them: that is the client's to finish.
+    if (r instanceof Error) assert.match(r.message, /stuck/);
+    c.sock.destroy();
+  }
+
+  const ready = await fetch(`${gw.url}/readyz`);
+  assert.equal(ready.status, 200);
+  const c = client(etl);
+  await c.connect();
+  assert.equal((await c.query('SELECT id FROM patients WHERE id = 1')).rows[0].id, '1');
+  await c.end();
+});
+
+test('the stack gateway serves the PostgreSQL door on its configured address', async () => {
+  const [host, port] = need('GATEWAY_PG_ADDR').split(':');
+  const c = new pg.Client({ host, port: Number(port), user: 'etl-pipeline', database: DB, password: etl });
+  await c.connect();
+  assert.equal((await c.query('SELECT ssn FROM patients WHERE id = 1')).rows[0].ssn, '[REDACTED]');
+  await c.end();
+});
