@@ -14,6 +14,7 @@ import { buildHttp } from './adapters/http/routes.js';
 import { seedFromPostgres } from './adapters/pg/seed.js';
 import type { WarehouseConfig } from './config.js';
 import { GrantChecker, parseGrants } from './domain/grants.js';
+import { informationSchemaRows } from './domain/information-schema.js';
 import { parseUsers } from './domain/users.js';
 import { type Log, Warehouse } from './service.js';
 
@@ -72,11 +73,13 @@ export function buildWarehouse(config: WarehouseConfig, deps: { log?: Log; verif
           },
         });
       }
+      const grants = new GrantChecker(g.grants);
+      await engine.publishInformationSchema(informationSchemaRows(g.grants.database, await engine.sourceColumns(), grants, new Date().toISOString()));
       const wh = new Warehouse({
         engine,
         catalog: await engine.catalog(),
         analyser: await createAnalyser(),
-        grants: new GrantChecker(g.grants),
+        grants,
         users: creds.users,
         verify: deps.verify ?? createTokenVerifier({ issuers: oidcIssuers(config), clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC }),
         log,

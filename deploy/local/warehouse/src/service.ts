@@ -1,25 +1,33 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import type { TokenVerifier } from '@phigate/auth';
 import type { Analysis, StatementFacts } from '@phigate/model';
+import {
+  BindError,
+  chunkBody,
+  chunkSlices,
+  decodeBindings,
+  dmlCounters,
+  type Envelope,
+  inProgress,
+  isChunked,
+  LOGIN,
+  loginData,
+  monitoringData,
+  ok,
+  renewData,
+  resultData,
+  SQL,
+  STATEMENT_TYPE,
+  sessionExpired,
+  sessionTokenOf,
+  statementTypeId,
+  textColumn,
+} from '@phigate/snowflake-wire';
 import type { Analyser, Catalog } from '@phigate/sql';
 import { type LoadedUser, passwordMatches, verifyKeyPairJwt } from './adapters/credentials.js';
 import type { EncodedResult, Engine, EngineSession, ExecOutcome } from './adapters/duckdb/engine.js';
-import { decodeBindings } from './domain/bindings.js';
 import { type GrantChecker, refusalMessage } from './domain/grants.js';
-import {
-  type Envelope,
-  fail,
-  formatParameters,
-  IN_PROGRESS,
-  IN_PROGRESS_ASYNC,
-  LOGIN,
-  loginParameters,
-  ok,
-  SnowflakeError,
-  SQL,
-  STATEMENT_TYPE,
-} from './domain/protocol.js';
+import { fail, SnowflakeError } from './domain/protocol.js';
 import { quotedNames, systemWait, TranslateError, translate } from './domain/translate.js';
 import { foldIdentifier } from './domain/users.js';
 
@@ -84,25 +92,6 @@ interface Query {
 /** What a route hands back: the JSON envelope (always HTTP 200, as Snowflake answers). */
 export type Reply = Envelope;
 
-const STATEMENT_TYPES: Record<string, number> = {
-  select: STATEMENT_TYPE.SELECT,
-  insert: STATEMENT_TYPE.INSERT,
-  update: STATEMENT_TYPE.UPDATE,
-  delete: STATEMENT_TYPE.DELETE,
-  merge: STATEMENT_TYPE.MERGE,
-  use: STATEMENT_TYPE.USE,
-  show: STATEMENT_TYPE.SHOW,
-  describe: STATEMENT_TYPE.DESCRIBE,
-  transaction: STATEMENT_TYPE.TCL,
-  set: STATEMENT_TYPE.SCL,
-  reset: STATEMENT_TYPE.SCL,
-};
-const DML_COUNTERS: Record<string, string[]> = {
-  insert: ['number of rows inserted'],
-  update: ['number of rows updated', 'number of multi-joined rows updated'],
-  delete: ['number of rows deleted'],
-  merge: ['number of rows inserted', 'number of rows updated', 'number of rows deleted'],
-};
 const QUERY_TTL_MS = 15 * 60_000;
 const MAX_QUERIES = 2000;
 
@@ -204,49 +193,40 @@ export class Warehouse {
       database,
       schema,
       warehouse,
-      engine: await this.o.engine.openSession(schema),
+      engine: await this.o.engine.openSession(schema, role),
       byRequestId: new Map(),
     };
     this.sessions.set(session.token, session);
     this.masters.set(session.masterToken, session);
     this.counters.logins++;
     this.o.log('info', 'login.accepted', { authenticator, user: user.name, role, sessionId: session.id });
-    return ok({
-      token: session.token,
-      masterToken: session.masterToken,
-      validityInSeconds: this.o.sessionValiditySec,
-      masterValidityInSeconds: this.o.masterValiditySec,
-      sessionId: session.id,
-      displayUserName: user.name,
-      serverVersion: '9.0.0',
-      firstLogin: false,
-      remMeToken: null,
-      remMeValidityInSeconds: 0,
-      healthCheckInterval: 45,
-      newClientForUpgrade: null,
-      idToken: null,
-      idTokenValidityInSeconds: 0,
-      mfaToken: null,
-      mfaTokenValidityInSeconds: 0,
-      responseData: null,
-      parameters: loginParameters(this.o.timezone),
-      sessionInfo: { databaseName: database, schemaName: schema, warehouseName: warehouse, roleName: role },
-    });
+    return ok(
+      loginData({
+        token: session.token,
+        masterToken: session.masterToken,
+        validityInSeconds: this.o.sessionValiditySec,
+        masterValidityInSeconds: this.o.masterValiditySec,
+        sessionId: session.id,
+        displayUserName: user.name,
+        timezone: this.o.timezone,
+        sessionInfo: sessionInfo(session),
+      }),
+    );
   }
 
   /** The session a `Snowflake Token="…"` header names, or the error a driver expects. */
   session(authorization: string | undefined): Session | Reply {
-    const m = /^Snowflake Token="([^"]*)"$/.exec(authorization ?? '');
-    if (!m) return fail(new SnowflakeError(LOGIN.AUTH_HEADER_MISSING, undefined, 'Authorization header not found in the request data.'));
-    const s = this.sessions.get(m[1]!);
+    const token = sessionTokenOf(authorization);
+    if (!token) return fail(new SnowflakeError(LOGIN.AUTH_HEADER_MISSING, undefined, 'Authorization header not found in the request data.'));
+    const s = this.sessions.get(token);
     if (!s) return fail(new SnowflakeError(LOGIN.SESSION_TOKEN_INVALID, undefined, 'User must login again to access the service.'));
-    if (Date.now() > s.tokenExpires) return fail(new SnowflakeError(LOGIN.SESSION_TOKEN_EXPIRED, undefined, 'Session token has expired.'));
+    if (Date.now() > s.tokenExpires) return sessionExpired(LOGIN.SESSION_TOKEN_EXPIRED, 'Session token has expired.');
     return s;
   }
 
   renew(authorization: string | undefined, body: unknown): Reply {
-    const m = /^Snowflake Token="([^"]*)"$/.exec(authorization ?? '');
-    const s = m ? this.masters.get(m[1]!) : undefined;
+    const master = sessionTokenOf(authorization);
+    const s = master ? this.masters.get(master) : undefined;
     if (!s) return fail(new SnowflakeError(LOGIN.SESSION_TOKEN_INVALID, undefined, 'User must login again to access the service.'));
     if (Date.now() > s.masterExpires) {
       this.end(s);
@@ -260,13 +240,15 @@ export class Warehouse {
     s.tokenExpires = Date.now() + this.o.sessionValiditySec * 1000;
     this.sessions.set(s.token, s);
     this.o.log('info', 'session.renewed', { sessionId: s.id });
-    return ok({
-      sessionToken: s.token,
-      validityInSecondsST: this.o.sessionValiditySec,
-      masterToken: s.masterToken,
-      validityInSecondsMT: Math.max(0, Math.floor((s.masterExpires - Date.now()) / 1000)),
-      sessionId: s.id,
-    });
+    return ok(
+      renewData({
+        sessionToken: s.token,
+        validityInSecondsST: this.o.sessionValiditySec,
+        masterToken: s.masterToken,
+        validityInSecondsMT: Math.max(0, Math.floor((s.masterExpires - Date.now()) / 1000)),
+        sessionId: s.id,
+      }),
+    );
   }
 
   logout(s: Session): Reply {
@@ -293,8 +275,8 @@ export class Warehouse {
       q = this.start(s, b);
       if (requestId) s.byRequestId.set(requestId, q);
     }
-    if (q.asyncExec && q.status === 'RUNNING') return this.inProgress(q, IN_PROGRESS_ASYNC);
-    return this.answer(q, base, q.asyncExec ? IN_PROGRESS_ASYNC : IN_PROGRESS);
+    if (q.asyncExec && q.status === 'RUNNING') return inProgress(q.id, true);
+    return this.answer(q, base, q.asyncExec);
   }
 
   /** GET /queries/<id>/result: long-polled. */
@@ -302,29 +284,19 @@ export class Warehouse {
     const q = this.queries.get(queryId);
     if (!q || q.session.user.name !== s.user.name)
       return fail(new SnowflakeError(SQL.OBJECT_MISSING.code, SQL.OBJECT_MISSING.sqlState, `Statement ${queryId.slice(0, 40)} not found`, { queryId }));
-    return this.answer(q, base, IN_PROGRESS);
+    return this.answer(q, base, false);
   }
 
   /** GET /monitoring/queries/<id>. */
   monitoring(s: Session, queryId: string): Reply {
     const q = this.queries.get(queryId);
-    if (!q || q.session.user.name !== s.user.name) return ok({ queries: [] });
-    return ok({
-      queries: [
-        {
-          id: q.id,
-          status: q.status,
-          state: q.status === 'RUNNING' ? 'RUNNING' : q.status === 'SUCCESS' ? 'SUCCEEDED' : 'FAILED',
-          startTime: q.startTime,
-          endTime: q.endTime,
-          totalDuration: q.endTime ? q.endTime - q.startTime : Date.now() - q.startTime,
-          errorCode: q.error ? q.error.code : null,
-          errorMessage: q.error ? q.error.message : null,
-          sessionId: s.id,
-          sqlText: null,
-        },
-      ],
-    });
+    const mine = q && q.session.user.name === s.user.name ? q : undefined;
+    return ok(
+      monitoringData(
+        mine && { id: mine.id, status: mine.status, startTime: mine.startTime, endTime: mine.endTime, sessionId: s.id, error: mine.error },
+        Date.now(),
+      ),
+    );
   }
 
   /** Abort by query id, or by the request id of a statement whose query id the client does not know yet. */
@@ -341,14 +313,11 @@ export class Warehouse {
   chunk(queryId: string, index: number, sig: string | undefined, key: string | undefined): { status: number; body?: Buffer } {
     const q = this.queries.get(queryId);
     if (!q?.result || !sig || sig !== this.sign(queryId, index) || key !== q.chunkKey) return { status: 403 };
-    const n = q.result.rows.length;
-    const start = (index + 1) * this.o.chunkRows;
-    if (index < 0 || start >= n) return { status: 404 };
+    const slice = chunkSlices(q.result.rows.length, this.o.chunkRows)[index];
+    if (!slice) return { status: 404 };
     let body = q.chunkCache.get(index);
     if (!body) {
-      const rows = q.result.rows.slice(start, start + this.o.chunkRows);
-      // Bracket-less rows, as Snowflake's JSON chunks are (drivers wrap them in [ ] themselves).
-      body = gzipSync(Buffer.from(rows.map((r) => JSON.stringify(r)).join(',')));
+      body = chunkBody(q.result.rows.slice(slice.start, slice.start + slice.rowCount)).body;
       q.chunkCache.set(index, body);
     }
     return { status: 200, body };
@@ -358,67 +327,41 @@ export class Warehouse {
     return createHmac('sha256', this.chunkSigningKey).update(`${queryId}/${index}`).digest('base64url');
   }
 
-  private inProgress(q: Query, code: string): Reply {
-    return {
-      success: true,
-      code,
-      message:
-        code === IN_PROGRESS_ASYNC
-          ? 'Asynchronous execution in progress. Use provided query id to perform query monitoring and management.'
-          : 'Query execution in progress. Query will be processed asynchronously',
-      data: { queryId: q.id, getResultUrl: `/queries/${q.id}/result`, queryAbortsAfterSecs: 300, progressDesc: null },
-    };
-  }
-
-  private async answer(q: Query, base: string, pendingCode: string): Promise<Reply> {
+  private async answer(q: Query, base: string, asyncExec: boolean): Promise<Reply> {
     if (q.status === 'RUNNING') {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([q.done, new Promise<void>((r) => (timer = setTimeout(r, this.o.holdMs)))]);
       clearTimeout(timer);
     }
-    if (q.status === 'RUNNING') return this.inProgress(q, pendingCode);
+    if (q.status === 'RUNNING') return inProgress(q.id, asyncExec);
     if (q.error) return fail(q.error, { queryId: q.id });
     return ok(this.resultData(q, base));
   }
 
   private resultData(q: Query, base: string): Record<string, unknown> {
-    const s = q.session;
     const r = q.result!;
     const total = r.rows.length;
-    const chunked = total > this.o.chunkRows && r.statementTypeId === STATEMENT_TYPE.SELECT;
-    const inline = chunked ? r.rows.slice(0, this.o.chunkRows) : r.rows;
-    const data: Record<string, unknown> = {
+    const chunked = isChunked(r.statementTypeId, total, this.o.chunkRows);
+    const data = resultData({
       queryId: q.id,
-      queryResultFormat: 'json',
-      rowtype: r.columns.map((c) => ({ ...c, database: '', schema: '', table: '', collation: null })),
-      rowset: inline,
+      columns: r.columns,
+      rowset: chunked ? r.rows.slice(0, this.o.chunkRows) : r.rows,
       total,
-      returned: total,
       statementTypeId: r.statementTypeId,
-      version: 1,
-      parameters: formatParameters(this.o.timezone),
-      finalDatabaseName: s.database,
-      finalSchemaName: s.schema,
-      finalWarehouseName: s.warehouse,
-      finalRoleName: s.role,
+      session: sessionInfo(q.session),
+      timezone: this.o.timezone,
       numberOfBinds: r.numberOfBinds ?? 0,
       // Array binding (one statement, arrays of values) is executed row by row.
       arrayBindSupported: true,
-      queryContext: null,
       sendResultTime: q.endTime,
-    };
+    });
     if (chunked) {
-      const chunks = [];
-      for (let i = 0, start = this.o.chunkRows; start < total; i++, start += this.o.chunkRows) {
-        const rowCount = Math.min(this.o.chunkRows, total - start);
-        chunks.push({
-          url: `${base}/results/${q.id}/chunks/${i}?sig=${this.sign(q.id, i)}`,
-          rowCount,
-          uncompressedSize: rowCount * 100,
-          compressedSize: rowCount * 30,
-        });
-      }
-      data.chunks = chunks;
+      data.chunks = chunkSlices(total, this.o.chunkRows).map((c) => ({
+        url: `${base}/results/${q.id}/chunks/${c.index}?sig=${this.sign(q.id, c.index)}`,
+        rowCount: c.rowCount,
+        uncompressedSize: c.rowCount * 100,
+        compressedSize: c.rowCount * 30,
+      }));
       data.chunkHeaders = { 'x-phigate-chunk-key': q.chunkKey };
       data.qrmk = null;
     }
@@ -529,11 +472,11 @@ export class Warehouse {
       if (err instanceof TranslateError) throw new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, `SQL compilation error:\n${err.message}`);
       throw err;
     }
-    const isDml = facts.kind in DML_COUNTERS;
+    const isDml = dmlCounters(facts.kind, 0) !== undefined;
     const quoted = quotedNames(sqlText);
     if (b.describeOnly === true) {
       const d = await s.engine.describe(duckSql, (raw) => (quoted.has(raw) ? raw : raw.toUpperCase()));
-      const type = STATEMENT_TYPES[facts.kind] ?? STATEMENT_TYPE.DDL;
+      const type = statementTypeId(facts.kind);
       const columns = isDml ? this.shape(facts, { kind: 'count', count: 0n }).columns : d.result.columns;
       return { statementTypeId: type, columns, rows: [], numberOfBinds: d.binds };
     }
@@ -545,18 +488,12 @@ export class Warehouse {
   }
 
   private shape(facts: StatementFacts, outcome: ExecOutcome): Result {
+    const type = statementTypeId(facts.kind);
     if (outcome.kind === 'count') {
-      const names = DML_COUNTERS[facts.kind]!;
-      return {
-        statementTypeId: STATEMENT_TYPES[facts.kind]!,
-        columns: names.map((name) => ({ name, type: 'fixed', precision: 19, scale: 0, length: null, byteLength: null, nullable: false })),
-        // DuckDB reports one count; an UPDATE has no multi-joined rows, a MERGE is reported as updates.
-        rows: [
-          names.map((n, i) => (i === 0 && facts.kind !== 'merge' ? outcome.count.toString() : n === 'number of rows updated' ? outcome.count.toString() : '0')),
-        ],
-      };
+      // DuckDB reports one count; an UPDATE has no multi-joined rows, a MERGE is reported as updates.
+      const counters = dmlCounters(facts.kind, outcome.count)!;
+      return { statementTypeId: type, columns: counters.columns, rows: [counters.row] };
     }
-    const type = STATEMENT_TYPES[facts.kind] ?? STATEMENT_TYPE.DDL;
     if (type !== STATEMENT_TYPE.SELECT) return statusResult('Statement executed successfully.', type);
     return { statementTypeId: type, ...outcome.result };
   }
@@ -584,6 +521,7 @@ export class Warehouse {
             SQL.ROLE_NOT_ASSIGNED.sqlState,
             `SQL access control error:\nRequested role '${a.slice(0, 64)}' is not assigned to the executing user. Specify another role to activate.`,
           );
+        await s.engine.setRole(a);
         s.role = a;
         break;
       case 'WAREHOUSE':
@@ -605,8 +543,9 @@ export class Warehouse {
   }
 }
 
-function textColumn(name: string) {
-  return { name, type: 'text', precision: null, scale: null, length: 16_777_216, byteLength: 16_777_216, nullable: true };
+/** Where a session stands, as login and result responses report it. */
+function sessionInfo(s: Session) {
+  return { databaseName: s.database, schemaName: s.schema, warehouseName: s.warehouse, roleName: s.role };
 }
 
 function statusResult(message: string, statementTypeId: number): Result {
@@ -632,6 +571,7 @@ function notUnderstood(error: string): SnowflakeError {
 /** DuckDB's error classes → Snowflake codes. DuckDB messages name objects, not row values. */
 function toSnowflakeError(err: unknown): SnowflakeError {
   if (err instanceof SnowflakeError) return err;
+  if (err instanceof BindError) return new SnowflakeError(err.code, err.sqlState, err.message);
   const e = err as { message?: string; bindMismatch?: boolean };
   const msg = String(e?.message ?? err);
   if (e?.bindMismatch) return new SnowflakeError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, msg);

@@ -1,5 +1,8 @@
 import type { StatementFacts, TableName } from '@phigate/model';
 
+/** The schema of Snowflake's metadata views, present in every database. */
+export const INFORMATION_SCHEMA = 'INFORMATION_SCHEMA';
+
 /** A privilege a role can hold on a table (Snowflake's names). */
 export type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
 const PRIVILEGES: ReadonlySet<string> = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']);
@@ -100,6 +103,18 @@ export class GrantChecker {
     return (this.byRole.get(role)?.get(`${t.schema}.${t.name}`)?.size ?? 0) > 0;
   }
 
+  /**
+   * Whether `role` sees the table (or one of its columns) in INFORMATION_SCHEMA: Snowflake shows only
+   * objects the role holds a privilege on. A column grant shows only the granted columns.
+   */
+  sees(role: string, t: { schema: string; name: string }, column?: string): boolean {
+    const privs = this.byRole.get(role)?.get(`${t.schema}.${t.name}`);
+    if (!privs?.size) return false;
+    if (column === undefined) return true;
+    for (const cols of privs.values()) if (cols === undefined || cols.has(column)) return true;
+    return false;
+  }
+
   /** The first missing privilege for one statement run as `role`, or undefined when it may run. */
   check(role: string, s: StatementFacts): Refusal | undefined {
     const tableRefusal = (t: TableName, privilege: string, column?: string): Refusal => ({
@@ -110,6 +125,9 @@ export class GrantChecker {
     });
     const key = (t: TableName) => `${t.schema}.${t.name}`;
     const written = new Set(s.tablesWritten.map(key));
+    // Reading INFORMATION_SCHEMA is a metadata read every role may make: its views show each role
+    // only what it holds privileges on. Writing to it, like anything else, needs a privilege.
+    const metadata = (t: TableName) => t.schema === INFORMATION_SCHEMA && !written.has(key(t));
     switch (s.kind) {
       case 'select':
       case 'insert':
@@ -128,7 +146,7 @@ export class GrantChecker {
           }
         }
         for (const t of s.tablesRead) {
-          if (written.has(key(t))) continue;
+          if (written.has(key(t)) || metadata(t)) continue;
           const cols = s.columnsRead.filter((c) => key(c.table) === key(t));
           if (!cols.length && !this.allows(role, t, 'SELECT') && !this.anyColumn(role, t, 'SELECT')) return tableRefusal(t, 'SELECT');
           for (const c of cols) if (!this.allows(role, t, 'SELECT', c.column)) return tableRefusal(t, 'SELECT', c.column);
@@ -142,7 +160,7 @@ export class GrantChecker {
         return undefined;
       }
       case 'describe':
-        for (const t of s.tablesRead) if (!this.anyOn(role, t)) return tableRefusal(t, 'REFERENCES');
+        for (const t of s.tablesRead) if (!metadata(t) && !this.anyOn(role, t)) return tableRefusal(t, 'REFERENCES');
         return undefined;
       case 'use':
       case 'show':

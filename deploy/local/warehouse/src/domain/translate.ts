@@ -14,7 +14,11 @@ export interface SessionContext {
   warehouse: string;
 }
 
-type Tok = { kind: 'ws' | 'comment' | 'string' | 'qident' | 'word' | 'number' | 'op'; text: string };
+type Tok = { kind: 'ws' | 'comment' | 'string' | 'qident' | 'word' | 'number' | 'op' | 'raw'; text: string };
+
+/** Where the engine keeps Snowflake's INFORMATION_SCHEMA views (DuckDB reserves that schema name). */
+export const METADATA_CATALOG = 'sf_meta';
+export const METADATA_SCHEMA = `${METADATA_CATALOG}.main`;
 
 export class TranslateError extends Error {}
 
@@ -314,9 +318,41 @@ function isColumnTypePosition(toks: Tok[], prevIdx: number): boolean {
   return !before || (before.kind === 'op' && before.text === ',');
 }
 
+/** An identifier token's name as Snowflake resolves it (unquoted folds to upper case). */
+function nameOf(t: Tok | undefined): string | undefined {
+  if (t?.kind === 'word') return t.text.toUpperCase();
+  if (t?.kind === 'qident') return t.text.slice(1, -1).replace(/""/g, '"');
+  return undefined;
+}
+
+/**
+ * `[<database>.]INFORMATION_SCHEMA.<view>` → the engine's metadata schema. Only the session's
+ * database is rewritten (the analyser refuses any other); strings and comments are never touched.
+ */
+function metadataNames(toks: Tok[], database: string): Tok[] {
+  const out = toks.slice();
+  const skip = (i: number, step: 1 | -1) => {
+    let j = i + step;
+    while (out[j]?.kind === 'ws' || out[j]?.kind === 'comment') j += step;
+    return j;
+  };
+  const isDot = (i: number) => out[i]?.kind === 'op' && out[i]!.text === '.';
+  for (let i = 0; i < out.length; i++) {
+    if (nameOf(out[i]) !== 'INFORMATION_SCHEMA' || !isDot(skip(i, 1))) continue;
+    const dot = skip(i, -1);
+    if (isDot(dot)) {
+      const db = skip(dot, -1);
+      if (nameOf(out[db]) !== database || isDot(skip(db, -1))) continue;
+      for (let k = db; k < i; k++) out[k] = { kind: 'raw', text: '' };
+    }
+    out[i] = { kind: 'raw', text: METADATA_SCHEMA };
+  }
+  return out;
+}
+
 /** Translates one Snowflake statement to DuckDB SQL (throws TranslateError on unlexable input). */
 export function translate(sql: string, ctx: SessionContext): string {
-  const toks = tokenize(sql);
+  const toks = metadataNames(tokenize(sql), ctx.database);
   const create = toks.find((t) => t.kind === 'word')?.text.toUpperCase() === 'CREATE';
   return render(toks, ctx, { inCast: false, inColumns: false, create }).replace(/;\s*$/, '');
 }

@@ -66,8 +66,9 @@ async function runClient(target: Target, command: string, args: string[]): Promi
     const file = join(dir, 'target.json');
     // The target holds the token: a private file, removed afterwards, never on a command line.
     writeFileSync(file, JSON.stringify(await describeTarget(target)), { mode: 0o600 });
-    const r = await new Promise<{ stdout: string; stderr: string; exitCode: number | null }>((resolve) => {
-      execFile(
+    let child: ReturnType<typeof execFile> | undefined;
+    const client = new Promise<{ stdout: string; stderr: string; exitCode: number | null }>((resolve) => {
+      child = execFile(
         command,
         [...args, file],
         { encoding: 'utf8', timeout: CLIENT_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...DRIVER_ENV } },
@@ -78,6 +79,17 @@ async function runClient(target: Target, command: string, args: string[]): Promi
         },
       );
     });
+    // The held case: the client waits on its statement while the caller approves it. If that
+    // fails, the client would wait out the approval's expiry: stop it instead.
+    const approval = target.gateway?.held?.approve().then(
+      () => undefined,
+      (err: unknown) => {
+        child?.kill();
+        return `approving the held statement failed: ${(err as Error).message}`;
+      },
+    );
+    const r = await client;
+    const approvalError = await approval;
     const lines = r.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -86,7 +98,7 @@ async function runClient(target: Target, command: string, args: string[]): Promi
       results: lines.filter((l): l is CaseResult => 'case' in l),
       summary: lines.find((l): l is { summary: ConformanceRun['summary'] } => 'summary' in l)?.summary,
       exitCode: r.exitCode,
-      stderr: r.stderr.slice(-3000),
+      stderr: `${approvalError ? `${approvalError}\n` : ''}${r.stderr.slice(-3000)}`,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -18,6 +18,23 @@ export interface Target {
   role?: string;
   database: string;
   schema: string;
+  /** The gateway-only cases (a target of kind `gateway` without them skips them). */
+  gateway?: GatewayCases;
+}
+
+/**
+ * What the gateway-only cases run. The clients execute these statements and compare the rows; the
+ * caller does what only it can: approve the held statement while the client waits on it.
+ */
+export interface GatewayCases {
+  /** A statement policy masks a column of, run on the main connection, and its expected rows. */
+  masked?: { sql: string; rows: unknown[][] };
+  /**
+   * A statement policy holds for approval, run on a second connection with `token` (the identity
+   * whose statements need approval). `approve()` is called once the client has started; it finds
+   * the pending approval and approves it, while the client just waits on its normal execute call.
+   */
+  held?: { token: () => Promise<string>; sql: string; rows: unknown[][]; approve: () => Promise<void> };
 }
 
 /** The cases every driver runs (conformance/cases.json). */
@@ -51,6 +68,14 @@ export async function describeTarget(t: Target): Promise<Record<string, unknown>
       ? { authenticator: 'oauth', token: await t.auth.token() }
       : { authenticator: 'snowflake', user: t.auth.user, password: t.auth.password }),
     casesFile: CASES_FILE,
+    ...(t.gateway
+      ? {
+          gateway: {
+            ...(t.gateway.masked ? { masked: t.gateway.masked } : {}),
+            ...(t.gateway.held ? { held: { sql: t.gateway.held.sql, rows: t.gateway.held.rows, token: await t.gateway.held.token() } } : {}),
+          },
+        }
+      : {}),
   };
 }
 

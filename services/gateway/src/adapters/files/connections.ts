@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Binding } from '../../domain/bindings.js';
 import type { ConnectionDefinition } from '../store/connection-registry.js';
 
-const connectionSchema = z
+const postgresConnection = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
     type: z.literal('postgresql'),
@@ -24,6 +24,49 @@ const connectionSchema = z
   })
   .strict();
 
+/**
+ * A Snowflake connection: the gateway logs in as `user` with a key-pair JWT (`privateKeyFile`, a
+ * PKCS#8 PEM; preferred) or a password (`passwordFile`), then uses the role a binding names.
+ */
+const snowflakeConnection = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+    type: z.literal('snowflake'),
+    /** `<account>.snowflakecomputing.com`, or the local warehouse's address. */
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(443),
+    protocol: z.enum(['http', 'https']).default('https'),
+    account: z.string().regex(/^\w+([.-]\w+)*$/, 'a Snowflake account identifier'),
+    database: z.string().min(1),
+    warehouse: z.string().min(1).optional(),
+    user: z.string().min(1),
+    /** PKCS#8 PEM private key of `user`, relative to GATEWAY_SECRETS_DIR. Never inline. */
+    privateKeyFile: z.string().min(1).optional(),
+    /** Alternatively a password file, relative to GATEWAY_SECRETS_DIR. */
+    passwordFile: z.string().min(1).optional(),
+    defaultSchema: z.string().default('PUBLIC'),
+    poolMax: z.number().int().min(1).max(200).default(10),
+    statementTimeoutMs: z.number().int().min(100).default(30_000),
+  })
+  .strict()
+  .refine((c) => Boolean(c.privateKeyFile) !== Boolean(c.passwordFile), {
+    message: 'a snowflake connection needs exactly one of privateKeyFile or passwordFile',
+  });
+
+type ConnectionEntry = z.infer<typeof postgresConnection> | z.infer<typeof snowflakeConnection>;
+
+/** Each entry is checked against the schema of its type, so every problem of every entry is reported. */
+function parseConnections(raw: unknown[], problems: string[]): ConnectionEntry[] {
+  const out: ConnectionEntry[] = [];
+  raw.forEach((entry, i) => {
+    const schema = (entry as { type?: unknown } | null)?.type === 'snowflake' ? snowflakeConnection : postgresConnection;
+    const r = schema.safeParse(entry);
+    if (r.success) out.push(r.data);
+    else problems.push(...r.error.issues.map((x) => `connections.${[i, ...x.path].join('.')}: ${x.message}`));
+  });
+  return out;
+}
+
 const bindingSchema = z
   .object({
     groups: z.array(z.string().min(1)).optional(),
@@ -33,7 +76,7 @@ const bindingSchema = z
   .strict()
   .refine((b) => b.groups?.length || b.identities?.length, { message: 'a binding needs groups or identities' });
 
-const fileSchema = z.object({ connections: z.array(connectionSchema).default([]), bindings: z.array(bindingSchema).default([]) }).strict();
+const fileSchema = z.object({ connections: z.array(z.unknown()).default([]), bindings: z.array(bindingSchema).default([]) }).strict();
 
 /** A connection defined in the config file, with its password, to be sealed into the registry. */
 export interface ConnectionSeed {
@@ -57,13 +100,24 @@ export function loadConnectionsFile(file: string, secretsDir: string): Connectio
   const r = fileSchema.safeParse(raw);
   const problems = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   const seeds: ConnectionSeed[] = [];
-  for (const c of r.success ? r.data.connections : []) {
-    const { passwordFile, ...definition } = c;
+  const rawConnections = r.success ? r.data.connections : (raw as { connections?: unknown } | null)?.connections;
+  for (const c of parseConnections(Array.isArray(rawConnections) ? rawConnections : [], problems)) {
+    let definition: ConnectionDefinition;
+    let secretFile: string;
+    if (c.type === 'snowflake') {
+      const { privateKeyFile, passwordFile, ...rest } = c;
+      definition = { ...rest, authMethod: privateKeyFile ? 'keypair' : 'password' };
+      secretFile = (privateKeyFile ?? passwordFile)!;
+    } else {
+      const { passwordFile, ...rest } = c;
+      definition = rest;
+      secretFile = passwordFile;
+    }
     try {
-      const password = readFileSync(isAbsolute(passwordFile) ? passwordFile : join(secretsDir, passwordFile), 'utf8').trim();
+      const password = readFileSync(isAbsolute(secretFile) ? secretFile : join(secretsDir, secretFile), 'utf8').trim();
       seeds.push({ definition, password });
     } catch {
-      problems.push(`connection ${c.name}: cannot read its password file`);
+      problems.push(`connection ${c.name}: cannot read its ${definition.authMethod === 'keypair' ? 'private key' : 'password'} file`);
     }
   }
   if (problems.length || !r.success) {

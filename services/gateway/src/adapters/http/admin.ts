@@ -5,20 +5,33 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ConnectionRegistry } from '../store/connection-registry.js';
 
-const definition = z
-  .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
-    type: z.literal('postgresql'),
-    host: z.string().min(1).max(255),
-    port: z.number().int().min(1).max(65535),
-    database: z.string().min(1).max(63),
-    user: z.string().min(1).max(63),
-    password: z.string().min(1).max(1024),
-    defaultSchema: z.string().min(1).max(63).default('public'),
-    poolMax: z.number().int().min(1).max(200).default(10),
-    statementTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
-  })
-  .strict();
+const common = {
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535),
+  database: z.string().min(1).max(255),
+  user: z.string().min(1).max(255),
+  /** The credential: a password, or for a Snowflake `keypair` connection a PKCS#8 PEM private key. */
+  password: z.string().min(1).max(8192),
+  poolMax: z.number().int().min(1).max(200).default(10),
+  statementTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+};
+
+const definition = z.discriminatedUnion('type', [
+  z.object({ ...common, type: z.literal('postgresql'), defaultSchema: z.string().min(1).max(63).default('public') }).strict(),
+  z
+    .object({
+      ...common,
+      type: z.literal('snowflake'),
+      port: z.number().int().min(1).max(65535).default(443),
+      defaultSchema: z.string().min(1).max(255).default('PUBLIC'),
+      account: z.string().regex(/^\w+([.-]\w+)*$/, 'a Snowflake account identifier'),
+      warehouse: z.string().min(1).max(255).optional(),
+      protocol: z.enum(['http', 'https']).default('https'),
+      authMethod: z.enum(['keypair', 'password']).default('keypair'),
+    })
+    .strict(),
+]);
 
 export interface AdminDeps {
   verify: TokenVerifier;
@@ -47,10 +60,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps): void
   });
   app.put<{ Params: { name: string }; Body: unknown }>('/v1/admin/connections/:name', async (req, reply) => {
     const who = await admin(req);
-    const parsed = definition.safeParse({ ...(req.body as object), name: req.params.name });
+    const body = { ...(req.body as object), name: req.params.name } as Record<string, unknown>;
+    const parsed = definition.safeParse(body);
     if (!parsed.success) {
-      // Zod's messages name fields and rules, never the submitted values.
-      throw new AppError('GATEWAY_ADMIN_CONNECTION_INVALID', { details: { problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) } });
+      // Zod's messages name fields and rules, never the submitted values. An unknown type would
+      // hide every other problem behind it: check the rest as if it were PostgreSQL, and say both.
+      const issues =
+        body.type === 'postgresql' || body.type === 'snowflake'
+          ? parsed.error.issues
+          : [...parsed.error.issues, ...(definition.safeParse({ ...body, type: 'postgresql' }).error?.issues ?? [])];
+      throw new AppError('GATEWAY_ADMIN_CONNECTION_INVALID', { details: { problems: issues.map((i) => `${i.path.join('.') || 'type'}: ${i.message}`) } });
     }
     const { password, ...def } = parsed.data;
     const view = await deps.registry.upsert(def, password, 'api');

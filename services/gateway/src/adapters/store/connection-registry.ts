@@ -7,7 +7,7 @@ import { type Keyring, parseKeyring, type Sealed, seal, unseal } from '../../dom
 /** What an admin registers (the password only travels in; it is never returned). */
 export interface ConnectionDefinition {
   name: string;
-  type: 'postgresql';
+  type: 'postgresql' | 'snowflake';
   host: string;
   port: number;
   database: string;
@@ -15,11 +15,24 @@ export interface ConnectionDefinition {
   defaultSchema: string;
   poolMax: number;
   statementTimeoutMs: number;
+  /** Snowflake only (column `options`): the account identifier the upstream login names. */
+  account?: string;
+  /** Snowflake only: the virtual warehouse statements run on (the user's default when absent). */
+  warehouse?: string;
+  /** Snowflake only: `https` (default) or `http` (the local warehouse). */
+  protocol?: 'http' | 'https';
+  /** Snowflake only: the sealed credential is a PKCS#8 private key (`keypair`, key-pair JWT) or a `password`. */
+  authMethod?: 'keypair' | 'password';
 }
+
+/** The non-credential, type-specific settings kept in the registry's `options` column. */
+const OPTION_KEYS = ['account', 'warehouse', 'protocol', 'authMethod'] as const;
+type ConnectionOptions = Pick<ConnectionDefinition, (typeof OPTION_KEYS)[number]>;
 
 /** A connection as the upstream adapter needs it, password opened in memory only. */
 export interface UpstreamConnection extends ConnectionDefinition {
-  dialect: 'postgresql';
+  dialect: 'postgresql' | 'snowflake';
+  /** The opened credential: a password, or (Snowflake `keypair`) a PKCS#8 PEM private key. */
   password: string;
   version: number;
 }
@@ -34,7 +47,7 @@ export interface ConnectionView extends ConnectionDefinition {
 
 interface Row {
   name: string;
-  type: 'postgresql';
+  type: 'postgresql' | 'snowflake';
   host: string;
   port: number;
   database: string;
@@ -42,13 +55,14 @@ interface Row {
   default_schema: string;
   pool_max: number;
   statement_timeout_ms: number;
+  options: ConnectionOptions | null;
   credential: Sealed;
   source: 'api' | 'config';
   version: string;
   updated_at: Date;
 }
 
-const COLUMNS = 'name, type, host, port, database, username, default_schema, pool_max, statement_timeout_ms, credential, source, version, updated_at';
+const COLUMNS = 'name, type, host, port, database, username, default_schema, pool_max, statement_timeout_ms, options, credential, source, version, updated_at';
 
 /**
  * The connection registry in the gateway's control database. Credentials are sealed with the
@@ -83,7 +97,7 @@ export class ConnectionRegistry {
     const next = new Map<string, UpstreamConnection>();
     for (const r of rows) {
       try {
-        next.set(r.name, { ...definitionOf(r), dialect: 'postgresql', version: Number(r.version), password: unseal(r.credential, this.keyring, r.name) });
+        next.set(r.name, { ...definitionOf(r), dialect: r.type, version: Number(r.version), password: unseal(r.credential, this.keyring, r.name) });
       } catch (err) {
         // One unopenable credential disables that connection only (fail closed), loudly.
         this.log.error(
@@ -122,14 +136,27 @@ export class ConnectionRegistry {
   async upsert(def: ConnectionDefinition, password: string, source: 'api' | 'config'): Promise<ConnectionView> {
     const sealed = seal(password, this.keyring, def.name);
     const [row] = await this.query<Row>(
-      `INSERT INTO connections (name, type, host, port, database, username, default_schema, pool_max, statement_timeout_ms, credential, source)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+      `INSERT INTO connections (name, type, host, port, database, username, default_schema, pool_max, statement_timeout_ms, credential, source, options)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (name) DO UPDATE SET type = EXCLUDED.type, host = EXCLUDED.host, port = EXCLUDED.port, database = EXCLUDED.database,
          username = EXCLUDED.username, default_schema = EXCLUDED.default_schema, pool_max = EXCLUDED.pool_max,
-         statement_timeout_ms = EXCLUDED.statement_timeout_ms, credential = EXCLUDED.credential, source = EXCLUDED.source,
+         statement_timeout_ms = EXCLUDED.statement_timeout_ms, credential = EXCLUDED.credential, source = EXCLUDED.source, options = EXCLUDED.options,
          version = connections.version + 1, updated_at = now()
        RETURNING ${COLUMNS}`,
-      [def.name, def.type, def.host, def.port, def.database, def.user, def.defaultSchema, def.poolMax, def.statementTimeoutMs, JSON.stringify(sealed), source],
+      [
+        def.name,
+        def.type,
+        def.host,
+        def.port,
+        def.database,
+        def.user,
+        def.defaultSchema,
+        def.poolMax,
+        def.statementTimeoutMs,
+        JSON.stringify(sealed),
+        source,
+        JSON.stringify(optionsOf(def)),
+      ],
     );
     await this.refresh();
     return viewOf(row!);
@@ -194,8 +221,15 @@ export class ConnectionRegistry {
   }
 }
 
+function optionsOf(def: ConnectionOptions): ConnectionOptions {
+  const o: Record<string, unknown> = {};
+  for (const k of OPTION_KEYS) if (def[k] !== undefined) o[k] = def[k];
+  return o as ConnectionOptions;
+}
+
 function definitionOf(r: Row): ConnectionDefinition {
   return {
+    ...optionsOf(r.options ?? {}),
     name: r.name,
     type: r.type,
     host: r.host,

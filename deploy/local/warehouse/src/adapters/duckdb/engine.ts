@@ -39,19 +39,11 @@ import {
   timeValue,
   VARCHAR,
 } from '@duckdb/node-api';
+import { BINARY_LENGTH, type BindValue, type ColumnType, TEXT_LENGTH } from '@phigate/snowflake-wire';
 import { Catalog, type CatalogColumn } from '@phigate/sql';
-import type { BindValue } from '../../domain/bindings.js';
-
-/** Snowflake's view of one result column (the rowtype entry, without per-request fields). */
-export interface ColumnType {
-  name: string;
-  type: string;
-  precision: number | null;
-  scale: number | null;
-  length: number | null;
-  byteLength: number | null;
-  nullable: boolean;
-}
+import { INFORMATION_SCHEMA } from '../../domain/grants.js';
+import type { SourceColumn, ViewName, ViewRows } from '../../domain/information-schema.js';
+import { METADATA_CATALOG, METADATA_SCHEMA } from '../../domain/translate.js';
 
 export interface EncodedResult {
   columns: ColumnType[];
@@ -91,8 +83,49 @@ export class Engine {
     const admin = await instance.connect();
     for (const s of BOOTSTRAP) await admin.run(s);
     await admin.run(`ATTACH ':memory:' AS ${database}`);
+    // DuckDB reserves the name INFORMATION_SCHEMA: Snowflake's views live in their own catalog,
+    // where translate() sends references to them.
+    await admin.run(`ATTACH ':memory:' AS ${METADATA_CATALOG}`);
+    await admin.run(`CREATE SCHEMA ${METADATA_CATALOG}.data`);
     await admin.run(`USE ${database}`);
     return new Engine(instance, admin, database);
+  }
+
+  /** Every column of the database's tables, with its DuckDB type (what INFORMATION_SCHEMA describes). */
+  async sourceColumns(): Promise<SourceColumn[]> {
+    const r = await this.admin.runAndReadAll(
+      `SELECT table_schema, table_name, column_name, ordinal_position, data_type, is_nullable FROM information_schema.columns WHERE table_catalog = '${this.database}' ORDER BY table_schema, table_name, ordinal_position`,
+    );
+    return r.getRows().map((row) => {
+      const [schema, table, column, pos, type, nullable] = row as [string, string, string, number | bigint, string, string];
+      return { schema, table, column, position: Number(pos), duckType: type, nullable: nullable === 'YES' };
+    });
+  }
+
+  /**
+   * Publishes INFORMATION_SCHEMA's views: each row is stored with the roles that may see it, and the
+   * view shows a session only the rows of its current role (`setRole`); no role set, no rows.
+   */
+  async publishInformationSchema(views: Record<ViewName, ViewRows>): Promise<void> {
+    for (const [name, v] of Object.entries(views) as Array<[ViewName, ViewRows]>) {
+      const data = `${METADATA_CATALOG}.data."${name}"`;
+      await this.admin.run(`CREATE TABLE ${data} (visible_to VARCHAR, ${v.columns.map((_, i) => `c${i} VARCHAR`).join(', ')})`);
+      const appender = await this.admin.createAppender(name, 'data', METADATA_CATALOG);
+      for (const row of v.rows) {
+        appender.appendVarchar(`,${row.visibleTo.join(',')},`);
+        for (const cell of row.cells) {
+          if (cell === null) appender.appendNull();
+          else appender.appendVarchar(String(cell));
+        }
+        appender.endRow();
+      }
+      appender.flushSync();
+      appender.closeSync();
+      const select = v.columns.map((c, i) => `CAST(c${i} AS ${c.duckType}) AS "${c.name}"`).join(', ');
+      await this.admin.run(
+        `CREATE VIEW ${METADATA_SCHEMA}."${name}" AS SELECT ${select} FROM ${data} WHERE contains(visible_to, ',' || getvariable('sf_role') || ',')`,
+      );
+    }
   }
 
   /** Runs trusted set-up SQL (schema, seed) as the owner. */
@@ -119,8 +152,11 @@ export class Engine {
     const r = await this.admin.runAndReadAll(
       `SELECT table_schema, table_name, column_name, ordinal_position FROM information_schema.columns WHERE table_catalog = '${this.database}' ORDER BY table_schema, table_name, ordinal_position`,
     );
+    const views = await this.admin.runAndReadAll(
+      `SELECT '${INFORMATION_SCHEMA}', table_name, column_name, ordinal_position FROM information_schema.columns WHERE table_catalog = '${METADATA_CATALOG}' AND table_schema = 'main' ORDER BY table_name, ordinal_position`,
+    );
     const oids = new Map<string, number>();
-    const cols: CatalogColumn[] = r.getRows().map((row) => {
+    const cols: CatalogColumn[] = [...r.getRows(), ...views.getRows()].map((row) => {
       const [schema, table, column, pos] = row as [string, string, string, number | bigint];
       const key = `${schema}.${table}`;
       if (!oids.has(key)) oids.set(key, oids.size + 1);
@@ -129,10 +165,11 @@ export class Engine {
     return new Catalog(this.database, cols);
   }
 
-  async openSession(schema: string): Promise<EngineSession> {
+  async openSession(schema: string, role: string): Promise<EngineSession> {
     const conn = await this.instance.connect();
     const session = new EngineSession(conn, this.database);
     await session.use(schema);
+    await session.setRole(role);
     return session;
   }
 
@@ -154,8 +191,14 @@ export class EngineSession {
 
   /** Names resolve in the session's schema; the Snowflake compatibility types and macros live in memory.main. */
   async use(schema: string): Promise<void> {
-    await this.conn.run(`USE ${this.database}.${schema}`);
-    await this.conn.run(`SET search_path = '${this.database}.${schema},memory.main'`);
+    const path = schema === INFORMATION_SCHEMA ? METADATA_SCHEMA : `${this.database}.${schema}`;
+    await this.conn.run(`USE ${path}`);
+    await this.conn.run(`SET search_path = '${path},memory.main'`);
+  }
+
+  /** The role INFORMATION_SCHEMA's views answer for (a validated role name). */
+  async setRole(role: string): Promise<void> {
+    await this.conn.run(`SET VARIABLE sf_role = '${role.replace(/'/g, "''")}'`);
   }
 
   /** Runs `fn` after everything queued before it on this session. */
@@ -263,9 +306,6 @@ export function scaled(v: bigint, scale: number): string {
   const s = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   return neg ? `-${s}` : s;
 }
-
-const TEXT_LENGTH = 16_777_216;
-const BINARY_LENGTH = 8_388_608;
 
 function columnType(name: string, t: DuckDBType): ColumnType {
   const base = { name, precision: null, scale: null, length: null, byteLength: null, nullable: true };

@@ -1,6 +1,17 @@
-import { SnowflakeError, SQL } from './protocol.js';
+import { SQL } from './codes.js';
 
-/** A bind value decoded from the drivers' `bindings` JSON, in engine-neutral form. */
+/** A bind that cannot be decoded, with the Snowflake code and SQLSTATE it is reported as. */
+export class BindError extends Error {
+  constructor(
+    readonly code: string,
+    readonly sqlState: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A bind value decoded from the drivers' `bindings` JSON, in engine-neutral form (messages never quote values). */
 export type BindValue =
   | { type: 'NULL' }
   | { type: 'BIGINT'; value: bigint }
@@ -19,7 +30,7 @@ interface RawBinding {
   value?: unknown;
 }
 
-const bad = (pos: string, why: string) => new SnowflakeError(SQL.NUMERIC_VALUE.code, SQL.NUMERIC_VALUE.sqlState, `Bind variable ${pos}: ${why}`);
+const bad = (pos: string, why: string) => new BindError(SQL.NUMERIC_VALUE.code, SQL.NUMERIC_VALUE.sqlState, `Bind variable ${pos}: ${why}`);
 
 /** Epoch-based temporal binds: Python and JDBC send nanoseconds (dates as milliseconds). */
 function decodeOne(pos: string, type: string, v: unknown): BindValue {
@@ -28,7 +39,7 @@ function decodeOne(pos: string, type: string, v: unknown): BindValue {
   switch (type) {
     case 'FIXED': {
       const m = /^\s*([+-]?\d+)(?:\.(\d+))?\s*$/.exec(s);
-      if (!m) throw bad(pos, `'${s.slice(0, 40)}' is not a number`);
+      if (!m) throw bad(pos, 'not a number');
       if (m[2] === undefined) return { type: 'BIGINT', value: BigInt(m[1]!) };
       return { type: 'DECIMAL', value: BigInt(`${m[1]}${m[2]}`), scale: m[2].length };
     }
@@ -77,14 +88,14 @@ export function decodeBindings(bindings: unknown): BindValue[][] {
   const entries = Object.entries(bindings as Record<string, RawBinding>);
   const keys = entries.map(([k]) => k);
   if (!keys.every((k) => /^\d+$/.test(k)))
-    throw new SnowflakeError(SQL.UNSUPPORTED.code, SQL.UNSUPPORTED.sqlState, 'SQL compilation error:\nnamed bind variables are not supported; use ? or :1');
+    throw new BindError(SQL.UNSUPPORTED.code, SQL.UNSUPPORTED.sqlState, 'SQL compilation error:\nnamed bind variables are not supported; use ? or :1');
   entries.sort((a, b) => Number(a[0]) - Number(b[0]));
   entries.forEach(([k], i) => {
-    if (Number(k) !== i + 1) throw new SnowflakeError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, `Bind variable ${i + 1} not set.`);
+    if (Number(k) !== i + 1) throw new BindError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, `Bind variable ${i + 1} not set.`);
   });
   const arrays = entries.filter(([, b]) => Array.isArray(b?.value));
   if (arrays.length && arrays.length !== entries.length)
-    throw new SnowflakeError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, 'Array bind values must all be arrays of the same length.');
+    throw new BindError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, 'Array bind values must all be arrays of the same length.');
   const rows = arrays.length ? (arrays[0]![1].value as unknown[]).length : 1;
   const out: BindValue[][] = [];
   for (let r = 0; r < rows; r++) {
@@ -93,7 +104,7 @@ export function decodeBindings(bindings: unknown): BindValue[][] {
         const type = typeof b?.type === 'string' ? b.type.toUpperCase() : 'TEXT';
         const v = arrays.length ? (b.value as unknown[])[r] : b?.value;
         if (arrays.length && (b.value as unknown[]).length !== rows)
-          throw new SnowflakeError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, 'Array bind values must all be arrays of the same length.');
+          throw new BindError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, 'Array bind values must all be arrays of the same length.');
         return decodeOne(k, type, v);
       }),
     );

@@ -1,0 +1,339 @@
+import { AppError } from '@phigate/errors';
+import { Catalog, type CatalogColumn } from '@phigate/sql';
+import type { Logger } from '@phigate/telemetry';
+import sqlParser from 'node-sql-parser';
+import snowflake from 'snowflake-sdk';
+import type { UpstreamPort } from '../../domain/ports.js';
+import type { Cell, ResultColumn } from '../../domain/types.js';
+import type { UpstreamConnection } from '../store/connection-registry.js';
+import { resultSources } from './provenance.js';
+
+const BATCH_ROWS = 500;
+const CATALOG_TTL_MS = 60_000;
+const DML = /^number of (rows (inserted|updated|deleted)|multi-joined rows updated)/;
+
+snowflake.configure({ logLevel: 'OFF', additionalLogToConsole: false });
+
+type Pool = ReturnType<typeof snowflake.createPool>;
+type Conn = snowflake.Connection;
+type Stmt = snowflake.RowStatement;
+
+/** An identifier as Snowflake reads it: plain names unquoted (folded), anything else quoted. */
+function ident(s: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_$]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Snowflake errors mapped to our model. The upstream's code and SQLSTATE are kept (the Snowflake
+ * door reports them); its message is not (it can quote data).
+ */
+function mapError(err: unknown): AppError {
+  const e = err as { code?: unknown; sqlState?: unknown; name?: string };
+  const sfCode = typeof e.code === 'string' && /^\d{6}$/.test(e.code) ? e.code : undefined;
+  const sqlstate = typeof e.sqlState === 'string' ? e.sqlState : undefined;
+  const details = { ...(sfCode ? { sfCode } : {}), ...(sqlstate ? { sqlstate } : {}) };
+  if (sfCode?.startsWith('390')) return new AppError('GATEWAY_SF_UPSTREAM_LOGIN_FAILED', { cause: err, details });
+  if (sqlstate === '42501' || sfCode === '003001') return new AppError('GATEWAY_UPSTREAM_PERMISSION', { cause: err, details });
+  if (sqlstate && /^(08|57P|53)/.test(sqlstate)) return new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err, details });
+  if (sfCode || sqlstate) return new AppError('GATEWAY_UPSTREAM_ERROR', { cause: err, details });
+  return new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err, details: { kind: e.name ?? 'Error' } });
+}
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** Epoch seconds + nanoseconds as `YYYY-MM-DD HH:MM:SS[.f…]` (UTC wall time), `scale` fraction digits. */
+function wallTime(seconds: number, nanos: number, scale: number): string {
+  const d = new Date(seconds * 1000);
+  const text = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  return scale > 0 ? `${text}.${String(nanos).padStart(9, '0').slice(0, scale)}` : text;
+}
+
+function offsetText(minutes: number): string {
+  const a = Math.abs(minutes);
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+}
+
+type SfTimestamp = Date & { getEpochSeconds?: () => number; getNanoSeconds?: () => number; getTimezone?: () => number };
+
+/**
+ * A driver value as the text cell masking works on and the doors re-encode: numbers and JSON as
+ * the warehouse wrote them (fetched as strings), booleans `true`/`false`, dates `YYYY-MM-DD`,
+ * timestamps `YYYY-MM-DD HH:MM:SS.f` (LTZ in UTC with `+00:00`, TZ in its own offset), binary hex.
+ */
+export function cellOf(type: string, scale: number, v: unknown): Cell {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return Buffer.from(v).toString('hex').toUpperCase();
+  if (v instanceof Date) {
+    const t = v as SfTimestamp;
+    if (type === 'date') return new Date(v.getTime()).toISOString().slice(0, 10);
+    const seconds = t.getEpochSeconds ? t.getEpochSeconds() : Math.floor(v.getTime() / 1000);
+    const nanos = t.getNanoSeconds ? t.getNanoSeconds() : (v.getTime() % 1000) * 1_000_000;
+    if (type === 'timestamp_tz') {
+      const offset = t.getTimezone ? t.getTimezone() : 0;
+      return `${wallTime(seconds + offset * 60, nanos, scale)}${offsetText(offset)}`;
+    }
+    if (type === 'timestamp_ltz') return `${wallTime(seconds, nanos, scale)}+00:00`;
+    return wallTime(seconds, nanos, scale);
+  }
+  return JSON.stringify(v);
+}
+
+/** The statement's command: its first keyword (reads of every kind are SELECT). */
+function commandOf(sql: string): string {
+  const m = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*([A-Za-z]+)/.exec(sql);
+  const k = (m?.[1] ?? '').toUpperCase();
+  return ['WITH', 'SHOW', 'DESCRIBE', 'DESC', 'VALUES', 'TABLE', 'SELECT'].includes(k) ? 'SELECT' : k || 'UNKNOWN';
+}
+
+function run(conn: Conn, sqlText: string, binds: unknown[] = [], stream = false): Promise<Stmt> {
+  return new Promise((resolve, reject) => {
+    conn.execute({
+      sqlText,
+      ...(binds.length ? { binds: binds as snowflake.Binds } : {}),
+      streamResult: stream,
+      rowMode: 'array',
+      fetchAsString: ['Number', 'JSON'],
+      complete: (err, stmt) => (err ? reject(err) : resolve(stmt)),
+    });
+  });
+}
+
+/**
+ * Snowflake upstream through snowflake-sdk. The gateway logs in as the connection's user with
+ * its sealed credential (key-pair JWT, or password) and keeps one pool per (connection, role):
+ * every session of a pool is opened with that role and only ever serves it. Rows stream out of
+ * the driver in batches, as text cells, into masking.
+ */
+export class SnowflakeUpstream implements UpstreamPort {
+  private readonly pools = new Map<string, { pool: Pool; version: number }>();
+  private readonly catalogs = new Map<string, { at: number; catalog: Promise<Catalog> }>();
+  private readonly parser = new sqlParser.Parser();
+
+  constructor(
+    private readonly connections: () => ReadonlyMap<string, UpstreamConnection>,
+    private readonly log: Logger,
+  ) {}
+
+  private connection(name: string): UpstreamConnection {
+    const c = this.connections().get(name);
+    if (c?.type !== 'snowflake') throw new AppError('GATEWAY_CONNECTION_UNKNOWN');
+    return c;
+  }
+
+  /** The pool for (connection, role), tied to the connection's registry version (a change gets new sessions). */
+  private pool(name: string, role: string | null): Pool {
+    const c = this.connection(name);
+    const key = `${name}\0${role ?? ''}`;
+    const existing = this.pools.get(key);
+    if (existing && existing.version === c.version) return existing.pool;
+    if (existing) {
+      this.pools.delete(key);
+      this.catalogs.delete(name);
+      void existing.pool.drain().then(
+        () => existing.pool.clear(),
+        () => undefined,
+      );
+    }
+    const credential =
+      c.authMethod === 'keypair' ? { authenticator: 'SNOWFLAKE_JWT', privateKey: c.password } : { authenticator: 'SNOWFLAKE', password: c.password };
+    const pool = snowflake.createPool(
+      {
+        account: c.account ?? c.name,
+        accessUrl: `${c.protocol ?? 'https'}://${c.host}:${c.port}`,
+        username: c.user,
+        ...credential,
+        database: c.database,
+        schema: c.defaultSchema,
+        ...(c.warehouse ? { warehouse: c.warehouse } : {}),
+        ...(role ? { role } : {}),
+        application: 'phigate',
+        timeout: c.statementTimeoutMs + 30_000,
+        clientSessionKeepAlive: false,
+        // Rows are fetched as text (fetchAsString): without this, a NULL number would arrive as the string 'NULL'.
+        representNullAsStringNull: false,
+      } as snowflake.ConnectionOptions,
+      {
+        max: role ? c.poolMax : 2,
+        min: 0,
+        evictionRunIntervalMillis: 30_000,
+        idleTimeoutMillis: 60_000,
+        acquireTimeoutMillis: 15_000,
+      } as snowflake.PoolOptions,
+    );
+    this.pools.set(key, { pool, version: c.version });
+    return pool;
+  }
+
+  catalog(connection: string, refresh = false): Promise<Catalog> {
+    const cached = this.catalogs.get(connection);
+    if (cached && !refresh && Date.now() - cached.at < CATALOG_TTL_MS) return cached.catalog;
+    let c: UpstreamConnection;
+    try {
+      c = this.connection(connection);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const pool = this.pool(connection, null);
+    const catalog = pool
+      .use(async (conn: Conn) => {
+        const stmt = await run(
+          conn,
+          `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM ${ident(c.database)}.INFORMATION_SCHEMA.COLUMNS ` +
+            `WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA' ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+        );
+        return (await rowsOf(stmt)) as Array<[string, string, string, string]>;
+      })
+      .then((rows: Array<[string, string, string, string]>) => {
+        // Snowflake has no table oids: number the tables as they come (provenance is by name here).
+        const oids = new Map<string, number>();
+        const cols: CatalogColumn[] = rows.map(([schema, table, column, pos]) => {
+          const k = `${schema}.${table}`;
+          if (!oids.has(k)) oids.set(k, oids.size + 1);
+          return { tableOid: oids.get(k)!, schema, table, attnum: Number(pos), column };
+        });
+        return new Catalog(c.database.toUpperCase(), cols);
+      })
+      .catch((err: unknown) => {
+        this.catalogs.delete(connection);
+        // Without its catalog no statement can be analysed: the connection is unavailable (fail closed).
+        const e = mapError(err);
+        throw e.code === 'GATEWAY_UPSTREAM_UNAVAILABLE' ? e : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err, details: e.details });
+      });
+    this.catalogs.set(connection, { at: Date.now(), catalog });
+    return catalog;
+  }
+
+  async execute(
+    connection: string,
+    role: string,
+    sql: string,
+    params: unknown[],
+    sink: Parameters<UpstreamPort['execute']>[4],
+    opts: { transaction: boolean },
+  ) {
+    const started = performance.now();
+    const c = this.connection(connection);
+    const pool = this.pool(connection, role);
+    let conn: Conn;
+    try {
+      conn = await pool.acquire();
+    } catch (err) {
+      throw mapError(err);
+    }
+    let open = false;
+    const discard = () => void pool.destroy(conn).catch(() => undefined);
+    try {
+      // Writes run in a transaction committed only when the caller says so: after the request's
+      // audit events are durable. A failure in between rolls back.
+      if (opts.transaction) {
+        await run(conn, 'BEGIN');
+        open = true;
+      }
+      const stmt = await run(conn, sql, params, true);
+      const meta = stmt.getColumns() ?? [];
+      const command = commandOf(sql);
+      let rowCount = 0;
+      if (meta.length && meta.every((m) => DML.test(m.getName()))) {
+        // DML answers with counters; the doors report the count, so no row goes through masking.
+        rowCount = Math.max(0, stmt.getNumUpdatedRows() ?? 0);
+      } else {
+        const sources = await this.sources(connection, c.defaultSchema, sql, meta.length);
+        const cols: ResultColumn[] = meta.map((m, i) => {
+          const source = sources?.[i];
+          return {
+            name: m.getName(),
+            type: m.getType(),
+            ...(m.getPrecision() !== null && m.getPrecision() !== undefined ? { precision: m.getPrecision() } : {}),
+            ...(m.getScale() !== null && m.getScale() !== undefined ? { scale: m.getScale() } : {}),
+            nullable: m.isNullable(),
+            ...(source ? { source } : {}),
+          };
+        });
+        await sink.columns(cols);
+        const types = cols.map((col) => [col.type, col.scale ?? 9] as const);
+        const stream = stmt.streamRows();
+        let batch: Cell[][] = [];
+        let more = true;
+        for await (const row of stream as AsyncIterable<unknown[]>) {
+          batch.push(row.map((v, i) => cellOf(types[i]![0], types[i]![1], v)));
+          if (batch.length >= BATCH_ROWS) {
+            rowCount += batch.length;
+            more = await sink.rows(batch);
+            batch = [];
+            if (!more) {
+              stream.destroy();
+              break;
+            }
+          }
+        }
+        if (more && batch.length) {
+          rowCount += batch.length;
+          await sink.rows(batch);
+        }
+      }
+      const finish = async (commit: boolean) => {
+        if (!open) return;
+        open = false;
+        try {
+          await run(conn, commit ? 'COMMIT' : 'ROLLBACK');
+          await pool.release(conn);
+        } catch (err) {
+          discard();
+          throw mapError(err);
+        }
+      };
+      if (!opts.transaction) await pool.release(conn);
+      return { command, rowCount, upstreamMs: Math.round(performance.now() - started), finish };
+    } catch (err) {
+      // A session that failed mid-statement (or holds an open transaction) is discarded, never reused.
+      discard();
+      if (err instanceof AppError) throw err;
+      throw mapError(err);
+    }
+  }
+
+  /** Where each result column came from, when the statement is a SELECT simple enough to trace. */
+  private async sources(connection: string, defaultSchema: string, sql: string, width: number) {
+    try {
+      const ast = this.parser.astify(sql, { database: 'snowflake' });
+      const sources = resultSources(ast, await this.catalog(connection), defaultSchema.toUpperCase());
+      return sources?.length === width ? sources : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    for (const [name, c] of this.connections()) {
+      if (c.type !== 'snowflake') continue;
+      try {
+        await this.pool(name, null).use((conn: Conn) => run(conn, 'SELECT 1'));
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.pools.values()].map(async ({ pool }) => {
+        await pool.drain().catch(() => undefined);
+        await pool.clear().catch(() => undefined);
+      }),
+    );
+    this.log.debug({ pools: this.pools.size }, 'snowflake pools closed');
+  }
+}
+
+/** Every row of a (non-streamed) statement. */
+async function rowsOf(stmt: Stmt): Promise<unknown[][]> {
+  const out: unknown[][] = [];
+  for await (const row of stmt.streamRows() as AsyncIterable<unknown[]>) out.push(row);
+  return out;
+}
