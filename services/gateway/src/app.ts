@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { createTokenVerifier, type TokenVerifier } from '@phigate/auth';
-import { EventPublisher, TOPICS } from '@phigate/bus';
 import { oidcIssuers } from '@phigate/config';
 import { AppError } from '@phigate/errors';
 import { type Analyser, type Catalog, createAnalyser } from '@phigate/sql';
@@ -16,20 +15,26 @@ import { createApprovalClient } from './adapters/http/approval-client.js';
 import { ResultStore } from './adapters/http/result-store.js';
 import { buildHttp } from './adapters/http/server.js';
 import { createKafkaAudit } from './adapters/kafka/audit.js';
+import { createAuditPublisher } from './adapters/kafka/audit-publisher.js';
+import { loadPgTls, PgServer } from './adapters/pgwire/server.js';
 import { PostgresUpstream } from './adapters/postgres/upstream.js';
 import { HeldSignals } from './adapters/redis/held-signals.js';
 import { createRedisHeldStore, outcomesChannel } from './adapters/redis/held-store.js';
 import { createRedisRateLimit } from './adapters/redis/rate-limit.js';
+import { registerSnowflakeDoor } from './adapters/snowflake/door.js';
+import { ofType, RoutingUpstream } from './adapters/snowflake/routing-upstream.js';
+import { SfStore } from './adapters/snowflake/store.js';
+import { SnowflakeUpstream } from './adapters/snowflake/upstream.js';
 import { ConnectionRegistry } from './adapters/store/connection-registry.js';
 import type { GatewayConfig } from './config.js';
 import { CachingPolicy } from './domain/decision-cache.js';
 import { HeldQueries } from './domain/held-queries.js';
 import { Lru } from './domain/lru.js';
-import { type HeldInfo, type QueryResult, QueryService } from './domain/query-service.js';
+import { type HeldInfo, type QueryResult, QueryService, type QueryServiceDeps } from './domain/query-service.js';
 import type { Analysis } from './domain/types.js';
 
 export interface GatewayApp {
-  start(): Promise<{ httpPort: number }>;
+  start(): Promise<{ httpPort: number; pgPort: number }>;
   stop(): Promise<void>;
   http: FastifyInstance;
 }
@@ -54,7 +59,18 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   const control = new pg.Pool({ connectionString: config.GATEWAY_DATABASE_URL, max: 4, connectionTimeoutMillis: 5000 });
   control.on('error', () => {});
   const registry = new ConnectionRegistry(control, config.GATEWAY_SEALING_KEYS_FILE, log);
-  const upstream = new PostgresUpstream(() => registry.snapshot(), log);
+  // One adapter per upstream type; the router picks by the connection's type.
+  const pgUpstream = new PostgresUpstream(
+    ofType(() => registry.snapshot(), 'postgresql'),
+    log,
+  );
+  const upstream = new RoutingUpstream(() => registry.snapshot(), {
+    postgresql: pgUpstream,
+    snowflake: new SnowflakeUpstream(
+      ofType(() => registry.snapshot(), 'snowflake'),
+      log,
+    ),
+  });
   const policyClient = createPolicyClient(config.POLICY_GRPC_ADDR, config.GATEWAY_POLICY_TIMEOUT_MS);
   const policy = new CachingPolicy(policyClient, config.GATEWAY_DECISION_CACHE_SIZE);
   let stopWatch: (() => void) | undefined;
@@ -74,12 +90,15 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     },
   });
   const masking = createMaskingClient(config.MASKING_GRPC_ADDR, config.GATEWAY_MASKING_TIMEOUT_MS);
-  const publisher = new EventPublisher({
-    brokers: config.KAFKA_BROKERS,
-    clientId: 'phigate-gateway',
-    log,
-    topic: TOPICS.AUDIT,
-    ackTimeoutMs: config.GATEWAY_AUDIT_ACK_TIMEOUT_MS,
+  // The audit path: Kafka, with a local durable outbox when Kafka does not acknowledge (ADR 8).
+  const publisher = createAuditPublisher(config, log);
+  new Gauge({
+    name: 'phigate_gateway_audit_outbox_events',
+    help: 'Audit events waiting in the local outbox for Kafka',
+    registers: [metrics],
+    collect() {
+      this.set(publisher.status().spool?.pendingEvents ?? 0);
+    },
   });
   const audit = createKafkaAudit(publisher);
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
@@ -93,7 +112,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
 
   // Loaded in start(): PostgreSQL's own grammar (WASM) for PostgreSQL, node-sql-parser for Snowflake.
   let analyser: Analyser | undefined;
-  const queries: QueryService = new QueryService({
+  const queryDeps: QueryServiceDeps = {
     connections: () => registry.snapshot(),
     bindings: () => bindings.bindings,
     analyse: (sql, conn, catalog) => {
@@ -122,7 +141,10 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     rateLimit: createRedisRateLimit(redis, config.GATEWAY_RATE_LIMIT_PER_MINUTE),
     limits: { maxSqlBytes: config.GATEWAY_MAX_SQL_BYTES, maxRows: config.GATEWAY_HTTP_MAX_ROWS },
     held: { hold: (p): Promise<HeldInfo> => held.hold(p) },
-  });
+  };
+  const queries: QueryService = new QueryService(queryDeps);
+  // The Snowflake door: the same lifecycle, with its own row limit (large results go out in chunks).
+  const sfQueries = new QueryService({ ...queryDeps, limits: { maxSqlBytes: config.GATEWAY_MAX_SQL_BYTES, maxRows: config.GATEWAY_SF_MAX_ROWS } });
 
   // Held statements: continuations in Redis, decisions from the approval service, resumed by
   // whichever replica claims them first.
@@ -137,7 +159,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     store: createRedisHeldStore(redis, { prefix: config.GATEWAY_KEY_PREFIX, keyring: () => registry.currentKeyring }),
     approvals: createApprovalClient({ url: config.GATEWAY_APPROVAL_URL, token: config.APPROVAL_INTERNAL_TOKEN, timeoutMs: config.GATEWAY_APPROVAL_TIMEOUT_MS }),
     audit,
-    execute: (p): Promise<QueryResult> => queries.execute(p),
+    execute: (p): Promise<QueryResult> => (p.ctx.frontDoor === 'snowflake' ? sfQueries : queries).execute(p),
     rebind: (ctx) => {
       const { role } = queries.bind(ctx.identity, ctx.connection);
       if (role !== ctx.role)
@@ -152,6 +174,19 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     maxExpiryMs: config.GATEWAY_HELD_MAX_EXPIRY_MS,
     waitSignal: (requestId, ms) => signals.wait(requestId, ms),
     onError: (err, requestId) => log.warn({ requestId, code: (err as AppError).code ?? 'COMMON_INTERNAL' }, 'held request not resumed yet; will retry'),
+  });
+  // The PostgreSQL wire door: same lifecycle, PostgreSQL upstreams only, pinned sessions for transactions.
+  const pgwire = new PgServer({
+    verify,
+    queries,
+    held,
+    upstream: pgUpstream,
+    log,
+    tls: loadPgTls(config.GATEWAY_PG_TLS_CERT_FILE, config.GATEWAY_PG_TLS_KEY_FILE),
+    requireTlsNonLoopback: config.GATEWAY_PG_REQUIRE_TLS_NON_LOOPBACK,
+    authTimeoutMs: config.GATEWAY_PG_AUTH_TIMEOUT_MS,
+    maxMessageBytes: config.GATEWAY_PG_MAX_MESSAGE_BYTES,
+    maxConnections: config.GATEWAY_PG_MAX_CONNECTIONS,
   });
   let reconcileTimer: NodeJS.Timeout | undefined;
   let reconciling = false;
@@ -176,12 +211,28 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     log,
     metrics: { requests, latency },
     bodyLimit: config.GATEWAY_MAX_SQL_BYTES * 2,
-    extraRoutes: (app) => registerAdminRoutes(app, { verify, registry, adminGroups: config.GATEWAY_ADMIN_GROUPS, log }),
+    extraRoutes: (app) => {
+      registerAdminRoutes(app, { verify, registry, adminGroups: config.GATEWAY_ADMIN_GROUPS, log });
+      registerSnowflakeDoor(app, {
+        verify,
+        queries: sfQueries,
+        held,
+        store: new SfStore(redis, { prefix: config.GATEWAY_KEY_PREFIX, keyring: () => registry.currentKeyring, resultTtlMs: config.GATEWAY_SF_RESULT_TTL_MS }),
+        log,
+        holdMs: config.GATEWAY_SF_HOLD_MS,
+        chunkRows: config.GATEWAY_SF_CHUNK_ROWS,
+        sessionValiditySec: config.GATEWAY_SF_SESSION_VALIDITY_SEC,
+        masterValiditySec: config.GATEWAY_SF_MASTER_VALIDITY_SEC,
+        heldRetainMs: config.GATEWAY_HELD_RETAIN_MS,
+        ...(config.GATEWAY_SF_PUBLIC_URL ? { publicUrl: config.GATEWAY_SF_PUBLIC_URL } : {}),
+      });
+    },
     ops: {
       metrics,
       isShuttingDown: () => stopping,
       readiness: async () => ({
-        kafka: publisher.isConnected,
+        // Ready while Kafka acknowledges or the outbox has room.
+        kafka: publisher.isAccepting,
         redis: await redis.ping().then(
           () => true,
           () => false,
@@ -220,12 +271,14 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       await http.listen({ host: config.GATEWAY_HOST, port: config.GATEWAY_HTTP_PORT });
       const addr = http.server.address();
       const httpPort = typeof addr === 'object' && addr ? addr.port : 0;
-      log.info({ httpPort, connections: [...registry.snapshot().keys()] }, 'gateway listening');
-      return { httpPort };
+      const pgPort = await pgwire.listen(config.GATEWAY_PG_HOST, config.GATEWAY_PG_PORT);
+      log.info({ httpPort, pgPort, connections: [...registry.snapshot().keys()] }, 'gateway listening');
+      return { httpPort, pgPort };
     },
     async stop() {
       stopping = true;
       clearInterval(reconcileTimer);
+      await pgwire.close();
       await http.close();
       signals.stop();
       await publisher.stop();

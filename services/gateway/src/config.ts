@@ -5,11 +5,28 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_HTTP_PORT: fields.port(8080),
   POLICY_GRPC_ADDR: z.string().min(1).default('127.0.0.1:50051'),
   MASKING_GRPC_ADDR: z.string().min(1).default('127.0.0.1:50052'),
+  /** Deadline of one policy evaluation. */
   GATEWAY_POLICY_TIMEOUT_MS: fields.ms(2000),
+  /** Deadline of one request's whole masking stream. */
   GATEWAY_MASKING_TIMEOUT_MS: fields.ms(30_000),
   KAFKA_BROKERS: fields.list(),
   /** Longest a request waits for Kafka to acknowledge its audit events before failing closed. */
   GATEWAY_AUDIT_ACK_TIMEOUT_MS: fields.ms(5000),
+  /**
+   * before-release (default): a result leaves only once its events are durable (Kafka acks=all,
+   * or the local outbox fsynced). async: once they are queued in order (see ADR 8 for the risk).
+   */
+  GATEWAY_AUDIT_DURABILITY: z.enum(['before-release', 'async']).default('before-release'),
+  /** Local durable audit outbox (a persistent volume, one per replica); empty = none (fail closed while Kafka is down). */
+  GATEWAY_AUDIT_OUTBOX_DIR: z.string().default(''),
+  /** The outbox's size bound; when full, new statements are refused. */
+  GATEWAY_AUDIT_OUTBOX_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(256 * 1024 * 1024),
+  /** The outbox's event-count bound. */
+  GATEWAY_AUDIT_OUTBOX_MAX_EVENTS: z.coerce.number().int().min(1000).default(1_000_000),
   REDIS_URL: z.url(),
   ...fields.oidc(),
   /** The gateway's control database (connection registry), as its least-privilege role. */
@@ -20,11 +37,13 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_ADMIN_GROUPS: fields.list().default(['phigate-admins']),
   /** Requests per identity per minute, across all replicas (Redis). */
   GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /** How often each replica re-reads the connection registry. */
   GATEWAY_REGISTRY_REFRESH_MS: fields.ms(5000),
   /** YAML file of identity bindings and config-managed connections (seeded into the registry). */
   GATEWAY_CONNECTIONS_FILE: z.string().min(1),
   /** Directory that connection password files are resolved against. */
   GATEWAY_SECRETS_DIR: z.string().min(1),
+  /** Largest statement in bytes; an HTTP body may be twice this. */
   GATEWAY_MAX_SQL_BYTES: z.coerce.number().int().min(64).default(65_536),
   /** Most rows one HTTP response may carry; larger results are refused, not cut. */
   GATEWAY_HTTP_MAX_ROWS: z.coerce.number().int().min(1).default(10_000),
@@ -38,6 +57,7 @@ export const gatewayConfigSchema = z.object({
   APPROVAL_INTERNAL_TOKEN: z.string().min(32, 'must be at least 32 characters'),
   /** The approval service's Redis key prefix: its decisions channel is `<prefix>decisions`. */
   APPROVAL_KEY_PREFIX: z.string().min(1).default('phigate:approval:'),
+  /** Deadline of one call to the approval service. */
   GATEWAY_APPROVAL_TIMEOUT_MS: fields.ms(5000),
   /** Prefix of the gateway's own Redis keys (held requests, their outcomes channel). */
   GATEWAY_KEY_PREFIX: z.string().min(1).default('phigate:gw:'),
@@ -51,6 +71,38 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_HELD_RECONCILE_MS: fields.ms(2000),
   /** Names this replica in claims (default: host name and PID). */
   GATEWAY_REPLICA_ID: z.string().min(1).optional(),
+  /** Snowflake door: longest a query-request or result poll is held open before "in progress" (under Python's 60 s read timeout). */
+  GATEWAY_SF_HOLD_MS: z.coerce.number().int().min(0).max(45_000).default(40_000),
+  /** Snowflake door: most rows one result may carry (larger results are refused, not cut). */
+  GATEWAY_SF_MAX_ROWS: z.coerce.number().int().min(1).default(250_000),
+  /** Snowflake door: rows inline in the answer and per result chunk once a result is chunked. */
+  GATEWAY_SF_CHUNK_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Snowflake door: session token validity; the driver renews it with the master token. */
+  GATEWAY_SF_SESSION_VALIDITY_SEC: z.coerce.number().int().min(60).default(3600),
+  /** Snowflake door: master token validity, the longest a session lives without a new login. */
+  GATEWAY_SF_MASTER_VALIDITY_SEC: z.coerce.number().int().min(60).default(14_400),
+  /** Snowflake door: how long finished results (and their chunks) stay fetchable. */
+  GATEWAY_SF_RESULT_TTL_MS: fields.ms(900_000),
+  /** Snowflake door: base URL written into result chunk URLs (default: the scheme and Host the client used). */
+  GATEWAY_SF_PUBLIC_URL: z.url().optional(),
+  /** PostgreSQL wire door: listen address and port (0: any free port). */
+  GATEWAY_PG_HOST: fields.host(),
+  GATEWAY_PG_PORT: fields.port(15432),
+  /** PostgreSQL wire door: PEM certificate chain and key for SSLRequest (both or neither; without them TLS is refused). */
+  GATEWAY_PG_TLS_CERT_FILE: z.string().min(1).optional(),
+  GATEWAY_PG_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** PostgreSQL wire door: refuse a password (an access token) sent without TLS from a non-loopback address. */
+  GATEWAY_PG_REQUIRE_TLS_NON_LOOPBACK: fields.bool(true),
+  /** PostgreSQL wire door: most client connections at once. */
+  GATEWAY_PG_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(1000),
+  /** PostgreSQL wire door: longest from TCP connect to authenticated. */
+  GATEWAY_PG_AUTH_TIMEOUT_MS: fields.ms(30_000),
+  /** PostgreSQL wire door: largest protocol message a client may send. */
+  GATEWAY_PG_MAX_MESSAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(65_536)
+    .default(16 * 1024 * 1024),
   LOG_LEVEL: fields.logLevel(),
 });
 

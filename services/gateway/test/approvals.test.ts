@@ -45,6 +45,7 @@ async function replica(overrides: Record<string, string> = {}): Promise<SpawnedA
   return spawnApp('gateway', 'services/gateway/dist/src/main.js', port, {
     GATEWAY_HTTP_PORT: String(port),
     GATEWAY_REPLICA_ID: `test-replica-${port}`,
+    GATEWAY_PG_PORT: '0',
     GATEWAY_HELD_RECONCILE_MS: '300',
     ...overrides,
   });

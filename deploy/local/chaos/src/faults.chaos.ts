@@ -234,7 +234,12 @@ test('approval crashes: statements that need approval are refused, others run; i
 
 test('one of two gateway replicas crashes under load and is started again', async (t) => {
   const port = 18_290;
-  const spawn = () => spawnApp('gateway', 'services/gateway/dist/src/main.js', port, { GATEWAY_HTTP_PORT: String(port), GATEWAY_REPLICA_ID: 'chaos-replica' });
+  const spawn = () =>
+    spawnApp('gateway', 'services/gateway/dist/src/main.js', port, {
+      GATEWAY_HTTP_PORT: String(port),
+      GATEWAY_REPLICA_ID: 'chaos-replica',
+      GATEWAY_PG_PORT: '0',
+    });
   let b: SpawnedApp = await spawn();
   t.after(() => b.kill('SIGTERM'));
   const line = await drill({

@@ -65,6 +65,7 @@ function world() {
   const clock = { now: Date.parse('2026-11-29T10:00:00Z') };
   const store = new MemoryStore();
   const events: string[] = [];
+  const recorded: DomainEvent[] = [];
   const executed: string[] = [];
   const approval: { view: ApprovalView | undefined; down: boolean } = { view: { status: 'pending', votes: [], notified: true }, down: false };
   const approvals: ApprovalsPort = {
@@ -81,7 +82,12 @@ function world() {
     new HeldQueries({
       store,
       approvals,
-      audit: { record: async (_ctx, evs: DomainEvent[]) => void events.push(...evs.map((e) => e.type)) },
+      audit: {
+        record: async (_ctx, evs: DomainEvent[]) => {
+          events.push(...evs.map((e) => e.type));
+          recorded.push(...evs);
+        },
+      },
       execute: async (p) => {
         executed.push(p.ctx.requestId);
         await new Promise((r) => setTimeout(r, 5));
@@ -95,7 +101,7 @@ function world() {
       waitSignal: async () => {},
       now: () => clock.now,
     });
-  return { clock, store, events, executed, approval, a: replica('a'), b: replica('b') };
+  return { clock, store, events, recorded, executed, approval, a: replica('a'), b: replica('b') };
 }
 
 function prepared(requestId = 'r-1', params: unknown[] = [7]): Prepared {
@@ -201,4 +207,22 @@ test('only the requester can see a held request', async () => {
   assert.ok(await w.b.view('r-1', 'analytics-agent', 'http://idp'));
   assert.equal(await w.b.view('r-1', 'analytics-agent', 'http://other-idp'), undefined);
   assert.equal(await w.b.view('r-1', 'etl-pipeline', 'http://idp'), undefined);
+});
+
+test('a cancelled held request ends as cancelled and a later approval does not run it', async () => {
+  const w = world();
+  await w.a.hold(prepared());
+  assert.equal(await w.b.cancel('r-1', 'etl-pipeline', 'http://idp'), false, 'only the requester can cancel');
+  assert.equal(await w.b.cancel('r-1', 'analytics-agent', 'http://idp'), true);
+  const s = w.store.states.get('r-1');
+  assert.equal(s?.status, 'failed');
+  assert.equal(s?.outcome?.kind === 'error' && s.outcome.code, 'GATEWAY_APPROVAL_CANCELLED');
+  assert.deepEqual(
+    w.recorded.filter((e) => e.type === 'query.failed'),
+    [{ type: 'query.failed', code: 'GATEWAY_APPROVAL_CANCELLED', message: 'the client cancelled the held statement; it will not run', stage: 'approval' }],
+  );
+  w.approval.view = { status: 'granted', votes: [{ approver: 'alice', decision: 'approve', at: '2026-11-29T10:01:00Z' }], notified: true };
+  await Promise.all([w.a.resume('r-1'), w.b.reconcile()]);
+  assert.deepEqual(w.executed, [], 'the approval came too late: nothing runs');
+  assert.equal(await w.a.cancel('r-1', 'analytics-agent', 'http://idp'), false, 'a finished request cannot be cancelled again');
 });

@@ -220,6 +220,22 @@ export class HeldQueries implements HoldPort {
     }
   }
 
+  /**
+   * The requester gives up on a held statement (a Snowflake client's abort): claim it as a resume
+   * would, so no replica can run it after a later approval, and finish it as cancelled. False when
+   * it is not the requester's, or no longer waiting (already running or finished).
+   */
+  async cancel(requestId: string, subject: string, issuer: string): Promise<boolean> {
+    const state = await this.view(requestId, subject, issuer);
+    if (state?.status !== 'pending') return false;
+    if (!(await this.deps.store.claim(requestId, this.deps.replicaId, this.now()))) return false;
+    const e = new AppError('GATEWAY_APPROVAL_CANCELLED', { details: { requestId, approvalId: state.continuation.approvalId } });
+    // The outcome is final either way; the record is best effort after the claim, as for a denial.
+    await this.record(state.continuation.ctx, [failed(e, 'approval')]).catch((err) => this.deps.onError?.(err, requestId));
+    await this.deps.store.finish(requestId, errorOutcome(e));
+    return true;
+  }
+
   private async resumeOnce(requestId: string): Promise<void> {
     const state = await this.deps.store.get(requestId);
     if (state?.status !== 'pending') return;

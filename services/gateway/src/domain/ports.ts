@@ -4,7 +4,7 @@ import type { Analysis, Cell, Decision, Identity, MaskReportColumn, ResultColumn
 /** A registered upstream connection (credentials stay in the adapter). */
 export interface ConnectionInfo {
   name: string;
-  type: 'postgresql';
+  type: 'postgresql' | 'snowflake';
   dialect: 'postgresql' | 'snowflake';
   database: string;
   defaultSchema: string;
@@ -23,7 +23,7 @@ export interface UpstreamPort {
     sql: string,
     params: unknown[],
     sink: { columns(cols: ResultColumn[]): Promise<void> | void; rows(batch: Cell[][]): Promise<boolean> },
-    opts: { transaction: boolean },
+    opts: ExecuteOptions,
   ): Promise<{
     command: string;
     rowCount: number;
@@ -31,6 +31,45 @@ export interface UpstreamPort {
     /** With `transaction`: commit (true) or roll back (false), then release the session. */
     finish(commit: boolean): Promise<void>;
   }>;
+}
+
+export interface ExecuteOptions {
+  transaction: boolean;
+  /** Run on this pinned session, inside the client's own transaction (no BEGIN/COMMIT of ours). */
+  session?: UpstreamSession;
+  /** Aborting cancels the statement upstream. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One upstream session pinned to a client connection for the length of the client's transaction,
+ * already switched to the identity's role.
+ */
+export interface UpstreamSession {
+  readonly connection: string;
+  readonly role: string;
+  /** Runs transaction control the door has checked (BEGIN …, COMMIT, ROLLBACK, SAVEPOINT …). */
+  control(sql: string): Promise<void>;
+  /** Gives the session back to its pool (the transaction must be over), or closes it (`discard`). */
+  release(discard?: boolean): void;
+}
+
+/** What the upstream says a statement takes and returns, before it runs. */
+export interface StatementDescription {
+  /** Parameter type OIDs. */
+  params: number[];
+  /** Result columns; null when the statement returns no rows. */
+  columns: ResultColumn[] | null;
+}
+
+/** An upstream the PostgreSQL wire door can use: pinned sessions, statement descriptions, settings. */
+export interface SessionUpstreamPort extends UpstreamPort {
+  /** Takes a session from the (connection, role) pool and keeps it until released. */
+  session(connection: string, role: string): Promise<UpstreamSession>;
+  /** Describes a statement as `role` would run it, without running it (on `session` when given). */
+  describe(connection: string, role: string, sql: string, paramTypes: number[], session?: UpstreamSession): Promise<StatementDescription>;
+  /** Server settings clients are told about: server_version, TimeZone, DateStyle, IntervalStyle. */
+  settings(connection: string): Promise<Record<string, string>>;
 }
 
 export interface MaskSession {

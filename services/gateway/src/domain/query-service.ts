@@ -2,7 +2,18 @@ import { AppError, isAppError, toAppError } from '@phigate/errors';
 import type { Catalog } from '@phigate/sql';
 import { type Binding, resolveRole } from './bindings.js';
 import { resultMasks } from './masks.js';
-import type { AuditPort, ConnectionInfo, DomainEvent, MaskingPort, MaskSession, PolicyPort, RateLimitPort, RequestContext, UpstreamPort } from './ports.js';
+import type {
+  AuditPort,
+  ConnectionInfo,
+  DomainEvent,
+  MaskingPort,
+  MaskSession,
+  PolicyPort,
+  RateLimitPort,
+  RequestContext,
+  UpstreamPort,
+  UpstreamSession,
+} from './ports.js';
 import type { Analysis, Cell, Decision, Identity, ResultColumn, ResultColumnMask } from './types.js';
 
 export interface QueryRequest {
@@ -14,6 +25,10 @@ export interface QueryRequest {
   sql: string;
   params: unknown[];
   traceparent: string;
+  /** Run on this pinned upstream session (a client's transaction on the PostgreSQL wire door). */
+  session?: UpstreamSession;
+  /** Aborting cancels the statement upstream. */
+  signal?: AbortSignal;
 }
 
 export interface QueryResult {
@@ -39,6 +54,8 @@ export interface Prepared {
   transaction: boolean;
   /** When the request arrived (ms since the epoch). */
   started: number;
+  session?: UpstreamSession;
+  signal?: AbortSignal;
 }
 
 /** What execution needs of a prepared statement (a resumed one has no analysis at hand). */
@@ -94,6 +111,13 @@ export class QueryService {
     const prepared = await this.prepare(req);
     if (prepared.decision.action === 'require_approval') {
       if (!this.deps.held) throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { message: 'approvals are not configured on this gateway' });
+      if (req.session) {
+        // A held statement resumes on whichever replica claims it, never on this client's pinned
+        // session: it cannot be part of the client's transaction.
+        const e = new AppError('GATEWAY_PG_APPROVAL_IN_TRANSACTION', { details: { requestId: req.requestId } });
+        await this.recordOrFail(prepared.ctx, [failed(e, 'approval')]);
+        throw e;
+      }
       return { kind: 'held', held: await this.deps.held.hold(prepared) };
     }
     return { kind: 'result', result: await this.execute(prepared) };
@@ -170,7 +194,24 @@ export class QueryService {
     // outcome is durable in the audit log, so a write never happens without its record and a
     // client retrying after an audit failure cannot apply it twice.
     const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
-    return { ctx, sql: req.sql, params: req.params, analysis, decision, transaction, started };
+    return { ctx, sql: req.sql, params: req.params, analysis, decision, transaction, started, session: req.session, signal: req.signal };
+  }
+
+  /**
+   * The decision a statement would get now, without recording or running anything: what a door
+   * needs to describe a statement's result (which columns will be masked) before it executes.
+   */
+  async decide(req: Pick<QueryRequest, 'requestId' | 'frontDoor' | 'identity' | 'connection' | 'sql'>): Promise<Decision> {
+    const { conn, role } = this.bind(req.identity, req.connection);
+    const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
+      throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
+    });
+    const analysis = this.deps.analyse(req.sql, conn, catalog);
+    return this.deps.policy
+      .evaluate({ requestId: req.requestId, identity: req.identity, connection: conn.name, role, frontDoor: req.frontDoor, analysis })
+      .catch((err) => {
+        throw toAppError(err, 'GATEWAY_POLICY_UNAVAILABLE');
+      });
   }
 
   /**
@@ -225,7 +266,7 @@ export class QueryService {
             return rows.length <= limit;
           },
         },
-        { transaction },
+        { transaction, session: p.session, signal: p.signal },
       );
       stage = 'masking';
       const report = session ? await session.finish() : { columns: [], leaks: [] };
@@ -252,7 +293,8 @@ export class QueryService {
         columns: columns.map((c, i) => {
           const m = masks[i];
           // A masked value is text, whatever the source type was: tell the client the truth.
-          return m && m.strategy !== 'none' ? { ...c, type: 'text', masking: m.strategy } : c;
+          if (!m || m.strategy === 'none') return c;
+          return { ...c, type: 'text', ...(c.typeOid === undefined ? {} : { typeOid: TEXT_OID, typeMod: -1 }), masking: m.strategy };
         }),
         rows,
         rowCount: rows.length,
@@ -279,6 +321,9 @@ export class QueryService {
     }
   }
 }
+
+/** PostgreSQL's text type: what a masked column is, whatever its source type. */
+const TEXT_OID = 25;
 
 function passThrough(masks: ResultColumnMask[]): MaskSession {
   return {

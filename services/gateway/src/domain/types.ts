@@ -24,6 +24,13 @@ export interface ResultColumn {
   /** Upstream type name, e.g. int8, text, date. */
   type: string;
   source?: { schema: string; table: string; column: string };
+  /** Snowflake upstreams: the column's precision and scale (NUMBER, TIME, TIMESTAMP_*) and nullability. */
+  precision?: number;
+  scale?: number;
+  nullable?: boolean;
+  /** PostgreSQL upstreams: the type's OID and modifier (what the PostgreSQL wire door reports). */
+  typeOid?: number;
+  typeMod?: number;
 }
 
 /** A text cell; null is SQL NULL. */

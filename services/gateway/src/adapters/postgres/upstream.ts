@@ -1,9 +1,10 @@
+import { connect as tcpConnect } from 'node:net';
 import { AppError } from '@phigate/errors';
 import { Catalog, type CatalogColumn } from '@phigate/sql';
 import type { Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import type { UpstreamPort } from '../../domain/ports.js';
+import type { ExecuteOptions, SessionUpstreamPort, StatementDescription, UpstreamPort, UpstreamSession } from '../../domain/ports.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
 
@@ -39,10 +40,11 @@ function mapPgError(err: unknown): AppError {
  * and only ever serves that role, so one identity's role or session state never reaches another.
  * The gateway's login is NOINHERIT with no privileges of its own, so escaping the role gains nothing.
  */
-export class PostgresUpstream implements UpstreamPort {
+export class PostgresUpstream implements SessionUpstreamPort {
   private readonly pools = new Map<string, { pool: pg.Pool; version: number }>();
   private readonly catalogs = new Map<string, Promise<Catalog>>();
   private readonly typeNames = new Map<number, string>();
+  private readonly settingsCache = new Map<string, Promise<Record<string, string>>>();
 
   constructor(
     private readonly connections: () => ReadonlyMap<string, UpstreamConnection>,
@@ -62,6 +64,7 @@ export class PostgresUpstream implements UpstreamPort {
     if (existing) {
       this.pools.delete(key);
       this.catalogs.delete(connection);
+      this.settingsCache.delete(connection);
       void existing.pool.end().catch(() => undefined);
     }
     const pool = new pg.Pool({
@@ -109,57 +112,78 @@ export class PostgresUpstream implements UpstreamPort {
     });
   }
 
-  async execute(
-    connection: string,
-    role: string,
-    sql: string,
-    params: unknown[],
-    sink: Parameters<UpstreamPort['execute']>[4],
-    opts: { transaction: boolean },
-  ) {
-    const started = performance.now();
+  /** Result columns for upstream fields: type names and OIDs, and source columns from the catalog. */
+  private async columnsOf(connection: string, fields: readonly pg.FieldDef[]): Promise<ResultColumn[]> {
+    let cat = await this.catalog(connection);
+    if (fields.some((f) => (f.tableID && !cat.knowsOid(f.tableID)) || !this.typeNames.has(f.dataTypeID))) cat = await this.catalog(connection, true);
+    return fields.map((f) => {
+      const source = f.tableID ? cat.source(f.tableID, f.columnID) : undefined;
+      return {
+        name: f.name,
+        type: this.typeNames.get(f.dataTypeID) ?? 'unknown',
+        ...(source ? { source } : {}),
+        typeOid: f.dataTypeID,
+        typeMod: f.dataTypeModifier,
+      };
+    });
+  }
+
+  /** Reads a cursor to its end (or until the sink has enough), columns first; closes it. */
+  private async stream(connection: string, cursor: Cursor, sink: Parameters<UpstreamPort['execute']>[4]): Promise<{ command: string; rowCount: number }> {
+    let columnsSent = false;
+    let rowCount = 0;
+    let command = '';
+    for (;;) {
+      const batch = (await cursor.read(BATCH_ROWS)) as Cell[][];
+      const result = (cursor as unknown as { _result?: { fields?: pg.FieldDef[]; command?: string } })._result;
+      if (!columnsSent) {
+        await sink.columns(await this.columnsOf(connection, result?.fields ?? []));
+        columnsSent = true;
+      }
+      command = result?.command ?? command;
+      rowCount += batch.length;
+      if (batch.length === 0) break;
+      const more = await sink.rows(batch);
+      if (!more || batch.length < BATCH_ROWS) break;
+    }
+    await closeCursor(cursor);
+    const affected = (cursor as unknown as { _result?: { rowCount?: number | null } })._result?.rowCount;
+    return { command, rowCount: command === 'SELECT' ? rowCount : (affected ?? rowCount) };
+  }
+
+  /** A pooled session switched to `role` (each pooled session only ever serves one role). */
+  private async checkout(connection: string, role: string): Promise<pg.PoolClient> {
     let client: pg.PoolClient;
     try {
       client = await this.pool(connection, role).connect();
     } catch (err) {
       throw mapPgError(err);
     }
-    let held = false;
-    try {
-      const tagged = client as pg.PoolClient & { phigateRole?: string };
-      if (tagged.phigateRole !== role) {
+    const tagged = client as pg.PoolClient & { phigateRole?: string };
+    if (tagged.phigateRole !== role) {
+      try {
         await client.query(`SET ROLE ${quoteIdent(role)}`);
-        tagged.phigateRole = role;
+      } catch (err) {
+        client.release(true);
+        throw mapPgError(err);
       }
+      tagged.phigateRole = role;
+    }
+    return client;
+  }
+
+  async execute(connection: string, role: string, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], opts: ExecuteOptions) {
+    if (opts.session) return this.executeOn(pinned(opts.session, connection, role), sql, params, sink, opts.signal);
+    const started = performance.now();
+    const client = await this.checkout(connection, role);
+    let held = false;
+    const stopCancel = this.cancelOnAbort(connection, client, opts.signal);
+    try {
       // Writes run in a transaction that commits only when the caller says so: after the
       // request's audit events are durable. A failure in between rolls back.
       if (opts.transaction) await client.query('BEGIN');
       const cursor = client.query(new Cursor(sql, params, { rowMode: 'array', types: TEXT_TYPES }));
-      let columnsSent = false;
-      let rowCount = 0;
-      let command = '';
-      for (;;) {
-        const batch = (await cursor.read(BATCH_ROWS)) as Cell[][];
-        const result = (cursor as unknown as { _result?: { fields?: pg.FieldDef[]; command?: string } })._result;
-        if (!columnsSent) {
-          let cat = await this.catalog(connection);
-          const fields = result?.fields ?? [];
-          if (fields.some((f) => (f.tableID && !cat.knowsOid(f.tableID)) || !this.typeNames.has(f.dataTypeID))) cat = await this.catalog(connection, true);
-          const cols: ResultColumn[] = fields.map((f) => {
-            const source = f.tableID ? cat.source(f.tableID, f.columnID) : undefined;
-            return { name: f.name, type: this.typeNames.get(f.dataTypeID) ?? 'unknown', ...(source ? { source } : {}) };
-          });
-          await sink.columns(cols);
-          columnsSent = true;
-        }
-        command = result?.command ?? command;
-        rowCount += batch.length;
-        if (batch.length === 0) break;
-        const more = await sink.rows(batch);
-        if (!more || batch.length < BATCH_ROWS) break;
-      }
-      await new Promise<void>((resolve, reject) => cursor.close((err) => (err ? reject(err) : resolve())));
-      const affected = (cursor as unknown as { _result?: { rowCount?: number | null } })._result?.rowCount;
+      const { command, rowCount } = await this.stream(connection, cursor, sink);
       held = opts.transaction;
       const finish = async (commit: boolean) => {
         if (!held) return;
@@ -173,7 +197,7 @@ export class PostgresUpstream implements UpstreamPort {
         }
       };
       if (!opts.transaction) client.release();
-      return { command, rowCount: command === 'SELECT' ? rowCount : (affected ?? rowCount), upstreamMs: Math.round(performance.now() - started), finish };
+      return { command, rowCount, upstreamMs: Math.round(performance.now() - started), finish };
     } catch (err) {
       // Any failure (upstream error, masking failure with the portal still open) discards the
       // session rather than returning it to the pool in an unknown state; an open transaction
@@ -181,7 +205,82 @@ export class PostgresUpstream implements UpstreamPort {
       client.release(true);
       if (err instanceof AppError) throw err;
       throw mapPgError(err);
+    } finally {
+      stopCancel();
     }
+  }
+
+  /**
+   * Runs a statement on a pinned session, inside the client's own transaction: no BEGIN/COMMIT of
+   * ours, and the session stays with the client whatever happens (an upstream error leaves the
+   * transaction aborted, as the client's PostgreSQL would).
+   */
+  private async executeOn(session: PgSession, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], signal?: AbortSignal) {
+    const started = performance.now();
+    const client = session.client;
+    const stopCancel = this.cancelOnAbort(session.connection, client, signal);
+    const cursor = client.query(new Cursor(sql, params, { rowMode: 'array', types: TEXT_TYPES }));
+    try {
+      const { command, rowCount } = await this.stream(session.connection, cursor, sink);
+      const finish = async () => {};
+      return { command, rowCount, upstreamMs: Math.round(performance.now() - started), finish };
+    } catch (err) {
+      // A failure of ours (masking) leaves the portal open: close it so the session stays usable.
+      if (!(err as { code?: string }).code || err instanceof AppError) await closeCursor(cursor).catch(() => session.markBroken());
+      if (err instanceof AppError) throw err;
+      throw mapPgError(err);
+    } finally {
+      stopCancel();
+    }
+  }
+
+  /** While `signal` is live, aborting it sends a CancelRequest for the session's running statement. */
+  private cancelOnAbort(connection: string, client: pg.PoolClient, signal?: AbortSignal): () => void {
+    if (!signal) return () => {};
+    const onAbort = () => {
+      const c = this.connections().get(connection);
+      const backend = client as unknown as { processID?: number; secretKey?: number };
+      if (c && backend.processID !== undefined && backend.secretKey !== undefined) sendCancel(c.host, c.port, backend.processID, backend.secretKey);
+    };
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
+  }
+
+  async session(connection: string, role: string): Promise<UpstreamSession> {
+    return new PgSession(connection, role, await this.checkout(connection, role));
+  }
+
+  async describe(connection: string, role: string, sql: string, paramTypes: number[], session?: UpstreamSession): Promise<StatementDescription> {
+    const client = session ? pinned(session, connection, role).client : await this.checkout(connection, role);
+    try {
+      const d = await new Promise<{ params: number[]; fields: pg.FieldDef[] | null }>((resolve, reject) => {
+        client.query(new DescribeStatement(sql, paramTypes, resolve, reject) as unknown as pg.QueryConfig);
+      });
+      if (!session) client.release();
+      return { params: d.params, columns: d.fields ? await this.columnsOf(connection, d.fields) : null };
+    } catch (err) {
+      if (!session) client.release();
+      if (err instanceof AppError) throw err;
+      throw mapPgError(err);
+    }
+  }
+
+  settings(connection: string): Promise<Record<string, string>> {
+    let s = this.settingsCache.get(connection);
+    if (!s) {
+      s = (async () => {
+        const r = await this.pool(connection, null).query<{ name: string; setting: string }>(
+          `select name, setting from pg_catalog.pg_settings where name in ('server_version', 'TimeZone', 'DateStyle', 'IntervalStyle')`,
+        );
+        return Object.fromEntries(r.rows.map((x) => [x.name, x.setting]));
+      })();
+      s.catch(() => this.settingsCache.delete(connection));
+      this.settingsCache.set(connection, s);
+    }
+    return s.catch((err) => {
+      throw mapPgError(err);
+    });
   }
 
   async ping(): Promise<boolean> {
@@ -198,4 +297,131 @@ export class PostgresUpstream implements UpstreamPort {
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.pool.end()));
   }
+}
+
+function closeCursor(cursor: Cursor): Promise<void> {
+  return new Promise<void>((resolve, reject) => cursor.close((err) => (err ? reject(err) : resolve())));
+}
+
+/** A session pinned to one client connection until its transaction ends. */
+class PgSession implements UpstreamSession {
+  private released = false;
+  private broken = false;
+
+  constructor(
+    readonly connection: string,
+    readonly role: string,
+    readonly client: pg.PoolClient,
+  ) {
+    client.on('error', this.onError);
+  }
+
+  private readonly onError = () => {
+    this.broken = true;
+  };
+
+  markBroken(): void {
+    this.broken = true;
+  }
+
+  async control(sql: string): Promise<void> {
+    if (this.broken || this.released) throw new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { message: 'the upstream session of this transaction was lost' });
+    try {
+      await this.client.query(sql);
+    } catch (err) {
+      throw mapPgError(err);
+    }
+  }
+
+  release(discard = false): void {
+    if (this.released) return;
+    this.released = true;
+    this.client.removeListener('error', this.onError);
+    this.client.release(discard || this.broken);
+  }
+}
+
+function pinned(session: UpstreamSession, connection: string, role: string): PgSession {
+  if (!(session instanceof PgSession) || session.connection !== connection)
+    throw new AppError('COMMON_INTERNAL', { message: 'not a session of this upstream' });
+  // The binding may have changed since the transaction began: never run as a role it no longer gives.
+  if (session.role !== role)
+    throw new AppError('GATEWAY_CONNECTION_UNKNOWN', {
+      message: 'the identity is no longer bound to the role this transaction runs as',
+      details: { connection },
+    });
+  return session;
+}
+
+/** A CancelRequest on a fresh connection (the protocol's only way to interrupt a running statement). */
+function sendCancel(host: string, port: number, processId: number, secretKey: number): void {
+  const msg = Buffer.alloc(16);
+  msg.writeInt32BE(16, 0);
+  msg.writeInt32BE(80_877_102, 4);
+  msg.writeInt32BE(processId, 8);
+  msg.writeInt32BE(secretKey, 12);
+  const sock = tcpConnect({ host, port }, () => sock.end(msg));
+  sock.on('error', () => undefined);
+  sock.setTimeout(5000, () => sock.destroy());
+}
+
+/**
+ * Parse + Describe(statement) + Sync on a session, through node-postgres's submittable interface:
+ * parameter types and result fields, without running anything.
+ */
+class DescribeStatement {
+  private params: number[] = [];
+  private fields: pg.FieldDef[] | null = null;
+  private error: unknown;
+  private cleanup = () => {};
+
+  constructor(
+    private readonly text: string,
+    private readonly types: number[],
+    private readonly resolve: (d: { params: number[]; fields: pg.FieldDef[] | null }) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+
+  submit(con: {
+    parse(q: { text: string; types: number[] }): void;
+    describe(m: { type: 'S'; name: string }): void;
+    sync(): void;
+    on(event: string, fn: (m: { dataTypeIDs?: number[] }) => void): void;
+    removeListener(event: string, fn: (m: { dataTypeIDs?: number[] }) => void): void;
+  }): void {
+    const onParams = (m: { dataTypeIDs?: number[] }) => {
+      this.params = m.dataTypeIDs ?? [];
+    };
+    const onNoData = () => {
+      this.fields = null;
+    };
+    con.on('parameterDescription', onParams);
+    con.on('noData', onNoData);
+    this.cleanup = () => {
+      con.removeListener('parameterDescription', onParams);
+      con.removeListener('noData', onNoData);
+    };
+    con.parse({ text: this.text, types: this.types });
+    con.describe({ type: 'S', name: '' });
+    con.sync();
+  }
+
+  handleRowDescription(msg: { fields: pg.FieldDef[] }): void {
+    this.fields = msg.fields;
+  }
+
+  handleError(err: unknown): void {
+    this.error = err;
+  }
+
+  handleReadyForQuery(): void {
+    this.cleanup();
+    if (this.error) this.reject(this.error);
+    else this.resolve({ params: this.params, fields: this.fields });
+  }
+
+  handleCommandComplete(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
 }
