@@ -25,6 +25,8 @@ export const gatewayConfigSchema = z.object({
     .int()
     .min(1024 * 1024)
     .default(256 * 1024 * 1024),
+  /** How long an audit send waits to gather more events (default: 0 before release, 5 ms in async mode). */
+  GATEWAY_AUDIT_LINGER_MS: z.coerce.number().int().min(0).max(1000).optional(),
   /** The outbox's event-count bound. */
   GATEWAY_AUDIT_OUTBOX_MAX_EVENTS: z.coerce.number().int().min(1000).default(1_000_000),
   REDIS_URL: z.url(),
@@ -87,9 +89,11 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_SF_PUBLIC_URL: z.url().optional(),
   /** PostgreSQL wire door: listen address and port (0: any free port). */
   GATEWAY_PG_HOST: fields.host(),
+  /** PostgreSQL wire door port (0: any free port). */
   GATEWAY_PG_PORT: fields.port(15432),
   /** PostgreSQL wire door: PEM certificate chain and key for SSLRequest (both or neither; without them TLS is refused). */
   GATEWAY_PG_TLS_CERT_FILE: z.string().min(1).optional(),
+  /** PostgreSQL wire door: the PEM private key of that certificate. */
   GATEWAY_PG_TLS_KEY_FILE: z.string().min(1).optional(),
   /** PostgreSQL wire door: refuse a password (an access token) sent without TLS from a non-loopback address. */
   GATEWAY_PG_REQUIRE_TLS_NON_LOOPBACK: fields.bool(true),

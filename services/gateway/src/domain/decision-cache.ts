@@ -52,9 +52,18 @@ export class CachingPolicy implements PolicyPort {
   }
 }
 
+// Analyses are themselves cached by statement text, so the same object comes back for a repeated
+// statement: its serialised form is computed once per object, not once per request.
+const analysisJson = new WeakMap<Request['analysis'], string>();
+
 function cacheKey(req: Request): string {
   const { identity, connection, role, frontDoor, analysis } = req;
-  const input = {
+  let a = analysisJson.get(analysis);
+  if (a === undefined) {
+    a = JSON.stringify({ d: analysis.dialect, u: analysis.understood, s: analysis.statements });
+    analysisJson.set(analysis, a);
+  }
+  const input = JSON.stringify({
     s: identity.subject,
     c: identity.clientId,
     i: identity.issuer,
@@ -62,7 +71,6 @@ function cacheKey(req: Request): string {
     connection,
     role,
     frontDoor,
-    a: { d: analysis.dialect, u: analysis.understood, s: analysis.statements },
-  };
-  return createHash('sha256').update(JSON.stringify(input)).digest('base64');
+  });
+  return createHash('sha256').update(input).update('\0').update(a).digest('base64');
 }

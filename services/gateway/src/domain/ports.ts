@@ -39,6 +39,11 @@ export interface ExecuteOptions {
   session?: UpstreamSession;
   /** Aborting cancels the statement upstream. */
   signal?: AbortSignal;
+  /**
+   * The caller never wants more rows than this: the upstream may stop reading there (and, for a
+   * bounded read, fetch the whole result in one round trip).
+   */
+  maxRows?: number;
 }
 
 /**

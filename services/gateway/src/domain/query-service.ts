@@ -266,7 +266,7 @@ export class QueryService {
             return rows.length <= limit;
           },
         },
-        { transaction, session: p.session, signal: p.signal },
+        { transaction, session: p.session, signal: p.signal, maxRows: limit + 1 },
       );
       stage = 'masking';
       const report = session ? await session.finish() : { columns: [], leaks: [] };

@@ -7,6 +7,7 @@ import Cursor from 'pg-cursor';
 import type { ExecuteOptions, SessionUpstreamPort, StatementDescription, UpstreamPort, UpstreamSession } from '../../domain/ports.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
+import { OneShot } from './one-shot.js';
 
 const BATCH_ROWS = 500;
 
@@ -151,6 +152,28 @@ export class PostgresUpstream implements SessionUpstreamPort {
     return { command, rowCount: command === 'SELECT' ? rowCount : (affected ?? rowCount) };
   }
 
+  /**
+   * A bounded read in one round trip (see OneShot): columns first, then the rows in batches, as a
+   * cursor would deliver them.
+   */
+  private async oneShot(
+    connection: string,
+    client: pg.PoolClient,
+    sql: string,
+    params: unknown[],
+    maxRows: number,
+    sink: Parameters<UpstreamPort['execute']>[4],
+  ) {
+    const q = new OneShot(sql, params, maxRows);
+    client.query(q as unknown as pg.Submittable);
+    const r = await q.done;
+    await sink.columns(await this.columnsOf(connection, r.fields));
+    for (let i = 0; i < r.rows.length; i += BATCH_ROWS) {
+      if (!(await sink.rows(r.rows.slice(i, i + BATCH_ROWS)))) break;
+    }
+    return { command: r.command, rowCount: r.command === 'SELECT' || r.rowCount === null ? r.rows.length : r.rowCount };
+  }
+
   /** A pooled session switched to `role` (each pooled session only ever serves one role). */
   private async checkout(connection: string, role: string): Promise<pg.PoolClient> {
     let client: pg.PoolClient;
@@ -173,7 +196,7 @@ export class PostgresUpstream implements SessionUpstreamPort {
   }
 
   async execute(connection: string, role: string, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], opts: ExecuteOptions) {
-    if (opts.session) return this.executeOn(pinned(opts.session, connection, role), sql, params, sink, opts.signal);
+    if (opts.session) return this.executeOn(pinned(opts.session, connection, role), sql, params, sink, opts.signal, opts.maxRows);
     const started = performance.now();
     const client = await this.checkout(connection, role);
     let held = false;
@@ -182,8 +205,9 @@ export class PostgresUpstream implements SessionUpstreamPort {
       // Writes run in a transaction that commits only when the caller says so: after the
       // request's audit events are durable. A failure in between rolls back.
       if (opts.transaction) await client.query('BEGIN');
-      const cursor = client.query(new Cursor(sql, params, { rowMode: 'array', types: TEXT_TYPES }));
-      const { command, rowCount } = await this.stream(connection, cursor, sink);
+      const { command, rowCount } = opts.maxRows
+        ? await this.oneShot(connection, client, sql, params, opts.maxRows, sink)
+        : await this.stream(connection, client.query(new Cursor(sql, params, { rowMode: 'array', types: TEXT_TYPES })), sink);
       held = opts.transaction;
       const finish = async (commit: boolean) => {
         if (!held) return;
@@ -215,18 +239,27 @@ export class PostgresUpstream implements SessionUpstreamPort {
    * ours, and the session stays with the client whatever happens (an upstream error leaves the
    * transaction aborted, as the client's PostgreSQL would).
    */
-  private async executeOn(session: PgSession, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], signal?: AbortSignal) {
+  private async executeOn(
+    session: PgSession,
+    sql: string,
+    params: unknown[],
+    sink: Parameters<UpstreamPort['execute']>[4],
+    signal?: AbortSignal,
+    maxRows?: number,
+  ) {
     const started = performance.now();
     const client = session.client;
     const stopCancel = this.cancelOnAbort(session.connection, client, signal);
-    const cursor = client.query(new Cursor(sql, params, { rowMode: 'array', types: TEXT_TYPES }));
+    const cursor = maxRows ? undefined : client.query(new Cursor(sql, params, { rowMode: 'array', types: TEXT_TYPES }));
     try {
-      const { command, rowCount } = await this.stream(session.connection, cursor, sink);
+      const { command, rowCount } = cursor
+        ? await this.stream(session.connection, cursor, sink)
+        : await this.oneShot(session.connection, client, sql, params, maxRows ?? 0, sink);
       const finish = async () => {};
       return { command, rowCount, upstreamMs: Math.round(performance.now() - started), finish };
     } catch (err) {
       // A failure of ours (masking) leaves the portal open: close it so the session stays usable.
-      if (!(err as { code?: string }).code || err instanceof AppError) await closeCursor(cursor).catch(() => session.markBroken());
+      if (cursor && (!(err as { code?: string }).code || err instanceof AppError)) await closeCursor(cursor).catch(() => session.markBroken());
       if (err instanceof AppError) throw err;
       throw mapPgError(err);
     } finally {
