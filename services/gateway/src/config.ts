@@ -39,6 +39,8 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_ADMIN_GROUPS: fields.list().default(['phigate-admins']),
   /** Requests per identity per minute, across all replicas (Redis). */
   GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /** Redis key prefix of the rate-limit counters: replicas sharing it share the budgets. */
+  GATEWAY_RATE_LIMIT_KEY_PREFIX: z.string().min(1).default('phigate:rl:'),
   /** How often each replica re-reads the connection registry. */
   GATEWAY_REGISTRY_REFRESH_MS: fields.ms(5000),
   /** YAML file of identity bindings and config-managed connections (seeded into the registry). */

@@ -85,6 +85,8 @@ test('Kafka stops in the middle of 2,000 queries and starts again: every complet
     GATEWAY_PG_PORT: '0',
     // The limit is counted per identity across replicas: this test alone sends 2,000 queries.
     GATEWAY_RATE_LIMIT_PER_MINUTE: '1000000',
+    // Its own budgets: a bench-sized load must not spend the stack gateway's.
+    GATEWAY_RATE_LIMIT_KEY_PREFIX: `phigate:rl:durability-test-${process.pid}:`,
     GATEWAY_AUDIT_DURABILITY: 'before-release',
     GATEWAY_AUDIT_OUTBOX_DIR: outboxDir,
     GATEWAY_AUDIT_ACK_TIMEOUT_MS: '2000',

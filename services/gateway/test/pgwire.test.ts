@@ -42,6 +42,8 @@ before(async () => {
     GATEWAY_PG_TLS_KEY_FILE: join(dir, 'key.pem'),
     GATEWAY_PG_AUTH_TIMEOUT_MS: '3000',
     GATEWAY_RATE_LIMIT_PER_MINUTE: '1000000',
+    // Its own budgets: a bench-sized load must not spend the stack gateway's.
+    GATEWAY_RATE_LIMIT_KEY_PREFIX: `phigate:rl:pgwire-test-${process.pid}:`,
     GATEWAY_REPLICA_ID: `pgwire-test-${http}`,
     GATEWAY_HELD_RECONCILE_MS: '300',
   });
