@@ -1,0 +1,216 @@
+// Audit ingest: events/s into the hash-chained store. N valid events (four per request, as the
+// gateway emits them for an allowed read) are produced with the project's EventPublisher to a
+// topic of this run; then an audit service process of its own (own consumer group, the shared
+// store) drains them. The rate counts from the first stored batch to the last (ingested_at, the
+// store's own clock), so process start-up and group join are not in it. Baseline in the same run:
+// the same rows bulk-inserted by one client, without the chain (no lock, no previous hash), into a
+// scratch copy of the table.
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { type AuditEvent, buildEvent, createKafka, type EventContext, EventPublisher, encodeEvent } from '@phigate/bus';
+import { createLogger } from '@phigate/telemetry';
+import { eventually, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
+import pg from 'pg';
+import { track } from './processes.js';
+import { ratio } from './stats.js';
+
+const log = createLogger({ service: 'bench', level: 'silent' });
+const PARTITIONS = 6; // as phigate.audit.v1 on the local stack
+const BASELINE_BATCH = 1000;
+const COLUMNS = ['id', 'first_name', 'last_name', 'zip'];
+const SQL = 'SELECT id, first_name, last_name, zip FROM patients WHERE id = $1';
+
+export interface AuditBench {
+  events: number;
+  /** Producer side: EventPublisher, before-release (acks=all), batches of 500 events in flight together. */
+  producedPerSec: number;
+  /** First stored batch → last stored event, through the audit service (consumer, chain, store). */
+  ingestPerSec: number;
+  /** The same rows, one client, multi-row INSERTs of 1,000 without the chain. */
+  baselineInsertPerSec: number;
+  ingestVsBaseline: number;
+  /** Wall time from starting the audit process to every event stored (includes start-up). */
+  drainSec: number;
+}
+
+function requestEvents(subject: string): AuditEvent[] {
+  const ctx: EventContext = {
+    requestId: randomUUID(),
+    frontDoor: 'pgwire',
+    identity: { subject, clientId: subject, groups: ['etl'], issuer: need('DEV_IDP_ISSUER') },
+    connection: 'clinical-pg',
+    role: 'clinical_reader',
+    producer: 'gateway',
+  };
+  const table = { database: 'clinical', schema: 'public', name: 'patients' };
+  const column = (name: string) => ({ table, column: name });
+  const fingerprint = 'b'.repeat(32);
+  // Only the fields that differ from their defaults: the proto3 JSON on the wire omits the rest.
+  const statement = {
+    kind: 'select',
+    tablesRead: [table],
+    columnsRead: COLUMNS.map(column),
+    columnsFiltered: [column('id')],
+    hasWhere: true,
+    columnsResolved: true,
+  };
+  const analysis = { dialect: 'postgresql', fingerprint, understood: true, statements: [statement] };
+  const plan = { columns: [], unknownSourceStrategy: 'STRATEGY_REDACT', canary: 'CANARY_MODE_OFF' };
+  return [
+    buildEvent('query.received', ctx, { statement: SQL, fingerprint, dialect: 'postgresql', analysis } as never),
+    buildEvent('policy.decided', ctx, {
+      decisionId: randomUUID(),
+      action: 'ACTION_ALLOW',
+      ruleIds: ['etl-read-clinical'],
+      reasons: ['ETL reads clinical tables'],
+      policyRevision: '0123456789abcdef',
+      maskingPlan: plan,
+    } as never),
+    buildEvent('query.executed', ctx, { upstreamMs: 1, columns: COLUMNS } as never),
+    buildEvent('query.completed', ctx, { rows: 1, bytes: 40, durationMs: 1 } as never),
+  ];
+}
+
+/** The baseline: the same rows into a scratch copy of audit_events (same columns and indexes), one client, no chain. */
+async function baselineInsert(events: AuditEvent[]): Promise<number> {
+  const admin = new URL(need('PG_ADMIN_URL'));
+  admin.pathname = `/${new URL(need('AUDIT_DATABASE_URL')).pathname.slice(1)}`;
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  const schema = uniqueName('bench_audit').replace(/-/g, '_');
+  try {
+    await client.query(`CREATE SCHEMA ${schema}`);
+    await client.query(`CREATE TABLE ${schema}.audit_events (LIKE public.audit_events INCLUDING ALL)`);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < events.length; i += BASELINE_BATCH) {
+      const batch = events.slice(i, i + BASELINE_BATCH);
+      const payloads = batch.map((e) => encodeEvent(e).toString('utf8'));
+      // Column arrays for unnest(), the store's own insert shape; a zero previous hash (no chain).
+      const cols = [
+        batch.map((e) => e.id),
+        batch.map((e) => e.requestId),
+        batch.map((e) => e.type),
+        batch.map((e) => (e.time ?? new Date()).toISOString()),
+        batch.map((e) => e.identity?.subject ?? null),
+        batch.map((e) => e.connection || null),
+        batch.map(() => 0),
+        batch.map((_, k) => i + k),
+        payloads,
+        payloads.map(() => Buffer.alloc(32)),
+        payloads.map((p) => createHash('sha256').update(p).digest()),
+      ];
+      await client.query(
+        `INSERT INTO ${schema}.audit_events (id, request_id, type, event_time, identity_subject, connection, kafka_partition, kafka_offset, payload, prev_hash, hash)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::json[], $10::bytea[], $11::bytea[])`,
+        cols,
+      );
+    }
+    return Math.round(events.length / (Number(process.hrtime.bigint() - t0) / 1e9));
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await client.end();
+  }
+}
+
+export async function auditBench(requests = Math.round(Number(process.env.BENCH_AUDIT_EVENTS ?? 20_000) / 4)): Promise<AuditBench> {
+  const brokers = need('KAFKA_BROKERS').split(',');
+  const topic = uniqueName('bench-audit');
+  const group = uniqueName('bench-audit-group');
+  const subject = uniqueName('bench-audit-subject');
+  const admin = createKafka({ brokers, clientId: 'bench-audit', log }).admin();
+  await admin.connect();
+  const removeTopic = track(`topic ${topic}`, async () => {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+  const store = new pg.Pool({ connectionString: need('AUDIT_DATABASE_URL'), max: 2 });
+  const closeStore = track('audit store pool', () => store.end());
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
+    const events = Array.from({ length: requests }, () => requestEvents(subject)).flat();
+
+    // Produce everything first, so the consumer drains a backlog at its own pace.
+    const publisher = new EventPublisher({ brokers, clientId: 'bench-audit', log, topic, ackTimeoutMs: 30_000 });
+    await publisher.start();
+    const t0 = process.hrtime.bigint();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < events.length; i += 500) pending.push(publisher.publish(events.slice(i, i + 500)));
+    await Promise.all(pending);
+    const producedPerSec = Math.round(events.length / (Number(process.hrtime.bigint() - t0) / 1e9));
+    await publisher.stop();
+
+    const issuer = need('DEV_IDP_ISSUER');
+    const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'services/audit/dist/src/main.js')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        LOG_LEVEL: 'warn',
+        AUDIT_HTTP_PORT: '0',
+        KAFKA_BROKERS: brokers.join(','),
+        AUDIT_DATABASE_URL: need('AUDIT_DATABASE_URL'),
+        AUDIT_TOPIC: topic,
+        AUDIT_CONSUMER_GROUP: group,
+        OIDC_ISSUER: issuer,
+        OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
+        OIDC_JWKS_URI: `${issuer}/jwks`,
+        AUDIT_CHECKPOINT_KEY_FILE: join(need('PHIGATE_HOME'), 'secrets/audit_checkpoint_key.pem'),
+        AUDIT_PURGE_INTERVAL_MS: '0',
+        AUDIT_PHI_CATALOG_FILE: join(REPO_ROOT, 'deploy/local/policies/05-phi-catalog.yaml'),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const stopAudit = track(`audit service (pid ${child.pid})`, async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    });
+    const started = Date.now();
+    try {
+      await eventually(
+        `the bench's audit service to store ${events.length} events`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`the audit service exited with ${child.exitCode}: ${stderr}`);
+          const { rows } = await store.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE identity_subject = $1', [subject]);
+          return rows[0]!.n >= events.length ? true : undefined;
+        },
+        180_000,
+        100,
+      );
+    } finally {
+      await stopAudit();
+    }
+    const drainSec = (Date.now() - started) / 1000;
+    // Rate from the first stored batch to the last: every row of one batch shares its transaction's now().
+    const { rows } = await store.query<{ n: number; first: number; span: number }>(
+      `WITH mine AS (SELECT ingested_at FROM audit_events WHERE identity_subject = $1)
+       SELECT count(*)::int AS n,
+              (SELECT count(*)::int FROM mine WHERE ingested_at = (SELECT min(ingested_at) FROM mine)) AS first,
+              extract(epoch FROM max(ingested_at) - min(ingested_at))::float8 AS span
+         FROM mine`,
+      [subject],
+    );
+    const r = rows[0]!;
+    const ingestPerSec = Math.round((r.n - r.first) / r.span);
+    const baselineInsertPerSec = await baselineInsert(events);
+    const result = {
+      events: events.length,
+      producedPerSec,
+      ingestPerSec,
+      baselineInsertPerSec,
+      ingestVsBaseline: ratio(ingestPerSec, baselineInsertPerSec),
+      drainSec: Math.round(drainSec * 10) / 10,
+    };
+    console.log(
+      `\naudit ingest (${result.events} events, own audit service process, hash-chained shared store)\n` +
+        `  produced (EventPublisher, acks=all) ${producedPerSec}/s   ingested ${ingestPerSec}/s   baseline bulk insert without chain ${baselineInsertPerSec}/s   → ${result.ingestVsBaseline}× baseline`,
+    );
+    return result;
+  } finally {
+    await closeStore();
+    await removeTopic();
+  }
+}

@@ -1,0 +1,102 @@
+// Every process the bench starts (gateway replicas, pgbouncer, an audit service) registers how to
+// stop it here, so run.ts stops all of them on success, on a failure and on SIGINT/SIGTERM.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, type SpawnedApp, spawnApp } from '@phigate/testkit';
+
+const stops = new Map<number, { name: string; stop: () => Promise<void> | void }>();
+let nextId = 0;
+
+/** Registers `stop` for run.ts's final cleanup; the returned function runs it once and unregisters it. */
+export function track(name: string, stop: () => Promise<void> | void): () => Promise<void> {
+  const id = nextId++;
+  stops.set(id, { name, stop });
+  return async () => {
+    if (!stops.delete(id)) return;
+    await stop();
+  };
+}
+
+/** Stops everything still registered, newest first; failures are reported, not thrown. */
+export async function stopAll(): Promise<void> {
+  for (const [id, { name, stop }] of [...stops.entries()].reverse()) {
+    stops.delete(id);
+    try {
+      await Promise.race([stop(), new Promise((r) => setTimeout(r, 10_000))]);
+    } catch (err) {
+      console.error(`bench: stopping ${name} failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** On SIGINT/SIGTERM/SIGHUP: stop every tracked process, then exit. */
+export function stopAllOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      console.error(`\nbench: ${signal}, stopping the processes it started`);
+      void stopAll().finally(() => process.exit(130));
+    });
+  }
+}
+
+/** A temporary directory removed by the cleanup (or by `remove`). */
+export function tempDir(prefix: string): { path: string; remove: () => Promise<void> } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: track(`temporary directory ${path}`, () => rmSync(path, { recursive: true, force: true })) };
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system, all threads) a process has used so far, in µs, from /proc/<pid>/stat. */
+export function cpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
+  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+}
+
+/** A gateway replica started by the bench, in one audit durability mode. */
+export interface Replica {
+  durability: Durability;
+  httpUrl: string;
+  httpPort: number;
+  pgPort: number;
+  pid: number;
+}
+
+export type Durability = 'async' | 'before-release';
+export const DURABILITIES: readonly Durability[] = ['async', 'before-release'];
+
+/**
+ * One gateway replica per audit durability mode, each with its own ports, its own audit outbox
+ * (an outbox directory is never shared between replicas) and a rate limit the load cannot exhaust.
+ */
+export async function startReplicas(): Promise<Record<Durability, Replica>> {
+  const out: Partial<Record<Durability, Replica>> = {};
+  for (const durability of DURABILITIES) {
+    const httpPort = await freePort();
+    const pgPort = await freePort();
+    const outbox = tempDir(`bench-outbox-${durability}-`);
+    const app: SpawnedApp = await spawnApp('gateway', 'services/gateway/dist/src/main.js', httpPort, {
+      GATEWAY_HTTP_PORT: String(httpPort),
+      GATEWAY_PG_PORT: String(pgPort),
+      GATEWAY_RATE_LIMIT_PER_MINUTE: '100000000',
+      // Its own budgets: the bench's load must not spend the demo identities' budgets on the stack.
+      GATEWAY_RATE_LIMIT_KEY_PREFIX: `phigate:rl:bench-${durability}-${httpPort}:`,
+      GATEWAY_AUDIT_DURABILITY: durability,
+      GATEWAY_AUDIT_OUTBOX_DIR: outbox.path,
+      GATEWAY_REPLICA_ID: `bench-${durability}-${httpPort}`,
+    });
+    track(`gateway replica (${durability}, pid ${app.pid})`, () => app.kill('SIGTERM'));
+    out[durability] = { durability, httpUrl: app.url, httpPort, pgPort, pid: app.pid };
+  }
+  return out as Record<Durability, Replica>;
+}
