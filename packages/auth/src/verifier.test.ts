@@ -461,3 +461,16 @@ test('bearerToken and requireGroup', () => {
   assert.throws(() => requireGroup(id, ['auditors']), { code: 'AUTH_GROUP_REQUIRED' });
   assert.throws(() => requireGroup({ ...id, groups: [] }, ['auditors']), { code: 'AUTH_GROUP_REQUIRED' });
 });
+
+test('a verified token is remembered (by hash) until it expires; a token differing in any byte is verified afresh', async (t) => {
+  const jwks = await jwksServer(t, [rsa.jwk]);
+  const verify = verifierFor(jwks.url);
+  const tok = await token(rsa);
+  const first = await verify(tok);
+  assert.equal(await verify(tok), first, 'the second presentation is served from the cache');
+  assert.ok(Object.isFrozen(first) && Object.isFrozen(first.groups), 'a shared identity cannot be changed by a caller');
+  const altered = `${tok.slice(0, -2)}${tok.endsWith('AA') ? 'BB' : 'AA'}`;
+  await refused(verify, altered, 'AUTH_TOKEN_INVALID');
+  const uncached = verifierFor(jwks.url, { verifiedCacheSize: 0 });
+  assert.notEqual(await uncached(tok), await uncached(tok), 'with the cache off every call verifies');
+});

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AppError } from '@phigate/errors';
 
 export type { Identity };
@@ -37,6 +38,12 @@ export interface VerifierOptions {
   jwksCacheMaxAgeMs?: number;
   /** JWKS fetch timeout. Default 3000 ms. */
   jwksTimeoutMs?: number;
+  /**
+   * Tokens already verified, remembered (by SHA-256) so a client presenting the same token again
+   * skips the signature work. An entry lives until the token expires, at most 300 s. Default 1000;
+   * 0 disables.
+   */
+  verifiedCacheSize?: number;
 }
 
 /** Verifies an access token and returns the identity, or throws an AUTH_* AppError. */
@@ -120,7 +127,10 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     ]),
   );
 
-  return async (token) => {
+  const verified = new Map<string, { identity: Identity; untilMs: number }>();
+  const cacheSize = opts.verifiedCacheSize ?? 1000;
+
+  const verifyFully = async (token: string | undefined): Promise<Identity & { expSec?: number }> => {
     if (token === undefined || token === '') throw new AppError('AUTH_TOKEN_MISSING');
     if (typeof token !== 'string') throw invalid('malformed');
     if (token.length > cfg.maxTokenBytes) throw invalid('too_large');
@@ -151,8 +161,31 @@ export function createTokenVerifier(opts: VerifierOptions): TokenVerifier {
     } catch (err) {
       throw fromVerifyError(err);
     }
-    return identityFrom(payload, entry, cfg);
+    return { ...identityFrom(payload, entry, cfg), expSec: payload.exp as number };
   };
+
+  return async (token) => {
+    if (cacheSize <= 0 || typeof token !== 'string' || token.length > cfg.maxTokenBytes) return strip(await verifyFully(token));
+    const key = createHash('sha256').update(token).digest('base64');
+    const now = Date.now();
+    const hit = verified.get(key);
+    if (hit && now < hit.untilMs) return hit.identity;
+    if (hit) verified.delete(key);
+    const full = await verifyFully(token);
+    const identity = strip(full);
+    Object.freeze(identity.groups);
+    Object.freeze(identity);
+    const untilMs = Math.min(((full.expSec ?? 0) + cfg.clockToleranceSec) * 1000, now + 300_000);
+    if (untilMs > now) {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string);
+      verified.set(key, { identity, untilMs });
+    }
+    return identity;
+  };
+}
+
+function strip(i: Identity & { expSec?: number }): Identity {
+  return { subject: i.subject, clientId: i.clientId, groups: i.groups, issuer: i.issuer };
 }
 
 interface ResolvedOptions {

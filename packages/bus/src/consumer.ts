@@ -22,6 +22,8 @@ export interface ConsumerOptions extends KafkaOptions {
   fromBeginning?: boolean;
   /** Persists a batch durably; offsets are committed only after it resolves. */
   handleBatch: (messages: ConsumedMessage[]) => Promise<void>;
+  /** Partitions whose batches may be in flight at once (default 3); each partition stays in order. */
+  partitionsConcurrently?: number;
 }
 
 /**
@@ -107,6 +109,9 @@ export class EventConsumer {
     await consumer.subscribe({ topic: this.opts.topic, fromBeginning: this.opts.fromBeginning ?? true });
     await consumer.run({
       autoCommit: false,
+      // Decoding one partition's batch and committing its offsets overlap with another's store
+      // write; the store still serialises appends (one chain), and each partition stays in order.
+      partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? 3,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (!isRunning() || isStale()) return;

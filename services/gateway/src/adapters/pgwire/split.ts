@@ -1,6 +1,7 @@
 // Splits a simple-query string into its statements with PostgreSQL's own grammar (libpg-query), and
 // says which ones the door itself handles (transaction control) or refuses (COPY).
 import { parseSync } from 'libpg-query';
+import { Lru } from '../../domain/lru.js';
 
 export type TxControl = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to' | 'two_phase';
 
@@ -82,8 +83,24 @@ export function splitStatements(sql: string): SplitStatement[] {
   });
 }
 
+type Classified = Omit<SplitStatement, 'sql'> & { empty: boolean; multiple: boolean };
+
+// Drivers send the same statement text again and again (one Parse per execution for unnamed
+// statements): classify each text once. The answer is a pure function of the text.
+const classified = new Lru<string, Readonly<Classified>>(2000);
+
 /** What one statement (an extended-protocol Parse) is, for the door. */
-export function classifyStatement(sql: string): Omit<SplitStatement, 'sql'> & { empty: boolean; multiple: boolean } {
+export function classifyStatement(sql: string): Readonly<Classified> {
+  if (sql.length > 8192) return classifyUncached(sql);
+  let c = classified.get(sql);
+  if (!c) {
+    c = Object.freeze(classifyUncached(sql));
+    classified.set(sql, c);
+  }
+  return c;
+}
+
+function classifyUncached(sql: string): Classified {
   if (!sql.trim()) return { empty: true, multiple: false };
   try {
     const stmts = (parseSync(sql) as unknown as { stmts: RawStmt[] }).stmts;
