@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { TOPICS } from '@phigate/bus';
 import { need } from '@phigate/testkit';
@@ -32,26 +33,14 @@ function validators(): { envelope: Validate; byType: Map<string, Validate> } {
 
 test('kcat: every event on phigate.audit.v1 validates against the published schemas; anything else is kept in audit_rejects', async () => {
   const { envelope, byType } = validators();
-  let out: string;
-  try {
-    out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', TOPICS.AUDIT, '-o', 'beginning', '-e', '-q', '-J'], {
-      encoding: 'utf8',
-      maxBuffer: 1024 * 1024 * 1024,
-    });
-  } catch (err) {
-    throw new Error(
-      `kcat could not consume ${TOPICS.AUDIT} (${(err as Error).message.split('\n')[0]}): install it (deploy/local/bin/infra) and start the stack with \`npm run stack:up\``,
-    );
-  }
-  const messages = out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { partition: number; offset: number; key: string | null; payload: string | null });
-  assert.ok(messages.length > 0, `${TOPICS.AUDIT} is empty: run the suite (npm test) or the demo first`);
+  // Streamed line by line: a long-lived topic is far larger than one string may be.
+  type Message = { partition: number; offset: number; key: string | null; payload: string | null };
+  const messages: Message[] = [];
   const failures: string[] = [];
-  const notEvents: typeof messages = [];
+  const notEvents: Message[] = [];
   const types = new Map<string, number>();
-  for (const m of messages) {
+  const check = (m: Message) => {
+    messages.push({ partition: m.partition, offset: m.offset, key: null, payload: null });
     const where = `partition ${m.partition} offset ${m.offset}`;
     let event: { type?: string; requestId?: string; id?: string } | undefined;
     try {
@@ -62,7 +51,7 @@ test('kcat: every event on phigate.audit.v1 validates against the published sche
     // Not an event at all (a broker smoke test, a foreign producer): the store must have kept it as a reject.
     if (!event || typeof event !== 'object' || !event.id) {
       notEvents.push(m);
-      continue;
+      return;
     }
     types.set(String(event.type), (types.get(String(event.type)) ?? 0) + 1);
     if (!envelope(event)) failures.push(`${where}: envelope: ${JSON.stringify(envelope.errors)}`);
@@ -70,7 +59,25 @@ test('kcat: every event on phigate.audit.v1 validates against the published sche
     if (!v) failures.push(`${where}: no published schema for type ${event.type}`);
     else if (!v(event)) failures.push(`${where}: ${event.type}: ${JSON.stringify(v.errors)}`);
     if (m.key !== event.requestId) failures.push(`${where}: key is not the requestId`);
-  }
+  };
+  const kcat = spawn('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', TOPICS.AUDIT, '-o', 'beginning', '-e', '-q', '-J'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  kcat.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  const exited = new Promise<number>((resolve) => {
+    kcat.on('error', () => resolve(-1));
+    kcat.on('close', (code) => resolve(code ?? -1));
+  });
+  for await (const line of createInterface({ input: kcat.stdout, crlfDelay: Number.POSITIVE_INFINITY })) if (line) check(JSON.parse(line) as Message);
+  const code = await exited;
+  if (code !== 0)
+    throw new Error(
+      `kcat could not consume ${TOPICS.AUDIT} (exit ${code}: ${stderr.split('\n')[0]}): install it (deploy/local/bin/infra) and start the stack with \`npm run stack:up\``,
+    );
+  assert.ok(messages.length > 0, `${TOPICS.AUDIT} is empty: run the suite (npm test) or the demo first`);
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} of ${messages.length} messages do not match the published schemas`);
   assert.ok((types.get('query.received') ?? 0) > 0, 'the topic holds query events');
   if (notEvents.length) {

@@ -459,3 +459,39 @@ test('the stack gateway serves the PostgreSQL door on its configured address', a
   assert.equal((await c.query('SELECT ssn FROM patients WHERE id = 1')).rows[0].ssn, '[REDACTED]');
   await c.end();
 });
+
+test('a session is on the audit trail: session.opened at login and session.closed at Terminate, keyed by the session id', async () => {
+  const since = new Date(Date.now() - 1000).toISOString();
+  const c = client(etl);
+  await c.connect();
+  await c.query('SELECT 1 AS one');
+  await c.end();
+  const audit = new pg.Client({ connectionString: need('AUDIT_DATABASE_URL') });
+  await audit.connect();
+  try {
+    const sessions = await eventually(
+      'session events in the audit store',
+      async () => {
+        const { rows } = await audit.query<{ request_id: string; types: string[] }>(
+          `select request_id, array_agg(type order by seq) as types from audit_events
+          where type like 'session.%' and identity_subject = 'etl-pipeline' and event_time >= $1
+            and payload::jsonb->>'frontDoor' = 'pgwire' and payload::jsonb->>'producer' = 'gateway'
+          group by request_id`,
+          [since],
+        );
+        const closed = rows.find((r) => r.types.includes('session.opened') && r.types.includes('session.closed'));
+        return closed ? rows : undefined;
+      },
+      30_000,
+    );
+    const one = sessions.find((r) => r.types.includes('session.closed'))!;
+    const { rows } = await audit.query<{ payload: string }>(`select payload::text from audit_events where request_id = $1 and type = 'session.closed'`, [
+      one.request_id,
+    ]);
+    const closed = JSON.parse(rows[0]!.payload) as { sessionClosed: { reason: string }; ocsf: { classUid: number } };
+    assert.equal(closed.sessionClosed.reason, 'client terminated');
+    assert.equal(closed.ocsf.classUid, 3002, 'OCSF Authentication');
+  } finally {
+    await audit.end();
+  }
+});

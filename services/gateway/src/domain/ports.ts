@@ -116,7 +116,9 @@ export type DomainEvent =
     }
   | { type: 'approval.granted'; approvalId: string; approver: string; approvers: string[] }
   | { type: 'approval.denied'; approvalId: string; approver: string; reason: string }
-  | { type: 'approval.expired'; approvalId: string; reason: string };
+  | { type: 'approval.expired'; approvalId: string; reason: string }
+  | { type: 'session.opened'; clientAddress: string }
+  | { type: 'session.closed'; reason: string; durationMs: number };
 
 export interface RequestContext {
   requestId: string;

@@ -59,6 +59,10 @@ function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
       return buildEvent(e.type, ctx, { approvalId: e.approvalId, approver: e.approver, reason: e.reason });
     case 'approval.expired':
       return buildEvent(e.type, ctx, { approvalId: e.approvalId, reason: e.reason });
+    case 'session.opened':
+      return buildEvent(e.type, ctx, { clientAddress: e.clientAddress });
+    case 'session.closed':
+      return buildEvent(e.type, ctx, { reason: e.reason, durationMs: e.durationMs });
   }
 }
 

@@ -10,7 +10,7 @@ import { AppError, isErrorCode, toAppError } from '@phigate/errors';
 import { childTrace, type Logger } from '@phigate/telemetry';
 import type { HeldQueries } from '../../domain/held-queries.js';
 import { resultMasks } from '../../domain/masks.js';
-import type { SessionUpstreamPort, UpstreamSession } from '../../domain/ports.js';
+import type { RequestContext, SessionUpstreamPort, UpstreamSession } from '../../domain/ports.js';
 import type { QueryResult, QueryService } from '../../domain/query-service.js';
 import type { Cell, Identity, ResultColumn } from '../../domain/types.js';
 import * as wire from './codec.js';
@@ -128,6 +128,18 @@ export class PgConnection {
   private identity: Identity | undefined;
   private tokenExp = 0;
   private readonly sessionId = randomUUID();
+  private openedAt = 0;
+
+  /** Session events are keyed by the session id (as their request id), so they form one timeline. */
+  private sessionContext(identity: Identity): RequestContext {
+    let role = '';
+    try {
+      role = this.deps.queries.bind(identity, this.database).role;
+    } catch {
+      // unbound by now: the event still says who and where
+    }
+    return { requestId: this.sessionId, sessionId: this.sessionId, frontDoor: 'pgwire', identity, connection: this.database, role, traceparent: '' };
+  }
   private backend: { processId: number; secretKey: number } | undefined;
   private tx: TxStatus = 'I';
   private session: UpstreamSession | undefined;
@@ -190,7 +202,7 @@ export class PgConnection {
   }
 
   /** Ends the connection: rolls back an open transaction, forgets the cancel key. */
-  close(graceful = false): void {
+  close(graceful = false, reason = graceful ? 'ended by the gateway' : 'client disconnected'): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     clearTimeout(this.authTimer);
@@ -210,7 +222,14 @@ export class PgConnection {
       sock.end();
       setTimeout(() => sock.destroy(), 1000).unref();
     } else this.sock.destroy();
-    if (this.identity) this.deps.log.info({ sessionId: this.sessionId, clientId: this.identity.clientId, connection: this.database }, 'pg session closed');
+    if (this.identity) {
+      this.deps.log.info({ sessionId: this.sessionId, clientId: this.identity.clientId, connection: this.database }, 'pg session closed');
+      const ctx = this.sessionContext(this.identity);
+      const durationMs = Date.now() - this.openedAt;
+      void this.deps.queries
+        .recordOrFail(ctx, [{ type: 'session.closed', reason, durationMs }])
+        .catch(() => this.deps.log.warn({ sessionId: this.sessionId }, 'session.closed not recorded (audit unavailable)'));
+    }
     this.onClosed();
   }
 
@@ -386,6 +405,14 @@ export class PgConnection {
     const settings = await this.deps.upstream.settings(this.database).catch((err) => {
       throw toAppError(err, 'GATEWAY_UPSTREAM_UNAVAILABLE');
     });
+    // The login is on the audit trail (OCSF Authentication) before the session exists: no session
+    // without its record (fail closed).
+    try {
+      await this.deps.queries.recordOrFail(this.sessionContext(identity), [{ type: 'session.opened', clientAddress: this.sock.remoteAddress ?? '' }]);
+    } catch (err) {
+      return this.fatal(toAppError(err, 'GATEWAY_AUDIT_UNAVAILABLE'));
+    }
+    this.openedAt = Date.now();
     this.identity = identity;
     this.tokenExp = tokenExpiry(token);
     this.phase = 'ready';
@@ -421,7 +448,7 @@ export class PgConnection {
       if (m.type !== 'password') throw new ProtocolViolation(`expected a password message, got ${m.type}`);
       return this.onPassword(m.password);
     }
-    if (m.type === 'terminate') return this.close(true);
+    if (m.type === 'terminate') return this.close(true, 'client terminated');
     if (m.type === 'sync') return this.onSync();
     if (m.type === 'flush') return this.flush();
     // After an error in an extended-protocol exchange everything up to Sync is discarded.

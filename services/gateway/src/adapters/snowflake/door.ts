@@ -1,4 +1,4 @@
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { TokenVerifier } from '@phigate/auth';
 import { AppError, isAppError, isErrorCode, toAppError } from '@phigate/errors';
 import {
@@ -23,6 +23,7 @@ import {
 import { childTrace, type Logger } from '@phigate/telemetry';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HeldQueries } from '../../domain/held-queries.js';
+import type { RequestContext } from '../../domain/ports.js';
 import type { QueryResult, QueryService } from '../../domain/query-service.js';
 import { bindStatement, takesArrayBinds } from './binds.js';
 import { encodeResult } from './encoding.js';
@@ -83,6 +84,19 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
   const local = new Map<string, Promise<void>>();
   const hmac = (what: string) => createHmac('sha256', d.store.signingKey()).update(what).digest('base64url');
   const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  /**
+   * Session events form one timeline under a request id derived from the session id (request ids
+   * are UUIDs in the event contract; Snowflake session ids are numbers, as the drivers expect).
+   */
+  const sessionContext = (s: SfSession): RequestContext => ({
+    requestId: uuidOf(`snowflake-session\0${s.id}`),
+    sessionId: String(s.id),
+    frontDoor: 'snowflake',
+    identity: s.identity,
+    connection: s.connection,
+    role: s.role,
+    traceparent: '',
+  });
   const chunkHeaderKey = (q: QueryRecord) => hmac(`chunk-key\0${q.queryId}\0${q.sessionId}`);
 
   async function sessionOf(req: FastifyRequest): Promise<Sessioned> {
@@ -293,6 +307,15 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
       tokenExpires: now + d.sessionValiditySec * 1000,
       masterExpires: now + d.masterValiditySec * 1000,
     });
+    // The login is on the audit trail (OCSF Authentication) before the driver gets its tokens: no
+    // session without its record (fail closed).
+    try {
+      await d.queries.recordOrFail(sessionContext(session), [{ type: 'session.opened', clientAddress: req.ip ?? '' }]);
+    } catch (err) {
+      await d.store.endSession(session).catch(() => undefined);
+      const e = toAppError(err, 'GATEWAY_AUDIT_UNAVAILABLE');
+      return refuse(LOGIN.INCORRECT_USERNAME_PASSWORD, `The login could not be recorded in the audit log, so it was refused. [phigate ${e.code}]`, e.code);
+    }
     d.log.info({ sessionId: session.id, subject: identity.subject, connection: conn.name, role }, 'snowflake session opened');
     return ok(
       loginData({
@@ -463,6 +486,10 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
         if (new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)).get('delete') !== 'true')
           return loginRefusal(LOGIN.UNSUPPORTED_REQUEST, 'Unsupported request');
         await d.store.endSession(s);
+        const openedAt = s.masterExpires - d.masterValiditySec * 1000;
+        await d.queries
+          .recordOrFail(sessionContext(s), [{ type: 'session.closed', reason: 'logout', durationMs: Math.max(0, Date.now() - openedAt) }])
+          .catch(() => d.log.warn({ sessionId: s.id }, 'session.closed not recorded (audit unavailable)'));
         d.log.info({ sessionId: s.id }, 'snowflake session closed');
         return ok(null);
       }),
@@ -512,4 +539,10 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
       return reply.code(200).header('content-type', 'application/octet-stream').header('content-encoding', 'gzip').send(body);
     });
   });
+}
+
+/** A stable UUID-shaped id for a name (SHA-256 based, version nibble 8: custom). */
+function uuidOf(name: string): string {
+  const h = createHash('sha256').update(name).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
