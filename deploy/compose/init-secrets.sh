@@ -30,4 +30,14 @@ put slack_signing_secret "$(random 40)"
 put approval_internal_token "$(random 48)"
 # Ed25519 key that signs the audit store's checkpoints.
 put audit_checkpoint_key "$(openssl genpkey -algorithm ed25519)"
+# A self-signed certificate for the gateway's PostgreSQL door (replace with your own in production).
+if [[ ! -s $dir/pg_tls_cert.pem || ! -s $dir/pg_tls_key.pem ]]; then
+  tmp=$(mktemp -d)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=gateway -addext subjectAltName=DNS:gateway,DNS:localhost,IP:127.0.0.1 \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+  rm -f "$dir/pg_tls_cert.pem" "$dir/pg_tls_key.pem"
+  put pg_tls_cert.pem "$(cat "$tmp/cert.pem")"
+  put pg_tls_key.pem "$(cat "$tmp/key.pem")"
+  rm -rf "$tmp"
+fi
 printf 'phigate: compose secrets are in %s\n' "$dir" >&2

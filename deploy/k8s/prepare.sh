@@ -36,6 +36,11 @@ case ${1:-} in
     put slack-webhook-url "http://slack-sink:9401/services/T0PHIGATE/B0APPROVALS/local-dev"
     put approval-internal-token "$(random 48)"
     put audit-checkpoint-key "$(openssl genpkey -algorithm ed25519)"
+    # A self-signed certificate for the gateway's PostgreSQL door (clients connect with TLS).
+    if [[ ! -s $s/pg-tls-cert.pem || ! -s $s/pg-tls-key.pem ]]; then
+      (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=gateway \
+        -addext subjectAltName=DNS:gateway,DNS:gateway.phigate.svc,DNS:localhost -keyout "$s/pg-tls-key.pem" -out "$s/pg-tls-cert.pem" 2>/dev/null)
+    fi
     echo "overlay local is ready: kubectl apply -k $o" >&2
     ;;
   production)
@@ -44,7 +49,7 @@ case ${1:-} in
     for f in "$root"/deploy/local/policies/*.yaml; do [[ -e $o/policies/$(basename "$f") ]] || cp "$f" "$o/policies/"; done
     missing=0
     for f in gateway-database-url redis-url sealing-keys.json clinical-pg-password audit-database-url slack-signing-secret \
-      slack-webhook-url approval-internal-token masking-token-key audit-checkpoint-key; do
+      slack-webhook-url approval-internal-token masking-token-key audit-checkpoint-key pg-tls-cert.pem pg-tls-key.pem; do
       if [[ ! -s $o/secrets/$f ]]; then echo "missing secret file: $o/secrets/$f" >&2; missing=1; fi
     done
     exit $missing

@@ -19,9 +19,10 @@ test('no access token, client secret or password in any log file or on the Kafka
   const home = need('PHIGATE_HOME');
   const secrets = [
     ...loadDevIdentities().map((i) => i.clientSecret),
-    ...readdirSync(join(home, 'secrets'))
-      .filter((f) => !f.endsWith('.json'))
-      .map((f) => readFileSync(join(home, 'secrets', f), 'utf8').trim()),
+    // Every secret file, in subdirectories too (the dev TLS key); public halves are not secrets.
+    ...filesUnder(join(home, 'secrets'))
+      .filter((f) => !/\.(json|pub)$/.test(f) && !f.endsWith('cert.pem'))
+      .map((f) => readFileSync(f, 'utf8').trim()),
     need('PG_ADMIN_URL').replace(/^.*:\/\/[^:]+:([^@]+)@.*$/, '$1'),
   ].filter((s) => s.length >= 8);
   const sealing = JSON.parse(readFileSync(join(home, 'secrets/sealing-keys.json'), 'utf8')) as { keys: Record<string, string> };
