@@ -6,6 +6,7 @@ import { analyse as analyseWithNodeSql, fingerprint, type ParsedSql, type SqlPar
 import { analysePostgres, type PgParser } from './pg-analysis.js';
 
 export { Catalog, type CatalogColumn } from './catalog.js';
+export { REST_REDACTED, redactSqlLiterals } from './redact-literals.js';
 export { analysePostgres, analyseWithNodeSql, fingerprint, type ParsedSql, type PgParser, type SqlParser };
 
 /** Analyses one input in a connection's dialect against its catalog. */

@@ -1,8 +1,9 @@
 // Block Kit messages for an approval: https://api.slack.com/reference/block-kit/blocks
 // Everything shown comes from the approval state, whose statement is already literal-free; it is
 // redacted once more here so no caller can put a value in front of approvers by mistake.
+
+import { redactSqlLiterals } from '@phigate/sql';
 import { APPROVAL_STATUS, type ApprovalState, effectiveStatus, grantedBy, VOTE_DECISION } from './approvals.js';
-import { redactSqlLiterals } from './redact-sql.js';
 
 /** The `action_id` of each button; the button's `value` is the approval id and nothing else. */
 export const ACTION_ID = { APPROVE: 'approve', DENY: 'deny' } as const;

@@ -1,11 +1,11 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { z } from '@phigate/config';
 import { AppError, retry } from '@phigate/errors';
+import { redactSqlLiterals } from '@phigate/sql';
 import type { Logger } from '@phigate/telemetry';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type ApprovalRequest, type ApprovalState, effectiveStatus } from '../../domain/approvals.js';
 import type { ApprovalStore } from '../../domain/ports.js';
-import { redactSqlLiterals } from '../../domain/redact-sql.js';
 import { approvalMessage } from '../../domain/slack-message.js';
 import type { SlackClient } from './slack-client.js';
 

@@ -1,3 +1,4 @@
+import { redactSqlLiterals } from '@phigate/sql';
 import { loadModule, scanSync } from 'libpg-query';
 
 // Literal redaction for the SIEM stream, on PostgreSQL's own lexer (libpg-query's scanner, the
@@ -5,10 +6,9 @@ import { loadModule, scanSync } from 'libpg-query';
 // operator, punctuation or a $n parameter becomes `?`, and comments are dropped. An allow-list,
 // so a token kind we did not foresee is hidden rather than shown.
 //
-// Snowflake statements are withheld whole: PostgreSQL's lexer does not read Snowflake's
-// backslash escapes, and a lexer that disagrees about where a string ends could show PHI. The
-// approval service's redactor (services/approval/src/domain/redact-sql.ts) reads both dialects
-// conservatively; once it lives in @phigate/sql this module should delegate to it.
+// Snowflake statements go through @phigate/sql's conservative redactor instead (the one approval
+// messages use): PostgreSQL's lexer does not read Snowflake's backslash escapes, and that redactor
+// hides everything from the first place the two dialects could disagree on where a string ends.
 
 /** What the SIEM stream carries instead of a statement it cannot redact with certainty. */
 export const STATEMENT_WITHHELD = '? /* statement withheld: its literals could not be redacted with certainty */';
@@ -37,6 +37,7 @@ export type StatementRedactor = (sql: string, dialect: string) => string;
 export async function createStatementRedactor(): Promise<StatementRedactor> {
   await loadModule();
   return (sql, dialect) => {
+    if (dialect === 'snowflake') return redactSqlLiterals(sql);
     if (dialect !== 'postgresql') return STATEMENT_WITHHELD;
     let tokens: ReturnType<typeof scanSync>['tokens'];
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { REST_REDACTED, redactSqlLiterals } from './redact-sql.js';
+import { REST_REDACTED, redactSqlLiterals } from './redact-literals.js';
 
 const cases: Array<[string, string]> = [
   ["SELECT ssn FROM patients WHERE ssn = '123-45-6789'", 'SELECT ssn FROM patients WHERE ssn = ?'],
