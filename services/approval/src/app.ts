@@ -10,6 +10,7 @@ import { createSlackClient, responseUrlPolicy } from './adapters/http/slack-clie
 import { registerSlackRoutes } from './adapters/http/slack-routes.js';
 import { createRedisApprovalStore } from './adapters/redis/approval-store.js';
 import type { ApprovalConfig } from './config.js';
+import { approvalMessage } from './domain/slack-message.js';
 import { SLACK_SIGNATURE_WINDOW_SEC } from './domain/slack-signature.js';
 
 export interface ApprovalApp {
@@ -86,6 +87,12 @@ export function buildApp(config: ApprovalConfig, log: Logger, deps: ApprovalDeps
     verify: createTokenVerifier({ issuers: oidcIssuers(config), clockToleranceSec: config.OIDC_CLOCK_SKEW_SEC }),
     clock,
     log,
+    announce: (state) =>
+      background(
+        slack.post(config.SLACK_WEBHOOK_URL, approvalMessage(state, clock())).catch((err: unknown) => {
+          log.warn({ approvalId: state.request.approvalId, err: { message: (err as Error).message } }, 'decision announcement not delivered to slack');
+        }),
+      ),
   });
   if (config.APPROVAL_INTERNAL_TOKEN) {
     registerInternalRoutes(app, { store, slack, webhookUrl: config.SLACK_WEBHOOK_URL, token: config.APPROVAL_INTERNAL_TOKEN, clock, log });

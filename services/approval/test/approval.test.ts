@@ -388,6 +388,11 @@ test('the approvers’ API: an eligible approver lists and approves with a beare
   assert.equal(granted.status, 200, JSON.stringify(granted.body));
   assert.equal(granted.body.outcome, 'granted');
   assert.equal((await status(h, id)).status, 'granted');
+  // The channel learns of the decision: a new message (an incoming webhook cannot edit the first).
+  const announced = await eventually('the decision announced in Slack', async () =>
+    webhooks(h).find((r) => JSON.stringify(r.body).includes(id) && JSON.stringify(r.body).includes('Approved')),
+  );
+  assert.ok(JSON.stringify(announced.body).includes('alice'));
   const again = await api('bob', 'POST', `/v1/approvals/${id}/deny`);
   assert.equal(again.status, 403, 'a decided approval takes no more votes');
   assert.ok(!(await api('alice', 'GET', '/v1/approvals')).body.approvals.some((a: { approvalId: string }) => a.approvalId === id));

@@ -10,6 +10,12 @@ export interface ApproverRoutesDeps {
   verify: TokenVerifier;
   clock: () => Date;
   log: Logger;
+  /**
+   * Called when an API vote gives an approval its final status. An incoming webhook cannot edit
+   * the original message (only a click's response_url can), so the decision is posted as a new
+   * message in the same channel.
+   */
+  announce?: (state: ApprovalState) => void;
 }
 
 const APPROVAL_ID = /^[0-9a-f-]{36}$/;
@@ -48,6 +54,7 @@ export function registerApproverRoutes(app: FastifyInstance, deps: ApproverRoute
       if (o.kind === 'refused') {
         throw new AppError('APPROVAL_VOTE_REFUSED', { message: `the vote was not counted: ${o.reason}`, details: { approvalId: id, reason: o.reason } });
       }
+      if (result.changed && result.state.status !== 'pending') deps.announce?.(result.state);
       return { outcome: o.kind, ...view(result.state, now) };
     });
   }
