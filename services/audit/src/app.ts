@@ -46,6 +46,10 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
 
   const pool = new pg.Pool({ connectionString: config.AUDIT_DATABASE_URL, max: 5, connectionTimeoutMillis: 5000 });
   pool.on('error', () => {});
+  // A connection that drops while a client is checked out (between queries) makes the client emit
+  // 'error'; unhandled, that would crash the service. Its next query fails instead (and is
+  // retried), and the pool discards the dead client on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const store = new PgAuditStore(pool);
   const privateKey = config.AUDIT_CHECKPOINT_KEY;
   const publicKey = createPublicKey(privateKey);

@@ -37,6 +37,7 @@ try {
   }
   const pool = new pg.Pool({ connectionString: config.AUDIT_DATABASE_URL, max: 1, connectionTimeoutMillis: 5000 });
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   try {
     const report = await new PgAuditStore(pool).verify({ publicKey, origin: config.AUDIT_CHECKPOINT_ORIGIN });
     code = report.ok ? 0 : 1;

@@ -58,6 +58,8 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   const bindings = new BindingsFile(config.GATEWAY_CONNECTIONS_FILE, config.GATEWAY_SECRETS_DIR, log, file.bindings);
   const control = new pg.Pool({ connectionString: config.GATEWAY_DATABASE_URL, max: 4, connectionTimeoutMillis: 5000 });
   control.on('error', () => {});
+  // A dropped connection on a checked-out client must fail its next query, not crash the gateway.
+  control.on('connect', (client) => client.on('error', () => {}));
   const registry = new ConnectionRegistry(control, config.GATEWAY_SEALING_KEYS_FILE, log);
   // One adapter per upstream type; the router picks by the connection's type.
   const pgUpstream = new PostgresUpstream(

@@ -81,6 +81,10 @@ export class PostgresUpstream implements SessionUpstreamPort {
       application_name: `phigate${role ? `:${role}` : ''}`,
     });
     pool.on('error', (err) => this.log.warn({ connection, code: (err as { code?: string }).code }, 'idle upstream connection failed'));
+    // A session that drops while checked out (a pinned transaction between statements) emits
+    // 'error' on its client: its next statement fails with a clear error instead of the gateway
+    // crashing, and the pool discards it.
+    pool.on('connect', (client) => client.on('error', () => {}));
     this.pools.set(key, { pool, version: c.version });
     return pool;
   }
