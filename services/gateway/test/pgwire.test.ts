@@ -5,6 +5,7 @@
 // a replica this file starts (TLS certificate of its own, a rate limit pgbench cannot exhaust).
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -461,33 +462,38 @@ test('the stack gateway serves the PostgreSQL door on its configured address', a
 });
 
 test('a session is on the audit trail: session.opened at login and session.closed at Terminate, keyed by the session id', async () => {
-  const since = new Date(Date.now() - 1000).toISOString();
+  // This session, and only this one, is found by the statement it ran (other tests' sessions of
+  // the same identity may close in the same second, some of them by dropping the socket).
+  const marker = `one_${randomUUID().replaceAll('-', '')}`;
   const c = client(etl);
   await c.connect();
-  await c.query('SELECT 1 AS one');
+  await c.query(`SELECT 1 AS ${marker}`);
   await c.end();
   const audit = new pg.Client({ connectionString: need('AUDIT_DATABASE_URL') });
   await audit.connect();
   try {
-    const sessions = await eventually(
-      'session events in the audit store',
+    const types = await eventually(
+      'this session\'s events in the audit store',
       async () => {
-        const { rows } = await audit.query<{ request_id: string; types: string[] }>(
-          `select request_id, array_agg(type order by seq) as types from audit_events
-          where type like 'session.%' and identity_subject = 'etl-pipeline' and event_time >= $1
-            and payload::jsonb->>'frontDoor' = 'pgwire' and payload::jsonb->>'producer' = 'gateway'
-          group by request_id`,
-          [since],
+        const { rows } = await audit.query<{ types: string[] }>(
+          `select array_agg(s.type order by s.seq) as types from audit_events s
+          where s.request_id = (select q.payload::jsonb->>'sessionId' from audit_events q
+                                where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)
+            and s.type like 'session.%' and s.payload::jsonb->>'frontDoor' = 'pgwire' and s.payload::jsonb->>'producer' = 'gateway'`,
+          [`%${marker}%`],
         );
-        const closed = rows.find((r) => r.types.includes('session.opened') && r.types.includes('session.closed'));
-        return closed ? rows : undefined;
+        const t = rows[0]?.types;
+        return t?.includes('session.opened') && t.includes('session.closed') ? t : undefined;
       },
       30_000,
     );
-    const one = sessions.find((r) => r.types.includes('session.closed'))!;
-    const { rows } = await audit.query<{ payload: string }>(`select payload::text from audit_events where request_id = $1 and type = 'session.closed'`, [
-      one.request_id,
-    ]);
+    assert.deepEqual(types, ['session.opened', 'session.closed']);
+    const { rows } = await audit.query<{ payload: string }>(
+      `select s.payload::text from audit_events s
+      where s.type = 'session.closed' and s.request_id = (select q.payload::jsonb->>'sessionId' from audit_events q
+        where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)`,
+      [`%${marker}%`],
+    );
     const closed = JSON.parse(rows[0]!.payload) as { sessionClosed: { reason: string }; ocsf: { classUid: number } };
     assert.equal(closed.sessionClosed.reason, 'client terminated');
     assert.equal(closed.ocsf.classUid, 3002, 'OCSF Authentication');

@@ -121,3 +121,16 @@ test('format lists: none means text, one applies to all, else one per item', () 
   assert.equal(formatAt([1], 3), 1);
   assert.equal(formatAt([0, 1], 1), 1);
 });
+
+test('the frame reader sees a Terminate queued behind other messages, and only at a frame boundary', () => {
+  const r = new FrameReader(1024);
+  r.startupPhase = false;
+  r.push(frame('Q', cstr('select 1')));
+  assert.equal(r.hasTerminate(), false);
+  r.push(frame('Q', cstr('X marks no terminate')));
+  assert.equal(r.hasTerminate(), false, 'an X inside a message body is not a Terminate');
+  r.push(frame('X', Buffer.alloc(0)));
+  assert.equal(r.hasTerminate(), true);
+  assert.equal((r.next() as { code: number }).code, 'Q'.charCodeAt(0));
+  assert.equal(r.hasTerminate(), true);
+});

@@ -8,6 +8,8 @@ export const GSSENC_REQUEST = 80_877_104;
 export const CANCEL_REQUEST = 80_877_102;
 /** PostgreSQL's own bound on a startup packet (MAX_STARTUP_PACKET_LENGTH). */
 export const MAX_STARTUP_BYTES = 10_000;
+/** The Terminate message's type byte ('X'). */
+const TERMINATE = 0x58;
 
 /** Thrown for anything that is not a well-formed message: the connection answers 08P01 and closes. */
 export class ProtocolViolation extends Error {
@@ -236,6 +238,22 @@ export class FrameReader {
     const body = this.buf.subarray(5, len + 1);
     this.buf = this.buf.subarray(len + 1);
     return { startup: false, code, body };
+  }
+
+  /**
+   * Whether a Terminate message has arrived complete but not been read yet. When the socket ends
+   * while earlier messages are still being served, the client said goodbye properly: the session's
+   * end is recorded as a termination, not as a dropped connection.
+   */
+  hasTerminate(): boolean {
+    if (this.startupPhase) return false;
+    for (let pos = 0; pos + 5 <= this.buf.length; ) {
+      if (this.buf[pos] === TERMINATE) return true;
+      const len = this.buf.readInt32BE(pos + 1);
+      if (len < 4) return false;
+      pos += len + 1;
+    }
+    return false;
   }
 }
 

@@ -182,7 +182,8 @@ export class PgConnection {
   private readonly onEnd = () => {
     // A socket event handler must never throw: that would take the whole gateway down.
     try {
-      this.close();
+      // A Terminate still queued behind a statement being served is the client's goodbye, not a drop.
+      this.close(false, this.reader.hasTerminate() ? 'client terminated' : 'client disconnected');
     } catch (err) {
       this.deps.log.error({ sessionId: this.sessionId, err: String(err) }, 'pg connection cleanup failed');
     }
