@@ -52,6 +52,7 @@ function requestEvents(subject: string): AuditEvent[] {
     tablesRead: [table],
     columnsRead: COLUMNS.map(column),
     columnsFiltered: [column('id')],
+    flows: [],
     hasWhere: true,
     columnsResolved: true,
   };

@@ -35,6 +35,35 @@ export interface StatementFacts {
   columnsResolved: boolean;
   /** Columns used in WHERE or HAVING conditions: filtering on a masked column can reveal its values. */
   columnsFiltered: ColumnName[];
+  /**
+   * Every way a column's value can shape what the caller observes besides its own result column:
+   * the number of rows, their order, whether the statement fails, how long it takes, or a value
+   * that is not masked as that column is (written elsewhere, or steering another column).
+   */
+  flows: ColumnFlow[];
+}
+
+/** The channels through which a column's value can be observed by inference. */
+export const Channel = {
+  /** The number of rows (LIMIT/OFFSET, set-returning functions, GROUP BY, DISTINCT, set operations). */
+  ROWS: 'rows',
+  /** The order of rows (ORDER BY, window ORDER BY / PARTITION BY, DISTINCT ON). */
+  ORDER: 'order',
+  /** Whether the statement fails (casts, arithmetic, functions that can raise on some values). */
+  ERROR: 'error',
+  /** How long it takes (sleep and wait functions, costly work chosen by the value). */
+  DELAY: 'delay',
+  /** Another value: written to a column, or steering an expression that is not masked with it. */
+  VALUE: 'value',
+} as const;
+export type Channel = (typeof Channel)[keyof typeof Channel];
+
+/** One column reaching one channel, and the construct it goes through (for reasons and audit). */
+export interface ColumnFlow {
+  column: ColumnName;
+  channel: Channel;
+  /** The construct, e.g. `ORDER BY`, `LIMIT`, `generate_series`, `cast to integer`. */
+  via: string;
 }
 
 export type Dialect = 'postgresql' | 'snowflake';

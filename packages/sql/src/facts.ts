@@ -1,4 +1,4 @@
-import type { ColumnName, StatementFacts, TableName } from '@phigate/model';
+import type { Channel, ColumnFlow, ColumnName, StatementFacts, TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
 
 /** Something an analyser does not fully understand: the input is not understood (fail closed). */
@@ -63,6 +63,7 @@ export class Facts {
   readonly columnsWritten: ColumnName[] = [];
   readonly columnsFiltered: ColumnName[] = [];
   readonly functions = new Set<string>();
+  private readonly flowMap = new Map<string, ColumnFlow>();
   resolved = true;
   hasWhere = false;
   whereTriviallyTrue = false;
@@ -82,6 +83,14 @@ export class Facts {
     if (mode.filter) this.columnsFiltered.push(...cols);
   }
 
+  /** The columns `cols` reach `channel` through `via` (they are read, too). */
+  flow(cols: readonly ColumnName[], channel: Channel, via: string): void {
+    for (const c of cols) {
+      const key = `${tableKey(c.table)}.${c.column}|${channel}|${via}`;
+      if (!this.flowMap.has(key)) this.flowMap.set(key, { column: c, channel, via });
+    }
+  }
+
   done(): StatementFacts {
     return {
       kind: this.kind,
@@ -95,6 +104,7 @@ export class Facts {
       hasLimit: this.hasLimit,
       columnsResolved: this.resolved,
       columnsFiltered: dedupeCols(this.columnsFiltered),
+      flows: [...this.flowMap.values()],
     };
   }
 }

@@ -133,6 +133,7 @@ export function allowedQuery(ctx: EventContext, statement = "SELECT id, ssn, pho
             hasLimit: false,
             columnsResolved: true,
             columnsFiltered: [],
+            flows: [],
           },
         ],
       },

@@ -30,6 +30,7 @@ export function stmt(s: Partial<StatementFacts>): StatementFacts {
     hasLimit: false,
     columnsResolved: true,
     columnsFiltered: [],
+    flows: [],
     ...s,
   };
 }

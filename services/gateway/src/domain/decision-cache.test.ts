@@ -20,6 +20,7 @@ const stmt = (whereTriviallyTrue: boolean) => ({
   columnsRead: [],
   columnsWritten: [],
   columnsFiltered: [],
+  flows: [],
   functions: [],
   hasWhere: true,
   whereTriviallyTrue,

@@ -18,6 +18,7 @@ const write: Analysis = {
       columnsRead: [],
       columnsWritten: [],
       columnsFiltered: [],
+      flows: [],
       functions: [],
       hasWhere: true,
       whereTriviallyTrue: false,

@@ -1,6 +1,6 @@
 import type { Analysis, Identity } from '@phigate/model';
 
-export { Action, type ColumnMask, type ColumnName, type StatementFacts, Strategy, type TableName } from '@phigate/model';
+export { Action, Channel, type ColumnFlow, type ColumnMask, type ColumnName, type StatementFacts, Strategy, type TableName } from '@phigate/model';
 
 /** What one evaluation looks at. The clock is not part of it: `evaluateAt` takes `now` separately. */
 export interface EvaluationInput {

@@ -4,7 +4,7 @@ import { AppError } from '@phigate/errors';
 import { maskingV1, policyV1, toGrpcError } from '@phigate/proto';
 import type { Counter, Histogram, Logger } from '@phigate/telemetry';
 import { evaluateAt } from '../../domain/evaluate.js';
-import type { Decision, EvaluationInput, StatementFacts, Strategy, TableName } from '../../domain/types.js';
+import { Channel, type Decision, type EvaluationInput, type StatementFacts, type Strategy, type TableName } from '../../domain/types.js';
 import type { PolicyStore } from '../files/policy-store.js';
 
 const ACTION_TO_PROTO = {
@@ -31,6 +31,8 @@ const CANARY_TO_PROTO = {
   block: maskingV1.CanaryMode.CANARY_MODE_BLOCK,
 } as const;
 
+const CHANNELS: ReadonlySet<string> = new Set(Object.values(Channel));
+
 const table = (t: policyV1.TableRef | undefined): TableName => ({ database: t?.database ?? '', schema: t?.schema ?? '', name: t?.name ?? '' });
 
 /** Converts the wire request to the domain input, refusing requests that lack what a decision needs. */
@@ -52,6 +54,12 @@ export function toInput(req: policyV1.EvaluateRequest): EvaluationInput {
     hasLimit: s.hasLimit,
     columnsResolved: s.columnsResolved,
     columnsFiltered: s.columnsFiltered.map((c) => ({ table: table(c.table), column: c.column })),
+    // A channel this service does not know is taken as the strictest one (fail closed).
+    flows: s.flows.map((f) => ({
+      column: { table: table(f.column?.table), column: f.column?.column ?? '*' },
+      channel: CHANNELS.has(f.channel) ? (f.channel as Channel) : Channel.VALUE,
+      via: f.via,
+    })),
   }));
   return {
     identity: { subject: req.identity.subject, clientId: req.identity.clientId, groups: req.identity.groups },

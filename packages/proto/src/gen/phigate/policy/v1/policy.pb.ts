@@ -135,6 +135,19 @@ export interface Statement {
   columnsResolved: boolean;
   /** Columns used in WHERE or HAVING conditions (filtering on a masked column can reveal it). */
   columnsFiltered: ColumnRef[];
+  /** Every way a column's value shapes what the caller observes besides its own result column. */
+  flows: ColumnFlow[];
+}
+
+/** ColumnFlow is one column reaching one inference channel. */
+export interface ColumnFlow {
+  column?:
+    | ColumnRef
+    | undefined;
+  /** rows, order, error, delay or value (anything else is treated as the strictest). */
+  channel: string;
+  /** The construct it goes through, e.g. "ORDER BY", "LIMIT", "generate_series", "cast". */
+  via: string;
 }
 
 export interface Analysis {
@@ -497,6 +510,7 @@ function createBaseStatement(): Statement {
     hasLimit: false,
     columnsResolved: false,
     columnsFiltered: [],
+    flows: [],
   };
 }
 
@@ -534,6 +548,9 @@ export const Statement: MessageFns<Statement> = {
     }
     for (const v of message.columnsFiltered) {
       ColumnRef.encode(v!, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.flows) {
+      ColumnFlow.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -639,6 +656,14 @@ export const Statement: MessageFns<Statement> = {
             message.columnsFiltered.push(ColumnRef.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.flows.push(ColumnFlow.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -702,6 +727,9 @@ export const Statement: MessageFns<Statement> = {
         : globalThis.Array.isArray(object?.columns_filtered)
         ? object.columns_filtered.map((e: any) => ColumnRef.fromJSON(e))
         : [],
+      flows: globalThis.Array.isArray(object?.flows)
+        ? object.flows.map((e: any) => ColumnFlow.fromJSON(e))
+        : [],
     };
   },
 
@@ -740,6 +768,9 @@ export const Statement: MessageFns<Statement> = {
     if (message.columnsFiltered?.length) {
       obj.columnsFiltered = message.columnsFiltered.map((e) => ColumnRef.toJSON(e));
     }
+    if (message.flows?.length) {
+      obj.flows = message.flows.map((e) => ColumnFlow.toJSON(e));
+    }
     return obj;
   },
 
@@ -759,6 +790,110 @@ export const Statement: MessageFns<Statement> = {
     message.hasLimit = object.hasLimit ?? false;
     message.columnsResolved = object.columnsResolved ?? false;
     message.columnsFiltered = object.columnsFiltered?.map((e) => ColumnRef.fromPartial(e)) || [];
+    message.flows = object.flows?.map((e) => ColumnFlow.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseColumnFlow(): ColumnFlow {
+  return { column: undefined, channel: "", via: "" };
+}
+
+export const ColumnFlow: MessageFns<ColumnFlow> = {
+  encode(message: ColumnFlow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.column !== undefined) {
+      ColumnRef.encode(message.column, writer.uint32(10).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(18).string(message.channel);
+    }
+    if (message.via !== "") {
+      writer.uint32(26).string(message.via);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ColumnFlow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseColumnFlow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.column = ColumnRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.via = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ColumnFlow {
+    return {
+      column: isSet(object.column) ? ColumnRef.fromJSON(object.column) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      via: isSet(object.via) ? globalThis.String(object.via) : "",
+    };
+  },
+
+  toJSON(message: ColumnFlow): unknown {
+    const obj: any = {};
+    if (message.column !== undefined) {
+      obj.column = ColumnRef.toJSON(message.column);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.via !== "") {
+      obj.via = message.via;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ColumnFlow>): ColumnFlow {
+    return ColumnFlow.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ColumnFlow>): ColumnFlow {
+    const message = createBaseColumnFlow();
+    message.column = (object.column !== undefined && object.column !== null)
+      ? ColumnRef.fromPartial(object.column)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.via = object.via ?? "";
     return message;
   },
 };
