@@ -473,7 +473,7 @@ test('a session is on the audit trail: session.opened at login and session.close
   await audit.connect();
   try {
     const types = await eventually(
-      'this session\'s events in the audit store',
+      "this session's events in the audit store",
       async () => {
         const { rows } = await audit.query<{ types: string[] }>(
           `select array_agg(s.type order by s.seq) as types from audit_events s

@@ -39,7 +39,16 @@ test('a role without privileges sees only INFORMATION_SCHEMA’s own views (as i
 
 test('grants: reading INFORMATION_SCHEMA is a metadata read for every role, writing it is refused', () => {
   const is = { database: 'CLINICAL', schema: 'INFORMATION_SCHEMA', name: 'TABLES' };
-  const facts = { functions: [], hasWhere: false, whereTriviallyTrue: false, hasLimit: false, columnsResolved: true, columnsFiltered: [], flows: [], columnsWritten: [] };
+  const facts = {
+    functions: [],
+    hasWhere: false,
+    whereTriviallyTrue: false,
+    hasLimit: false,
+    columnsResolved: true,
+    columnsFiltered: [],
+    flows: [],
+    columnsWritten: [],
+  };
   const read = { ...facts, kind: 'select', tablesRead: [is], tablesWritten: [], columnsRead: [{ table: is, column: 'TABLE_NAME' }] };
   assert.equal(grants.check('NOBODY', read), undefined);
   const write = { ...facts, kind: 'insert', tablesRead: [], tablesWritten: [is], columnsRead: [] };
