@@ -110,3 +110,77 @@ test('fingerprints ignore literals, not structure', () => {
   assert.equal(run("select * from patients where id = 1 and mrn = 'a'").fingerprint, run("SELECT * FROM patients WHERE id = 42 AND mrn = 'b'").fingerprint);
   assert.notEqual(run('select id from patients').fingerprint, run('select ssn from patients').fingerprint);
 });
+
+/** `table.column:channel` for every flow of the first statement. */
+const flows = (sql: string) => {
+  const a = run(sql);
+  assert.equal(a.understood, true, `${sql}: ${a.error}`);
+  return new Set(a.statements.flatMap((s) => s.flows.map((f) => `${f.column.table.name}.${f.column.column}:${f.channel}`)));
+};
+
+test('inference channels: every way a value shapes the row count, order, errors, delay or another value is a flow', () => {
+  const cases: Array<[string, string]> = [
+    ['SELECT p.id FROM patients p, generate_series(1, substr(p.ssn,1,3)::int)', 'patients.ssn:rows'],
+    ['SELECT p.id FROM patients p, generate_series(1, substr(p.ssn,1,3)::int)', 'patients.ssn:error'],
+    ['SELECT id FROM patients LIMIT (SELECT right(ssn,1)::int FROM patients WHERE id = 1)', 'patients.ssn:rows'],
+    ['SELECT id FROM patients OFFSET (SELECT length(ssn) FROM patients WHERE id = 1)', 'patients.ssn:rows'],
+    ["SELECT 1/(CASE WHEN right(ssn,1)='7' THEN 0 ELSE 1 END) FROM patients WHERE id = 5", 'patients.ssn:error'],
+    ["SELECT CASE WHEN right(ssn,1)='7' THEN pg_sleep(1) END FROM patients WHERE id = 5", 'patients.ssn:delay'],
+    ['SELECT pg_sleep(length(ssn)) FROM patients WHERE id = 5', 'patients.ssn:delay'],
+    ["SELECT CASE WHEN ssn LIKE '1%' THEN (SELECT count(*) FROM claims) END FROM patients", 'patients.ssn:delay'],
+    ['SELECT id FROM patients ORDER BY ssn', 'patients.ssn:order'],
+    ['SELECT ssn FROM patients ORDER BY 1', 'patients.ssn:order'],
+    ['SELECT ssn AS s FROM patients ORDER BY s', 'patients.ssn:order'],
+    ['SELECT id, rank() OVER (ORDER BY ssn) FROM patients', 'patients.ssn:order'],
+    ['SELECT id, count(*) OVER (PARTITION BY ssn) FROM patients', 'patients.ssn:order'],
+    ['SELECT id, rank() OVER w FROM patients WINDOW w AS (ORDER BY ssn)', 'patients.ssn:order'],
+    ['SELECT DISTINCT ON (ssn) id FROM patients', 'patients.ssn:order'],
+    ['SELECT x.id FROM (SELECT id, ssn FROM patients ORDER BY ssn LIMIT 10) x', 'patients.ssn:order'],
+    ['SELECT array_agg(id ORDER BY ssn) FROM patients', 'patients.ssn:order'],
+    ['SELECT count(*) FROM patients GROUP BY ssn', 'patients.ssn:rows'],
+    ['SELECT left(ssn, 3), count(*) FROM patients GROUP BY 1', 'patients.ssn:rows'],
+    ['SELECT DISTINCT ssn FROM patients', 'patients.ssn:rows'],
+    ["SELECT ssn FROM patients INTERSECT SELECT '123-45-6789'", 'patients.ssn:rows'],
+    ['SELECT ssn FROM patients EXCEPT SELECT ssn FROM patients WHERE id = 1', 'patients.ssn:rows'],
+    ['SELECT ssn::int FROM patients', 'patients.ssn:error'],
+    ["SELECT to_date(ssn, 'YYYY') FROM patients", 'patients.ssn:error'],
+    ['SELECT length(ssn) + 1 FROM patients', 'patients.ssn:error'],
+    ["SELECT 'x' ~ ssn FROM patients", 'patients.ssn:error'],
+    ["SELECT NULLIF(substr(ssn,1,1), '1') FROM patients", 'patients.ssn:value'],
+    ["SELECT (ssn LIKE '1%') OR NULL FROM patients", 'patients.ssn:value'],
+    ["SELECT ssn IN ('1', NULL) FROM patients", 'patients.ssn:value'],
+    ["SELECT CASE WHEN ssn LIKE '1%' THEN 'a' END FROM patients", 'patients.ssn:value'],
+    ["SELECT coalesce(nullif(ssn, 'x'), (1/0)::text) FROM patients", 'patients.ssn:error'],
+    ['INSERT INTO claims (status) SELECT ssn FROM patients', 'patients.ssn:value'],
+    ['UPDATE claims SET status = (SELECT ssn FROM patients WHERE id = 1) WHERE id = 2', 'patients.ssn:value'],
+    ["SELECT set_config('x.y', ssn, false) FROM patients", 'patients.ssn:value'],
+    ["SELECT pg_notify('c', ssn) FROM patients", 'patients.ssn:value'],
+    ['SELECT id FROM patients TABLESAMPLE BERNOULLI (10) REPEATABLE (1)', ''],
+    ["SELECT u FROM patients p, unnest(string_to_array(p.ssn, '-')) u", 'patients.ssn:rows'],
+    [
+      'WITH RECURSIVE r(n, s) AS (SELECT 1, ssn FROM patients WHERE id = 1 UNION ALL SELECT n + 1, substr(s, 2) FROM r WHERE n < 9) SELECT n FROM r ORDER BY s',
+      'patients.ssn:order',
+    ],
+    ['WITH RECURSIVE r AS (SELECT ssn AS s FROM patients UNION ALL SELECT substr(s, 2) FROM r LIMIT 5) SELECT count(*) FROM r GROUP BY s', 'patients.ssn:rows'],
+    ['SELECT p.id FROM patients p ORDER BY (p).ssn', 'patients.ssn:order'],
+    ['SELECT id FROM patients p ORDER BY p', 'patients.ssn:order'],
+  ];
+  for (const [sql, flow] of cases) if (flow) assert.ok(flows(sql).has(flow), `${sql} → ${flow}: ${[...flows(sql)].join(', ')}`);
+});
+
+test('inference channels: a projection, strict total functions and analytics on other columns carry no flow of the projected column', () => {
+  for (const sql of [
+    'SELECT id, ssn, upper(email), length(phone) FROM patients ORDER BY id LIMIT 100',
+    'SELECT count(*) FROM patients',
+    "SELECT ssn, count(*) OVER (PARTITION BY zip ORDER BY id) FROM patients WHERE dob > '1990-01-01'",
+    "SELECT ssn || '-' || email, coalesce(phone, 'none'), ssn = email, ssn LIKE 'x%' FROM patients",
+    "SELECT zip, count(*), min(ssn), max(ssn), string_agg(ssn, ',') FROM patients GROUP BY zip ORDER BY 2 DESC",
+    'SELECT ssn FROM patients UNION ALL SELECT ssn FROM patients',
+    'SELECT x.s FROM (SELECT ssn AS s, id FROM patients) x ORDER BY x.id',
+    'WITH w AS (SELECT id, ssn FROM patients) SELECT ssn FROM w ORDER BY id LIMIT 3',
+    "SELECT substr(ssn, 8), left(ssn, 3), to_char(dob, 'YYYY') FROM patients",
+  ]) {
+    const f = [...flows(sql)].filter((x) => x.startsWith('patients.ssn:'));
+    assert.deepEqual(f, [], sql);
+  }
+});

@@ -1,6 +1,7 @@
-import type { Analysis, ColumnName, StatementFacts, TableName } from '@phigate/model';
+import { type Analysis, Channel, type ColumnName, type StatementFacts, type TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
 import { Facts, FILTER, findRel, lookupColumn, type Mode, type Output, outputColumns, PLAIN, type Rel, relColumn, type Scope, Unsupported } from './facts.js';
+import { functionFlow, PATTERN_OPERATORS, TEXT_TYPES, TOTAL_FUNCTIONS, TOTAL_OPERATORS } from './flows.js';
 
 /** PostgreSQL's own parser (libpg-query): the parse tree as JSON, and its fingerprint. */
 export interface PgParser {
@@ -106,6 +107,56 @@ function isTriviallyTrue(expr: unknown): boolean {
   if (b && b.boolop === 'AND_EXPR') return (b.args as unknown[]).every(isTriviallyTrue);
   // A condition that reads no column is the same for every row: all or nothing.
   return !dependsOnRow(e);
+}
+
+const funcName = (f: Node): string => arr(f.funcname).map(str).join('.').toLowerCase();
+
+function castType(tc: Node): string {
+  const names = arr(obj(tc.typeName)?.names).map(str);
+  return (names.at(-1) ?? '').toLowerCase();
+}
+
+/**
+ * What evaluating an expression can do besides producing a value: raise (`error`) or take a time
+ * of its own (`delay`: a sleep, a subquery). Used for conditional constructs (CASE, COALESCE,
+ * AND/OR): when a branch is risky, whether it runs, and so whether the statement fails or how long
+ * it takes, depends on the condition's value.
+ */
+function risk(e: unknown): 'error' | 'delay' | undefined {
+  let found: 'error' | 'delay' | undefined;
+  const visit = (x: unknown): void => {
+    if (found === 'delay') return;
+    if (Array.isArray(x)) {
+      for (const y of x) visit(y);
+      return;
+    }
+    const u = unwrap(x);
+    if (!u) {
+      const o = obj(x);
+      if (o) for (const v of Object.values(o)) if (v && typeof v === 'object') visit(v);
+      return;
+    }
+    const [type, body] = u;
+    if (type === 'SubLink' || type === 'SelectStmt') {
+      found = 'delay';
+      return;
+    }
+    if (type === 'FuncCall') {
+      const name = funcName(body);
+      const short = name.split('.').at(-1)!;
+      const flow = functionFlow(name, 0);
+      if (flow?.channel === 'delay') found = 'delay';
+      else if (!TOTAL_FUNCTIONS.has(short)) found = 'error';
+    } else if (type === 'TypeCast' && !TEXT_TYPES.has(castType(body))) found = 'error';
+    else if (type === 'A_Expr') {
+      const op = str(arr(body.name).at(-1)) ?? '';
+      if (body.kind === 'AEXPR_OP' && !TOTAL_OPERATORS.has(op)) found = 'error';
+      if (body.kind === 'AEXPR_LIKE' || body.kind === 'AEXPR_ILIKE' || body.kind === 'AEXPR_SIMILAR') found = 'error';
+    }
+    for (const v of Object.values(body)) if (v && typeof v === 'object') visit(v);
+  };
+  visit(e);
+  return found;
 }
 
 /** Context shared by the statements of one input. */
@@ -241,14 +292,128 @@ class Unit {
       case 'SelectStmt':
         return this.select(body, scope, mode).lineage.flat();
       case 'FuncCall':
-        this.facts.functions.add(arr(body.funcname).map(str).join('.').toLowerCase());
-        return this.generic(body, scope, mode, ['funcname']);
+        return this.funcCall(body, scope, mode);
+      case 'TypeCast': {
+        const lin = this.expr(body.arg, scope, mode);
+        const to = castType(body);
+        if (!TEXT_TYPES.has(to)) this.facts.flow(lin, Channel.ERROR, `cast to ${to}`);
+        return lin;
+      }
+      case 'A_Expr':
+        return this.operator(body, scope, mode);
+      case 'BoolExpr': {
+        const parts = arr(body.args).map((a) => this.expr(a, scope, mode));
+        const all = parts.flat();
+        if (body.boolop !== 'NOT_EXPR') {
+          // AND/OR stop early and turn NULL into TRUE/FALSE: which operand decides is the value's.
+          if (!mode.filter) this.facts.flow(all, Channel.VALUE, body.boolop === 'AND_EXPR' ? 'AND' : 'OR');
+          const r = risk(body.args);
+          if (r) this.facts.flow(all, r, body.boolop === 'AND_EXPR' ? 'AND' : 'OR');
+        }
+        return all;
+      }
+      case 'CaseExpr': {
+        const whens = arr(body.args).map((w) => obj(obj(w)?.CaseWhen) ?? {});
+        const cond = [...this.expr(body.arg, scope, mode), ...whens.flatMap((w) => this.expr(w.expr, scope, mode))];
+        const results = [...whens.flatMap((w) => this.expr(w.result, scope, mode)), ...this.expr(body.defresult, scope, mode)];
+        // Which branch runs is the condition's value: it decides the result's value (NULL or not
+        // included), and whether a risky branch raises or takes its time.
+        if (!mode.filter) this.facts.flow(cond, Channel.VALUE, 'CASE');
+        const r = risk([whens.map((w) => w.result), whens.slice(1).map((w) => w.expr), body.defresult]);
+        if (r) this.facts.flow(cond, r, 'CASE');
+        return [...cond, ...results];
+      }
+      case 'CoalesceExpr': {
+        const args = arr(body.args);
+        const parts = args.map((a) => this.expr(a, scope, mode));
+        // Later arguments run only when the earlier ones are NULL.
+        const r = risk(args.slice(1));
+        if (r) this.facts.flow(parts.slice(0, -1).flat(), r, 'COALESCE');
+        return parts.flat();
+      }
       case 'RangeVar':
         throw new Unsupported('a table reference in an unexpected place');
       default:
         if (DML.has(type)) throw new Unsupported('a data-modifying statement in an unexpected place');
         return this.generic(body, scope, mode);
     }
+  }
+
+  /** A function call: its arguments' flows by what the function does with them; aggregate ORDER BY, FILTER and OVER clauses. */
+  private funcCall(body: Node, scope: Scope, mode: Mode): ColumnName[] {
+    const name = funcName(body);
+    this.facts.functions.add(name);
+    const out: ColumnName[] = [];
+    arr(body.args).forEach((a, i) => {
+      const lin = this.expr(a, scope, mode);
+      const flow = functionFlow(name, i);
+      if (flow) this.facts.flow(lin, flow.channel, flow.via);
+      out.push(...lin);
+    });
+    out.push(...this.sortItems(body.agg_order, scope, mode, undefined, 'aggregate ORDER BY'));
+    // An aggregate's FILTER (WHERE …) is a predicate.
+    out.push(...this.expr(body.agg_filter, scope, FILTER));
+    const over = obj(body.over);
+    if (over) out.push(...this.windowDef(over, scope, mode));
+    out.push(...this.generic(body, scope, mode, ['funcname', 'args', 'agg_order', 'agg_filter', 'over']));
+    return out;
+  }
+
+  /** An operator: arithmetic can raise (overflow, division by zero), a pattern can be invalid, a comparison with a list can be NULL. */
+  private operator(body: Node, scope: Scope, mode: Mode): ColumnName[] {
+    const op = (str(arr(body.name).at(-1)) ?? '').toLowerCase();
+    const l = this.expr(body.lexpr, scope, mode);
+    const r = this.expr(body.rexpr, scope, mode);
+    switch (body.kind) {
+      case 'AEXPR_OP':
+        if (PATTERN_OPERATORS.has(op)) this.facts.flow(r, Channel.ERROR, `pattern ${op}`);
+        else if (!TOTAL_OPERATORS.has(op)) this.facts.flow([...l, ...r], Channel.ERROR, `operator ${op}`);
+        break;
+      case 'AEXPR_LIKE':
+      case 'AEXPR_ILIKE':
+      case 'AEXPR_SIMILAR':
+        this.facts.flow(r, Channel.ERROR, body.kind === 'AEXPR_SIMILAR' ? 'SIMILAR TO pattern' : `${body.kind === 'AEXPR_LIKE' ? 'LIKE' : 'ILIKE'} pattern`);
+        break;
+      case 'AEXPR_NULLIF':
+        if (!mode.filter) this.facts.flow([...l, ...r], Channel.VALUE, 'NULLIF');
+        break;
+      case 'AEXPR_IN':
+      case 'AEXPR_OP_ANY':
+      case 'AEXPR_OP_ALL':
+        // TRUE, FALSE or NULL (a NULL in the list): the NULL tells whether the value matched.
+        if (!mode.filter) this.facts.flow([...l, ...r], Channel.VALUE, body.kind === 'AEXPR_IN' ? 'IN' : 'ANY/ALL');
+        if (!TOTAL_OPERATORS.has(op)) this.facts.flow([...l, ...r], Channel.ERROR, `operator ${op}`);
+        break;
+      default:
+        break;
+    }
+    return [...l, ...r];
+  }
+
+  /** A window: PARTITION BY and ORDER BY put rows in an order the values decide. */
+  private windowDef(w: Node, scope: Scope, mode: Mode): ColumnName[] {
+    const part = this.expr(w.partitionClause, scope, mode);
+    this.facts.flow(part, Channel.ORDER, 'PARTITION BY');
+    const order = this.sortItems(w.orderClause, scope, mode, undefined, 'window ORDER BY');
+    return [...part, ...order, ...this.expr([w.startOffset, w.endOffset], scope, mode)];
+  }
+
+  /**
+   * ORDER BY-like items (SortBy nodes or plain expressions): an ordinal position names an output
+   * column (`ORDER BY 2`), anything else is an expression; their lineage flows to `channel`.
+   */
+  private sortItems(items: unknown, scope: Scope, mode: Mode, out: Output | undefined, via: string, channel: Channel = Channel.ORDER): ColumnName[] {
+    const lin: ColumnName[] = [];
+    for (const item of arr(items)) {
+      const sb = obj(obj(item)?.SortBy);
+      const node = sb ? sb.node : item;
+      const pos = obj(obj(obj(node)?.A_Const)?.ival)?.ival;
+      if (out && typeof pos === 'number') lin.push(...(out.lineage[pos - 1] ?? []));
+      else lin.push(...this.expr(node, scope, mode));
+      if (sb) lin.push(...this.expr(sb.useOp, scope, mode));
+    }
+    this.facts.flow(lin, channel, via);
+    return lin;
   }
 
   private generic(body: Node, scope: Scope, mode: Mode, skip: string[] = []): ColumnName[] {
@@ -286,8 +451,26 @@ class Unit {
       const placeholder: Rel = { alias: name };
       if (declared.length) placeholder.cols = new Map(declared.map((d) => [d, []]));
       scope.ctes.set(name, placeholder);
-      const out = this.query(cte[1].ctequery, scope, { filter: mode.filter, aliases: false });
-      scope.ctes.set(name, { alias: name, cols: outputColumns(out, declared) });
+      const cteMode: Mode = { filter: mode.filter, aliases: false };
+      if (!obj(w)?.recursive) {
+        scope.ctes.set(name, { alias: name, cols: outputColumns(this.query(cte[1].ctequery, scope, cteMode), declared) });
+        continue;
+      }
+      // A recursive CTE reads its own rows: walk it again with the lineage its last walk found,
+      // until nothing new flows in, so `substr(s, 2)` in the recursive term carries patients.ssn.
+      const resolvedBefore = this.facts.resolved;
+      let cols = placeholder.cols;
+      for (let pass = 0; ; pass++) {
+        if (pass > 0) this.facts.resolved = resolvedBefore;
+        const next = mergeCols(cols, outputColumns(this.query(cte[1].ctequery, scope, cteMode), declared));
+        if (cols && sameCols(cols, next)) break;
+        cols = next;
+        scope.ctes.set(name, { alias: name, cols });
+        if (pass === 4) {
+          this.facts.resolved = false;
+          break;
+        }
+      }
     }
   }
 
@@ -305,9 +488,11 @@ class Unit {
       const l = this.select(obj(body.larg)!, scope, mode);
       const r = this.select(obj(body.rarg)!, scope, mode);
       const out: Output = { names: l.names, lineage: l.lineage.map((lin, i) => [...lin, ...(r.lineage[i] ?? [])]) };
+      // UNION, INTERSECT and EXCEPT compare whole rows: how many come out depends on every value.
+      if (!(body.op === 'SETOP_UNION' && body.all)) this.facts.flow(out.lineage.flat(), Channel.ROWS, String(body.op).replace('SETOP_', ''));
       const named: Scope = { rels: [], ctes: new Map(), parent: scope, outputs: outputColumns(out, []) };
-      this.expr(body.sortClause, named, { filter: mode.filter, aliases: true });
-      this.expr([body.limitCount, body.limitOffset], scope, inner);
+      this.sortItems(body.sortClause, named, { filter: mode.filter, aliases: true }, out, 'ORDER BY');
+      this.limits(body, scope, inner);
       return out;
     }
     if (body.valuesLists) {
@@ -341,12 +526,26 @@ class Unit {
     const withAliases: Mode = { filter: mode.filter, aliases: true };
     this.expr(body.whereClause, scope, FILTER);
     this.expr(body.havingClause, scope, FILTER);
-    this.expr(body.groupClause, scope, withAliases);
-    this.expr(body.distinctClause, scope, withAliases);
-    this.expr(body.sortClause, scope, withAliases);
-    this.expr(body.windowClause, scope, inner);
-    this.expr([body.limitCount, body.limitOffset], scope, inner);
+    this.sortItems(body.groupClause, scope, withAliases, out, 'GROUP BY', Channel.ROWS);
+    const distinct = arr(body.distinctClause);
+    if (distinct.length === 1 && obj(distinct[0]) && !Object.keys(obj(distinct[0])!).length) {
+      // Plain DISTINCT: duplicates of whole output rows are dropped.
+      this.facts.flow(out.lineage.flat(), Channel.ROWS, 'DISTINCT');
+    } else if (distinct.length) {
+      // DISTINCT ON keeps the first row of each group, in an order the expressions decide.
+      const on = this.sortItems(distinct, scope, withAliases, out, 'DISTINCT ON');
+      this.facts.flow(on, Channel.ROWS, 'DISTINCT ON');
+    }
+    this.sortItems(body.sortClause, scope, withAliases, out, 'ORDER BY');
+    for (const w of arr(body.windowClause)) this.windowDef(obj(obj(w)?.WindowDef) ?? {}, scope, inner);
+    this.limits(body, scope, inner);
     return out;
+  }
+
+  /** LIMIT, OFFSET and FETCH: how many rows come out. */
+  private limits(body: Node, scope: Scope, mode: Mode): void {
+    this.facts.flow(this.expr(body.limitCount, scope, mode), Channel.ROWS, 'LIMIT');
+    this.facts.flow(this.expr(body.limitOffset, scope, mode), Channel.ROWS, 'OFFSET');
   }
 
   private fromItem(item: unknown, scope: Scope, mode: Mode): void {
@@ -368,7 +567,11 @@ class Unit {
         const names: string[] = [];
         for (const f of arr(body.functions)) {
           const items = arr(obj(obj(f)?.List)?.items);
-          input.push(...this.expr(items[0], scope, mode));
+          const args = this.expr(items[0], scope, mode);
+          // A function in FROM decides how many rows it yields.
+          const fn0 = obj(obj(items[0])?.FuncCall);
+          this.facts.flow(args, Channel.ROWS, fn0 ? funcName(fn0) : 'a function in FROM');
+          input.push(...args);
           for (const d of arr(items[1])) {
             const cd = obj(obj(d)?.ColumnDef);
             if (cd?.colname) names.push(cd.colname as string);
@@ -416,7 +619,7 @@ class Unit {
       }
       case 'RangeTableSample':
         this.fromItem(body.relation, scope, mode);
-        this.expr([body.args, body.repeatable], scope, mode);
+        this.facts.flow(this.expr([body.args, body.repeatable], scope, mode), Channel.ROWS, 'TABLESAMPLE');
         return;
       default:
         throw new Unsupported(`the FROM item ${type}`);
@@ -453,7 +656,7 @@ class Unit {
     switch (type) {
       case 'InsertStmt': {
         written(resNames(body.cols));
-        if (body.selectStmt) this.query(body.selectStmt, scope, PLAIN);
+        if (body.selectStmt) this.facts.flow(this.query(body.selectStmt, scope, PLAIN).lineage.flat(), Channel.VALUE, 'INSERT');
         const oc = obj(body.onConflictClause);
         if (oc) {
           // ON CONFLICT … DO UPDATE: the target and the proposed row (`excluded`) are in scope.
@@ -461,7 +664,7 @@ class Unit {
           for (const x of arr(oc.targetList)) {
             const rt = obj(obj(x)?.ResTarget)!;
             written([rt.name as string]);
-            this.expr(rt.val, conflict, PLAIN);
+            this.facts.flow(this.expr(rt.val, conflict, PLAIN), Channel.VALUE, 'INSERT … ON CONFLICT');
           }
           this.expr(oc.whereClause, conflict, FILTER);
           this.expr(obj(oc.infer)?.whereClause, conflict, FILTER);
@@ -474,7 +677,7 @@ class Unit {
         for (const x of arr(body.targetList)) {
           const rt = obj(obj(x)?.ResTarget)!;
           written([rt.name as string]);
-          this.expr(rt.val, scope, PLAIN);
+          this.facts.flow(this.expr(rt.val, scope, PLAIN), Channel.VALUE, 'UPDATE');
         }
         this.where(body.whereClause, scope);
         break;
@@ -495,8 +698,8 @@ class Unit {
           const clause = obj(obj(w)?.MergeWhenClause)!;
           this.expr(clause.condition, scope, FILTER);
           if (clause.commandType === 'CMD_UPDATE' || clause.commandType === 'CMD_INSERT') written(resNames(clause.targetList));
-          for (const x of arr(clause.targetList)) this.expr(obj(obj(x)?.ResTarget)?.val, scope, PLAIN);
-          this.expr(clause.values, scope, PLAIN);
+          for (const x of arr(clause.targetList)) this.facts.flow(this.expr(obj(obj(x)?.ResTarget)?.val, scope, PLAIN), Channel.VALUE, 'MERGE');
+          this.facts.flow(this.expr(clause.values, scope, PLAIN), Channel.VALUE, 'MERGE');
         }
         break;
       }
@@ -675,6 +878,26 @@ class Unit {
       if (v && typeof v === 'object') this.fallback(v);
     }
   }
+}
+
+const colKey = (c: ColumnName) => `${c.table.schema}.${c.table.name}.${c.column}`;
+
+function mergeCols(a: Map<string, ColumnName[]> | undefined, b: Map<string, ColumnName[]>): Map<string, ColumnName[]> {
+  const out = new Map<string, ColumnName[]>();
+  for (const [k, lin] of b) {
+    const all = [...(a?.get(k) ?? []), ...lin];
+    out.set(k, [...new Map(all.map((c) => [colKey(c), c])).values()]);
+  }
+  return out;
+}
+
+function sameCols(a: Map<string, ColumnName[]>, b: Map<string, ColumnName[]>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, lin] of a) {
+    const other = b.get(k);
+    if (!other || other.length !== lin.length || !lin.every((c) => other.some((o) => colKey(o) === colKey(c)))) return false;
+  }
+  return true;
 }
 
 function rename(cols: Map<string, ColumnName[]>, names: string[]): Map<string, ColumnName[]> {
