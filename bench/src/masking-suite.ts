@@ -45,6 +45,7 @@ const headerOf = (cols: Array<{ name: string; strategy: maskingV1.Strategy; keep
         requestId: 'bench',
         asOf: '2026-06-30',
         canary: maskingV1.CanaryMode.CANARY_MODE_OFF,
+        visiblePhiKinds: [],
         columns: cols.map((c, index) => ({ index, name: c.name, strategy: c.strategy, keepLast: c.keepLast ?? 0 })),
       },
     },

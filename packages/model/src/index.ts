@@ -117,6 +117,11 @@ export interface MaskingPlan {
   unknownSourceStrategy: Strategy;
   /** Absent means off. */
   canary?: CanaryMode;
+  /**
+   * PHI kinds of the policy's catalog (`ssn`, `dob`, `mrn`, …) this identity sees in clear in this
+   * statement's results: the canary does not flag identifiers of these kinds. Absent means none.
+   */
+  visiblePhiKinds?: string[];
 }
 
 /**

@@ -366,12 +366,17 @@ class Unit {
     const r = this.expr(body.rexpr, scope, mode);
     switch (body.kind) {
       case 'AEXPR_OP':
-        if (PATTERN_OPERATORS.has(op)) this.facts.flow(r, Channel.ERROR, `pattern ${op}`);
+        if (PATTERN_OPERATORS.has(op)) {
+          this.facts.flow(r, Channel.ERROR, `pattern ${op}`);
+          // A regular expression can backtrack: how long matching takes depends on the value.
+          if (op.includes('~') && !op.startsWith('~~') && !op.startsWith('!~~')) this.facts.flow(l, Channel.DELAY, `regular expression ${op}`);
+        }
         else if (!TOTAL_OPERATORS.has(op)) this.facts.flow([...l, ...r], Channel.ERROR, `operator ${op}`);
         break;
       case 'AEXPR_LIKE':
       case 'AEXPR_ILIKE':
       case 'AEXPR_SIMILAR':
+        if (body.kind === 'AEXPR_SIMILAR') this.facts.flow(l, Channel.DELAY, 'SIMILAR TO');
         this.facts.flow(r, Channel.ERROR, body.kind === 'AEXPR_SIMILAR' ? 'SIMILAR TO pattern' : `${body.kind === 'AEXPR_LIKE' ? 'LIKE' : 'ILIKE'} pattern`);
         break;
       case 'AEXPR_NULLIF':

@@ -87,6 +87,7 @@ export function header(columns: Column[], extra: Partial<maskingV1.MaskHeader> =
     requestId: 'test',
     asOf: '2026-06-30',
     canary: maskingV1.CanaryMode.CANARY_MODE_OFF,
+    visiblePhiKinds: [],
     columns: columns.map((c) => ({ keepLast: 0, ...c })),
     ...extra,
   };

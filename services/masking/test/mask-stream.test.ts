@@ -131,6 +131,31 @@ test('canary BLOCK: the first hit ends the stream with MASKING_LEAK_BLOCKED; not
   assert.deepEqual(answered, []);
 });
 
+test('canary with visible PHI kinds: identifiers of those kinds pass unflagged, any other kind is flagged or blocked', async () => {
+  // etl-pipeline's view of patients: MRN and birth date in clear, SSN redacted.
+  const columns = [
+    { index: 0, name: 'mrn', strategy: S.STRATEGY_NONE },
+    { index: 1, name: 'dob', strategy: S.STRATEGY_NONE },
+    { index: 2, name: 'ssn', strategy: S.STRATEGY_REDACT },
+    { index: 3, name: 'comment', strategy: S.STRATEGY_NONE },
+  ];
+  const visiblePhiKinds = ['name', 'mrn', 'dob', 'zip'];
+  const rows = [
+    ['MRN-0012345', '1984-03-12', '912-34-5678', 'seen 2024-05-01'],
+    ['MRN-0012346', '1990-11-02', '912-34-5679', 'SSN 912-34-5670 on file'],
+  ];
+  const report = header(columns, { canary: maskingV1.CanaryMode.CANARY_MODE_REPORT, visiblePhiKinds });
+  const r = await maskStream(c, report, [rows]);
+  assert.deepEqual(
+    r.batches[0]!.map((x) => [x[0], x[1], x[3]]),
+    rows.map((x) => [x[0], x[1], x[3]]),
+  );
+  assert.deepEqual(r.report.leaks, [{ index: 3, name: 'comment', detector: 'ssn', count: 1 }], 'dates and MRNs are visible; the SSN is not');
+  const block = header(columns, { canary: maskingV1.CanaryMode.CANARY_MODE_BLOCK, visiblePhiKinds });
+  assert.equal((await maskStream(c, block, [[rows[0]!]])).report.rows, 1, 'visible kinds do not block');
+  await rejectsWith(maskStream(c, block, [[rows[0]!], [rows[1]!]]), 'MASKING_LEAK_BLOCKED');
+});
+
 test('canary off (or unspecified): no sampling, no leaks reported', async () => {
   const h = header([{ index: 0, name: 'comment', strategy: S.STRATEGY_NONE }], { canary: maskingV1.CanaryMode.CANARY_MODE_UNSPECIFIED });
   const { report } = await maskStream(c, h, [[['SSN 912-34-5678']]]);

@@ -19,6 +19,7 @@ test('one million rows stream through masking with flat memory (peak RSS growth 
           requestId: 'memory',
           asOf: '2026-06-30',
           canary: maskingV1.CanaryMode.CANARY_MODE_REPORT,
+          visiblePhiKinds: [],
           columns: PATIENT_COLUMNS.map((c, index) => ({ index, name: c.name, strategy: c.strategy, keepLast: c.keepLast ?? 0 })),
         },
       },

@@ -93,7 +93,8 @@ export interface LeakSuspicion {
 }
 
 export interface MaskingPort {
-  open(requestId: string, columns: ResultColumnMask[], canary: 'off' | 'report' | 'block'): MaskSession;
+  /** `visiblePhiKinds`: the PHI kinds the plan leaves in clear, which the canary does not flag. */
+  open(requestId: string, columns: ResultColumnMask[], canary: 'off' | 'report' | 'block', visiblePhiKinds?: readonly string[]): MaskSession;
 }
 
 /** Domain-level audit events; the Kafka adapter turns them into the public envelope. */

@@ -253,7 +253,10 @@ export class QueryService {
             const masks = resultMasks(cols, decision.maskingPlan);
             // Nothing to mask and no canary: no masking call at all (the rows are what policy allows).
             const canary = decision.maskingPlan.canary ?? 'off';
-            session = masks.some((m) => m.strategy !== 'none') || canary !== 'off' ? this.deps.masking.open(req.requestId, masks, canary) : passThrough(masks);
+            session =
+              masks.some((m) => m.strategy !== 'none') || canary !== 'off'
+                ? this.deps.masking.open(req.requestId, masks, canary, decision.maskingPlan.visiblePhiKinds)
+                : passThrough(masks);
           },
           rows: async (batch) => {
             stage = 'masking';

@@ -326,11 +326,16 @@ export class Scanner {
     return out;
   }
 
-  /** Adds each match to counts[detector id] (indexes of DETECTOR_NAMES); returns how many were found. */
-  count(text: string, counts: Float64Array | number[]): number {
+  /**
+   * Adds each match to counts[detector id] (indexes of DETECTOR_NAMES); returns how many were found.
+   * Matches of a detector whose entry in `ignore` is 1 are neither counted nor returned (they still
+   * take their span of the text, so it is not read again as another kind).
+   */
+  count(text: string, counts: Float64Array | number[], ignore?: Uint8Array): number {
     if (!mayContainIdentifier(text)) return 0;
     let found = 0;
     this.scan(text, (_s, _e, d) => {
+      if (ignore !== undefined && ignore[d] === 1) return;
       counts[d] = (counts[d] ?? 0) + 1;
       found++;
     });

@@ -134,6 +134,14 @@ const matchSchema = z
     unboundedWrite: z.boolean().optional().describe('true: an UPDATE/DELETE without a WHERE, or with a trivially true one; false: not'),
     /** Trigger: a WHERE/HAVING condition uses a column that is masked for this identity. */
     maskedColumnInPredicate: z.boolean().optional().describe('true: a WHERE/HAVING condition uses a column masked for this identity'),
+    /** Trigger: a column masked for this identity reaches one of these inference channels. */
+    maskedColumnFlow: z
+      .array(z.enum(['rows', 'order', 'error', 'delay', 'value']))
+      .min(1)
+      .optional()
+      .describe(
+        'Trigger: the value of a column masked for this identity can shape one of these channels: the number of rows (rows), their order (order), whether the statement fails (error), how long it takes (delay), or a value not masked with it (value)',
+      ),
     /** Trigger: a function with one of these names is called. */
     functions: list.optional().describe('The statement calls a function with one of these names (lower case, without schema)'),
     /** The rule matches only inside this window of local time. */

@@ -140,6 +140,68 @@ test('the leak canary: the strictest mode that applies to the identity goes into
   assert.equal(evaluate(v.doc, 'r', input([stmt({})], ['other'])).maskingPlan.canary, 'report');
 });
 
+test('the leak canary watches every identity: report when no entry applies, unless an entry says off', () => {
+  const v = validateDocument({
+    version: 1,
+    rules: [{ id: 'read', match: { statements: ['select'] }, action: 'allow', reason: 'r' }],
+    canary: [
+      { match: { groups: ['agents'] }, mode: 'block' },
+      { match: { groups: ['quiet', 'agents'] }, mode: 'off' },
+    ],
+  });
+  assert.ok(v.ok);
+  assert.equal(evaluate(v.doc, 'r', input([stmt({})], ['etl'])).maskingPlan.canary, 'report', 'no entry applies: the default');
+  assert.equal(evaluate(v.doc, 'r', input([stmt({})], ['quiet'])).maskingPlan.canary, 'off', 'an entry turns it off');
+  assert.equal(evaluate(v.doc, 'r', input([stmt({})], ['agents'])).maskingPlan.canary, 'block', 'off never lowers a stricter entry');
+  const bare = validateDocument({ version: 1, rules: [{ id: 'read', match: { statements: ['select'] }, action: 'allow', reason: 'r' }] });
+  assert.ok(bare.ok);
+  assert.equal(evaluate(bare.doc, 'r', input([stmt({})])).maskingPlan.canary, 'report', 'a policy without a canary section');
+});
+
+test('the plan lists the PHI kinds the identity sees in clear in what the statement reads', () => {
+  const v = validateDocument({
+    version: 1,
+    phi: [
+      {
+        columns: {
+          '*.patients.ssn': 'ssn',
+          '*.patients.first_name': 'name',
+          '*.patients.dob': 'dob',
+          '*.patients.mrn': 'mrn',
+          '*.patients.phone': 'phone',
+          '*.patients.notes': 'free_text',
+          '*.claims.payer_member_id': 'health_plan_id',
+        },
+      },
+      { connections: ['clinical-sf'], columns: { '*.patients.legacy_id': 'mrn' } },
+    ],
+    rules: [{ id: 'read', match: { statements: ['select'] }, action: 'allow', reason: 'r' }],
+    masking: [
+      { id: 'etl-masks', match: { groups: ['etl'] }, phi: { ssn: 'redact', phone: { strategy: 'partial', keepLast: 4 }, free_text: 'scrub', name: 'none' } },
+      { id: 'agent-masks', match: { groups: ['agents'] }, phi: { ssn: 'redact', name: 'redact', dob: 'safe_harbor_date', mrn: 'token', phone: 'redact' } },
+    ],
+  });
+  assert.ok(v.ok);
+  const c = (table: string, column: string) => ({ table: t(table), column });
+  const read = (...cols: Array<ReturnType<typeof c>>) => stmt({ tablesRead: [...new Set(cols.map((x) => x.table))], columnsRead: cols });
+  const kinds = (statements: StatementFacts[], groups = ['etl'], understood = true) =>
+    evaluate(v.doc, 'r', input(statements, groups, understood)).maskingPlan.visiblePhiKinds;
+  const all = ['ssn', 'first_name', 'dob', 'mrn', 'phone', 'notes'].map((x) => c('patients', x));
+  // Masked kinds are not visible; unmasked ones are (a `none` mask leaves a kind in clear), in catalog order.
+  assert.deepEqual(kinds([read(...all)]), ['name', 'dob', 'mrn']);
+  assert.deepEqual(kinds([read(c('patients', 'id'), c('patients', 'dob'))]), ['dob'], 'only what the statement reads');
+  assert.deepEqual(kinds([read(c('patients', 'id')), read(c('claims', 'payer_member_id'))]), ['health_plan_id'], 'every statement counts');
+  assert.deepEqual(kinds([read(...all)], ['agents']), ['free_text'], 'the agent sees its unmasked notes only');
+  assert.deepEqual(kinds([read(...all)], ['nobody']), ['ssn', 'name', 'dob', 'mrn', 'phone', 'free_text'], 'no masks: every kind read is visible');
+  // A `*` the analyser could not expand reads every catalogued column of its table.
+  assert.deepEqual(kinds([read(c('patients', '*'))]), ['name', 'dob', 'mrn']);
+  assert.deepEqual(kinds([read(c('patients', '*'))], ['agents']), ['free_text']);
+  // The catalog is per connection: legacy_id is an MRN only on clinical-sf.
+  assert.deepEqual(kinds([read(c('patients', 'legacy_id'))]), []);
+  // A denied statement returns no rows: an empty plan.
+  assert.equal(evaluate(v.doc, 'r', input([read(...all)], ['etl'], false)).maskingPlan.visiblePhiKinds, undefined);
+});
+
 test('a table scope is not satisfied by a statement that names no table, except a table-less read', () => {
   assert.equal(evaluate(doc, 'r', input([stmt({ kind: 'grant' })])).action, 'deny');
   assert.equal(evaluate(doc, 'r', input([stmt({ kind: 'select' })])).action, 'allow');

@@ -12,7 +12,7 @@ import {
   WEEKDAYS,
 } from './document.js';
 import { columnMatches, splitColumnPattern, tableMatches } from './patterns.js';
-import { Action, type ColumnMask, type ColumnName, type Decision, type EvaluationInput, type StatementFacts, Strategy } from './types.js';
+import { Action, type Channel, type ColumnMask, type ColumnName, type Decision, type EvaluationInput, type StatementFacts, Strategy } from './types.js';
 
 /** Rule id reported when nothing allows a statement. */
 export const DEFAULT_DENY = 'default-deny';
@@ -77,13 +77,42 @@ function statementMatches(m: Match, s: StatementFacts, failClosed: boolean, ctx:
     if (unbounded !== m.unboundedWrite) return false;
   }
   if (m.maskedColumnInPredicate !== undefined) {
-    const masked = s.columnsFiltered.some((c) => ctx.masks.some((k) => columnMatches(`${k.schema}.${k.table}.${k.column}`, c)));
+    // A whole-row reference in a predicate (`WHERE p::text LIKE …`) filters on every column: `*` hits.
+    const masked = s.columnsFiltered.some((c) => isMasked(ctx, c));
     const hit = masked || (failClosed && s.hasWhere && !s.columnsResolved);
     if (hit !== m.maskedColumnInPredicate) return false;
   }
+  if (m.maskedColumnFlow && !maskedFlows(m.maskedColumnFlow, s, ctx).length) return false;
   // pg_catalog.pg_read_file is pg_read_file: match on the function's own name, whatever the schema.
   if (m.functions && !s.functions.some((f) => m.functions!.includes(f.toLowerCase().split('.').at(-1)!))) return false;
   return true;
+}
+
+const CHANNEL_WORDS: Record<Channel, string> = {
+  rows: 'the number of rows',
+  order: 'the order of rows',
+  error: 'whether the statement fails',
+  delay: 'how long the statement takes',
+  value: 'a value that is not masked with it',
+};
+
+const isMasked = (ctx: Context, c: ColumnName) => ctx.masks.some((k) => columnHit(`${k.schema}.${k.table}.${k.column}`, c));
+
+/** The flows of columns masked for this identity into one of `channels`, in words: `patients.ssn → the order of rows (ORDER BY)`. */
+function maskedFlows(channels: readonly Channel[], s: StatementFacts, ctx: Context): string[] {
+  const out: string[] = [];
+  for (const f of s.flows) {
+    if (!channels.includes(f.channel) || !isMasked(ctx, f.column)) continue;
+    out.push(`${f.column.table.name}.${f.column.column} → ${CHANNEL_WORDS[f.channel]} (${f.via})`);
+  }
+  return unique(out);
+}
+
+/** A rule's reason, with what exactly triggered it where the rule names inference channels. */
+function reasonOf(r: Rule, statements: readonly StatementFacts[], ctx: Context): string {
+  if (!r.match.maskedColumnFlow) return r.reason;
+  const found = unique(statements.flatMap((s) => maskedFlows(r.match.maskedColumnFlow!, s, ctx)));
+  return found.length ? `${r.reason}: ${found.slice(0, 5).join('; ')}${found.length > 5 ? `; and ${found.length - 5} more` : ''}` : r.reason;
 }
 
 interface LocalTime {
@@ -183,7 +212,12 @@ export function evaluateAt(doc: PolicyDocument, revision: string, input: Evaluat
     if (!rules.length) {
       return { ...base, action: Action.DENY, ruleIds: [DEFAULT_DENY], reasons: ['no policy rule allows this statement for this identity'] };
     }
-    return { ...base, action: Action.DENY, ruleIds: unique(rules.map((r) => r.id)), reasons: unique(rules.map((r) => r.reason)) };
+    return {
+      ...base,
+      action: Action.DENY,
+      ruleIds: unique(rules.map((r) => r.id)),
+      reasons: unique(rules.map((r) => reasonOf(r, input.analysis.statements, ctx))),
+    };
   }
   const rules = verdicts.flatMap((v) => v.rules);
   const approvalRules = rules.filter((r) => r.action === 'require_approval');
@@ -193,8 +227,12 @@ export function evaluateAt(doc: PolicyDocument, revision: string, input: Evaluat
     policyRevision: revision,
     action: worst.action,
     ruleIds: unique(rules.map((r) => r.id)),
-    reasons: unique(actionRules.map((r) => r.reason)),
-    maskingPlan: { ...maskingPlan(masks, input.analysis.statements), canary: canaryMode(doc, who) },
+    reasons: unique(actionRules.map((r) => reasonOf(r, input.analysis.statements, ctx))),
+    maskingPlan: {
+      ...maskingPlan(masks, input.analysis.statements),
+      canary: canaryMode(doc, who),
+      visiblePhiKinds: visiblePhiKinds(phi, masks, input.analysis.statements),
+    },
     rowLimit: rowLimit(doc, who),
     approverGroups,
   };
@@ -277,12 +315,41 @@ function maskingPlan(columns: ColumnMask[], statements: StatementFacts[]): Decis
 }
 
 const CANARY_STRICTNESS = { off: 0, report: 1, block: 2 } as const;
+type CanaryMode = keyof typeof CANARY_STRICTNESS;
 
-/** The strictest leak-canary mode that applies to this identity (off when none does). */
-function canaryMode(doc: PolicyDocument, who: Who): 'off' | 'report' | 'block' {
-  let mode: 'off' | 'report' | 'block' = 'off';
-  for (const c of doc.canary) if (identityMatches({ ...c.match }, who) && CANARY_STRICTNESS[c.mode] > CANARY_STRICTNESS[mode]) mode = c.mode;
-  return mode;
+/** The leak canary's mode for an identity no `canary` entry applies to: every identity is watched. */
+export const DEFAULT_CANARY_MODE: CanaryMode = 'report';
+
+/**
+ * The strictest leak-canary mode among the `canary` entries that apply to this identity; when none
+ * applies, DEFAULT_CANARY_MODE. So an entry with mode `off` turns the canary off for the identities
+ * it matches, unless a stricter entry matches them too.
+ */
+function canaryMode(doc: PolicyDocument, who: Who): CanaryMode {
+  let mode: CanaryMode | undefined;
+  for (const c of doc.canary) {
+    if (identityMatches({ ...c.match }, who) && (mode === undefined || CANARY_STRICTNESS[c.mode] > CANARY_STRICTNESS[mode])) mode = c.mode;
+  }
+  return mode ?? DEFAULT_CANARY_MODE;
+}
+
+/**
+ * The PHI kinds this identity sees in clear in the statements' results, for the leak canary: the
+ * catalog kinds (on the request's connection) of the columns the statements read that no mask
+ * covers. A `*` the analyser could not expand reads every catalogued column of its table. A column
+ * the analyser could not pin adds no kind, so the canary then flags more, never less.
+ */
+function visiblePhiKinds(phi: PhiIndex, masks: readonly ColumnMask[], statements: StatementFacts[]): PhiKind[] {
+  const inClear = (c: ColumnName) => !masks.some((m) => columnMatches(`${m.schema}.${m.table}.${m.column}`, c));
+  const readInClear = (pattern: string) =>
+    statements.some((s) =>
+      s.columnsRead.some((c) =>
+        c.column === '*'
+          ? columnMatches(pattern.replace(/[^.]+$/, '*'), c) && inClear({ ...c, column: pattern.slice(pattern.lastIndexOf('.') + 1) })
+          : columnMatches(pattern, c) && inClear(c),
+      ),
+    );
+  return [...phi].filter(([, patterns]) => patterns.some(readInClear)).map(([kind]) => kind);
 }
 
 function rowLimit(doc: PolicyDocument, who: Who): number {

@@ -34,14 +34,73 @@ const caseSchema = z
   })
   .strict();
 
+const identitySchema = z.object({ subject: z.string().min(1), groups: z.array(z.string()).default([]) }).strict();
+
+/**
+ * A red-team corpus: statements judged twice, as an identity for which a column is masked and as
+ * one that sees it in clear. `masked`: allowed, the column leaves masked; `refused`: denied for the
+ * masked identity by a masked-column rule, allowed in clear (no over-blocking); `blocked`: denied
+ * for both; `allowed`: allowed for both. The gateway's test suite runs the same files through the
+ * real doors.
+ */
+const redTeamSchema = z
+  .object({
+    connection: z.string(),
+    dialect: z.enum(['postgresql', 'snowflake']),
+    masked: identitySchema,
+    clear: identitySchema,
+    /** The column the corpus attacks, as a mask pattern in policy (`*.patients.ssn`). */
+    column: z.string().default('*.patients.ssn'),
+    statements: z
+      .array(
+        z
+          .object({
+            sql: z.string().min(1),
+            expect: z.enum(['masked', 'refused', 'blocked', 'allowed']),
+            rule: z.string().optional(),
+            why: z.string().optional(),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .strict();
+
+export type RedTeam = z.infer<typeof redTeamSchema>;
+
+/** Rules that refuse a statement because of a masked column. */
+export const MASKED_COLUMN_RULE = /^block-(masked-|predicates-on-masked-columns)/;
+
 const suiteSchema = z
   .object({
     catalog: z.object({ database: z.string(), defaultSchema: z.string().default('public'), tables: z.record(z.string(), z.array(z.string()).min(1)) }).strict(),
     /** The instant every case is judged at unless it has its own `at`: keeps time-window cases reproducible. */
     at: instant.optional(),
-    cases: z.array(caseSchema).min(1),
+    cases: z.array(caseSchema).default([]),
+    redTeam: redTeamSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.cases.length > 0 || s.redTeam, { message: 'a suite needs cases or a redTeam corpus' });
+
+/** The two cases (masked identity, clear identity) each red-team statement stands for, and what each must show. */
+function redTeamCases(rt: RedTeam): Array<{ c: PolicyCase; masks?: string; maskedRule: boolean }> {
+  const out: Array<{ c: PolicyCase; masks?: string; maskedRule: boolean }> = [];
+  rt.statements.forEach((st, i) => {
+    const base = { connection: rt.connection, dialect: rt.dialect, sql: st.sql };
+    const label = `red team #${i + 1} (${st.expect}${st.why ? `, ${st.why}` : ''})`;
+    const maskedAction = st.expect === 'refused' || st.expect === 'blocked' ? 'deny' : 'allow';
+    out.push({
+      c: { ...base, name: `${label} as ${rt.masked.subject}`, identity: rt.masked, expect: { action: maskedAction, ...(st.rule ? { rule: st.rule } : {}) } },
+      ...(st.expect === 'masked' ? { masks: rt.column } : {}),
+      maskedRule: st.expect === 'refused' && !st.rule,
+    });
+    out.push({
+      c: { ...base, name: `${label} as ${rt.clear.subject}`, identity: rt.clear, expect: { action: st.expect === 'blocked' ? 'deny' : 'allow' } },
+      maskedRule: false,
+    });
+  });
+  return out;
+}
 
 export type PolicyCase = z.infer<typeof caseSchema>;
 
@@ -104,12 +163,23 @@ export function runPolicyTests(analyser: Analyser, policyDir: string, testsDir: 
     .sort()) {
     const suite = suiteSchema.parse(parse(readFileSync(join(testsDir, file), 'utf8')));
     const catalog = catalogOf(suite.catalog);
-    for (const c of suite.cases) {
+    const cases: Array<{ c: PolicyCase; masks?: string; maskedRule: boolean }> = [
+      ...suite.cases.map((c) => ({ c, maskedRule: false })),
+      ...(suite.redTeam ? redTeamCases(suite.redTeam) : []),
+    ];
+    for (const { c, masks, maskedRule } of cases) {
       const { decision } = decide(analyser, policy, catalog, suite.catalog.defaultSchema, c, suite.at ? new Date(suite.at) : now);
       const problems: string[] = [];
       if (decision.action !== c.expect.action)
         problems.push(`action ${decision.action}, expected ${c.expect.action} (rules ${decision.ruleIds.join(', ') || 'none'})`);
       if (c.expect.rule && !decision.ruleIds.includes(c.expect.rule)) problems.push(`rule ${c.expect.rule} not among ${decision.ruleIds.join(', ') || 'none'}`);
+      if (maskedRule && !decision.ruleIds.some((r) => MASKED_COLUMN_RULE.test(r)))
+        problems.push(`refused by ${decision.ruleIds.join(', ') || 'nothing'}, expected a masked-column rule`);
+      if (
+        masks &&
+        !decision.maskingPlan.columns.some((x) => `${x.schema}.${x.table}.${x.column}`.toLowerCase() === masks.toLowerCase() && x.strategy !== 'none')
+      )
+        problems.push(`${masks} is not masked in the plan`);
       for (const [column, strategy] of Object.entries(c.expect.masks ?? {})) {
         const m = decision.maskingPlan.columns.find((x) => `${x.schema}.${x.table}.${x.column}` === column);
         if (m?.strategy !== strategy) problems.push(`mask of ${column} is ${m?.strategy ?? 'none'}, expected ${strategy}`);

@@ -12,7 +12,7 @@ import { CANARY_TO_PROTO, CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from 
 export function createMaskingClient(address: string, timeoutMs: number): MaskingPort & { close(): void } {
   const client = new maskingV1.MaskingServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
   return {
-    open(requestId, columns, canary): MaskSession {
+    open(requestId, columns, canary, visiblePhiKinds = []): MaskSession {
       const call: ClientDuplexStream<maskingV1.MaskRequest, maskingV1.MaskResponse> = client.mask({ deadline: Date.now() + timeoutMs });
       const waiting: Array<{ resolve: (rows: Cell[][]) => void; reject: (e: AppError) => void }> = [];
       let report: { resolve: (r: { columns: MaskReportColumn[]; leaks: LeakSuspicion[] }) => void; reject: (e: AppError) => void } | undefined;
@@ -47,6 +47,7 @@ export function createMaskingClient(address: string, timeoutMs: number): Masking
             // The request's date is the reference for age-based Safe Harbor rules.
             asOf: new Date().toISOString().slice(0, 10),
             canary: CANARY_TO_PROTO[canary],
+            visiblePhiKinds: [...visiblePhiKinds],
           },
         },
       });

@@ -68,6 +68,7 @@ export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
       columns,
       unknownSourceStrategy: STRATEGIES[r.maskingPlan?.unknownSourceStrategy ?? maskingV1.Strategy.STRATEGY_UNSPECIFIED] ?? 'redact',
       canary: canaryFromProto(r.maskingPlan?.canary),
+      visiblePhiKinds: r.maskingPlan?.visiblePhiKinds ?? [],
     },
     rowLimit: r.rowLimit,
     approverGroups: r.approverGroups,

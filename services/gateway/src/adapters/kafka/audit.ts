@@ -15,6 +15,7 @@ function planToProto(plan: Decision['maskingPlan']): maskingV1.MaskingPlan {
     columns: plan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })),
     unknownSourceStrategy: STRATEGY_TO_PROTO[plan.unknownSourceStrategy],
     canary: CANARY_TO_PROTO[plan.canary ?? 'off'],
+    visiblePhiKinds: plan.visiblePhiKinds ?? [],
   };
 }
 

@@ -118,7 +118,7 @@ export function openStream(
     counts: new Float64Array(rules.length),
     hmac: deps.key ? new TokenHmac(deps.key.id, deps.key.secret) : undefined,
     asOfYear: asOf?.year ?? 0,
-    canary: canaryMode === 'off' ? undefined : new Canary(scanner, deps.canarySampling ?? DEFAULT_CANARY_SAMPLING),
+    canary: canaryMode === 'off' ? undefined : new Canary(scanner, deps.canarySampling ?? DEFAULT_CANARY_SAMPLING, header.visiblePhiKinds),
     block: canaryMode === 'block',
   };
   return { requestId: header.requestId, rules, plan, masker: new BatchMasker(plan), canaryMode };

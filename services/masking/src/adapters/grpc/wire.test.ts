@@ -77,6 +77,7 @@ function header(rules: ColumnRule[], extra: Partial<maskingV1.MaskHeader> = {}):
     requestId: 't',
     asOf: AS_OF,
     canary: 'CANARY_MODE_OFF',
+    visiblePhiKinds: [],
     columns: rules.map((r) => ({ index: r.index, name: r.name, strategy: TO_PROTO[r.strategy], keepLast: r.keepLast })),
     ...extra,
   };
@@ -183,7 +184,7 @@ test('the header is validated: strategies, duplicates, index range, as_of, canar
   const col = (index: number, strategy: maskingV1.Strategy) => ({ index, name: `c${index}`, strategy, keepLast: 0 });
   const code = (h: Partial<maskingV1.MaskHeader>, deps: { key?: typeof key } = { key }) => {
     try {
-      openStream({ requestId: 'r', asOf: AS_OF, canary: 'CANARY_MODE_OFF', columns: [], ...h }, deps);
+      openStream({ requestId: 'r', asOf: AS_OF, canary: 'CANARY_MODE_OFF', visiblePhiKinds: [], columns: [], ...h }, deps);
       return 'ok';
     } catch (e) {
       return isAppError(e) ? e.code : String(e);

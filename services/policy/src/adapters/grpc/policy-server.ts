@@ -87,6 +87,7 @@ export function toResponse(decisionId: string, d: Decision): policyV1.EvaluateRe
       columns: d.maskingPlan.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })),
       unknownSourceStrategy: STRATEGY_TO_PROTO[d.maskingPlan.unknownSourceStrategy],
       canary: CANARY_TO_PROTO[d.maskingPlan.canary ?? 'off'],
+      visiblePhiKinds: d.maskingPlan.visiblePhiKinds ?? [],
     },
     rowLimit: d.rowLimit,
     approverGroups: d.approverGroups,

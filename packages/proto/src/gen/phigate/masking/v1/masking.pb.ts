@@ -257,6 +257,12 @@ export interface MaskingPlan {
   unknownSourceStrategy: Strategy;
   /** The leak canary for the columns this plan leaves untouched. */
   canary: CanaryMode;
+  /**
+   * PHI kinds of the policy's catalog (ssn, phone, email, mrn, name, dob, zip, date,
+   * health_plan_id, ...) that this identity sees in clear in this statement's results: the
+   * canary does not flag identifiers of these kinds. Unknown kinds are ignored.
+   */
+  visiblePhiKinds: string[];
 }
 
 export interface MaskRequest {
@@ -273,6 +279,12 @@ export interface MaskHeader {
    */
   asOf: string;
   canary: CanaryMode;
+  /**
+   * PHI kinds (the policy catalog's names) the plan deliberately leaves in clear: the canary
+   * ignores detector hits of these kinds. Kinds the masking service does not know are ignored
+   * (they suppress nothing).
+   */
+  visiblePhiKinds: string[];
 }
 
 export interface ResultColumn {
@@ -463,6 +475,7 @@ function createBaseMaskingPlan(): MaskingPlan {
     columns: [],
     unknownSourceStrategy: Strategy.STRATEGY_UNSPECIFIED,
     canary: CanaryMode.CANARY_MODE_UNSPECIFIED,
+    visiblePhiKinds: [],
   };
 }
 
@@ -476,6 +489,9 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
     }
     if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
       writer.uint32(24).int32(canaryModeToNumber(message.canary));
+    }
+    for (const v of message.visiblePhiKinds) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -517,6 +533,14 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
             message.canary = canaryModeFromJSON(reader.int32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.visiblePhiKinds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -538,6 +562,11 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
         ? strategyFromJSON(object.unknown_source_strategy)
         : Strategy.STRATEGY_UNSPECIFIED,
       canary: isSet(object.canary) ? canaryModeFromJSON(object.canary) : CanaryMode.CANARY_MODE_UNSPECIFIED,
+      visiblePhiKinds: globalThis.Array.isArray(object?.visiblePhiKinds)
+        ? object.visiblePhiKinds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.visible_phi_kinds)
+        ? object.visible_phi_kinds.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -552,6 +581,9 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
     if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
       obj.canary = canaryModeToJSON(message.canary);
     }
+    if (message.visiblePhiKinds?.length) {
+      obj.visiblePhiKinds = message.visiblePhiKinds;
+    }
     return obj;
   },
 
@@ -563,6 +595,7 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
     message.columns = object.columns?.map((e) => ColumnMask.fromPartial(e)) || [];
     message.unknownSourceStrategy = object.unknownSourceStrategy ?? Strategy.STRATEGY_UNSPECIFIED;
     message.canary = object.canary ?? CanaryMode.CANARY_MODE_UNSPECIFIED;
+    message.visiblePhiKinds = object.visiblePhiKinds?.map((e) => e) || [];
     return message;
   },
 };
@@ -669,7 +702,7 @@ export const MaskRequest: MessageFns<MaskRequest> = {
 };
 
 function createBaseMaskHeader(): MaskHeader {
-  return { requestId: "", columns: [], asOf: "", canary: CanaryMode.CANARY_MODE_UNSPECIFIED };
+  return { requestId: "", columns: [], asOf: "", canary: CanaryMode.CANARY_MODE_UNSPECIFIED, visiblePhiKinds: [] };
 }
 
 export const MaskHeader: MessageFns<MaskHeader> = {
@@ -685,6 +718,9 @@ export const MaskHeader: MessageFns<MaskHeader> = {
     }
     if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
       writer.uint32(32).int32(canaryModeToNumber(message.canary));
+    }
+    for (const v of message.visiblePhiKinds) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -734,6 +770,14 @@ export const MaskHeader: MessageFns<MaskHeader> = {
             message.canary = canaryModeFromJSON(reader.int32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.visiblePhiKinds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -762,6 +806,11 @@ export const MaskHeader: MessageFns<MaskHeader> = {
         ? globalThis.String(object.as_of)
         : "",
       canary: isSet(object.canary) ? canaryModeFromJSON(object.canary) : CanaryMode.CANARY_MODE_UNSPECIFIED,
+      visiblePhiKinds: globalThis.Array.isArray(object?.visiblePhiKinds)
+        ? object.visiblePhiKinds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.visible_phi_kinds)
+        ? object.visible_phi_kinds.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -779,6 +828,9 @@ export const MaskHeader: MessageFns<MaskHeader> = {
     if (message.canary !== CanaryMode.CANARY_MODE_UNSPECIFIED) {
       obj.canary = canaryModeToJSON(message.canary);
     }
+    if (message.visiblePhiKinds?.length) {
+      obj.visiblePhiKinds = message.visiblePhiKinds;
+    }
     return obj;
   },
 
@@ -791,6 +843,7 @@ export const MaskHeader: MessageFns<MaskHeader> = {
     message.columns = object.columns?.map((e) => ResultColumn.fromPartial(e)) || [];
     message.asOf = object.asOf ?? "";
     message.canary = object.canary ?? CanaryMode.CANARY_MODE_UNSPECIFIED;
+    message.visiblePhiKinds = object.visiblePhiKinds?.map((e) => e) || [];
     return message;
   },
 };
