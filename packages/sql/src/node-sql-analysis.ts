@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Analysis, ColumnName, StatementFacts, TableName } from '@phigate/model';
+import { type Analysis, Channel, type ColumnName, type StatementFacts, type TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
 import { Facts, FILTER, findRel, lookupColumn, type Mode, type Output, outputColumns, PLAIN, type Rel, relColumn, type Scope, Unsupported } from './facts.js';
+import { functionFlow, PATTERN_OPERATORS, ROW_FUNCTIONS, TEXT_TYPES, TOTAL_FUNCTIONS, TOTAL_OPERATORS } from './flows.js';
 import {
   isOp,
   isWord,
@@ -59,6 +60,116 @@ const DATE_PART_FUNCTIONS = new Set(['dateadd', 'datediff', 'timeadd', 'timediff
 const NOT_FUNCTIONS = new Set(['not', 'exists', 'any', 'all', 'some', 'table', 'identifier']);
 const FLATTEN_COLUMNS = ['SEQ', 'KEY', 'PATH', 'INDEX', 'VALUE', 'THIS'];
 const SPLIT_COLUMNS = ['SEQ', 'INDEX', 'VALUE'];
+
+/**
+ * Snowflake functions total in their first argument only, besides the shared list (flows.ts): a
+ * digest size, a format or a scale can make them raise.
+ */
+const FIRST_ARGUMENT_TOTAL_SF = new Set([
+  'sha2',
+  'sha2_hex',
+  'sha2_binary',
+  'try_to_number',
+  'try_to_decimal',
+  'try_to_numeric',
+  'try_to_double',
+  'try_to_date',
+  'try_to_time',
+  'try_to_timestamp',
+  'try_to_timestamp_ntz',
+  'try_to_timestamp_ltz',
+  'try_to_timestamp_tz',
+]);
+/** Snowflake system functions with side effects (logging, events, notifications, return values, cancellation). */
+const SIDE_EFFECT_PREFIXES = ['system$set_', 'system$log', 'system$send_', 'system$add_event', 'system$cancel_', 'system$abort_', 'pg_advisory_'];
+/** Set-returning functions besides the shared list. */
+const ROW_FUNCTIONS_SF = new Set(['json_tree']);
+/**
+ * Conditional functions (judged as CASE is): which argument positions decide whether the later
+ * ones are evaluated, for `n` arguments; `compares`: whether the deciders are compared with
+ * something (their value, not only their NULL-ness, steers the result).
+ */
+const CONDITIONAL: Record<string, { decides: (i: number, n: number) => boolean; compares: boolean }> = {
+  iff: { decides: (i) => i === 0, compares: true },
+  if: { decides: (i) => i === 0, compares: true },
+  // DECODE(expr, search1, result1, …, [default]): the expression and the searches decide.
+  decode: { decides: (i, n) => i === 0 || (i % 2 === 1 && i < n - 1), compares: true },
+  nvl2: { decides: (i) => i === 0, compares: false },
+  coalesce: { decides: (i, n) => i < n - 1, compares: false },
+  nvl: { decides: (i, n) => i < n - 1, compares: false },
+  ifnull: { decides: (i, n) => i < n - 1, compares: false },
+};
+/**
+ * Operators that never raise besides the shared ones (flows.ts): the value side of the pattern
+ * operators is judged separately, and AND/OR, IN and BETWEEN for the NULLs they can make.
+ */
+const SAFE_OPERATORS = new Set([
+  ...[...TOTAL_OPERATORS].map((o) => o.toUpperCase()),
+  'IS',
+  'IS NOT',
+  'IS DISTINCT FROM',
+  'IS NOT DISTINCT FROM',
+  'AND',
+  'OR',
+  'IN',
+  'NOT IN',
+  'BETWEEN',
+  'NOT BETWEEN',
+]);
+/** Operators whose result can be NULL for some values of a non-NULL operand (a NULL in a list, a bound, the other operand). */
+const NULLING_OPERATORS = new Set(['AND', 'OR', 'IN', 'NOT IN', 'BETWEEN', 'NOT BETWEEN']);
+/** Pattern operators: the pattern side can raise (an invalid pattern); a regular expression can also backtrack. */
+const PATTERNS = new Set([
+  ...[...PATTERN_OPERATORS].map((o) => o.toUpperCase()),
+  'NOT LIKE',
+  'NOT ILIKE',
+  'NOT RLIKE',
+  'NOT REGEXP',
+  'SIMILAR TO',
+  'NOT SIMILAR TO',
+]);
+const REGULAR_EXPRESSIONS = new Set(['RLIKE', 'NOT RLIKE', 'REGEXP', 'NOT REGEXP', 'SIMILAR TO', 'NOT SIMILAR TO', '~', '~*', '!~', '!~*']);
+/** GROUP BY constructs whose arguments are grouping items. */
+const GROUPING_CONSTRUCTS = new Set(['rollup', 'cube', 'grouping sets']);
+
+/** A query's result columns; `open`: some select item expands to columns the analyser cannot name (COLUMNS(…)), carrying these. */
+interface Out extends Output {
+  open?: ColumnName[];
+}
+
+/**
+ * A derived relation's columns when some of its columns cannot be named (COLUMNS(…)): any name
+ * resolves, to the columns the unnamed ones may carry.
+ */
+class OpenColumns extends Map<string, ColumnName[]> {
+  constructor(
+    entries: Iterable<readonly [string, ColumnName[]]>,
+    private readonly rest: ColumnName[],
+  ) {
+    super(entries);
+  }
+
+  override get(name: string): ColumnName[] {
+    return super.get(name) ?? this.rest;
+  }
+}
+
+/** Passes over recursive CTE bodies allowed per statement (their lineage is computed to a fixpoint). */
+const MAX_CTE_PASSES = 64;
+
+const colKey = (c: ColumnName) => `${c.table.database}.${c.table.schema}.${c.table.name}.${c.column}`;
+
+function sameColumns(a: Map<string, ColumnName[]> | undefined, b: Map<string, ColumnName[]>): boolean {
+  if (!a || a.size !== b.size) return false;
+  for (const [k, v] of b) {
+    const x = a.get(k);
+    if (!x) return false;
+    const ks = new Set(x.map(colKey));
+    const vs = new Set(v.map(colKey));
+    if (ks.size !== vs.size || [...vs].some((y) => !ks.has(y))) return false;
+  }
+  return true;
+}
 const SELECT_KEYS = new Set([
   'with',
   'type',
@@ -192,6 +303,15 @@ class StatementAnalyser {
   private readonly facts = new Facts();
   private tokens: Token[] = [];
   private prepared: Prepared = { replace: [], quoted: [], bind: [] };
+  /** Error-channel constructs visited so far (with or without a column), subqueries and sleeps: what could make a branch raise. */
+  private raises = 0;
+  /** Sleeps and subqueries visited so far: what could make a branch slow. */
+  private slows = 0;
+  /** COLUMNS(…) expansions visited so far. */
+  private expansions = 0;
+  /** CTEs referred to (a CTE referring to itself is recursive). */
+  private readonly cteHits = new Set<Rel>();
+  private ctePasses = 0;
 
   constructor(
     private readonly parse: SqlParser,
@@ -364,7 +484,10 @@ class StatementAnalyser {
     const alias = item.as != null ? this.ident(item.as) : parts[parts.length - 1]!;
     if (parts.length === 1 && role === 'read') {
       const cte = this.cte(scope, parts[0]!);
-      if (cte) return { alias, cols: cte.cols };
+      if (cte) {
+        this.cteHits.add(cte);
+        return { alias, cols: cte.cols };
+      }
     }
     const t = this.known(this.tableName(parts));
     if (role === 'read') this.facts.read(t);
@@ -384,6 +507,9 @@ class StatementAnalyser {
   private column(scope: Scope, quals: string[], column: string, mode: Mode): ColumnName[] {
     const hits = lookupColumn(this.catalog, this.facts, scope, quals, column, mode);
     if (!hits) {
+      // A relation's name where a column is expected is its whole row (DuckDB, which the local
+      // warehouse runs on, answers `SELECT p FROM patients p` with every column as a struct).
+      if (!quals.length && findRel(scope, [column])) return this.star(scope, [column], mode).lineage.flat();
       // An unknown column or qualifier: Snowflake would refuse it, or it is something we do not model.
       this.facts.resolved = false;
       return [];
@@ -393,11 +519,15 @@ class StatementAnalyser {
     return hits;
   }
 
-  /** `*` or `q.*`: every column of the relations in scope. */
-  private star(scope: Scope, quals: string[], mode: Mode, exclude: Set<string> = new Set()): Output {
-    const rels = quals.length ? [findRel(scope, quals)] : scope.rels;
-    const out: Output = { names: [], lineage: [] };
-    for (const r of rels) {
+  /**
+   * `*` or `q.*`: every column of the relations in scope, but those EXCLUDEd (a qualified
+   * exclusion applies to its relation only, an unqualified one to every relation).
+   */
+  private star(scope: Scope, quals: string[], mode: Mode, exclude: Array<{ rel?: Rel; name: string }> = [], rels?: Rel[]): Out {
+    const targets: Array<Rel | undefined> = rels ?? (quals.length ? [findRel(scope, quals)] : scope.rels);
+    const out: Out = { names: [], lineage: [] };
+    const excluded = (r: Rel, c: string) => exclude.some((x) => x.name === c && (!x.rel || x.rel === r));
+    for (const r of targets) {
       if (!r) {
         this.facts.resolved = false;
         continue;
@@ -408,13 +538,13 @@ class StatementAnalyser {
         this.facts.columnsRead.push(all);
         if (mode.filter) this.facts.columnsFiltered.push(all);
         for (const c of this.catalog.columns(r.table) ?? []) {
-          if (exclude.has(c)) continue;
+          if (excluded(r, c)) continue;
           out.names.push(c);
           out.lineage.push([{ table: r.table, column: c }]);
         }
       } else if (r.cols) {
         for (const [c, lin] of r.cols) {
-          if (exclude.has(c)) continue;
+          if (excluded(r, c)) continue;
           out.names.push(c);
           out.lineage.push(lin);
           this.facts.columnsRead.push(...lin);
@@ -425,10 +555,76 @@ class StatementAnalyser {
     return out;
   }
 
-  /** Positional `$1` (a column by position) or IDENTIFIER($var): some column of the relations in scope. */
+  /**
+   * A column that cannot be pinned: positional `$1`, IDENTIFIER($var), COLUMNS(…). Every column
+   * of every relation in scope (the enclosing queries' too, to be safe).
+   */
   private anyColumn(scope: Scope, mode: Mode): ColumnName[] {
     this.facts.resolved = false;
-    return this.star(scope, [], mode).lineage.flat();
+    const rels: Rel[] = [];
+    for (let s: Scope | undefined = scope; s; s = s.parent) rels.push(...s.rels);
+    return this.star(scope, [], mode, [], rels).lineage.flat();
+  }
+
+  // ---- flows --------------------------------------------------------------------------------
+
+  private flow(cols: readonly ColumnName[], channel: Channel, via: string): void {
+    if (cols.length) this.facts.flow(cols, channel, via);
+  }
+
+  /** An error-channel construct: whether it raises depends on `cols` (counted even without a column: a branch that can raise). */
+  private raise(cols: readonly ColumnName[], via: string): void {
+    this.raises++;
+    this.flow(cols, Channel.ERROR, via);
+  }
+
+  /** A value that decides whether another becomes NULL (CASE conditions, IN, AND/OR …): outside predicates masking leaves that NULL visible. */
+  private steer(cols: readonly ColumnName[], mode: Mode, via: string): void {
+    if (!mode.filter) this.flow(cols, Channel.VALUE, via);
+  }
+
+  /**
+   * Expressions evaluated in order where some decide whether the later ones are evaluated at all
+   * (CASE, IFF, COALESCE …): when a later one can raise, or is a sleep or a subquery, the deciders
+   * reach the error (delay) channel. Returns the lineage of all, and that of the deciders.
+   */
+  private conditional(items: Array<{ e: unknown; decides: boolean }>, scope: Scope, mode: Mode, via: string): { all: ColumnName[]; deciders: ColumnName[] } {
+    const all: ColumnName[] = [];
+    const deciders: ColumnName[] = [];
+    for (const it of items) {
+      const r0 = this.raises;
+      const s0 = this.slows;
+      const lin = this.expr(it.e, scope, mode);
+      if (this.raises > r0) this.flow(deciders, Channel.ERROR, via);
+      if (this.slows > s0) this.flow(deciders, Channel.DELAY, via);
+      if (it.decides) deciders.push(...lin);
+      all.push(...lin);
+    }
+    return { all, deciders };
+  }
+
+  /** A subquery: it can raise (more than one row) and take time, which matters inside a conditional. */
+  private subquery(ast: Node, scope: Scope, mode: Mode): Out {
+    this.raises++;
+    this.slows++;
+    return this.select(ast, scope, mode);
+  }
+
+  /** A function's arguments (lineage per argument) reach the channels the function calls for (flows.ts, and Snowflake's own). */
+  private functionFlows(name: string, args: ColumnName[][]): void {
+    args.forEach((lin, i) => {
+      // A qualified name is a user-defined function (which may raise), whatever its last part.
+      let f = name.includes('.') ? { channel: Channel.ERROR, via: name } : functionFlow(name, i);
+      if (SIDE_EFFECT_PREFIXES.some((p) => name.startsWith(p))) f = { channel: Channel.VALUE, via: name };
+      else if (ROW_FUNCTIONS_SF.has(name)) f = { channel: Channel.ROWS, via: name };
+      else if (FIRST_ARGUMENT_TOTAL_SF.has(name)) f = i === 0 ? undefined : { channel: Channel.ERROR, via: name };
+      if (!f) return;
+      // Anything but a total function can make a branch raise; a sleep, take its time.
+      this.raises++;
+      if (f.channel === Channel.DELAY) this.slows++;
+      this.flow(lin, f.channel, f.via);
+    });
+    if (!args.length && !TOTAL_FUNCTIONS.has(name) && !ROW_FUNCTIONS.has(name)) this.raises++;
   }
 
   // ---- expressions ----------------------------------------------------------------------------
@@ -437,43 +633,170 @@ class StatementAnalyser {
     if (Array.isArray(e)) return e.flatMap((x) => this.expr(x, scope, mode));
     const n = obj(e);
     if (!n) return [];
-    if (n.ast !== undefined) return this.select(obj(n.ast)!, scope, mode).lineage.flat();
+    if (n.ast !== undefined) return this.subquery(obj(n.ast)!, scope, mode).lineage.flat();
+    const spec = obj(n.window_specification);
+    if (spec) {
+      // A window (inline, or named in a WINDOW clause): its partitions and order shape the rows' order.
+      const partition = this.expr(spec.partitionby, scope, mode);
+      this.flow(partition, Channel.ORDER, 'PARTITION BY');
+      const order = this.expr(spec.orderby, scope, mode);
+      this.flow(order, Channel.ORDER, 'window ORDER BY');
+      return [
+        ...partition,
+        ...order,
+        ...this.generic(spec, scope, mode, ['partitionby', 'orderby']),
+        ...this.generic(n, scope, mode, ['window_specification']),
+      ];
+    }
     switch (n.type) {
       case 'select':
-        return this.select(n, scope, mode).lineage.flat();
+        return this.subquery(n, scope, mode).lineage.flat();
       case 'column_ref':
         return this.columnRef(n, scope, mode);
       case 'var':
         if (n.prefix === '$' && /^\d+$/.test(String(n.name))) return this.anyColumn(scope, mode);
         return [];
-      case 'function': {
-        const name = this.functionName(n);
-        if (!NOT_FUNCTIONS.has(name)) this.facts.functions.add(name);
-        const args = arr(obj(n.args)?.value);
-        if (name === 'identifier') {
-          const a = obj(args[0]);
-          if (args.length === 1 && a?.type === 'single_quote_string' && typeof a.value === 'string') {
-            const parts = identifierChain(a.value);
-            return this.column(scope, parts.slice(0, -1), parts[parts.length - 1]!, mode);
-          }
-          return this.anyColumn(scope, mode);
-        }
-        let rest: unknown[] = args;
-        const a0 = obj(args[0]);
-        if (DATE_PART_FUNCTIONS.has(name) && a0?.type === 'column_ref' && !a0.table && typeof a0.column === 'string' && DATE_PARTS.has(a0.column.toUpperCase()))
-          rest = args.slice(1);
-        return [...this.expr(rest, scope, mode), ...this.generic(n, scope, mode, ['name', 'args'])];
+      case 'function':
+        return this.call(n, scope, mode);
+      case 'aggr_func': {
+        const name = typeof n.name === 'string' ? n.name.toLowerCase() : '';
+        if (name) this.facts.functions.add(name);
+        const a = obj(n.args);
+        const input = a ? this.generic(a, scope, mode, ['orderby']) : [];
+        const order = [...this.expr(a?.orderby, scope, mode), ...this.expr(n.within_group_orderby, scope, mode)];
+        this.flow(order, Channel.ORDER, 'aggregate ORDER BY');
+        const rest = this.generic(n, scope, mode, ['name', 'args', 'within_group_orderby']);
+        this.functionFlows(name || 'an aggregate', [input]);
+        return [...input, ...order, ...rest];
       }
-      case 'aggr_func':
-      case 'window_func':
-        if (typeof n.name === 'string') this.facts.functions.add(n.name.toLowerCase());
-        return this.generic(n, scope, mode, ['name']);
-      case 'flatten':
+      case 'window_func': {
+        const name = typeof n.name === 'string' ? n.name.toLowerCase() : '';
+        if (name) this.facts.functions.add(name);
+        const a = obj(n.args);
+        const args = arr(a?.value).map((x) => this.expr(x, scope, mode));
+        const rest = [...(a ? this.generic(a, scope, mode, ['value']) : []), ...this.generic(n, scope, mode, ['name', 'args'])];
+        this.functionFlows(name || 'a window function', args);
+        return [...args.flat(), ...rest];
+      }
+      case 'flatten': {
         this.facts.functions.add('flatten');
-        return this.generic(n, scope, mode, ['name']);
+        const input = this.generic(n, scope, mode, ['name']);
+        this.functionFlows('flatten', [input]);
+        return input;
+      }
+      case 'extract': {
+        // EXTRACT(part FROM x) converts x to a date or time first.
+        const input = this.generic(n, scope, mode, []);
+        this.raise(input, 'extract');
+        return input;
+      }
+      case 'cast': {
+        const input = this.generic(n, scope, mode, ['target']);
+        if (String(n.keyword).toLowerCase() === 'try_cast') return input;
+        // A cast to text never raises; a cast to VARCHAR(n) does in Snowflake (it refuses to truncate).
+        const target = arr(n.target)
+          .map(obj)
+          .find((t) => !TEXT_TYPES.has(String(t?.dataType ?? '').toLowerCase()) || t?.length != null);
+        if (target !== undefined || !arr(n.target).length)
+          this.raise(input, `cast to ${String(target?.dataType ?? 'a type').toLowerCase()}${target?.length != null ? `(${String(target.length)})` : ''}`);
+        return input;
+      }
+      case 'binary_expr':
+        return this.operator(n, scope, mode);
+      case 'unary_expr': {
+        const op = String(n.operator).toUpperCase();
+        const input = this.generic(n, scope, mode, []);
+        if (op === '-' || op === '~') this.raise(input, `operator ${op}`);
+        return input;
+      }
+      case 'case': {
+        // CASE [operand] WHEN … THEN … ELSE … END: the operand and the conditions decide which result is evaluated.
+        const items: Array<{ e: unknown; decides: boolean }> = [{ e: n.expr, decides: true }];
+        for (const a of arr(n.args)) {
+          const arm = obj(a);
+          if (arm?.type === 'when') items.push({ e: arm.cond, decides: true });
+          items.push({ e: arm?.result, decides: false });
+        }
+        const { all, deciders } = this.conditional(items, scope, mode, 'CASE');
+        this.steer(deciders, mode, 'CASE');
+        return [...all, ...this.generic(n, scope, mode, ['expr', 'args'])];
+      }
       default:
         return this.generic(n, scope, mode, []);
     }
+  }
+
+  /**
+   * A binary operator: arithmetic and anything not known to be total can raise, a pattern can be
+   * invalid (and a regular expression backtrack), AND/OR, IN and BETWEEN can make a NULL.
+   */
+  private operator(n: Node, scope: Scope, mode: Mode): ColumnName[] {
+    const op = String(n.operator).toUpperCase();
+    const r0 = this.raises;
+    const s0 = this.slows;
+    const left = this.expr(n.left, scope, mode);
+    const right = this.expr(n.right, scope, mode);
+    const all = [...left, ...right];
+    // `x LIKE ANY (…)`, `x = ALL (…)`: a NULL in the list makes a NULL.
+    const quantified = obj(n.right)?.type === 'function' && ['any', 'all', 'some'].includes(this.functionName(obj(n.right)!));
+    if (PATTERNS.has(op)) {
+      this.raise(right, `${op} pattern`);
+      if (REGULAR_EXPRESSIONS.has(op)) {
+        this.slows++;
+        this.flow(left, Channel.DELAY, `regular expression ${op}`);
+      }
+    } else if (!SAFE_OPERATORS.has(op)) this.raise(all, `operator ${op}`);
+    if (NULLING_OPERATORS.has(op) || quantified) this.steer(all, mode, quantified ? 'ANY/ALL' : op.replace('NOT ', ''));
+    if (op === 'AND' || op === 'OR') {
+      // Either operand may be evaluated first, and decide whether the other is: when one can
+      // raise or take its time, both reach that channel.
+      if (this.raises > r0) this.flow(all, Channel.ERROR, op);
+      if (this.slows > s0) this.flow(all, Channel.DELAY, op);
+    }
+    return all;
+  }
+
+  /** A function call: its value's lineage, and the channels its arguments reach. */
+  private call(n: Node, scope: Scope, mode: Mode): ColumnName[] {
+    const name = this.functionName(n);
+    if (!NOT_FUNCTIONS.has(name)) this.facts.functions.add(name);
+    const args = arr(obj(n.args)?.value);
+    if (name === 'identifier') {
+      const a = obj(args[0]);
+      if (args.length === 1 && a?.type === 'single_quote_string' && typeof a.value === 'string') {
+        const parts = identifierChain(a.value);
+        return this.column(scope, parts.slice(0, -1), parts[parts.length - 1]!, mode);
+      }
+      return this.anyColumn(scope, mode);
+    }
+    if (name === 'columns' || name.endsWith('.columns')) {
+      // DuckDB's COLUMNS(regex | lambda | *): columns chosen by name at run time, possibly many.
+      this.expansions++;
+      this.expr(args, scope, mode);
+      return [...this.anyColumn(scope, mode), ...this.generic(n, scope, mode, ['name', 'args'])];
+    }
+    let rest: unknown[] = args;
+    const a0 = obj(args[0]);
+    if (DATE_PART_FUNCTIONS.has(name) && a0?.type === 'column_ref' && !a0.table && typeof a0.column === 'string' && DATE_PARTS.has(a0.column.toUpperCase()))
+      rest = args.slice(1);
+    const other = this.generic(n, scope, mode, ['name', 'args']);
+    if (NOT_FUNCTIONS.has(name)) return [...this.expr(rest, scope, mode), ...other];
+    const conditional = CONDITIONAL[name];
+    if (conditional) {
+      const { all, deciders } = this.conditional(
+        rest.map((e, i) => ({ e, decides: conditional.decides(i, rest.length) })),
+        scope,
+        mode,
+        name.toUpperCase(),
+      );
+      if (conditional.compares) this.steer(deciders, mode, name.toUpperCase());
+      return [...all, ...other];
+    }
+    const lins = rest.map((x) => this.expr(x, scope, mode));
+    // NULLIF(a, b): NULL when they are equal.
+    if (name === 'nullif') this.steer(lins.flat(), mode, 'NULLIF');
+    else this.functionFlows(name, lins);
+    return [...lins.flat(), ...other];
   }
 
   private generic(n: Node, scope: Scope, mode: Mode, skip: string[]): ColumnName[] {
@@ -494,6 +817,7 @@ class StatementAnalyser {
     if (ce && typeof ce.value === 'string') column = ce.value;
     if (typeof column !== 'string') throw new Unsupported('a column reference the analyser cannot read');
     if (n.db != null) throw new Unsupported('a column reference with too many parts');
+    if (n.suffix != null && column !== '*') throw new Unsupported('a column reference with a modifier');
     const raw = [n.schema, n.table].filter((p) => p != null && p !== '') as unknown[];
     const notations = arr(n.notations).map(String);
     let parts: unknown[] = [...raw, column];
@@ -504,34 +828,103 @@ class StatementAnalyser {
     const names = parts.map((p, i) => (i === parts.length - 1 && p === '*' ? '*' : this.ident(p)));
     const col = names[names.length - 1]!;
     const quals = names.slice(0, -1);
-    if (col === '*') return [...this.star(scope, quals, mode).lineage.flat(), ...extra];
+    if (col === '*') {
+      // `*` as an argument (OBJECT_CONSTRUCT(*), HASH(*), COUNT(t.*)): every column it covers; a
+      // modifier there is something the analyser does not model.
+      if (n.suffix != null) throw new Unsupported('a * modifier inside an expression');
+      return [...this.star(scope, quals, mode).lineage.flat(), ...extra];
+    }
     return [...this.column(scope, quals, col, mode), ...extra];
   }
 
   // ---- queries --------------------------------------------------------------------------------
 
-  private select(ast: Node, parent: Scope | undefined, mode: Mode, top = false): Output {
+  /** A derived relation's columns: named outputs, unnamed ones under names no reference can spell, COLUMNS(…) expansions open. */
+  private derivedColumns(out: Out, declared: string[]): Map<string, ColumnName[]> {
+    const cols = outputColumns(out, declared);
+    out.lineage.forEach((lin, i) => {
+      if (!(declared[i] ?? out.names[i])) cols.set(`\u0000${i + 1}`, lin);
+    });
+    if (!out.open) return cols;
+    const open = out.open;
+    // Positions are unknown once a select item expands: every name may carry the expansion.
+    return new OpenColumns(
+      [...cols].map(([k, v]) => [k, [...v, ...open]] as const),
+      out.lineage.flat(),
+    );
+  }
+
+  /** The lineage of the result column at a 1-based ordinal position (ORDER BY 2, GROUP BY 1). */
+  private ordinal(out: Out, v: unknown): ColumnName[] {
+    const i = Number(v);
+    if (!Number.isInteger(i)) return [];
+    // After an expansion the positions are unknown: any column.
+    if (out.open) return out.lineage.flat();
+    return out.lineage[i - 1] ?? [];
+  }
+
+  private groupItem(e: unknown, out: Out, scope: Scope, mode: Mode): ColumnName[] {
+    const n = obj(e);
+    if (!n) return this.expr(e, scope, mode);
+    if (n.type === 'number') return this.ordinal(out, n.value);
+    // GROUP BY ALL: the select list's columns.
+    if (n.type === 'origin' && String(n.value).toUpperCase() === 'ALL') return out.lineage.flat();
+    if (n.type === 'function') {
+      const name = this.functionName(n);
+      if (GROUPING_CONSTRUCTS.has(name)) {
+        this.facts.functions.add(name);
+        return arr(obj(n.args)?.value).flatMap((x) => this.groupItem(x, out, scope, mode));
+      }
+    }
+    return this.expr(n, scope, mode);
+  }
+
+  private orderItem(item: unknown, out: Out, scope: Scope, mode: Mode): ColumnName[] {
+    const o = obj(item);
+    const e = obj(o?.expr);
+    if (e?.type === 'number') return [...this.ordinal(out, e.value), ...this.generic(o!, scope, mode, ['expr'])];
+    return this.expr(item, scope, mode);
+  }
+
+  private withItem(cte: Node, scope: Scope, mode: Mode): void {
+    const name = this.ident(obj(cte.name)?.value ?? cte.name);
+    const declared = arr(cte.columns).map((c) => this.ident(obj(c)?.column ?? c));
+    // Visible in its own body (recursive CTEs), with columns not yet known.
+    const placeholder: Rel = { alias: name };
+    if (declared.length) placeholder.cols = new Map(declared.map((c) => [c, []]));
+    scope.ctes.set(name, placeholder);
+    const stmt = obj(cte.stmt);
+    const body = obj(stmt?.ast) ?? stmt;
+    if (!body) throw new Unsupported('a CTE without a query');
+    const resolved = this.facts.resolved;
+    let out = this.select(body, scope, mode);
+    if (this.cteHits.has(placeholder)) {
+      // A recursive CTE: its body is walked again with the columns it produced, until they no
+      // longer change, so that references to itself carry the real lineage.
+      let prev = placeholder;
+      for (;;) {
+        const cols = this.derivedColumns(out, declared);
+        if (sameColumns(prev.cols, cols)) break;
+        if (++this.ctePasses > MAX_CTE_PASSES) throw new Unsupported('recursive CTEs the analyser cannot follow');
+        prev = { alias: name, cols };
+        scope.ctes.set(name, prev);
+        this.facts.resolved = resolved;
+        out = this.select(body, scope, mode);
+      }
+      this.flow(out.lineage.flat(), Channel.ROWS, 'recursive CTE');
+    }
+    scope.ctes.set(name, { alias: name, cols: this.derivedColumns(out, declared) });
+  }
+
+  private select(ast: Node, parent: Scope | undefined, mode: Mode, top = false, branch = false): Out {
     if (ast.type !== 'select') throw new Unsupported(`a ${String(ast.type)} where a query was expected`);
     const scope: Scope = { rels: [], ctes: new Map() };
     if (parent) scope.parent = parent;
     const inner: Mode = { filter: mode.filter, aliases: false };
-    for (const w of arr(ast.with)) {
-      const cte = obj(w)!;
-      const name = this.ident(obj(cte.name)?.value ?? cte.name);
-      const declared = arr(cte.columns).map((c) => this.ident(obj(c)?.column ?? c));
-      // Visible in its own body (recursive CTEs), with columns not yet known.
-      const placeholder: Rel = { alias: name };
-      if (declared.length) placeholder.cols = new Map(declared.map((c) => [c, []]));
-      scope.ctes.set(name, placeholder);
-      const stmt = obj(cte.stmt);
-      const body = obj(stmt?.ast) ?? stmt;
-      if (!body) throw new Unsupported('a CTE without a query');
-      const out = this.select(body, scope, inner);
-      scope.ctes.set(name, { alias: name, cols: outputColumns(out, declared) });
-    }
+    for (const w of arr(ast.with)) this.withItem(obj(w)!, scope, inner);
     if (obj(ast.into)?.expr != null) throw new Unsupported('SELECT … INTO');
     for (const item of arr(ast.from)) this.fromItem(obj(item)!, scope, inner);
-    const out: Output = { names: [], lineage: [] };
+    const out: Out = { names: [], lineage: [] };
     const columns = ast.columns;
     if (!Array.isArray(columns)) throw new Unsupported('a select list the analyser cannot read');
     for (const c of columns) {
@@ -539,10 +932,20 @@ class StatementAnalyser {
       const e = obj(item.expr);
       if (e?.type === 'column_ref' && e.column === '*') {
         const suffix = obj(e.suffix);
-        const exclude = new Set<string>();
+        const exclude: Array<{ rel?: Rel; name: string }> = [];
         if (suffix) {
-          if (this.functionName(suffix) !== 'exclude') throw new Unsupported('a * modifier other than EXCLUDE');
-          for (const x of arr(obj(suffix.args)?.value)) exclude.add(this.ident(obj(x)?.column));
+          if (suffix.type !== 'function' || this.functionName(suffix) !== 'exclude') throw new Unsupported('a * modifier other than EXCLUDE');
+          for (const x of arr(obj(suffix.args)?.value)) {
+            const ref = obj(x);
+            if (ref?.type !== 'column_ref' || typeof ref.column !== 'string' || ref.schema != null || ref.db != null || arr(ref.array_index).length)
+              throw new Unsupported('an EXCLUDE item the analyser cannot read');
+            if (arr(ref.notations).some((p) => p !== '.')) throw new Unsupported('an EXCLUDE item the analyser cannot read');
+            if (ref.table != null) {
+              const rel = findRel(scope, [this.ident(ref.table)]);
+              if (!rel) throw new Unsupported('an EXCLUDE item of an unknown relation');
+              exclude.push({ rel, name: this.ident(ref.column) });
+            } else exclude.push({ name: this.ident(ref.column) });
+          }
         }
         const quals = [e.schema, e.table].filter((p) => p != null && p !== '').map((p) => this.ident(p));
         const s = this.star(scope, quals, inner, exclude);
@@ -550,7 +953,9 @@ class StatementAnalyser {
         out.lineage.push(...s.lineage);
         continue;
       }
+      const x0 = this.expansions;
       const lineage = this.expr(e, scope, inner);
+      if (this.expansions > x0) out.open = [...(out.open ?? []), ...lineage];
       out.names.push(item.as != null ? this.ident(item.as) : e?.type === 'column_ref' && typeof e.column === 'string' ? this.ident(e.column) : undefined);
       out.lineage.push(lineage);
     }
@@ -558,36 +963,99 @@ class StatementAnalyser {
     out.names.forEach((nm, i) => {
       if (nm) scope.outputs!.set(nm, [...(scope.outputs!.get(nm) ?? []), ...out.lineage[i]!]);
     });
+    if (String(obj(ast.distinct)?.type ?? '').toUpperCase() === 'DISTINCT') this.flow(out.lineage.flat(), Channel.ROWS, 'DISTINCT');
     const filter: Mode = { filter: true, aliases: true };
     const withAliases: Mode = { filter: mode.filter, aliases: true };
     if (ast.where) this.expr(ast.where, scope, filter);
     const groupby = obj(ast.groupby);
-    this.expr(groupby ? groupby.columns : ast.groupby, scope, withAliases);
+    for (const g of arr(groupby ? groupby.columns : ast.groupby)) this.flow(this.groupItem(g, out, scope, withAliases), Channel.ROWS, 'GROUP BY');
     if (ast.having) this.expr(ast.having, scope, filter);
     if (ast.qualify) this.expr(ast.qualify, scope, filter);
-    this.expr(ast.orderby, scope, withAliases);
+    for (const o of arr(ast.orderby)) this.flow(this.orderItem(o, out, scope, withAliases), Channel.ORDER, 'ORDER BY');
     this.expr(ast.window, scope, withAliases);
-    this.expr(obj(ast.limit)?.value, scope, inner);
-    this.expr(ast.top, scope, inner);
+    const limit = obj(ast.limit);
+    const limits = arr(limit?.value);
+    limits.forEach((v, i) => {
+      // `LIMIT n OFFSET m` reads [n, m]; a lone `OFFSET m` reads [m].
+      const offset = i === 1 || (limits.length === 1 && String(limit?.seperator).toLowerCase() === 'offset');
+      this.flow(this.expr(v, scope, inner), Channel.ROWS, offset ? 'OFFSET' : 'LIMIT');
+    });
+    this.flow(this.expr(ast.top, scope, inner), Channel.ROWS, 'TOP');
     for (const [k, v] of Object.entries(ast)) if (!SELECT_KEYS.has(k) && v && typeof v === 'object') this.expr(v, scope, inner);
     if (top) {
       this.facts.hasWhere = Boolean(ast.where);
       this.facts.whereTriviallyTrue = Boolean(ast.where) && this.trivially(ast.where);
-      this.facts.hasLimit = arr(obj(ast.limit)?.value).length > 0 || obj(ast.top)?.value != null;
+      this.facts.hasLimit = limits.length > 0 || obj(ast.top)?.value != null;
     }
-    const next = obj(ast._next);
-    if (next) {
+    return branch ? out : this.setOperation(ast, out, parent, scope, mode, top);
+  }
+
+  /**
+   * The branches of a set operation (`a UNION b UNION ALL c`, left-associative): their result
+   * columns merged by position. UNION (not ALL) removes duplicates: the number of rows depends on
+   * every column of the branches it combines.
+   */
+  private setOperation(head: Node, first: Out, parent: Scope | undefined, scope: Scope, mode: Mode, top: boolean): Out {
+    const branches: Out[] = [first];
+    const ops: string[] = [];
+    let node = head;
+    for (let next = obj(node._next); next; next = obj(node._next)) {
+      ops.push(String(node.set_op ?? '').toLowerCase());
       // Later branches of a set operation see the first branch's CTEs.
       const branchScope: Scope = { rels: [], ctes: scope.ctes };
       if (parent) branchScope.parent = parent;
-      const o2 = this.select(next, branchScope, mode);
-      o2.lineage.forEach((lin, i) => {
-        if (i < out.lineage.length) out.lineage[i] = [...out.lineage[i]!, ...lin];
-        else out.lineage.push(lin);
+      branches.push(this.select(next, branchScope, mode, false, true));
+      if (top && arr(obj(next.limit)?.value).length) this.facts.hasLimit = true;
+      node = next;
+    }
+    if (branches.length === 1) return first;
+    const out: Out = { names: [...first.names], lineage: [] };
+    for (const b of branches) {
+      b.lineage.forEach((lin, i) => {
+        out.lineage[i] = [...(out.lineage[i] ?? []), ...lin];
       });
-      if (top && obj(next.limit) && arr(obj(next.limit)?.value).length) this.facts.hasLimit = true;
+    }
+    // A branch whose select list expands has no fixed positions: every column may carry it.
+    if (branches.some((b) => b.open)) out.open = out.lineage.flat();
+    ops.forEach((op, j) => {
+      if (op === 'union all') return;
+      const via = op.startsWith('intersect') ? 'INTERSECT' : op.startsWith('except') || op.startsWith('minus') ? 'EXCEPT' : 'UNION';
+      for (const b of branches.slice(0, j + 2)) this.flow(b.lineage.flat(), Channel.ROWS, via);
+    });
+    // The last branch's ORDER BY orders the whole result: ordinals and the first branch's names
+    // stand for the merged columns.
+    for (const o of arr(node.orderby)) {
+      const e = obj(obj(o)?.expr);
+      if (e?.type === 'number') this.flow(this.ordinal(out, e.value), Channel.ORDER, 'ORDER BY');
+      for (const name of this.bareNames(e)) {
+        out.names.forEach((nm, i) => {
+          if (nm === name) this.flow(out.lineage[i]!, Channel.ORDER, 'ORDER BY');
+        });
+      }
     }
     return out;
+  }
+
+  /** Unqualified column names an expression mentions (outside subqueries). */
+  private bareNames(e: unknown): string[] {
+    const names: string[] = [];
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(visit);
+      else if (v && typeof v === 'object') {
+        const n = v as Node;
+        if (n.ast !== undefined || n.type === 'select') return;
+        if (n.type === 'column_ref' && n.table == null && typeof n.column === 'string' && n.column !== '*') {
+          try {
+            names.push(this.ident(n.column));
+          } catch {
+            // not a name
+          }
+        }
+        for (const [k, x] of Object.entries(n)) if (k !== 'tableList' && k !== 'columnList') visit(x);
+      }
+    };
+    visit(e);
+    return names;
   }
 
   private fromItem(item: Node, scope: Scope, mode: Mode): void {
@@ -603,7 +1071,7 @@ class StatementAnalyser {
       if (aliasSpec) throw new Unsupported('a table alias with a column list');
       rel = this.tableRel(item, scope, 'read');
     } else if (e && e.ast !== undefined) {
-      rel = { alias, cols: outputColumns(this.select(obj(e.ast)!, scope, mode), renamed) };
+      rel = { alias, cols: this.derivedColumns(this.select(obj(e.ast)!, scope, mode), renamed) };
     } else if (e?.type === 'values') {
       const out: Output = { names: [], lineage: [] };
       for (const row of arr(e.values)) {
@@ -614,8 +1082,7 @@ class StatementAnalyser {
       out.names = out.lineage.map((_, i) => `COLUMN${i + 1}`);
       rel = { alias, cols: outputColumns(out, renamed) };
     } else if (e?.type === 'flatten') {
-      this.facts.functions.add('flatten');
-      rel = this.pseudo(alias, FLATTEN_COLUMNS, this.generic(obj(e.args) ?? {}, scope, mode, []));
+      rel = this.tableFunction(e, alias, scope, mode);
     } else if (e?.type === 'function') {
       const name = this.functionName(e);
       const args = arr(obj(e.args)?.value);
@@ -645,16 +1112,17 @@ class StatementAnalyser {
       }
       if (hits < 2) this.facts.resolved = false;
     }
-    if (item.tablesample) this.expr(item.tablesample, scope, mode);
+    if (item.tablesample) this.flow(this.expr(item.tablesample, scope, mode), Channel.ROWS, 'SAMPLE');
   }
 
   private tableFunction(e: Node, alias: string, scope: Scope, mode: Mode): Rel {
     const name = e.type === 'flatten' ? 'flatten' : this.functionName(e);
     this.facts.functions.add(name);
     const input = e.type === 'flatten' ? this.generic(obj(e.args) ?? {}, scope, mode, []) : this.expr(obj(e.args)?.value, scope, mode);
-    if (name === 'flatten') return this.pseudo(alias, FLATTEN_COLUMNS, input);
-    if (name === 'split_to_table' || name === 'strtok_split_to_table') return this.pseudo(alias, SPLIT_COLUMNS, input);
-    throw new Unsupported(`the table function ${name}`);
+    if (name !== 'flatten' && name !== 'split_to_table' && name !== 'strtok_split_to_table') throw new Unsupported(`the table function ${name}`);
+    // The rows a table function yields depend on its input.
+    this.functionFlows(name, [input]);
+    return this.pseudo(alias, name === 'flatten' ? FLATTEN_COLUMNS : SPLIT_COLUMNS, input);
   }
 
   /** A table function's output: every column carries the values of its input columns. */
@@ -707,9 +1175,10 @@ class StatementAnalyser {
         const t = this.tableRel(obj(targets[0])!, root, 'write').table!;
         const cols = arr(ast.columns).map((c) => this.ident(obj(c)?.column ?? c));
         this.written(t, cols);
+        // The inserted values land in the target's columns, where they are not masked as their sources.
         const values = obj(ast.values);
-        if (values?.type === 'values') for (const row of arr(values.values)) this.expr(obj(row)?.value, root, plain);
-        else if (values) this.select(obj(values.ast) ?? values, undefined, plain);
+        if (values?.type === 'values') for (const row of arr(values.values)) this.flow(this.expr(obj(row)?.value, root, plain), Channel.VALUE, 'INSERT');
+        else if (values) this.flow(this.select(obj(values.ast) ?? values, undefined, plain).lineage.flat(), Channel.VALUE, 'INSERT');
         return;
       }
       case 'update': {
@@ -727,7 +1196,7 @@ class StatementAnalyser {
             if (q !== target.alias && q !== target.table!.name) throw new Unsupported('UPDATE SET of another table’s column');
           }
           cols.push(this.ident(set.column));
-          this.expr(set.value, root, plain);
+          this.flow(this.expr(set.value, root, plain), Channel.VALUE, 'UPDATE');
         }
         this.written(target.table!, cols);
         this.where(ast.where, root);
@@ -749,11 +1218,13 @@ class StatementAnalyser {
       case 'call': {
         const e = obj(ast.expr);
         if (e?.type !== 'function') throw new Unsupported('CALL of something other than a procedure');
-        this.expr(e, root, plain);
+        // A procedure's arguments go wherever it puts them.
+        this.flow(this.expr(e, root, plain), Channel.VALUE, this.functionName(e));
         return;
       }
       case 'set':
-        for (const a of arr(ast.expr)) this.expr(obj(a)?.right, root, plain);
+        // A session variable holds the value unmasked, for any later statement to read.
+        for (const a of arr(ast.expr)) this.flow(this.expr(obj(a)?.right, root, plain), Channel.VALUE, 'SET');
         return;
     }
   }
@@ -782,7 +1253,8 @@ class StatementAnalyser {
       this.facts.write(this.tableName(this.itemParts(obj(targets[0])!)));
       for (const k of ['like', 'clone']) if (ast[k] != null) throw new Unsupported(`CREATE TABLE … ${k.toUpperCase()}`);
       const q = obj(ast.query_expr);
-      if (q) this.select(obj(q.ast) ?? q, undefined, plain);
+      // CREATE TABLE … AS: the values land in a new table, where they are not masked as their sources.
+      if (q) this.flow(this.select(obj(q.ast) ?? q, undefined, plain).lineage.flat(), Channel.VALUE, 'CREATE TABLE');
       return;
     }
     if (keyword === 'view') {
@@ -792,7 +1264,7 @@ class StatementAnalyser {
       this.facts.write(this.tableName(parts.map((p) => this.ident(p))));
       const q = obj(ast.select);
       if (!q) throw new Unsupported('a view without a query');
-      this.select(obj(q.ast) ?? q, undefined, plain);
+      this.flow(this.select(obj(q.ast) ?? q, undefined, plain).lineage.flat(), Channel.VALUE, 'CREATE VIEW');
       return;
     }
     throw new Unsupported(`CREATE ${keyword.toUpperCase()}`);
@@ -1035,7 +1507,7 @@ class StatementAnalyser {
     const target = this.tableRel(from[0]!, scope, 'write');
     scope.rels.push(target);
     this.fromItem(from[1]!, scope, PLAIN);
-    if (items.length) for (const c of arr(ast.columns)) this.expr(obj(c)?.expr, scope, PLAIN);
+    if (items.length) for (const c of arr(ast.columns)) this.flow(this.expr(obj(c)?.expr, scope, PLAIN), Channel.VALUE, 'MERGE');
     // The ON condition is what bounds a MERGE: reported as its WHERE.
     let onExpr: unknown = ast.where;
     for (let i = 0; i < predicates.length; i++) onExpr = obj(onExpr)?.left;
@@ -1087,7 +1559,8 @@ class StatementAnalyser {
     } else if (isOp(t[k], '(')) {
       const close = this.scan(k + 1, t.length, (x) => isOp(x, ')'));
       if (close < 0) throw new Unsupported('unbalanced parentheses');
-      this.select(this.parseOne(this.text(k + 1, close), 'select', k + 1, close), undefined, PLAIN, false);
+      // Unloaded values land in files, unmasked.
+      this.flow(this.select(this.parseOne(this.text(k + 1, close), 'select', k + 1, close), undefined, PLAIN, false).lineage.flat(), Channel.VALUE, 'COPY');
       k = close + 1;
     } else if (isLocation(t[k])) throw new Unsupported('COPY from a location into a location');
     else {
@@ -1095,6 +1568,11 @@ class StatementAnalyser {
       const src = this.known(this.tableName(n.parts));
       f.read(src);
       f.columnsRead.push({ table: src, column: '*' });
+      this.flow(
+        (this.catalog.columns(src) ?? []).map((column) => ({ table: src, column })),
+        Channel.VALUE,
+        'COPY',
+      );
       k = n.end;
     }
     // Copy options: `NAME = value`, `NAME = ( … )`; nothing that names a table or holds an expression.

@@ -370,8 +370,7 @@ class Unit {
           this.facts.flow(r, Channel.ERROR, `pattern ${op}`);
           // A regular expression can backtrack: how long matching takes depends on the value.
           if (op.includes('~') && !op.startsWith('~~') && !op.startsWith('!~~')) this.facts.flow(l, Channel.DELAY, `regular expression ${op}`);
-        }
-        else if (!TOTAL_OPERATORS.has(op)) this.facts.flow([...l, ...r], Channel.ERROR, `operator ${op}`);
+        } else if (!TOTAL_OPERATORS.has(op)) this.facts.flow([...l, ...r], Channel.ERROR, `operator ${op}`);
         break;
       case 'AEXPR_LIKE':
       case 'AEXPR_ILIKE':
@@ -381,6 +380,13 @@ class Unit {
         break;
       case 'AEXPR_NULLIF':
         if (!mode.filter) this.facts.flow([...l, ...r], Channel.VALUE, 'NULLIF');
+        break;
+      case 'AEXPR_BETWEEN':
+      case 'AEXPR_NOT_BETWEEN':
+      case 'AEXPR_BETWEEN_SYM':
+      case 'AEXPR_NOT_BETWEEN_SYM':
+        // A NULL bound turns the answer into NULL or not depending on the value.
+        if (!mode.filter) this.facts.flow([...l, ...r], Channel.VALUE, 'BETWEEN');
         break;
       case 'AEXPR_IN':
       case 'AEXPR_OP_ANY':
@@ -766,7 +772,8 @@ class Unit {
       case 'SelectStmt': {
         const into = obj(obj(body.intoClause)?.rel);
         if (into) f.write(this.table(into));
-        this.select(body, undefined, PLAIN, true);
+        const out = this.select(body, undefined, PLAIN, true);
+        if (into) f.flow(out.lineage.flat(), Channel.VALUE, 'SELECT INTO');
         return;
       }
       case 'CreateStmt':
@@ -776,12 +783,12 @@ class Unit {
         f.write(this.table(obj(obj(body.into)?.rel)!));
         const q = unwrap(body.query);
         if (q?.[0] === 'ExecuteStmt') f.resolved = false;
-        else this.query(body.query, root, PLAIN);
+        else f.flow(this.query(body.query, root, PLAIN).lineage.flat(), Channel.VALUE, 'CREATE TABLE AS');
         return;
       }
       case 'ViewStmt':
         f.write(this.table(obj(body.view)!));
-        this.query(body.query, root, PLAIN);
+        f.flow(this.query(body.query, root, PLAIN).lineage.flat(), Channel.VALUE, 'CREATE VIEW');
         return;
       case 'IndexStmt':
       case 'AlterTableStmt':
