@@ -84,11 +84,6 @@ export const TOTAL_FUNCTIONS: ReadonlySet<string> = new Set([
   'current_role',
   'current_schema',
   'current_database',
-  'try_cast',
-  'try_to_number',
-  'try_to_decimal',
-  'try_to_date',
-  'try_to_timestamp',
   'quote_ident',
   'quote_literal',
   'quote_nullable',
@@ -187,10 +182,54 @@ export const TEXT_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /** Operators that never raise and are strict (NULL in, NULL out), so their result tells no more than their operands' projection. */
-export const TOTAL_OPERATORS: ReadonlySet<string> = new Set(['=', '<>', '!=', '<', '>', '<=', '>=', '||']);
+export const TOTAL_OPERATORS: ReadonlySet<string> = new Set([
+  '=',
+  '<>',
+  '!=',
+  '<',
+  '>',
+  '<=',
+  '>=',
+  '||',
+  // JSON access and containment: a missing key or a non-object is NULL or false, never an error.
+  '->',
+  '->>',
+  '#>',
+  '#>>',
+  '?',
+  '?|',
+  '?&',
+  '@>',
+  '<@',
+]);
 
 /** Pattern operators: total on the value side, able to raise on the pattern side (an invalid pattern or escape). */
 export const PATTERN_OPERATORS: ReadonlySet<string> = new Set(['~', '~*', '!~', '!~*', '~~', '~~*', '!~~', '!~~*', 'rlike', 'regexp', 'like', 'ilike']);
+
+/**
+ * PostgreSQL functions that run SQL given as text, or read a whole table, schema or database by
+ * name (`query_to_xml('select ssn …')`, `table_to_xml('patients', …)`, `ts_stat('select …')`): what
+ * they read is invisible to analysis, so a statement calling one is not understood (fail closed).
+ * (dblink and its kin reach other servers: the guardrail policy names them.)
+ */
+export const DYNAMIC_SQL_FUNCTIONS: ReadonlySet<string> = new Set([
+  'query_to_xml',
+  'query_to_xmlschema',
+  'query_to_xml_and_xmlschema',
+  'table_to_xml',
+  'table_to_xmlschema',
+  'table_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'cursor_to_xmlschema',
+  'schema_to_xml',
+  'schema_to_xmlschema',
+  'schema_to_xml_and_xmlschema',
+  'database_to_xml',
+  'database_to_xmlschema',
+  'database_to_xml_and_xmlschema',
+  'ts_stat',
+  'ts_rewrite',
+]);
 
 /** The channel and construct for a function's arguments, by argument position; undefined: total. */
 export function functionFlow(name: string, position: number): { channel: 'rows' | 'delay' | 'value' | 'error'; via: string } | undefined {
@@ -198,6 +237,9 @@ export function functionFlow(name: string, position: number): { channel: 'rows' 
   if (ROW_FUNCTIONS.has(short)) return { channel: 'rows', via: short };
   if (DELAY_FUNCTIONS.has(short)) return { channel: 'delay', via: short };
   if (SIDE_EFFECT_FUNCTIONS.has(short)) return { channel: 'value', via: short };
+  // TRY_CAST, TRY_TO_DATE …: NULL instead of an error, so whether the result is NULL depends on the
+  // value, and masking leaves NULL visible. Their other arguments (a format) can still raise.
+  if (short.startsWith('try_')) return position === 0 ? { channel: 'value', via: short } : { channel: 'error', via: short };
   if (FIRST_ARGUMENT_TOTAL.has(short)) return position === 0 ? undefined : { channel: 'error', via: short };
   if (TOTAL_FUNCTIONS.has(short)) return undefined;
   return { channel: 'error', via: short };

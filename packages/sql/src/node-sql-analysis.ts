@@ -63,23 +63,9 @@ const SPLIT_COLUMNS = ['SEQ', 'INDEX', 'VALUE'];
 
 /**
  * Snowflake functions total in their first argument only, besides the shared list (flows.ts): a
- * digest size, a format or a scale can make them raise.
+ * digest size can make them raise. (TRY_* functions are value flows: flows.ts.)
  */
-const FIRST_ARGUMENT_TOTAL_SF = new Set([
-  'sha2',
-  'sha2_hex',
-  'sha2_binary',
-  'try_to_number',
-  'try_to_decimal',
-  'try_to_numeric',
-  'try_to_double',
-  'try_to_date',
-  'try_to_time',
-  'try_to_timestamp',
-  'try_to_timestamp_ntz',
-  'try_to_timestamp_ltz',
-  'try_to_timestamp_tz',
-]);
+const FIRST_ARGUMENT_TOTAL_SF = new Set(['sha2', 'sha2_hex', 'sha2_binary']);
 /** Snowflake system functions with side effects (logging, events, notifications, return values, cancellation). */
 const SIDE_EFFECT_PREFIXES = ['system$set_', 'system$log', 'system$send_', 'system$add_event', 'system$cancel_', 'system$abort_', 'pg_advisory_'];
 /** Set-returning functions besides the shared list. */
@@ -557,10 +543,11 @@ class StatementAnalyser {
 
   /**
    * A column that cannot be pinned: positional `$1`, IDENTIFIER($var), COLUMNS(…). Every column
-   * of every relation in scope (the enclosing queries' too, to be safe).
+   * of every relation in scope (the enclosing queries' too, to be safe), as whole rows (`*`): a
+   * superset of what it reads, so the statement's columns stay resolved (policy sees each table's
+   * every column read, filtered, ordered … wherever the reference stands).
    */
   private anyColumn(scope: Scope, mode: Mode): ColumnName[] {
-    this.facts.resolved = false;
     const rels: Rel[] = [];
     for (let s: Scope | undefined = scope; s; s = s.parent) rels.push(...s.rels);
     return this.star(scope, [], mode, [], rels).lineage.flat();
@@ -692,7 +679,11 @@ class StatementAnalyser {
       }
       case 'cast': {
         const input = this.generic(n, scope, mode, ['target']);
-        if (String(n.keyword).toLowerCase() === 'try_cast') return input;
+        if (String(n.keyword).toLowerCase() === 'try_cast') {
+          // NULL instead of an error: whether the result is NULL depends on the value.
+          this.steer(input, mode, 'TRY_CAST');
+          return input;
+        }
         // A cast to text never raises; a cast to VARCHAR(n) does in Snowflake (it refuses to truncate).
         const target = arr(n.target)
           .map(obj)

@@ -87,6 +87,14 @@ test('unknown syntax, unknown tables and other databases are not understood (fai
   assert.equal(run('select * from secret_table').understood, false);
   assert.equal(run('select * from otherdb.public.patients').understood, false);
   assert.equal(run('').understood, false);
+  // Functions that run SQL given as text, or read a table by name, hide what they read.
+  for (const sql of [
+    "SELECT query_to_xml('select ssn from patients', true, false, '')",
+    "SELECT pg_catalog.table_to_xml('patients', true, false, '')",
+    "SELECT word FROM ts_stat('select to_tsvector(ssn) from patients')",
+    "SELECT xpath('/row/ssn/text()', query_to_xml('select ssn from patients', true, false, ''))",
+  ])
+    assert.equal(run(sql).understood, false, sql);
 });
 
 test('columns from subqueries are pinned to the columns they come from; unknown names are not', () => {
@@ -128,6 +136,11 @@ test('inference channels: every way a value shapes the row count, order, errors,
     ["SELECT CASE WHEN right(ssn,1)='7' THEN pg_sleep(1) END FROM patients WHERE id = 5", 'patients.ssn:delay'],
     ['SELECT pg_sleep(length(ssn)) FROM patients WHERE id = 5', 'patients.ssn:delay'],
     ["SELECT CASE WHEN ssn LIKE '1%' THEN (SELECT count(*) FROM claims) END FROM patients", 'patients.ssn:delay'],
+    // A scalar subquery raises when it returns more than one row.
+    ["SELECT CASE WHEN ssn LIKE '9%' THEN (SELECT 1 UNION ALL SELECT 2) ELSE 0 END FROM patients", 'patients.ssn:error'],
+    // XMLPARSE, XMLSERIALIZE, IS DOCUMENT raise on malformed values.
+    ['SELECT xmlparse(document ssn) FROM patients', 'patients.ssn:error'],
+    ['SELECT xmlserialize(document xmlparse(content ssn) AS text) FROM patients', 'patients.ssn:error'],
     ['SELECT id FROM patients ORDER BY ssn', 'patients.ssn:order'],
     ['SELECT ssn FROM patients ORDER BY 1', 'patients.ssn:order'],
     ['SELECT ssn AS s FROM patients ORDER BY s', 'patients.ssn:order'],
@@ -184,6 +197,8 @@ test('inference channels: a projection, strict total functions and analytics on 
     'SELECT x.s FROM (SELECT ssn AS s, id FROM patients) x ORDER BY x.id',
     'WITH w AS (SELECT id, ssn FROM patients) SELECT ssn FROM w ORDER BY id LIMIT 3',
     "SELECT substr(ssn, 8), left(ssn, 3), to_char(dob, 'YYYY') FROM patients",
+    // JSON access never raises: a missing key is NULL.
+    "SELECT to_jsonb(p)->>'ssn', row_to_json(p)->'ssn' FROM patients p",
   ]) {
     const f = [...flows(sql)].filter((x) => x.startsWith('patients.ssn:'));
     assert.deepEqual(f, [], sql);

@@ -1,7 +1,7 @@
 import { type Analysis, Channel, type ColumnName, type StatementFacts, type TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
 import { Facts, FILTER, findRel, lookupColumn, type Mode, type Output, outputColumns, PLAIN, type Rel, relColumn, type Scope, Unsupported } from './facts.js';
-import { functionFlow, PATTERN_OPERATORS, TEXT_TYPES, TOTAL_FUNCTIONS, TOTAL_OPERATORS } from './flows.js';
+import { DYNAMIC_SQL_FUNCTIONS, functionFlow, PATTERN_OPERATORS, TEXT_TYPES, TOTAL_FUNCTIONS, TOTAL_OPERATORS } from './flows.js';
 
 /** PostgreSQL's own parser (libpg-query): the parse tree as JSON, and its fingerprint. */
 export interface PgParser {
@@ -122,10 +122,10 @@ function castType(tc: Node): string {
  * AND/OR): when a branch is risky, whether it runs, and so whether the statement fails or how long
  * it takes, depends on the condition's value.
  */
-function risk(e: unknown): 'error' | 'delay' | undefined {
-  let found: 'error' | 'delay' | undefined;
+function risk(e: unknown): Array<'error' | 'delay'> {
+  const found = new Set<'error' | 'delay'>();
   const visit = (x: unknown): void => {
-    if (found === 'delay') return;
+    if (found.size === 2) return;
     if (Array.isArray(x)) {
       for (const y of x) visit(y);
       return;
@@ -137,27 +137,38 @@ function risk(e: unknown): 'error' | 'delay' | undefined {
       return;
     }
     const [type, body] = u;
+    // A subquery takes its time, and raises when a scalar one returns more than one row.
     if (type === 'SubLink' || type === 'SelectStmt') {
-      found = 'delay';
+      found.add('delay');
+      found.add('error');
       return;
     }
     if (type === 'FuncCall') {
       const name = funcName(body);
       const short = name.split('.').at(-1)!;
       const flow = functionFlow(name, 0);
-      if (flow?.channel === 'delay') found = 'delay';
-      else if (!TOTAL_FUNCTIONS.has(short)) found = 'error';
-    } else if (type === 'TypeCast' && !TEXT_TYPES.has(castType(body))) found = 'error';
+      if (flow?.channel === 'delay') found.add('delay');
+      else if (!TOTAL_FUNCTIONS.has(short)) found.add('error');
+    } else if (type === 'TypeCast' && !TEXT_TYPES.has(castType(body))) found.add('error');
+    else if ((type === 'XmlExpr' && !TOTAL_XML.has(String(body.op))) || type === 'XmlSerialize') found.add('error');
     else if (type === 'A_Expr') {
       const op = str(arr(body.name).at(-1)) ?? '';
-      if (body.kind === 'AEXPR_OP' && !TOTAL_OPERATORS.has(op)) found = 'error';
-      if (body.kind === 'AEXPR_LIKE' || body.kind === 'AEXPR_ILIKE' || body.kind === 'AEXPR_SIMILAR') found = 'error';
+      if (body.kind === 'AEXPR_OP' && !TOTAL_OPERATORS.has(op)) found.add('error');
+      if (body.kind === 'AEXPR_LIKE' || body.kind === 'AEXPR_ILIKE' || body.kind === 'AEXPR_SIMILAR') found.add('error');
     }
     for (const v of Object.values(body)) if (v && typeof v === 'object') visit(v);
   };
   visit(e);
-  return found;
+  return [...found];
 }
+
+/** `IS_XMLPARSE` → `XMLPARSE`, `IS_DOCUMENT` → `IS DOCUMENT`. */
+function xmlName(op: string): string {
+  return op === 'IS_DOCUMENT' ? 'IS DOCUMENT' : op.replace(/^IS_/, '');
+}
+
+/** XML constructors that never raise on their values (they escape them); XMLPARSE, XMLPI, XMLROOT, IS DOCUMENT and XMLSERIALIZE can. */
+const TOTAL_XML = new Set(['IS_XMLELEMENT', 'IS_XMLFOREST', 'IS_XMLCONCAT']);
 
 /** Context shared by the statements of one input. */
 interface Context {
@@ -307,8 +318,7 @@ class Unit {
         if (body.boolop !== 'NOT_EXPR') {
           // AND/OR stop early and turn NULL into TRUE/FALSE: which operand decides is the value's.
           if (!mode.filter) this.facts.flow(all, Channel.VALUE, body.boolop === 'AND_EXPR' ? 'AND' : 'OR');
-          const r = risk(body.args);
-          if (r) this.facts.flow(all, r, body.boolop === 'AND_EXPR' ? 'AND' : 'OR');
+          for (const r of risk(body.args)) this.facts.flow(all, r, body.boolop === 'AND_EXPR' ? 'AND' : 'OR');
         }
         return all;
       }
@@ -319,17 +329,22 @@ class Unit {
         // Which branch runs is the condition's value: it decides the result's value (NULL or not
         // included), and whether a risky branch raises or takes its time.
         if (!mode.filter) this.facts.flow(cond, Channel.VALUE, 'CASE');
-        const r = risk([whens.map((w) => w.result), whens.slice(1).map((w) => w.expr), body.defresult]);
-        if (r) this.facts.flow(cond, r, 'CASE');
+        for (const r of risk([whens.map((w) => w.result), whens.slice(1).map((w) => w.expr), body.defresult])) this.facts.flow(cond, r, 'CASE');
         return [...cond, ...results];
       }
       case 'CoalesceExpr': {
         const args = arr(body.args);
         const parts = args.map((a) => this.expr(a, scope, mode));
         // Later arguments run only when the earlier ones are NULL.
-        const r = risk(args.slice(1));
-        if (r) this.facts.flow(parts.slice(0, -1).flat(), r, 'COALESCE');
+        for (const r of risk(args.slice(1))) this.facts.flow(parts.slice(0, -1).flat(), r, 'COALESCE');
         return parts.flat();
+      }
+      case 'XmlExpr':
+      case 'XmlSerialize': {
+        const lin = this.generic(body, scope, mode);
+        if (type === 'XmlSerialize' || !TOTAL_XML.has(String(body.op)))
+          this.facts.flow(lin, Channel.ERROR, type === 'XmlSerialize' ? 'XMLSERIALIZE' : xmlName(String(body.op)));
+        return lin;
       }
       case 'RangeVar':
         throw new Unsupported('a table reference in an unexpected place');
@@ -343,6 +358,8 @@ class Unit {
   private funcCall(body: Node, scope: Scope, mode: Mode): ColumnName[] {
     const name = funcName(body);
     this.facts.functions.add(name);
+    const short = name.toLowerCase().split('.').at(-1)!;
+    if (DYNAMIC_SQL_FUNCTIONS.has(short)) throw new Unsupported(`a function that runs SQL given as text or reads a table by name (${short})`);
     const out: ColumnName[] = [];
     arr(body.args).forEach((a, i) => {
       const lin = this.expr(a, scope, mode);
