@@ -6,6 +6,7 @@ import { type Counter, childTrace, type Histogram, type Logger, type OpsOptions,
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { HeldQueries, HeldState } from '../../domain/held-queries.js';
 import type { QueryResult, QueryService } from '../../domain/query-service.js';
+import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import type { Identity } from '../../domain/types.js';
 import type { ResultStore } from './result-store.js';
 
@@ -76,8 +77,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   registerOpsRoutes(app, deps.ops);
 
   app.setErrorHandler((err, req, reply) => {
+    // Every answer passes here: an upstream error not yet scrubbed of values is scrubbed now.
     const e = isAppError(err)
-      ? err
+      ? withScrubbedUpstream(err)
       : (err as { statusCode?: number }).statusCode && (err as { statusCode: number }).statusCode < 500
         ? new AppError('COMMON_BAD_REQUEST', { message: `the request is malformed: ${(err as Error).message}` })
         : toAppError(err);
@@ -139,7 +141,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       deps.log.info({ requestId, connection: body.connection, rows: result.rowCount, latencyMs: Math.round(performance.now() - started) }, 'query completed');
       return reply.header('x-request-id', requestId).send(out);
     } catch (err) {
-      const e = toAppError(err);
+      // An upstream error goes on scrubbed of values (a no-op when its adapter already scrubbed it).
+      const e = withScrubbedUpstream(toAppError(err), typeof req.body?.sql === 'string' ? req.body.sql : undefined);
       outcome = e.code === 'GATEWAY_POLICY_DENIED' ? 'denied' : e.kind.toLowerCase();
       deps.log.info({ requestId, code: e.code, latencyMs: Math.round(performance.now() - started) }, 'query refused');
       reply.header('x-request-id', requestId);

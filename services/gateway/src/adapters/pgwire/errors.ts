@@ -1,6 +1,7 @@
 // The PostgreSQL wire door's one mapping from our errors to ErrorResponse fields: a registered code's
 // own SQLSTATE where PostgreSQL has one for that situation, else the kind's (packages/errors/kinds.ts).
 import { type AppError, type ErrorCode, SQLSTATE } from '@phigate/errors';
+import { upstreamText } from '../../domain/scrub-error.js';
 import type { Notice } from './codec.js';
 
 const BY_CODE: Partial<Record<ErrorCode, string>> = {
@@ -36,7 +37,9 @@ export function sqlstateOf(e: AppError): string {
 
 /**
  * ErrorResponse fields: SQLSTATE, our message, and a detail line naming the request (and, for a
- * denial, the rule and the reason) so a user can quote it to whoever reads the audit trail.
+ * denial, the rule and the reason) so a user can quote it to whoever reads the audit trail. An
+ * upstream error reads as the upstream's own, scrubbed of values (domain/scrub-error.ts): its
+ * message, its DETAIL before ours, its HINT before ours. Never the upstream's original text.
  */
 export function errorNotice(e: AppError, requestId: string, severity: 'ERROR' | 'FATAL' = 'ERROR'): Notice {
   const d = e.details;
@@ -46,5 +49,13 @@ export function errorNotice(e: AppError, requestId: string, severity: 'ERROR' | 
   if (typeof d.approvalId === 'string' && d.approvalId) parts.push(`approval id: ${d.approvalId}`);
   if (typeof d.policyRevision === 'string' && d.policyRevision) parts.push(`policy revision: ${d.policyRevision}`);
   parts.push(`request id: ${typeof d.requestId === 'string' && d.requestId ? d.requestId : requestId}`);
-  return { severity, code: sqlstateOf(e), message: e.message, detail: parts.join('; '), hint: `phigate error code ${e.code}` };
+  const upstream = upstreamText(e);
+  const ours = { detail: parts.join('; '), hint: `phigate error code ${e.code}` };
+  return {
+    severity,
+    code: sqlstateOf(e),
+    message: upstream?.message ?? e.message,
+    detail: upstream?.detail ? `${upstream.detail}\n${ours.detail}` : ours.detail,
+    hint: upstream?.hint ? `${upstream.hint}\n${ours.hint}` : ours.hint,
+  };
 }

@@ -5,6 +5,7 @@ import type { Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { ExecuteOptions, SessionUpstreamPort, StatementDescription, UpstreamPort, UpstreamSession } from '../../domain/ports.js';
+import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
 import { OneShot } from './one-shot.js';
@@ -27,12 +28,18 @@ function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
-/** Upstream errors mapped to our model; the upstream's message is not passed on (it can quote data). */
-function mapPgError(err: unknown): AppError {
+/**
+ * Upstream errors mapped to our model. The upstream's message can quote data: only its scrubbed
+ * form goes on (domain/scrub-error.ts), in the message and `details.upstream`, and the original
+ * error is not kept as the cause, so no door, log line or audit record can reach it.
+ */
+function mapPgError(err: unknown, statement?: string): AppError {
   const code = (err as { code?: string }).code;
-  if (code === '42501') return new AppError('GATEWAY_UPSTREAM_PERMISSION', { cause: err, details: { sqlstate: code } });
-  if (typeof code === 'string' && /^(08|57P|53)/.test(code)) return new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err, details: { sqlstate: code } });
-  if (typeof code === 'string' && code.length === 5) return new AppError('GATEWAY_UPSTREAM_ERROR', { cause: err, details: { sqlstate: code } });
+  if (code === '42501') return withScrubbedUpstream(new AppError('GATEWAY_UPSTREAM_PERMISSION', { cause: err, details: { sqlstate: code } }), statement);
+  if (typeof code === 'string' && /^(08|57P|53)/.test(code))
+    return withScrubbedUpstream(new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err, details: { sqlstate: code } }), statement);
+  if (typeof code === 'string' && code.length === 5)
+    return withScrubbedUpstream(new AppError('GATEWAY_UPSTREAM_ERROR', { cause: err, details: { sqlstate: code } }), statement);
   return new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
 }
 
@@ -232,7 +239,7 @@ export class PostgresUpstream implements SessionUpstreamPort {
       // dies with it.
       client.release(true);
       if (err instanceof AppError) throw err;
-      throw mapPgError(err);
+      throw mapPgError(err, sql);
     } finally {
       stopCancel();
     }
@@ -265,7 +272,7 @@ export class PostgresUpstream implements SessionUpstreamPort {
       // A failure of ours (masking) leaves the portal open: close it so the session stays usable.
       if (cursor && (!(err as { code?: string }).code || err instanceof AppError)) await closeCursor(cursor).catch(() => session.markBroken());
       if (err instanceof AppError) throw err;
-      throw mapPgError(err);
+      throw mapPgError(err, sql);
     } finally {
       stopCancel();
     }
@@ -299,7 +306,7 @@ export class PostgresUpstream implements SessionUpstreamPort {
     } catch (err) {
       if (!session) client.release();
       if (err instanceof AppError) throw err;
-      throw mapPgError(err);
+      throw mapPgError(err, sql);
     }
   }
 
@@ -366,7 +373,7 @@ class PgSession implements UpstreamSession {
     try {
       await this.client.query(sql);
     } catch (err) {
-      throw mapPgError(err);
+      throw mapPgError(err, sql);
     }
   }
 

@@ -25,6 +25,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HeldQueries } from '../../domain/held-queries.js';
 import type { RequestContext } from '../../domain/ports.js';
 import type { QueryResult, QueryService } from '../../domain/query-service.js';
+import { upstreamText, withScrubbedUpstream } from '../../domain/scrub-error.js';
 import { bindStatement, takesArrayBinds } from './binds.js';
 import { encodeResult } from './encoding.js';
 import { errorEnvelope } from './protocol.js';
@@ -183,10 +184,10 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
       await complete(q, s, outcome.result);
       d.log.info({ requestId: q.queryId, sessionId: s.id, rows: outcome.result.rowCount, chunks: q.chunks?.length ?? 0 }, 'snowflake statement completed');
     } catch (err) {
-      const e = toAppError(err);
+      const e = withScrubbedUpstream(toAppError(err), sql);
       d.log.info({ requestId: q.queryId, sessionId: s.id, code: e.code }, 'snowflake statement refused');
       q.status = 'failed';
-      q.error = errorEnvelope(e, q.queryId);
+      q.error = statementError(e, q.queryId);
       q.endTime = Date.now();
     }
     await settleRecord(q);
@@ -216,7 +217,7 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
         if (settled?.outcome?.kind === 'error') {
           const o = settled.outcome;
           q.status = 'failed';
-          q.error = errorEnvelope(new AppError(isErrorCode(o.code) ? o.code : 'COMMON_INTERNAL', { message: o.message, details: o.details }), queryId);
+          q.error = statementError(new AppError(isErrorCode(o.code) ? o.code : 'COMMON_INTERNAL', { message: o.message, details: o.details }), queryId);
           q.endTime = Date.now();
           await settleRecord(q);
           continue;
@@ -418,10 +419,10 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY }, (_req, body, done) => done(null, body));
     const send = (reply: FastifyReply, env: Envelope) => reply.code(200).header('content-type', 'application/json').send(JSON.stringify(env));
     scope.setErrorHandler((err, req, reply) => {
-      const e = isAppError(err) ? err : toAppError(err);
+      const e = withScrubbedUpstream(isAppError(err) ? err : toAppError(err));
       if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE')
         d.log.warn({ reqId: req.id, code: e.code, cause: (e.cause as { code?: string })?.code }, 'snowflake request failed');
-      void send(reply, errorEnvelope(e, String(req.id)));
+      void send(reply, statementError(e, String(req.id)));
     });
 
     const withBody =
@@ -545,4 +546,17 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
 function uuidOf(name: string): string {
   const h = createHash('sha256').update(name).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * A statement's error envelope. An upstream error reads as the upstream's own message scrubbed of
+ * values (domain/scrub-error.ts; its DETAIL on the next line) with the upstream's code and SQLSTATE,
+ * which errorEnvelope keeps; the upstream's original text never reaches the driver.
+ */
+function statementError(e: AppError, queryId: string): Envelope {
+  const env = errorEnvelope(e, queryId);
+  const upstream = upstreamText(e);
+  if (env.success || e.code !== 'GATEWAY_UPSTREAM_ERROR' || !upstream) return env;
+  const text = upstream.detail ? `${upstream.message}\n${upstream.detail}` : upstream.message;
+  return { ...env, message: `${text} (phigate ${e.code}, request ${queryId})` };
 }

@@ -4,6 +4,7 @@ import type { Logger } from '@phigate/telemetry';
 import sqlParser from 'node-sql-parser';
 import snowflake from 'snowflake-sdk';
 import type { UpstreamPort } from '../../domain/ports.js';
+import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
 import { resultSources } from './provenance.js';
@@ -25,9 +26,15 @@ function ident(s: string): string {
 
 /**
  * Snowflake errors mapped to our model. The upstream's code and SQLSTATE are kept (the Snowflake
- * door reports them); its message is not (it can quote data).
+ * door reports them); its message only scrubbed of values (domain/scrub-error.ts), and the original
+ * error is not kept as the cause, so no door, log line or audit record can reach it.
  */
-function mapError(err: unknown): AppError {
+function mapError(err: unknown, statement?: string): AppError {
+  const e = mapErrorRaw(err);
+  return withScrubbedUpstream(e, statement);
+}
+
+function mapErrorRaw(err: unknown): AppError {
   const e = err as { code?: unknown; sqlState?: unknown; name?: string };
   const sfCode = typeof e.code === 'string' && /^\d{6}$/.test(e.code) ? e.code : undefined;
   const sqlstate = typeof e.sqlState === 'string' ? e.sqlState : undefined;
@@ -293,7 +300,7 @@ export class SnowflakeUpstream implements UpstreamPort {
       // A session that failed mid-statement (or holds an open transaction) is discarded, never reused.
       discard();
       if (err instanceof AppError) throw err;
-      throw mapError(err);
+      throw mapError(err, sql);
     }
   }
 
