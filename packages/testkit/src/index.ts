@@ -175,3 +175,23 @@ export async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/**
+ * Every audit event on Kafka since `sinceMs` (epoch ms), read with kcat: a Kafka client that is not
+ * part of phigate, so it sees what a SIEM would.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: tests read audit events as the JSON a SIEM gets, untyped
+export function kafkaEventsSince(sinceMs: number): Array<Record<string, any>> {
+  const out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', 'phigate.audit.v1', '-o', `s@${sinceMs}`, '-e', '-q', '-f', '%s\n'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return (
+    out
+      .split('\n')
+      .filter(Boolean)
+      // biome-ignore lint/suspicious/noExplicitAny: as above
+      .map((l) => JSON.parse(l) as Record<string, any>)
+  );
+}

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { demoToken, eventually, need, REPO_ROOT, requireHttp } from '@phigate/testkit';
+import { demoToken, eventually, kafkaEventsSince, need, REPO_ROOT, requireHttp } from '@phigate/testkit';
 
 const gateway = () => need('GATEWAY_URL');
 
@@ -18,18 +18,6 @@ async function query(token: string | undefined, body: unknown) {
     signal: AbortSignal.timeout(20_000),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
-function kafkaEventsSince(sinceMs: number): Array<Record<string, any>> {
-  // kcat is a Kafka client that is not part of phigate: what a SIEM would see.
-  const out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', 'phigate.audit.v1', '-o', `s@${sinceMs}`, '-e', '-q', '-f', '%s\n'], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
 }
 
 const pidOf = (app: string) => Number(readFileSync(join(need('PHIGATE_HOME'), 'run/apps', `${app}.pid`), 'utf8'));

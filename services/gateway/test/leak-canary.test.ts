@@ -4,28 +4,15 @@
 // ids); an SSN in a column policy did not mask is flagged (phi.leak_suspected, rows flow) for it,
 // and blocks the AI agent's result.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { demoToken, eventually, need, requireHttp } from '@phigate/testkit';
+import { demoToken, eventually, kafkaEventsSince, need, requireHttp } from '@phigate/testkit';
 import pg from 'pg';
 import snowflake from 'snowflake-sdk';
 
 snowflake.configure({ logLevel: 'OFF', disableOCSPChecks: true });
 
 type Event = Record<string, any>;
-
-function kafkaEventsSince(sinceMs: number): Event[] {
-  const out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', 'phigate.audit.v1', '-o', `s@${sinceMs}`, '-e', '-q', '-f', '%s\n'], {
-    encoding: 'utf8',
-    timeout: 20_000,
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  return out
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
 
 /** Every event of the request whose query.received statement contains `marker`, once it completed or failed. */
 async function eventsOf(sinceMs: number, marker: string): Promise<Event[]> {

@@ -98,20 +98,38 @@ const CHANNEL_WORDS: Record<Channel, string> = {
 
 const isMasked = (ctx: Context, c: ColumnName) => ctx.masks.some((k) => columnHit(`${k.schema}.${k.table}.${k.column}`, c));
 
+/** A column in a reason: `patients.ssn`; a whole row names its masked columns: `patients.* (the whole row: ssn, email)`. */
+function columnWords(ctx: Context, c: ColumnName): string {
+  if (c.column !== '*') return `${c.table.name}.${c.column}`;
+  const masked = unique(ctx.masks.filter((k) => columnHit(`${k.schema}.${k.table}.${k.column}`, c)).map((k) => k.column));
+  return `${c.table.name}.* (the whole row${masked.length ? `: ${masked.join(', ')}` : ''})`;
+}
+
 /** The flows of columns masked for this identity into one of `channels`, in words: `patients.ssn → the order of rows (ORDER BY)`. */
 function maskedFlows(channels: readonly Channel[], s: StatementFacts, ctx: Context): string[] {
   const out: string[] = [];
   for (const f of s.flows) {
     if (!channels.includes(f.channel) || !isMasked(ctx, f.column)) continue;
-    out.push(`${f.column.table.name}.${f.column.column} → ${CHANNEL_WORDS[f.channel]} (${f.via})`);
+    out.push(`${columnWords(ctx, f.column)} → ${CHANNEL_WORDS[f.channel]} (${f.via})`);
   }
+  return unique(out);
+}
+
+/** The masked columns a statement filters on, in words: `patients.ssn → which rows are returned (a WHERE, HAVING or JOIN condition)`. */
+function maskedFilters(s: StatementFacts, ctx: Context): string[] {
+  const out = s.columnsFiltered
+    .filter((c) => isMasked(ctx, c))
+    .map((c) => `${c.table.name}.${c.column} → which rows are returned (a WHERE, HAVING or JOIN condition)`);
+  if (!out.length && s.hasWhere && !s.columnsResolved) out.push('a condition on columns the analysis could not pin → which rows are returned');
   return unique(out);
 }
 
 /** A rule's reason, with what exactly triggered it where the rule names inference channels. */
 function reasonOf(r: Rule, statements: readonly StatementFacts[], ctx: Context): string {
-  if (!r.match.maskedColumnFlow) return r.reason;
-  const found = unique(statements.flatMap((s) => maskedFlows(r.match.maskedColumnFlow!, s, ctx)));
+  let found: string[] = [];
+  if (r.match.maskedColumnFlow) found = unique(statements.flatMap((s) => maskedFlows(r.match.maskedColumnFlow!, s, ctx)));
+  else if (r.match.maskedColumnInPredicate === true) found = unique(statements.flatMap((s) => maskedFilters(s, ctx)));
+  else return r.reason;
   return found.length ? `${r.reason}: ${found.slice(0, 5).join('; ')}${found.length > 5 ? `; and ${found.length - 5} more` : ''}` : r.reason;
 }
 
