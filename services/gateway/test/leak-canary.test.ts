@@ -8,9 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { demoToken, eventually, kafkaEventsSince, need, requireHttp } from '@phigate/testkit';
 import pg from 'pg';
-import snowflake from 'snowflake-sdk';
-
-snowflake.configure({ logLevel: 'OFF', disableOCSPChecks: true });
+import { sfConnect } from './fixtures/snowflake/connect.js';
 
 type Event = Record<string, any>;
 
@@ -110,18 +108,7 @@ test('PostgreSQL wire door: same canary, same events', async () => {
 
 test('Snowflake door: same canary, same events', async () => {
   const since = Date.now() - 1000;
-  const url = new URL(need('GATEWAY_URL'));
-  const conn = snowflake.createConnection({
-    account: 'clinical-sf',
-    host: url.hostname,
-    port: Number(url.port),
-    protocol: 'http',
-    authenticator: 'OAUTH',
-    token: await demoToken('etl-pipeline'),
-    database: 'CLINICAL',
-    schema: 'PUBLIC',
-  } as snowflake.ConnectionOptions);
-  await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
+  const conn = await sfConnect({ gatewayUrl: need('GATEWAY_URL'), token: await demoToken('etl-pipeline') });
   const exec = (sqlText: string) =>
     new Promise<unknown[][]>((resolve, reject) =>
       conn.execute({ sqlText, rowMode: 'array', complete: (err, _stmt, rows) => (err ? reject(err) : resolve((rows ?? []) as unknown[][])) }),

@@ -12,13 +12,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, type TestContext, test } from 'node:test';
 import { demoToken, eventually, freePort, kafkaEventsSince, need, REPO_ROOT, requireHttp, type SpawnedApp, spawnApp } from '@phigate/testkit';
 import pg from 'pg';
-import snowflake from 'snowflake-sdk';
 import { parse } from 'yaml';
-
-snowflake.configure({ logLevel: 'OFF', disableOCSPChecks: true });
+import { sfConnect } from './fixtures/snowflake/connect.js';
 
 interface Case {
   sql: string;
@@ -134,21 +132,7 @@ async function pgDoor(who: string): Promise<(sql: string) => Promise<Outcome>> {
 }
 
 async function sfDoor(who: string): Promise<(sql: string) => Promise<Outcome>> {
-  const url = new URL(gateway());
-  const connect = () => {
-    const conn = snowflake.createConnection({
-      account: 'clinical-sf',
-      host: url.hostname,
-      port: Number(url.port),
-      protocol: 'http',
-      authenticator: 'OAUTH',
-      token: tokens[who],
-      database: 'CLINICAL',
-      schema: 'PUBLIC',
-    } as snowflake.ConnectionOptions);
-    return new Promise<snowflake.Connection>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve(conn))));
-  };
-  const conn = await connect();
+  const conn = await sfConnect({ gatewayUrl: gateway(), token: tokens[who]! });
   return (sql: string) =>
     new Promise<Outcome>((resolve) => {
       if (sql === '') {
@@ -253,22 +237,21 @@ async function assertAudited(refusals: Map<string, Case>): Promise<void> {
   assert.deepEqual(unnamed, [], 'every refusal names the masked column and the channel');
 }
 
-test('PostgreSQL corpus through the HTTP API and the PostgreSQL door (node-postgres)', { timeout: 900_000 }, async (t) => {
-  const run = await runCorpus('red-team-pg.yaml', pgDoor, 'PostgreSQL door');
+/** Runs a corpus through HTTP and `door`, then checks the audit trail of its refusals. */
+async function redTeam(t: TestContext, file: string, door: (who: string) => Promise<(sql: string) => Promise<Outcome>>, doorName: string): Promise<void> {
+  const run = await runCorpus(file, door, doorName);
   t.diagnostic(
     `${run.statements} statements × 2 identities × 2 doors; ${run.refusals.size} refusals audited; SSNs returned in clear for ${run.clearSsnStatements}`,
   );
   assert.deepEqual(run.failures, []);
   assert.ok(run.clearSsnStatements >= 30, `the clear identity gets SSNs back (${run.clearSsnStatements} statements)`);
   await assertAudited(run.refusals);
-});
+}
 
-test('Snowflake corpus through the HTTP API and the Snowflake door (snowflake-sdk)', { timeout: 900_000 }, async (t) => {
-  const run = await runCorpus('red-team-sf.yaml', sfDoor, 'Snowflake door');
-  t.diagnostic(
-    `${run.statements} statements × 2 identities × 2 doors; ${run.refusals.size} refusals audited; SSNs returned in clear for ${run.clearSsnStatements}`,
-  );
-  assert.deepEqual(run.failures, []);
-  assert.ok(run.clearSsnStatements >= 30, `the clear identity gets SSNs back (${run.clearSsnStatements} statements)`);
-  await assertAudited(run.refusals);
-});
+test('PostgreSQL corpus through the HTTP API and the PostgreSQL door (node-postgres)', { timeout: 900_000 }, (t) =>
+  redTeam(t, 'red-team-pg.yaml', pgDoor, 'PostgreSQL door'),
+);
+
+test('Snowflake corpus through the HTTP API and the Snowflake door (snowflake-sdk)', { timeout: 900_000 }, (t) =>
+  redTeam(t, 'red-team-sf.yaml', sfDoor, 'Snowflake door'),
+);

@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { demoToken, eventually, need, requireHttp } from '@phigate/testkit';
 import pg from 'pg';
-import snowflake from 'snowflake-sdk';
-
-snowflake.configure({ logLevel: 'OFF', disableOCSPChecks: true });
+import type snowflake from 'snowflake-sdk';
+import { sfConnect, sfDestroy } from './fixtures/snowflake/connect.js';
 
 const gateway = () => need('GATEWAY_URL');
 /** A tag no statement, table or message holds: the values below are built from it at run time. */
@@ -180,21 +179,6 @@ test('PostgreSQL door: err.code is the upstream SQLSTATE; message, detail and hi
   assertWithout(fields(fk), [NO_PATIENT], 'the ErrorResponse');
 });
 
-function sfConnect(account: string, token: string, database: string, schema: string): Promise<snowflake.Connection> {
-  const url = new URL(gateway());
-  const conn = snowflake.createConnection({
-    account,
-    host: url.hostname,
-    port: Number(url.port),
-    protocol: 'http',
-    authenticator: 'OAUTH',
-    token,
-    database,
-    schema,
-  } as snowflake.ConnectionOptions);
-  return new Promise((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve(conn))));
-}
-
 function sfError(conn: snowflake.Connection, sqlText: string): Promise<{ code?: string; sqlState?: string; message: string }> {
   return new Promise((resolve, reject) =>
     conn.execute({
@@ -204,10 +188,8 @@ function sfError(conn: snowflake.Connection, sqlText: string): Promise<{ code?: 
   );
 }
 
-const sfDestroy = (conn: snowflake.Connection) => new Promise<void>((r) => conn.destroy(() => r()));
-
 test('Snowflake door (snowflake-sdk): the warehouse’s code and SQLSTATE stay, its message loses the value', async (t) => {
-  const reader = await sfConnect('clinical-sf', etl, 'CLINICAL', 'PUBLIC');
+  const reader = await sfConnect({ gatewayUrl: gateway(), account: 'clinical-sf', token: etl, database: 'CLINICAL', schema: 'PUBLIC' });
   t.after(() => sfDestroy(reader));
   const cast = await sfError(reader, CAST_BUILT);
   assert.equal(String(cast.code), '100038');
@@ -215,7 +197,7 @@ test('Snowflake door (snowflake-sdk): the warehouse’s code and SQLSTATE stay, 
   assert.match(cast.message, /^Could not convert string ['"]\?['"] to .* \(phigate GATEWAY_UPSTREAM_ERROR, request [0-9a-f-]{36}\)$/);
   assertWithout(cast.message, [BUILT, TAG], 'the driver error');
 
-  const writer = await sfConnect('clinical-sf', billing, 'CLINICAL', 'PUBLIC');
+  const writer = await sfConnect({ gatewayUrl: gateway(), account: 'clinical-sf', token: billing, database: 'CLINICAL', schema: 'PUBLIC' });
   t.after(() => sfDestroy(writer));
   const dup = await sfError(writer, `INSERT INTO claims (id, patient_id, status) VALUES (${claimId}, 1, 'submitted')`);
   assert.equal(String(dup.code), '100072');
@@ -224,14 +206,14 @@ test('Snowflake door (snowflake-sdk): the warehouse’s code and SQLSTATE stay, 
 });
 
 test('Snowflake door on the PostgreSQL connection: the upstream SQLSTATE and scrubbed message and detail', async (t) => {
-  const reader = await sfConnect('clinical-pg', etl, 'clinical', 'public');
+  const reader = await sfConnect({ gatewayUrl: gateway(), account: 'clinical-pg', token: etl, database: 'clinical', schema: 'public' });
   t.after(() => sfDestroy(reader));
   const cast = await sfError(reader, CAST_BUILT);
   assert.equal(cast.sqlState, '22P02');
   assert.match(cast.message, /^invalid input syntax for type integer: "\?" \(phigate GATEWAY_UPSTREAM_ERROR, request [0-9a-f-]{36}\)$/);
   assertWithout(cast.message, [BUILT, TAG], 'the driver error');
 
-  const writer = await sfConnect('clinical-pg', billing, 'clinical', 'public');
+  const writer = await sfConnect({ gatewayUrl: gateway(), account: 'clinical-pg', token: billing, database: 'clinical', schema: 'public' });
   t.after(() => sfDestroy(writer));
   const dup = await sfError(writer, `INSERT INTO claims (id, patient_id, status) VALUES (${claimId}, 1, 'submitted')`);
   assert.equal(dup.sqlState, '23505');
