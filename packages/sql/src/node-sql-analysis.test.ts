@@ -190,6 +190,14 @@ test('order: ORDER BY (names, aliases, ordinals, set operations), window PARTITI
   hasFlow('select array_agg(id order by ssn) from patients', 'PATIENTS.SSN', 'order', 'aggregate ORDER BY');
   hasFlow("select listagg(id, ',' order by ssn) from patients", 'PATIENTS.SSN', 'order', 'aggregate ORDER BY');
   hasFlow('select percentile_cont(0.5) within group (order by ssn) from patients', 'PATIENTS.SSN', 'order', 'aggregate ORDER BY');
+  // LISTAGG / ARRAY_AGG … WITHIN GROUP, which the grammar lacks, read as the inline ORDER BY.
+  hasFlow("select listagg(id, ',') within group (order by ssn desc) from patients", 'PATIENTS.SSN', 'order', 'aggregate ORDER BY');
+  hasFlow('select zip, array_agg(id) within group (order by ssn) from patients group by zip', 'PATIENTS.SSN', 'order', 'aggregate ORDER BY');
+  // INTERSECT / EXCEPT / MINUS keep or drop rows by comparing them: a row-count flow, as UNION.
+  for (const op of ['intersect', 'intersect all', 'except', 'minus']) hasFlow(`select '1' as p ${op} select ssn from patients`, 'PATIENTS.SSN', 'rows');
+  // Infix RLIKE is the pattern operator; RLIKE(…) the function.
+  hasFlow("select 'x' rlike ssn from patients", 'PATIENTS.SSN', 'error');
+  hasFlow("select id from patients where rlike(ssn, '9.*') order by id", 'PATIENTS.SSN', 'error');
 });
 
 test('error: casts to non-text types, arithmetic, patterns, functions off the allowlist, conditionals', () => {
@@ -362,8 +370,10 @@ test('* EXCLUDE keeps its exact semantics; the star modifiers the parser cannot 
   noFlow('select distinct * exclude (id) from patients p join claims c on c.patient_id = p.id', 'PATIENTS.ID', 'rows');
   hasFlow('select distinct t.* exclude id from (select * from patients) t', 'PATIENTS.SSN', 'rows', 'DISTINCT');
   assert.ok(colsOf(one('select * exclude (ssn) from patients').columnsRead).includes('PATIENTS.*'), 'the star still reads the table');
+  // `* ILIKE 'pattern'` is read as every column (a superset).
+  assert.ok(colsOf(one("select * ilike '%S%' from patients").columnsRead).includes('PATIENTS.*'));
+  hasFlow("select distinct * ilike '%S%' from patients", 'PATIENTS.SSN', 'rows', 'DISTINCT');
   for (const sql of [
-    "select * ilike '%S%' from patients",
     "select * like '%S%' from patients",
     'select * rename (ssn as x) from patients',
     'select * replace (id as ssn) from patients',

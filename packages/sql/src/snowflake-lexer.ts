@@ -285,7 +285,65 @@ export function prepare(tokens: Token[]): Prepared {
     }
   }
   if (binds && tokens.some((t, k) => bind[k] && t.text === ':')) throw new LexError('? binds mixed with :n binds');
+  rewriteUnparsed(tokens, replace);
   return { replace, quoted, bind };
+}
+
+/** Aggregates whose `WITHIN GROUP (ORDER BY …)` the grammar lacks but whose inline `ORDER BY` it reads. */
+const ORDERED_AGGREGATES = ['LISTAGG', 'ARRAY_AGG', 'ARRAYAGG'];
+
+/** The index of the `(` that the `)` at `close` closes (-1 when unbalanced). */
+function openOf(tokens: Token[], close: number): number {
+  let depth = 0;
+  for (let k = close; k >= 0; k--) {
+    if (isOp(tokens[k], ')')) depth++;
+    else if (isOp(tokens[k], '(') && --depth === 0) return k;
+  }
+  return -1;
+}
+
+const wordIs = (t: Token | undefined, ...words: string[]) => t?.type === 'word' && words.includes(t.text.toUpperCase());
+
+/**
+ * Snowflake syntax node-sql-parser's grammar lacks, rewritten into forms it reads whose tables,
+ * columns and flows are the same or a superset (analysis only: the upstream runs the original):
+ * - `INTERSECT [ALL|DISTINCT]`, `EXCEPT`, `MINUS` → `UNION`: rows from both sides, kept or dropped
+ *   by comparing their values (a row-count flow of every column, as UNION records);
+ * - `agg(args) WITHIN GROUP (ORDER BY …)` → `agg(args ORDER BY …)`: an aggregate's ORDER BY;
+ * - infix `RLIKE` → `REGEXP`: the same pattern operator;
+ * - `* ILIKE 'pattern'` → `*`: every column rather than those whose name matches.
+ */
+function rewriteUnparsed(tokens: Token[], replace: string[]): void {
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (t.type !== 'word') continue;
+    const word = t.text.toUpperCase();
+    const prev = tokens[k - 1];
+    if ((word === 'INTERSECT' || word === 'EXCEPT' || word === 'MINUS') && !isOp(prev, '*')) {
+      replace[k] = 'UNION';
+      if (wordIs(tokens[k + 1], 'ALL', 'DISTINCT')) replace[k + 1] = '';
+    } else if (
+      word === 'WITHIN' &&
+      wordIs(tokens[k + 1], 'GROUP') &&
+      isOp(tokens[k + 2], '(') &&
+      wordIs(tokens[k + 3], 'ORDER') &&
+      isOp(prev, ')') &&
+      wordIs(tokens[openOf(tokens, k - 1) - 1], ...ORDERED_AGGREGATES)
+    ) {
+      // The aggregate's closing parenthesis moves after the ORDER BY list: drop it and `WITHIN GROUP (`.
+      replace[k - 1] = '';
+      replace[k] = '';
+      replace[k + 1] = '';
+      replace[k + 2] = '';
+    } else if (word === 'RLIKE' && prev) {
+      // `RLIKE(a, b)` is the function (left alone); after an operand it is the operator.
+      const call = isOp(tokens[k + 1], '(') && !(isOp(prev, ')') || prev.type === 'qident' || prev.type === 'string' || prev.type === 'number');
+      if (!call) replace[k] = 'REGEXP';
+    } else if (word === 'ILIKE' && isOp(prev, '*') && tokens[k + 1]?.type === 'string') {
+      replace[k] = '';
+      replace[k + 1] = '';
+    }
+  }
 }
 
 /** The text of tokens [from, to): original spacing kept (a gap, even a comment, is one space). */
