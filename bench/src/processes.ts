@@ -94,6 +94,8 @@ export async function startReplicas(): Promise<Record<Durability, Replica>> {
       GATEWAY_AUDIT_DURABILITY: durability,
       GATEWAY_AUDIT_OUTBOX_DIR: outbox.path,
       GATEWAY_REPLICA_ID: `bench-${durability}-${httpPort}`,
+      // The product's default (the dev stack watches every statement): what a deployment pays.
+      GATEWAY_CANARY_REPORT_SAMPLE: '0.1',
     });
     track(`gateway replica (${durability}, pid ${app.pid})`, () => app.kill('SIGTERM'));
     out[durability] = { durability, httpUrl: app.url, httpPort, pgPort, pid: app.pid };

@@ -115,6 +115,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   // Loaded in start(): PostgreSQL's own grammar (WASM) for PostgreSQL, node-sql-parser for Snowflake.
   let analyser: Analyser | undefined;
   const queryDeps: QueryServiceDeps = {
+    canaryReportSample: config.GATEWAY_CANARY_REPORT_SAMPLE,
     connections: () => registry.snapshot(),
     bindings: () => bindings.bindings,
     analyse: (sql, conn, catalog) => {

@@ -37,6 +37,12 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_SEALING_KEYS_FILE: z.string().min(1),
   /** Groups whose members may use the admin API. */
   GATEWAY_ADMIN_GROUPS: fields.list().default(['phigate-admins']),
+  /**
+   * Share of statements with nothing to mask that the leak canary in `report` mode samples (0–1).
+   * Such a statement otherwise needs no masking call; sampling keeps watching every identity off
+   * the hot path's cost. `block` mode and statements already masked are always watched.
+   */
+  GATEWAY_CANARY_REPORT_SAMPLE: z.coerce.number().min(0).max(1).default(0.1),
   /** Requests per identity per minute, across all replicas (Redis). */
   GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
   /** Redis key prefix of the rate-limit counters: replicas sharing it share the budgets. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Catalog } from '@phigate/sql';
 import type { AuditPort, UpstreamPort } from './ports.js';
-import { QueryService } from './query-service.js';
+import { effectiveCanary, QueryService } from './query-service.js';
 import type { Analysis, Decision } from './types.js';
 
 const write: Analysis = {
@@ -96,4 +96,41 @@ test('when the outcome cannot be recorded, the write is rolled back and the clie
   };
   await assert.rejects(service(audit, log).run(request), { code: 'GATEWAY_AUDIT_UNAVAILABLE' });
   assert.deepEqual(log, ['execute transaction=true', 'rollback']);
+});
+
+test('the canary: block and masked statements always watched; report on an unmasked statement sampled', () => {
+  const draws = [0.05, 0.5];
+  for (const r of draws) {
+    assert.equal(
+      effectiveCanary('block', false, 0.1, () => r),
+      'block',
+    );
+    assert.equal(
+      effectiveCanary('report', true, 0.1, () => r),
+      'report',
+      'its rows go through masking anyway',
+    );
+    assert.equal(
+      effectiveCanary('off', false, 1, () => r),
+      'off',
+    );
+    assert.equal(
+      effectiveCanary('report', false, 1, () => r),
+      'report',
+      'rate 1: every statement',
+    );
+    assert.equal(
+      effectiveCanary('report', false, 0, () => r),
+      'off',
+      'rate 0: none',
+    );
+  }
+  assert.equal(
+    effectiveCanary('report', false, 0.1, () => 0.05),
+    'report',
+  );
+  assert.equal(
+    effectiveCanary('report', false, 0.1, () => 0.5),
+    'off',
+  );
 });

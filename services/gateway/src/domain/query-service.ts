@@ -88,7 +88,21 @@ export interface QueryServiceDeps {
   limits: { maxSqlBytes: number; maxRows: number };
   /** Holds require_approval statements; without it they fail closed. */
   held?: HoldPort;
+  /** Share of statements with nothing to mask that a `report` canary samples (default 1: every one). */
+  canaryReportSample?: number;
   now?: () => number;
+  /** Uniform in [0, 1): the canary's sampling draw. */
+  random?: () => number;
+}
+
+/**
+ * The canary a statement runs with. `block`, and any statement that is masked anyway (its rows go
+ * through the masking service already), as planned; `report` on a statement with nothing to mask
+ * (a masking call only for the canary), a sample of `rate` of them.
+ */
+export function effectiveCanary(planned: 'off' | 'report' | 'block', masked: boolean, rate: number, random: () => number): 'off' | 'report' | 'block' {
+  if (planned !== 'report' || masked) return planned;
+  return random() < rate ? 'report' : 'off';
 }
 
 /**
@@ -98,9 +112,11 @@ export interface QueryServiceDeps {
  */
 export class QueryService {
   private readonly now: () => number;
+  private readonly random: () => number;
 
   constructor(private readonly deps: QueryServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
   }
 
   /**
@@ -251,12 +267,11 @@ export class QueryService {
           columns: (cols) => {
             columns = cols;
             const masks = resultMasks(cols, decision.maskingPlan);
+            const masked = masks.some((m) => m.strategy !== 'none');
+            const canary = effectiveCanary(decision.maskingPlan.canary ?? 'off', masked, this.deps.canaryReportSample ?? 1, this.random);
             // Nothing to mask and no canary: no masking call at all (the rows are what policy allows).
-            const canary = decision.maskingPlan.canary ?? 'off';
             session =
-              masks.some((m) => m.strategy !== 'none') || canary !== 'off'
-                ? this.deps.masking.open(req.requestId, masks, canary, decision.maskingPlan.visiblePhiKinds)
-                : passThrough(masks);
+              masked || canary !== 'off' ? this.deps.masking.open(req.requestId, masks, canary, decision.maskingPlan.visiblePhiKinds) : passThrough(masks);
           },
           rows: async (batch) => {
             stage = 'masking';
