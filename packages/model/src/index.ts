@@ -75,8 +75,23 @@ export interface Analysis {
   /** False when the analyser could not fully understand the input: fail closed. */
   understood: boolean;
   error: string;
+  /**
+   * When not understood because the database itself would reject the statement: its SQLSTATE,
+   * message and 1-based position, as PostgreSQL reports them (a syntax error 42601, an unknown
+   * relation 42P01). The message may quote a token of the statement: scrub it before it leaves.
+   */
+  failure?: AnalysisFailure;
   statements: StatementFacts[];
 }
+
+export interface AnalysisFailure {
+  sqlstate: string;
+  message: string;
+  position?: number;
+}
+
+/** The rule id policy reports when it denies a statement the analyser could not understand. */
+export const UNKNOWN_STATEMENT_RULE = 'unknown-statement';
 
 /** What policy can decide for a statement. */
 export const Action = { ALLOW: 'allow', DENY: 'deny', REQUIRE_APPROVAL: 'require_approval' } as const;

@@ -1,8 +1,16 @@
-import type { Channel, ColumnFlow, ColumnName, StatementFacts, TableName } from '@phigate/model';
+import type { AnalysisFailure, Channel, ColumnFlow, ColumnName, StatementFacts, TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
 
 /** Something an analyser does not fully understand: the input is not understood (fail closed). */
-export class Unsupported extends Error {}
+export class Unsupported extends Error {
+  /** Set when the database itself would reject the statement so (see Analysis.failure). */
+  constructor(
+    message: string,
+    readonly failure?: AnalysisFailure,
+  ) {
+    super(message);
+  }
+}
 
 /** A relation in a FROM clause: a catalog table, or a derived one (CTE, subquery, function, VALUES). */
 export interface Rel {

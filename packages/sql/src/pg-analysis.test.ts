@@ -87,6 +87,13 @@ test('unknown syntax, unknown tables and other databases are not understood (fai
   assert.equal(run('select * from secret_table').understood, false);
   assert.equal(run('select * from otherdb.public.patients').understood, false);
   assert.equal(run('').understood, false);
+  // What the database itself would say: a syntax error with its position, an unknown relation
+  // (not a system catalog, which exists upstream) with the name as written.
+  assert.deepEqual(run('SELEC 1').failure, { sqlstate: '42601', message: 'syntax error at or near "SELEC"', position: 1 });
+  assert.deepEqual(run('select id from public.nosuch').failure, { sqlstate: '42P01', message: 'relation "public.nosuch" does not exist', position: 16 });
+  assert.equal(run('select * from pg_catalog.pg_authid').failure, undefined);
+  assert.equal(run('select * from pg_class').failure, undefined);
+  assert.equal(run('select * from otherdb.public.patients').failure, undefined);
   // Functions that run SQL given as text, or read a table by name, hide what they read.
   for (const sql of [
     "SELECT query_to_xml('select ssn from patients', true, false, '')",

@@ -1,4 +1,4 @@
-import { type Analysis, Channel, type ColumnName, type StatementFacts, type TableName } from '@phigate/model';
+import { type Analysis, type AnalysisFailure, Channel, type ColumnName, type StatementFacts, type TableName } from '@phigate/model';
 import type { Catalog } from './catalog.js';
 import { Facts, FILTER, findRel, lookupColumn, type Mode, type Output, outputColumns, PLAIN, type Rel, relColumn, type Scope, Unsupported } from './facts.js';
 import { DYNAMIC_SQL_FUNCTIONS, functionFlow, PATTERN_OPERATORS, TEXT_TYPES, TOTAL_FUNCTIONS, TOTAL_OPERATORS } from './flows.js';
@@ -199,7 +199,15 @@ class Unit {
 
   private known(rv: Node): TableName {
     const t = this.table(rv);
-    if (!this.ctx.catalog.hasTable(t)) throw new Unsupported('the statement references a table the connection does not know');
+    if (!this.ctx.catalog.hasTable(t)) {
+      const written = [rv.schemaname, rv.relname].filter((x) => typeof x === 'string').join('.');
+      // A name in the system catalogs exists upstream; the gateway just does not serve it.
+      const system = /^(pg_|information_schema$)/.test(String(rv.schemaname ?? '')) || String(rv.relname).startsWith('pg_');
+      throw new Unsupported(
+        'the statement references a table the connection does not know',
+        system ? undefined : { sqlstate: '42P01', message: `relation "${written}" does not exist`, ...position(rv.location) },
+      );
+    }
     return t;
   }
 
@@ -953,10 +961,13 @@ export function analysePostgres(sql: string, parser: PgParser, catalog: Catalog,
     const msg = String((err as Error).message ?? err)
       .split('\n')[0]
       ?.slice(0, 160);
-    return { dialect: 'postgresql', fingerprint: '', understood: false, error: `syntax not understood: ${msg}`, statements: [] };
+    const cursor = (err as { sqlDetails?: { cursorPosition?: unknown } }).sqlDetails?.cursorPosition;
+    const failure = { sqlstate: '42601', message: msg ?? 'syntax error', ...position(cursor) };
+    return { dialect: 'postgresql', fingerprint: '', understood: false, error: `syntax not understood: ${msg}`, failure, statements: [] };
   }
   const statements: StatementFacts[] = [];
   const errors: string[] = [];
+  let failure: AnalysisFailure | undefined;
   const count = tree.stmts.length;
   for (const [i, { stmt }] of tree.stmts.entries()) {
     const [type, body] = Object.entries(stmt)[0] as [string, Node];
@@ -969,10 +980,23 @@ export function analysePostgres(sql: string, parser: PgParser, catalog: Catalog,
         throw new Unsupported('SET search_path changes how the statements after it resolve names');
     } catch (err) {
       const msg = err instanceof Unsupported ? err.message : `the analyser failed: ${String((err as Error)?.message ?? err).slice(0, 120)}`;
+      if (!errors.length && err instanceof Unsupported) failure = err.failure;
       errors.push(count > 1 ? `statement ${i + 1}: ${msg}` : msg);
     }
     statements.push(unit.facts.done(), ...ctx.nested);
   }
   const understood = count > 0 && errors.length === 0;
-  return { dialect: 'postgresql', fingerprint, understood, error: understood ? '' : (errors[0] ?? 'nothing to analyse'), statements };
+  return {
+    dialect: 'postgresql',
+    fingerprint,
+    understood,
+    error: understood ? '' : (errors[0] ?? 'nothing to analyse'),
+    ...(understood || !failure ? {} : { failure }),
+    statements,
+  };
+}
+
+/** PostgreSQL's 1-based position from a 0-based parser offset (none when there is none). */
+function position(offset: unknown): { position?: number } {
+  return typeof offset === 'number' && offset >= 0 ? { position: offset + 1 } : {};
 }

@@ -115,9 +115,17 @@ test('denials are explained, in the HTTP door’s terms, and audited', async () 
   assert.equal(outOfScope.status, 403);
   assert.equal(outOfScope.body.ruleId, 'default-deny');
 
+  // A statement the database would reject is answered as the database would (it never runs).
   const garbage = await query(token, { connection: 'clinical-pg', sql: 'SELEKT * FROM patients' });
-  assert.equal(garbage.status, 403);
-  assert.equal(garbage.body.ruleId, 'unknown-statement');
+  assert.equal(garbage.status, 400);
+  assert.deepEqual(
+    [garbage.body.code, garbage.body.sqlstate, garbage.body.upstream],
+    ['GATEWAY_SQL_INVALID', '42601', { message: 'syntax error at or near "SELEKT"', position: 1 }],
+  );
+  // One it cannot analyse but the database would run is refused by policy, unknown.
+  const unknown = await query(token, { connection: 'clinical-pg', sql: 'SELECT * FROM pg_catalog.pg_authid' });
+  assert.equal(unknown.status, 403);
+  assert.equal(unknown.body.ruleId, 'unknown-statement');
 });
 
 test('authentication and bindings are enforced before anything else', async () => {

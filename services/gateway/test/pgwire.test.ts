@@ -401,6 +401,60 @@ test('protocol: out-of-order messages are errors until Sync; CancelRequest cance
   assert.ok(['57014', '42501'].includes(sqlstate(err)!), `canceled (or refused by policy): ${sqlstate(err)}`);
 });
 
+/** A field of an ErrorResponse (`M` message, `P` position, …). */
+const errField = (m: Msg, f: string) =>
+  m.body
+    .toString('utf8')
+    .split('\0')
+    .find((x) => x.startsWith(f))
+    ?.slice(1);
+
+test('errors like PostgreSQL: a typo is 42601 with its position, an unknown relation 42P01, an unknown column 42703, in both protocols, and Parse + Describe + Sync always ends in ReadyForQuery', async (t) => {
+  const cases: Array<[string, string, string, number]> = [
+    ['SELEC 1', '42601', 'syntax error at or near "SELEC"', 1],
+    ['SELECT * FROM nosuch', '42P01', 'relation "nosuch" does not exist', 15],
+    ['SELECT nosuchcol FROM patients', '42703', 'column "nosuchcol" does not exist', 8],
+    // A literal the parser quotes never comes back.
+    ["SELECT id FROM patients WHERE mrn = 'MRN-secret-1", '42601', 'unterminated quoted string at or near "?"', 37],
+  ];
+  // Extended protocol, as asyncpg and pgx send it: Parse + Describe(statement) + Sync.
+  const raw = await Raw.open();
+  t.after(() => raw.sock.destroy());
+  await raw.login();
+  for (const [sql, state, message, position] of cases) {
+    raw.sock.write(
+      Buffer.concat([
+        msg('P', Buffer.concat([cstr(''), cstr(sql), Buffer.from([0, 0])])),
+        msg('D', Buffer.concat([Buffer.from('S'), cstr('')])),
+        msg('S', Buffer.alloc(0)),
+      ]),
+    );
+    const got = await raw.until('Z');
+    assert.ok(got !== 'closed', sql);
+    assert.deepEqual(
+      got.map((m) => m.type),
+      ['1', 'E', 'Z'],
+      sql,
+    );
+    const e = got[1]!;
+    assert.deepEqual([sqlstate(e), errField(e, 'M'), Number(errField(e, 'P'))], [state, message, position], sql);
+  }
+  // Simple and extended protocol through node-postgres.
+  const c = client(etl);
+  await c.connect();
+  t.after(() => c.end());
+  for (const [sql, state, message, position] of cases) {
+    for (const values of [undefined, []]) {
+      const err = (await c.query(sql, values).then(
+        () => undefined,
+        (e) => e,
+      )) as { code?: string; message?: string; position?: string } | undefined;
+      assert.deepEqual([err?.code, err?.message, Number(err?.position)], [state, message, position], `${sql} (${values ? 'extended' : 'simple'})`);
+    }
+  }
+  assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1, 'the session is still usable');
+});
+
 test('wire fuzz: malformed, truncated and random frames get protocol errors and closed connections; the gateway stays up', async () => {
   const startupPacket = startup('etl-pipeline', DB);
   const cases: Array<[string, Buffer]> = [

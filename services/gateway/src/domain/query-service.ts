@@ -1,4 +1,5 @@
 import { AppError, isAppError, toAppError } from '@phigate/errors';
+import { UNKNOWN_STATEMENT_RULE } from '@phigate/model';
 import type { Catalog } from '@phigate/sql';
 import { type Binding, resolveRole } from './bindings.js';
 import { resultMasks } from './masks.js';
@@ -14,6 +15,7 @@ import type {
   UpstreamPort,
   UpstreamSession,
 } from './ports.js';
+import { invalidSql } from './scrub-error.js';
 import type { Analysis, Cell, Decision, Identity, ResultColumn, ResultColumnMask } from './types.js';
 
 export interface QueryRequest {
@@ -194,6 +196,10 @@ export class QueryService {
     }
     // Write-ahead: the statement and the decision are durable before anything runs upstream.
     await this.recordOrFail(ctx, [received, { type: 'policy.decided', decision }]);
+    // A statement the database would reject (a syntax error, an unknown relation) and that policy
+    // denies only for not being understood is answered as the database would answer it.
+    if (decision.action === 'deny' && analysis.failure && decision.ruleIds.length === 1 && decision.ruleIds[0] === UNKNOWN_STATEMENT_RULE)
+      throw invalidSql(analysis.failure, req.sql);
     if (decision.action === 'deny') {
       throw new AppError('GATEWAY_POLICY_DENIED', {
         message: `denied by policy: ${decision.reasons.join('; ')}`,

@@ -32,6 +32,8 @@ export interface UpstreamErrorLike {
   where?: unknown;
   /** The PostgreSQL source routine that raised it (`exec_stmt_raise` is free text from a function). */
   routine?: unknown;
+  /** node-postgres: the 1-based position in the statement, as text. */
+  position?: unknown;
 }
 
 /** What may leave the gateway of an upstream error. */
@@ -42,6 +44,8 @@ export interface ScrubbedUpstreamError {
   message: string;
   detail?: string;
   hint?: string;
+  /** 1-based position in the statement (a place, never a value). */
+  position?: number;
   /** The message was replaced whole (free text, or a value-bearing message of a form not known here). */
   withheld: boolean;
 }
@@ -420,7 +424,8 @@ export function scrubUpstreamError(err: UpstreamErrorLike, opts: ScrubOptions = 
     message = `${kind} (${ref || 'no SQLSTATE'}); the upstream's message is withheld because it may quote a value`;
   } else message = `${prefix}${message}`;
 
-  const out: ScrubbedUpstreamError = { ...ids, message: cap(message), withheld };
+  const pos = Number(err.position);
+  const out: ScrubbedUpstreamError = { ...ids, message: cap(message), withheld, ...(Number.isInteger(pos) && pos > 0 ? { position: pos } : {}) };
   const rawDetail = str(err.detail);
   if (rawDetail && rawDetail.length <= MAX_INPUT) {
     const detail = keyDetail(rawDetail, c) ?? applyRules(DETAIL_RULES, rawDetail, c) ?? (valueClass ? undefined : scrubText(rawDetail, c).text);
@@ -439,7 +444,7 @@ function fmt(strings: TemplateStringsArray, ...values: Array<string | undefined>
 
 // ---- AppErrors ----
 
-const UPSTREAM_CODES = new Set(['GATEWAY_UPSTREAM_ERROR', 'GATEWAY_UPSTREAM_PERMISSION', 'GATEWAY_UPSTREAM_UNAVAILABLE']);
+const UPSTREAM_CODES = new Set(['GATEWAY_UPSTREAM_ERROR', 'GATEWAY_UPSTREAM_PERMISSION', 'GATEWAY_UPSTREAM_UNAVAILABLE', 'GATEWAY_SQL_INVALID']);
 
 /**
  * Stands in for the upstream's own error as an AppError's cause: the scrubbed text and the codes,
@@ -464,15 +469,28 @@ export class ScrubbedUpstreamCause extends Error {
 }
 
 /** The scrubbed upstream text an AppError carries in `details.upstream`, if any. */
-export function upstreamText(e: AppError): { message: string; detail?: string; hint?: string } | undefined {
+export function upstreamText(e: AppError): { message: string; detail?: string; hint?: string; position?: number } | undefined {
   if (!UPSTREAM_CODES.has(e.code)) return undefined;
-  const u = e.details.upstream as { message?: unknown; detail?: unknown; hint?: unknown } | undefined;
+  const u = e.details.upstream as { message?: unknown; detail?: unknown; hint?: unknown; position?: unknown } | undefined;
   if (!u || typeof u !== 'object' || typeof u.message !== 'string') return undefined;
   return {
     message: u.message,
     ...(typeof u.detail === 'string' ? { detail: u.detail } : {}),
     ...(typeof u.hint === 'string' ? { hint: u.hint } : {}),
+    ...(typeof u.position === 'number' ? { position: u.position } : {}),
   };
+}
+
+/**
+ * A statement the database itself would reject, found by analysis before anything ran (a syntax
+ * error, an unknown relation): answered as the database would, with its SQLSTATE, its message
+ * scrubbed as an upstream error's (a syntax error quotes a token, which may be a literal) and its
+ * position.
+ */
+export function invalidSql(failure: { sqlstate: string; message: string; position?: number }, statement: string): AppError {
+  const s = scrubUpstreamError({ code: failure.sqlstate, message: failure.message, position: failure.position }, { statement });
+  const upstream = { message: s.message, ...(s.position ? { position: s.position } : {}) };
+  return new AppError('GATEWAY_SQL_INVALID', { message: s.message, details: { sqlstate: failure.sqlstate, upstream } });
 }
 
 /**
@@ -487,7 +505,12 @@ export function withScrubbedUpstream(e: AppError, statement?: string): AppError 
   if (!cause || typeof cause !== 'object' || typeof cause.message !== 'string') return e;
   const s = scrubUpstreamError(cause, statement === undefined ? {} : { statement });
   if (!s.sqlState && !s.code) return e;
-  const upstream = { message: s.message, ...(s.detail ? { detail: s.detail } : {}), ...(s.hint ? { hint: s.hint } : {}) };
+  const upstream = {
+    message: s.message,
+    ...(s.detail ? { detail: s.detail } : {}),
+    ...(s.hint ? { hint: s.hint } : {}),
+    ...(s.position ? { position: s.position } : {}),
+  };
   return new AppError(e.code, {
     message: `${e.message}: ${s.message}`,
     details: { ...e.details, upstream },

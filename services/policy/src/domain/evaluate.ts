@@ -1,4 +1,4 @@
-import { STRICTNESS } from '@phigate/model';
+import { STRICTNESS, UNKNOWN_STATEMENT_RULE } from '@phigate/model';
 import {
   DEFAULT_APPROVAL_EXPIRY,
   DEFAULT_QUORUM,
@@ -17,7 +17,7 @@ import { Action, type Channel, type ColumnMask, type ColumnName, type Decision, 
 /** Rule id reported when nothing allows a statement. */
 export const DEFAULT_DENY = 'default-deny';
 /** Rule id reported when the analyser could not understand the input. */
-export const UNKNOWN_DENY = 'unknown-statement';
+export const UNKNOWN_DENY = UNKNOWN_STATEMENT_RULE;
 
 const SEVERITY: Record<Action, number> = { allow: 0, require_approval: 1, deny: 2 };
 

@@ -367,6 +367,8 @@ export interface Notice {
   message: string;
   detail?: string;
   hint?: string;
+  /** 1-based character position in the statement the error refers to (PostgreSQL's `P`). */
+  position?: number;
 }
 
 function fieldsMessage(code: 'E' | 'N', n: Notice): Buffer {
@@ -380,6 +382,7 @@ function fieldsMessage(code: 'E' | 'N', n: Notice): Buffer {
   add('M', n.message);
   add('D', n.detail);
   add('H', n.hint);
+  add('P', n.position === undefined ? undefined : String(n.position));
   parts.push(Buffer.from([0]));
   return message(code, parts);
 }

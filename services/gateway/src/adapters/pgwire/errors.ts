@@ -30,7 +30,11 @@ const BY_CODE: Partial<Record<ErrorCode, string>> = {
 /** The SQLSTATE for an error; an upstream error keeps the upstream's own SQLSTATE. */
 export function sqlstateOf(e: AppError): string {
   const upstream = e.details.sqlstate;
-  if ((e.code === 'GATEWAY_UPSTREAM_ERROR' || e.code === 'GATEWAY_UPSTREAM_UNAVAILABLE') && typeof upstream === 'string' && /^[0-9A-Z]{5}$/.test(upstream))
+  if (
+    (e.code === 'GATEWAY_UPSTREAM_ERROR' || e.code === 'GATEWAY_UPSTREAM_UNAVAILABLE' || e.code === 'GATEWAY_SQL_INVALID') &&
+    typeof upstream === 'string' &&
+    /^[0-9A-Z]{5}$/.test(upstream)
+  )
     return upstream;
   return BY_CODE[e.code] ?? SQLSTATE[e.kind];
 }
@@ -57,5 +61,6 @@ export function errorNotice(e: AppError, requestId: string, severity: 'ERROR' | 
     message: upstream?.message ?? e.message,
     detail: upstream?.detail ? `${upstream.detail}\n${ours.detail}` : ours.detail,
     hint: upstream?.hint ? `${upstream.hint}\n${ours.hint}` : ours.hint,
+    ...(upstream?.position ? { position: upstream.position } : {}),
   };
 }

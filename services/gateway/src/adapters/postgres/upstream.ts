@@ -416,7 +416,6 @@ function sendCancel(host: string, port: number, processId: number, secretKey: nu
 class DescribeStatement {
   private params: number[] = [];
   private fields: pg.FieldDef[] | null = null;
-  private error: unknown;
   private cleanup = () => {};
 
   constructor(
@@ -455,13 +454,16 @@ class DescribeStatement {
   }
 
   handleError(err: unknown): void {
-    this.error = err;
+    // node-postgres drops the active query on an error and never tells it about the ReadyForQuery
+    // that follows (the Sync is already sent): settle now, or a statement the upstream rejects at
+    // Parse or Describe (a typo, an unknown table) leaves the client waiting forever.
+    this.cleanup();
+    this.reject(err);
   }
 
   handleReadyForQuery(): void {
     this.cleanup();
-    if (this.error) this.reject(this.error);
-    else this.resolve({ params: this.params, fields: this.fields });
+    this.resolve({ params: this.params, fields: this.fields });
   }
 
   handleCommandComplete(): void {}

@@ -48,6 +48,12 @@ export function errorEnvelope(err: unknown, queryId: string): Envelope {
   }
   const upstreamCode = typeof d.sfCode === 'string' && /^\d{6}$/.test(d.sfCode) ? d.sfCode : undefined;
   const upstreamState = typeof d.sqlstate === 'string' && /^[0-9A-Z]{5}$/.test(d.sqlstate) ? d.sqlstate : undefined;
+  // A statement the database would reject: Snowflake's own codes for a syntax error and a missing object.
+  if (e.code === 'GATEWAY_SQL_INVALID') {
+    const missing = d.sqlstate === '42P01';
+    const c = missing ? SQL.OBJECT_MISSING : SQL.SYNTAX;
+    return sqlError(c.code, c.sqlState, `SQL compilation error:\n${e.message} ${ref}`, compilation);
+  }
   const mapped = SQL_CODES[e.code];
   if (mapped) return sqlError(mapped.code, mapped.sqlState, `${mapped.prefix}${e.message} ${ref}`, compilation);
   if (e.code === 'GATEWAY_UPSTREAM_ERROR')
