@@ -190,6 +190,8 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     authTimeoutMs: config.GATEWAY_PG_AUTH_TIMEOUT_MS,
     maxMessageBytes: config.GATEWAY_PG_MAX_MESSAGE_BYTES,
     maxConnections: config.GATEWAY_PG_MAX_CONNECTIONS,
+    maxUnauthenticated: config.GATEWAY_PG_MAX_UNAUTHENTICATED,
+    maxUnauthenticatedPerAddress: config.GATEWAY_PG_MAX_UNAUTHENTICATED_PER_ADDRESS,
   });
   let reconcileTimer: NodeJS.Timeout | undefined;
   let reconciling = false;

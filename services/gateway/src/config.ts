@@ -107,8 +107,15 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_PG_REQUIRE_TLS_NON_LOOPBACK: fields.bool(true),
   /** PostgreSQL wire door: most client connections at once. */
   GATEWAY_PG_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(1000),
-  /** PostgreSQL wire door: longest from TCP connect to authenticated. */
-  GATEWAY_PG_AUTH_TIMEOUT_MS: fields.ms(30_000),
+  /** PostgreSQL wire door: longest from TCP connect to authenticated (a token check takes milliseconds). */
+  GATEWAY_PG_AUTH_TIMEOUT_MS: fields.ms(5_000),
+  /**
+   * PostgreSQL wire door: most connections not yet authenticated at once, in all and from one
+   * source address. Sockets that never authenticate cannot fill the door: the authenticated
+   * sessions, and clients from other addresses, keep being served while one address is capped.
+   */
+  GATEWAY_PG_MAX_UNAUTHENTICATED: z.coerce.number().int().min(1).default(256),
+  GATEWAY_PG_MAX_UNAUTHENTICATED_PER_ADDRESS: z.coerce.number().int().min(1).default(64),
   /** PostgreSQL wire door: largest protocol message a client may send. */
   GATEWAY_PG_MAX_MESSAGE_BYTES: z.coerce
     .number()

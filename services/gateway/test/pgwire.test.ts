@@ -42,6 +42,8 @@ before(async () => {
     GATEWAY_PG_TLS_CERT_FILE: join(dir, 'cert.pem'),
     GATEWAY_PG_TLS_KEY_FILE: join(dir, 'key.pem'),
     GATEWAY_PG_AUTH_TIMEOUT_MS: '3000',
+    // Above pgbench's 4 concurrent logins from one address; the pre-authentication test fills it.
+    GATEWAY_PG_MAX_UNAUTHENTICATED_PER_ADDRESS: '6',
     GATEWAY_RATE_LIMIT_PER_MINUTE: '1000000',
     // Its own budgets: a bench-sized load must not spend the stack gateway's.
     GATEWAY_RATE_LIMIT_KEY_PREFIX: `phigate:rl:pgwire-test-${process.pid}:`,
@@ -295,8 +297,9 @@ class Raw {
     sock.on('error', () => undefined);
   }
 
-  static async open(): Promise<Raw> {
-    const sock = netConnect({ host: '127.0.0.1', port: pgPort });
+  /** `from`: the local (source) address, any of 127.0.0.0/8. */
+  static async open(from?: string): Promise<Raw> {
+    const sock = netConnect({ host: '127.0.0.1', port: pgPort, ...(from ? { localAddress: from } : {}) });
     await new Promise<void>((r, j) => sock.once('connect', r).once('error', j));
     return new Raw(sock);
   }
@@ -504,6 +507,33 @@ test('wire fuzz: malformed, truncated and random frames get protocol errors and 
   const c = client(etl);
   await c.connect();
   assert.equal((await c.query('SELECT id FROM patients WHERE id = 1')).rows[0].id, '1');
+  await c.end();
+});
+
+test('pre-authentication limits: sockets that never authenticate are capped per source address and closed by the timeout; everyone else is served', async (t) => {
+  // A source address of its own (loopback has all of 127/8): nothing else in this file uses it.
+  const FROM = '127.0.0.3';
+  const silent = await Promise.all(Array.from({ length: 6 }, () => Raw.open(FROM)));
+  t.after(() => {
+    for (const c of silent) c.sock.destroy();
+  });
+  silent[0]!.sock.write(startup('etl-pipeline', DB).subarray(0, 6));
+  // The seventh from that address is refused with 53300 while the six wait.
+  const seventh = await Raw.open(FROM);
+  const refused = await seventh.until('E', 5000);
+  assert.ok(refused !== 'closed', 'an ErrorResponse before the close');
+  assert.equal(sqlstate(refused.at(-1)!), '53300');
+  assert.equal(await seventh.until('Z', 5000), 'closed');
+  // Another address, an authenticated session: served as usual.
+  const c = client(etl);
+  await c.connect();
+  assert.equal((await c.query('SELECT id FROM patients WHERE id = 1')).rows[0].id, '1');
+  // The silent ones are closed by the authentication timeout (3 s here); then the address is free.
+  for (const s of silent) assert.equal(await s.until('Z', 10_000), 'closed');
+  const again = await Raw.open(FROM);
+  t.after(() => again.sock.destroy());
+  await again.login();
+  assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1, 'the authenticated session was never disturbed');
   await c.end();
 });
 

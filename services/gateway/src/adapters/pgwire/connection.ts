@@ -168,6 +168,11 @@ export class PgConnection {
     void this.loop();
   }
 
+  private onAuthenticated: () => void = () => {};
+  /** Resolves when the client has authenticated (never, if it closes first). */
+  readonly authenticated = new Promise<void>((resolve) => {
+    this.onAuthenticated = resolve;
+  });
   private onClosed: () => void = () => {};
   /** Resolves when the connection is closed. */
   readonly closed = new Promise<void>((resolve) => {
@@ -418,6 +423,7 @@ export class PgConnection {
     this.tokenExp = tokenExpiry(token);
     this.phase = 'ready';
     clearTimeout(this.authTimer);
+    this.onAuthenticated();
     this.backend = this.deps.cancels.add(() => this.running?.abort());
     this.send(wire.authenticationOk());
     const status: Record<string, string> = {

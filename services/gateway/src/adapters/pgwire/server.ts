@@ -8,7 +8,19 @@ import * as wire from './codec.js';
 import { CancelRegistry, PgConnection, type PgDoorDeps } from './connection.js';
 import { errorNotice } from './errors.js';
 
-export type PgServerDeps = Omit<PgDoorDeps, 'cancels'> & { maxConnections: number };
+export type PgServerDeps = Omit<PgDoorDeps, 'cancels'> & {
+  maxConnections: number;
+  /** Connections not yet authenticated, in all and per source address (see GATEWAY_PG_MAX_UNAUTHENTICATED). */
+  maxUnauthenticated: number;
+  maxUnauthenticatedPerAddress: number;
+};
+
+/** Ends a connection before it starts: a FATAL ErrorResponse, then the socket closes. */
+function refuse(socket: Socket, e: AppError): void {
+  socket.on('error', () => undefined);
+  socket.end(wire.errorResponse(errorNotice(e, '', 'FATAL')));
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
 
 /** The TLS context for SSLRequest from a PEM certificate chain and key; undefined when neither is set. */
 export function loadPgTls(certFile: string | undefined, keyFile: string | undefined): SecureContext | undefined {
@@ -26,6 +38,9 @@ export class PgServer {
   private readonly server: Server;
   private readonly open = new Set<PgConnection>();
   private readonly cancels = new CancelRegistry();
+  /** Connections not yet authenticated, by source address. */
+  private readonly pending = new Map<string, number>();
+  private pendingTotal = 0;
 
   constructor(private readonly deps: PgServerDeps) {
     this.server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.accept(socket));
@@ -33,16 +48,33 @@ export class PgServer {
   }
 
   private accept(socket: Socket): void {
-    if (this.open.size >= this.deps.maxConnections) {
-      const e = new AppError('GATEWAY_PG_TOO_MANY_CONNECTIONS');
-      socket.on('error', () => undefined);
-      socket.end(wire.errorResponse(errorNotice(e, '', 'FATAL')));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
+    const address = socket.remoteAddress ?? '';
+    if (this.open.size >= this.deps.maxConnections) return refuse(socket, new AppError('GATEWAY_PG_TOO_MANY_CONNECTIONS'));
+    if (this.pendingTotal >= this.deps.maxUnauthenticated || (this.pending.get(address) ?? 0) >= this.deps.maxUnauthenticatedPerAddress) {
+      this.deps.log.warn({ pending: this.pendingTotal }, 'pg connection refused: too many connections awaiting authentication');
+      return refuse(
+        socket,
+        new AppError('GATEWAY_PG_TOO_MANY_CONNECTIONS', { message: 'too many connections from this address are still authenticating; try again shortly' }),
+      );
     }
     const conn = new PgConnection(socket, { ...this.deps, cancels: this.cancels });
     this.open.add(conn);
-    void conn.closed.then(() => this.open.delete(conn));
+    this.pendingTotal++;
+    this.pending.set(address, (this.pending.get(address) ?? 0) + 1);
+    let counted = true;
+    const settle = () => {
+      if (!counted) return;
+      counted = false;
+      this.pendingTotal--;
+      const n = (this.pending.get(address) ?? 1) - 1;
+      if (n > 0) this.pending.set(address, n);
+      else this.pending.delete(address);
+    };
+    void conn.authenticated.then(settle);
+    void conn.closed.then(() => {
+      settle();
+      this.open.delete(conn);
+    });
   }
 
   /** Connections currently open. */
