@@ -49,13 +49,17 @@ export class PgServer {
 
   private accept(socket: Socket): void {
     const address = socket.remoteAddress ?? '';
-    if (this.open.size >= this.deps.maxConnections) return refuse(socket, new AppError('GATEWAY_PG_TOO_MANY_CONNECTIONS'));
+    if (this.open.size >= this.deps.maxConnections) {
+      refuse(socket, new AppError('GATEWAY_PG_TOO_MANY_CONNECTIONS'));
+      return;
+    }
     if (this.pendingTotal >= this.deps.maxUnauthenticated || (this.pending.get(address) ?? 0) >= this.deps.maxUnauthenticatedPerAddress) {
       this.deps.log.warn({ pending: this.pendingTotal }, 'pg connection refused: too many connections awaiting authentication');
-      return refuse(
+      refuse(
         socket,
         new AppError('GATEWAY_PG_TOO_MANY_CONNECTIONS', { message: 'too many connections from this address are still authenticating; try again shortly' }),
       );
+      return;
     }
     const conn = new PgConnection(socket, { ...this.deps, cancels: this.cancels });
     this.open.add(conn);
