@@ -225,6 +225,76 @@ print(json.dumps(out))
   assert.equal(out.binary[3], '[REDACTED]');
 });
 
+test('session statements: SET/RESET/SHOW of allowed settings (kept per client across the pool, undone by ROLLBACK), reset sequences answered, anything else refused naming the setting', async (t) => {
+  const a = client(etl);
+  const b = client(etl);
+  await a.connect();
+  await b.connect();
+  t.after(() => Promise.all([a.end(), b.end()]));
+  const one = async (c: pg.Client, sql: string) => Object.values((await c.query(sql)).rows[0] ?? {})[0];
+  const tz = (c: pg.Client) => one(c, "SELECT to_char(timestamptz '2026-01-01 12:00:00+00', 'HH24') AS h");
+  assert.equal(await one(a, 'SHOW TimeZone'), await one(b, 'SHOW TimeZone'));
+  await a.query("SET TIME ZONE 'Asia/Tokyo'");
+  assert.equal(await one(a, 'SHOW timezone'), 'Asia/Tokyo');
+  assert.equal(await tz(a), '21', "the upstream runs a's statements in a's time zone");
+  assert.equal(await tz(b), '12', 'b shares the pool, not the setting');
+  await a.query('BEGIN');
+  await a.query("SET TIME ZONE 'Europe/Paris'");
+  assert.equal(await tz(a), '13');
+  await a.query('ROLLBACK');
+  assert.equal(await one(a, 'SHOW TimeZone'), 'Asia/Tokyo', 'ROLLBACK undoes a SET, as in PostgreSQL');
+  await a.query("SET statement_timeout = '1s'");
+  await assert.rejects(a.query('SELECT pg_sleep(2) FROM patients WHERE id = 1'), (e: { code?: string }) => e.code === '57014');
+  await a.query('RESET ALL');
+  assert.equal(await tz(a), '12');
+  assert.equal(await one(a, 'SHOW transaction isolation level'), 'read committed');
+  // What pools and drivers send on release (asyncpg's reset query, psycopg's DEALLOCATE ALL, DISCARD ALL).
+  const reset = (await a.query('SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;')) as unknown as Array<{ command: string }>;
+  assert.deepEqual(
+    reset.map((r) => r.command),
+    ['SELECT', 'CLOSE', 'UNLISTEN', 'RESET'],
+  );
+  for (const sql of ['DISCARD ALL', 'DEALLOCATE ALL', 'SET search_path TO public', "SET application_name = 'etl-job-7'"]) await a.query(sql);
+  await a.query('BEGIN');
+  await assert.rejects(a.query('DISCARD ALL'), (e: { code?: string }) => e.code === '25001');
+  await a.query('ROLLBACK');
+  // Anything that could escape the mapped role is refused by policy (and audited), naming the setting.
+  for (const [sql, name] of [
+    ['SET ROLE postgres', 'role'],
+    ['SET SESSION AUTHORIZATION postgres', 'session authorization'],
+    ['SET search_path TO pg_temp, public', 'search_path'],
+    ["SET work_mem = '1GB'", 'work_mem'],
+  ]) {
+    const e = (await a.query(sql!).then(
+      () => undefined,
+      (x) => x,
+    )) as { code?: string; message?: string; detail?: string } | undefined;
+    assert.equal(e?.code, '42501', sql);
+    assert.ok(e?.message?.startsWith(`setting "${name}" cannot be changed through phigate`), `${sql}: ${e?.message}`);
+    assert.match(e?.detail ?? '', /rule: block-session-state/);
+  }
+});
+
+test('psycopg: SHOW at connect, auto-prepared statements and DEALLOCATE ALL on rollback, SET TIME ZONE', async () => {
+  const python = join(REPO_ROOT, '.phigate/venv/bin/python');
+  const script = `
+import json, sys, psycopg
+out = {}
+with psycopg.connect(sys.argv[1], password=sys.argv[2], prepare_threshold=2) as conn:
+    out["isolation"] = conn.execute("SHOW transaction isolation level").fetchone()[0]
+    for i in range(6):
+        conn.execute("SELECT id, ssn FROM patients WHERE id = %s", (i + 1,)).fetchone()
+    conn.rollback()
+    out["after"] = [str(x) for x in conn.execute("SELECT id, ssn FROM patients WHERE id = %s", (2,)).fetchone()]
+    conn.execute("SET TIME ZONE 'Asia/Tokyo'")
+    out["tz"] = conn.info.parameter_status("TimeZone")
+    out["hour"] = conn.execute("SELECT to_char(timestamptz '2026-01-01 12:00:00+00', 'HH24')").fetchone()[0]
+print(json.dumps(out))
+`;
+  const r = await run(python, ['-c', script, conninfo('etl-pipeline', 'require'), etl], { env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') } });
+  assert.deepEqual(JSON.parse(r.stdout), { isolation: 'read committed', after: ['2', '[REDACTED]'], tz: 'Asia/Tokyo', hour: '21' });
+});
+
 test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a transaction', async () => {
   const jar = (await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg'), '--print'])).stdout.trim();
   await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg')]);

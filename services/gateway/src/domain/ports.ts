@@ -44,6 +44,8 @@ export interface ExecuteOptions {
    * bounded read, fetch the whole result in one round trip).
    */
   maxRows?: number;
+  /** The client's session settings the upstream applies (TimeZone, DateStyle, …; pgwire/session.ts). */
+  settings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -69,11 +71,13 @@ export interface StatementDescription {
 
 /** An upstream the PostgreSQL wire door can use: pinned sessions, statement descriptions, settings. */
 export interface SessionUpstreamPort extends UpstreamPort {
-  /** Takes a session from the (connection, role) pool and keeps it until released. */
-  session(connection: string, role: string): Promise<UpstreamSession>;
+  /** Takes a session from the (connection, role) pool, with the client's settings, and keeps it until released. */
+  session(connection: string, role: string, settings?: Readonly<Record<string, string>>): Promise<UpstreamSession>;
+  /** Checks and applies a client's session settings (on its pinned session when it has one); the server's error when it refuses a value. */
+  applySettings(connection: string, role: string, settings: Readonly<Record<string, string>>, session?: UpstreamSession): Promise<void>;
   /** Describes a statement as `role` would run it, without running it (on `session` when given). */
   describe(connection: string, role: string, sql: string, paramTypes: number[], session?: UpstreamSession): Promise<StatementDescription>;
-  /** Server settings clients are told about: server_version, TimeZone, DateStyle, IntervalStyle. */
+  /** Server settings clients are told about at login and SHOW reads: server_version, TimeZone, DateStyle, IntervalStyle, … */
   settings(connection: string): Promise<Record<string, string>>;
 }
 

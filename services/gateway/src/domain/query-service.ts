@@ -31,6 +31,8 @@ export interface QueryRequest {
   session?: UpstreamSession;
   /** Aborting cancels the statement upstream. */
   signal?: AbortSignal;
+  /** The client's session settings the upstream applies (PostgreSQL wire door). */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export interface QueryResult {
@@ -58,6 +60,8 @@ export interface Prepared {
   started: number;
   session?: UpstreamSession;
   signal?: AbortSignal;
+  /** The client's session settings the upstream applies. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 /** What execution needs of a prepared statement (a resumed one has no analysis at hand). */
@@ -216,7 +220,18 @@ export class QueryService {
     // outcome is durable in the audit log, so a write never happens without its record and a
     // client retrying after an audit failure cannot apply it twice.
     const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
-    return { ctx, sql: req.sql, params: req.params, analysis, decision, transaction, started, session: req.session, signal: req.signal };
+    return {
+      ctx,
+      sql: req.sql,
+      params: req.params,
+      analysis,
+      decision,
+      transaction,
+      started,
+      session: req.session,
+      signal: req.signal,
+      ...(req.settings ? { settings: req.settings } : {}),
+    };
   }
 
   /**
@@ -290,7 +305,7 @@ export class QueryService {
             return rows.length <= limit;
           },
         },
-        { transaction, session: p.session, signal: p.signal, maxRows: limit + 1 },
+        { transaction, session: p.session, signal: p.signal, maxRows: limit + 1, ...(p.settings ? { settings: p.settings } : {}) },
       );
       stage = 'masking';
       const report = session ? await session.finish() : { columns: [], leaks: [] };

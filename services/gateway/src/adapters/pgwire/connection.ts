@@ -16,6 +16,7 @@ import type { Cell, Identity, ResultColumn } from '../../domain/types.js';
 import * as wire from './codec.js';
 import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
 import { errorNotice } from './errors.js';
+import { reported, SETTABLE, type SessionCommand, upstreamSettings } from './session.js';
 import { classifyStatement, type SplitStatement, splitStatements, type TxControl } from './split.js';
 import { binaryToText, hasBinary, OID, oidOfTypeName, textToBinary, typeSize, UnsupportedBinary } from './types.js';
 
@@ -23,7 +24,7 @@ export interface PgDoorDeps {
   verify: TokenVerifier;
   queries: Pick<QueryService, 'submit' | 'decide' | 'bind' | 'prepare' | 'recordOrFail'>;
   held: Pick<HeldQueries, 'settle'>;
-  upstream: Pick<SessionUpstreamPort, 'session' | 'describe' | 'settings'>;
+  upstream: Pick<SessionUpstreamPort, 'session' | 'describe' | 'settings' | 'applySettings'>;
   log: Logger;
   tls?: SecureContext;
   requireTlsNonLoopback: boolean;
@@ -125,6 +126,12 @@ export class PgConnection {
   private user = '';
   private database = '';
   private applicationName = '';
+  /** The connection's default schema: the only search_path a client may set (session.ts). */
+  private defaultSchema = 'public';
+  /** Session settings the client changed (canonical name → value), kept by the door (session.ts). */
+  private settings = new Map<string, string>();
+  /** The settings when the transaction began: a rollback returns to them. */
+  private txSettings: Map<string, string> | undefined;
   private identity: Identity | undefined;
   private tokenExp = 0;
   private readonly sessionId = randomUUID();
@@ -405,6 +412,7 @@ export class PgConnection {
       const { conn } = this.deps.queries.bind(identity, this.database);
       // Only PostgreSQL upstreams speak this protocol's types and semantics.
       if (conn.type !== 'postgresql') throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { message: 'this connection is not served by the PostgreSQL door' });
+      this.defaultSchema = conn.defaultSchema;
     } catch (err) {
       return this.fatal(toAppError(err), '3D000');
     }
@@ -505,7 +513,7 @@ export class PgConnection {
   // ---- simple query ----
 
   private async simpleQuery(sql: string): Promise<void> {
-    const stmts = splitStatements(sql);
+    const stmts = splitStatements(sql, this.defaultSchema);
     if (!stmts.length) this.send(wire.emptyQueryResponse());
     // Several statements outside a transaction block run as one implicit transaction, as in
     // PostgreSQL: a denial or error in any of them rolls back the ones before it.
@@ -532,7 +540,7 @@ export class PgConnection {
 
   private async simpleStatement(s: SplitStatement): Promise<void> {
     if (s.control) return this.send(wire.commandComplete(await this.control(s.control, s.sql)));
-    if (s.setting) return this.applySetting(s.setting);
+    if (s.session) return this.sessionStatement(s.session, true);
     const portal: Portal = {
       stmt: { sql: s.sql, paramTypes: [], info: { empty: false, multiple: false, ...s } },
       params: [],
@@ -547,7 +555,7 @@ export class PgConnection {
 
   private onParse(m: { name: string; sql: string; paramTypes: number[] }): void {
     if (m.name && this.statements.has(m.name)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `prepared statement "${m.name}" already exists` });
-    const info = classifyStatement(m.sql);
+    const info = classifyStatement(m.sql, this.defaultSchema);
     if (info.multiple) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'cannot insert multiple commands into a prepared statement' });
     this.statements.set(m.name, { sql: m.sql, paramTypes: m.paramTypes, info });
     this.send(wire.parseComplete());
@@ -607,7 +615,8 @@ export class PgConnection {
    */
   private async describe(stmt: Statement): Promise<{ params: number[]; fields: FieldDescription[] | null }> {
     if (stmt.described) return stmt.described;
-    if (stmt.info.empty || stmt.info.control || stmt.info.copy || stmt.info.setting) return { params: stmt.paramTypes, fields: null };
+    if (stmt.info.session) return { params: stmt.paramTypes, fields: sessionFields(stmt.info.session) };
+    if (stmt.info.empty || stmt.info.control || stmt.info.copy) return { params: stmt.paramTypes, fields: null };
     const identity = this.identity!;
     const { role } = this.deps.queries.bind(identity, this.database);
     const d = await this.deps.upstream.describe(this.database, role, stmt.sql, stmt.paramTypes, this.session);
@@ -629,11 +638,11 @@ export class PgConnection {
     if (!portal) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `portal "${name}" does not exist` });
     if (portal.result) return this.sendRows(portal, maxRows);
     const { info, sql } = portal.stmt;
-    const local = info.empty || info.control || info.setting;
+    if (info.session) return this.sessionStatement(info.session, portal.describeOnExecute === true);
+    const local = info.empty || info.control;
     if (local && portal.describeOnExecute) this.send(wire.noData());
     if (info.empty) return void this.send(wire.emptyQueryResponse());
     if (info.control) return void this.send(wire.commandComplete(await this.control(info.control, sql)));
-    if (info.setting) return this.applySetting(info.setting);
     await this.run(portal, maxRows);
   }
 
@@ -698,6 +707,7 @@ export class PgConnection {
       params,
       traceparent: childTrace(undefined).traceparent,
       ...(this.session ? { session: this.session } : {}),
+      ...(this.settings.size ? { settings: upstreamSettings(this.settings) } : {}),
     };
   }
 
@@ -710,7 +720,7 @@ export class PgConnection {
       if (outcome.kind === 'result') return outcome.result;
       return await this.waitForApproval(outcome.held, ac.signal);
     } catch (err) {
-      const e = toAppError(err);
+      const e = settingRefused(toAppError(err), sql);
       // A statement canceled upstream comes back as the upstream's 57014.
       if (ac.signal.aborted && e.details.sqlstate === '57014') throw new AppError('GATEWAY_PG_QUERY_CANCELED', { details: { requestId: this.requestId } });
       throw e;
@@ -742,13 +752,83 @@ export class PgConnection {
     }
   }
 
-  /** A client-side setting (see split.ts): acknowledged, never sent upstream. */
-  private applySetting(s: { name: string; value: string }): void {
-    if (s.name === 'application_name') {
-      this.applicationName = s.value;
-      this.send(wire.parameterStatus('application_name', s.value));
+  // ---- session statements ----
+
+  /**
+   * A session statement the door answers itself (session.ts). `describe`: the client did not
+   * Describe the statement, so a row-returning one (SHOW) sends its RowDescription first.
+   */
+  private async sessionStatement(cmd: SessionCommand, describe: boolean): Promise<void> {
+    const rows = sessionFields(cmd);
+    if (describe) this.send(rows ? wire.rowDescription(rows) : wire.noData());
+    switch (cmd.kind) {
+      case 'set':
+        await this.changeSettings(new Map(this.settings).set(cmd.name, cmd.value));
+        return void this.send(wire.commandComplete('SET'));
+      case 'reset': {
+        const next = new Map(this.settings);
+        if (cmd.name) next.delete(cmd.name);
+        else next.clear();
+        await this.changeSettings(next);
+        return void this.send(wire.commandComplete('RESET'));
+      }
+      case 'show':
+        this.send(wire.dataRow([Buffer.from(await this.showValue(cmd.name), 'utf8')]));
+        return void this.send(wire.commandComplete('SHOW'));
+      case 'discard':
+        if (this.tx !== 'I') throw new AppError('GATEWAY_PG_TRANSACTION_BLOCK', { message: 'DISCARD ALL cannot run inside a transaction block' });
+        await this.changeSettings(new Map());
+        this.statements.clear();
+        this.portals.clear();
+        return void this.send(wire.commandComplete('DISCARD ALL'));
+      case 'deallocate':
+        if (cmd.name === undefined) {
+          for (const name of [...this.statements.keys()]) if (name) this.statements.delete(name);
+          return void this.send(wire.commandComplete('DEALLOCATE ALL'));
+        }
+        if (!this.statements.delete(cmd.name)) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `prepared statement "${cmd.name}" does not exist` });
+        return void this.send(wire.commandComplete('DEALLOCATE'));
+      case 'close_all':
+        return void this.send(wire.commandComplete('CLOSE CURSOR ALL'));
+      case 'unlisten':
+        return void this.send(wire.commandComplete('UNLISTEN'));
+      case 'unlock_all':
+        // No advisory lock can be taken through the door: there is none to release.
+        this.send(wire.dataRow([Buffer.alloc(0)]));
+        return void this.send(wire.commandComplete('SELECT 1'));
     }
-    this.send(wire.commandComplete('SET'));
+  }
+
+  /**
+   * Makes `next` the client's settings: those applied upstream are checked (and applied) there
+   * first, so a value the server refuses fails the SET as it would in PostgreSQL; every reported
+   * setting that changed is announced (ParameterStatus).
+   */
+  private async changeSettings(next: Map<string, string>): Promise<void> {
+    const before = upstreamSettings(this.settings);
+    const after = upstreamSettings(next);
+    const changed = Object.keys(before).length !== Object.keys(after).length || Object.entries(after).some(([k, v]) => before[k] !== v);
+    if (changed) {
+      const { role } = this.deps.queries.bind(this.identity!, this.database);
+      await this.deps.upstream.applySettings(this.database, role, after, this.session);
+    }
+    const names = new Set([...this.settings.keys(), ...next.keys()]);
+    const previous = this.settings;
+    this.settings = next;
+    if (next.has('application_name') || previous.has('application_name')) this.applicationName = next.get('application_name') ?? '';
+    for (const name of names) if (reported(name) && previous.get(name) !== next.get(name)) this.send(wire.parameterStatus(name, await this.showValue(name)));
+  }
+
+  /** SHOW: the client's own value, else the server's (what it was told at login). */
+  private async showValue(name: string): Promise<string> {
+    const own = this.settings.get(name);
+    if (own !== undefined) return own;
+    if (name === 'application_name') return this.applicationName;
+    if (name === 'is_superuser') return 'off';
+    if (name === 'client_encoding' || name === 'server_encoding') return 'UTF8';
+    if (name === 'standard_conforming_strings' || name === 'integer_datetimes') return 'on';
+    const server = await this.deps.upstream.settings(this.database);
+    return server[name] ?? '';
   }
 
   // ---- transactions ----
@@ -791,7 +871,7 @@ export class PgConnection {
   /** Pins an upstream session (as the identity's role) and opens the transaction on it. */
   private async begin(sql: string): Promise<void> {
     const { role } = this.deps.queries.bind(this.identity!, this.database);
-    const session = await this.deps.upstream.session(this.database, role);
+    const session = await this.deps.upstream.session(this.database, role, upstreamSettings(this.settings));
     try {
       await session.control(sql);
     } catch (err) {
@@ -800,6 +880,7 @@ export class PgConnection {
     }
     this.session = session;
     this.tx = 'T';
+    this.txSettings = new Map(this.settings);
   }
 
   private async endTransaction(how: 'COMMIT' | 'ROLLBACK'): Promise<string> {
@@ -807,6 +888,17 @@ export class PgConnection {
     this.session = undefined;
     this.tx = 'I';
     this.portals.clear();
+    // A rollback undoes the SETs of the transaction, as in PostgreSQL (the next statement's
+    // upstream session is brought to these settings; changed reported ones are announced).
+    const before = this.txSettings;
+    this.txSettings = undefined;
+    if (how === 'ROLLBACK' && before) {
+      const after = this.settings;
+      this.settings = before;
+      if (before.has('application_name') || after.has('application_name')) this.applicationName = before.get('application_name') ?? '';
+      for (const name of new Set([...before.keys(), ...after.keys()]))
+        if (reported(name) && before.get(name) !== after.get(name)) this.send(wire.parameterStatus(name, await this.showValue(name)));
+    }
     if (!session) return how;
     try {
       await session.control(how);
@@ -817,6 +909,27 @@ export class PgConnection {
     }
     return how;
   }
+}
+
+/**
+ * A SET or RESET policy refused (a setting not in session.ts's list): the same denial, saying which
+ * setting and why, and which ones a client may change.
+ */
+function settingRefused(e: AppError, sql: string): AppError {
+  const m = /^\s*(?:set|reset)\s+(?:(session\s+authorization|time\s+zone)|(?:session\s+|local\s+)?([a-z_][a-z0-9_.]*))/i.exec(sql);
+  if (e.code !== 'GATEWAY_POLICY_DENIED' || !m) return e;
+  const name = (m[1] ?? m[2] ?? '').toLowerCase().replace(/\s+/g, ' ');
+  return new AppError(e.code, {
+    message: `setting "${name}" cannot be changed through phigate: a session setting could change the upstream role or the server's behaviour beyond what the mapped role allows; a client may change ${SETTABLE.join(', ')}`,
+    details: e.details,
+  });
+}
+
+/** The one text column a row-returning session statement has (SHOW name; pg_advisory_unlock_all() is void). */
+function sessionFields(cmd: SessionCommand): FieldDescription[] | null {
+  if (cmd.kind === 'show') return [{ ...TEXT_FIELD, name: cmd.name, typeOid: OID.text, typeSize: -1 }];
+  if (cmd.kind === 'unlock_all') return [{ ...TEXT_FIELD, name: 'pg_advisory_unlock_all', typeOid: 2278, typeSize: 4 }];
+  return null;
 }
 
 function fieldOf(c: ResultColumn, format: 0 | 1): FieldDescription {

@@ -1,7 +1,8 @@
 // Splits a simple-query string into its statements with PostgreSQL's own grammar (libpg-query), and
-// says which ones the door itself handles (transaction control) or refuses (COPY).
+// says which ones the door itself handles (transaction control, session statements) or refuses (COPY).
 import { parseSync } from 'libpg-query';
 import { Lru } from '../../domain/lru.js';
+import { type SessionCommand, sessionCommand } from './session.js';
 
 export type TxControl = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to' | 'two_phase';
 
@@ -10,21 +11,9 @@ export interface SplitStatement {
   /** What kind of statement the door must handle itself; absent: decided by policy and run upstream. */
   control?: TxControl;
   copy?: boolean;
-  /** A client-side session setting the door answers itself (drivers send these on connect). */
-  setting?: { name: string; value: string };
+  /** A session statement the door answers itself (session.ts): drivers send these on their own. */
+  session?: SessionCommand;
 }
-
-/**
- * Settings that only shape what the client sees, answered by the door without reaching the
- * upstream (pooled upstream sessions are shared): anything else is a statement like any other,
- * which policy decides (and the guardrails deny).
- */
-const LOCAL_SETTINGS: Readonly<Record<string, (v: string) => boolean>> = {
-  application_name: (v) => v.length <= 64,
-  // PostgreSQL 12+ prints floats exactly whatever this says; drivers still send it.
-  extra_float_digits: (v) => /^-?\d+$/.test(v) && Number(v) >= -15 && Number(v) <= 3,
-  client_encoding: (v) => /^(utf-?8|unicode)$/i.test(v),
-};
 
 const TX_KINDS: Readonly<Record<string, TxControl>> = {
   TRANS_STMT_BEGIN: 'begin',
@@ -45,7 +34,7 @@ interface RawStmt {
   stmt_len?: number;
 }
 
-function classify(stmt: RawStmt['stmt']): Omit<SplitStatement, 'sql'> {
+function classify(stmt: RawStmt['stmt'], defaultSchema: string): Omit<SplitStatement, 'sql'> {
   const [type, body] = Object.entries(stmt)[0] ?? [];
   if (type === 'TransactionStmt') {
     // COMMIT AND CHAIN / ROLLBACK AND CHAIN open a new transaction at once: not supported here.
@@ -53,13 +42,8 @@ function classify(stmt: RawStmt['stmt']): Omit<SplitStatement, 'sql'> {
     return { control: TX_KINDS[body?.kind ?? ''] ?? 'two_phase' };
   }
   if (type === 'CopyStmt') return { copy: true };
-  if (type === 'VariableSetStmt' && body?.kind === 'VAR_SET_VALUE' && !body.is_local && body.name && body.args?.length === 1) {
-    const c = (body.args[0] as { A_Const?: { sval?: { sval?: string }; ival?: { ival?: number } } }).A_Const;
-    const value = c?.sval?.sval ?? (c?.ival ? String(c.ival.ival ?? 0) : undefined);
-    const ok = LOCAL_SETTINGS[body.name];
-    if (value !== undefined && ok?.(value)) return { setting: { name: body.name, value } };
-  }
-  return {};
+  const session = type && body ? sessionCommand(type, body as Record<string, unknown>, defaultSchema) : undefined;
+  return session ? { session } : {};
 }
 
 /**
@@ -67,19 +51,19 @@ function classify(stmt: RawStmt['stmt']): Omit<SplitStatement, 'sql'> {
  * bytes). An input the grammar does not accept comes back whole, as one statement: policy then
  * refuses it as not understood, exactly as it would through any other door.
  */
-export function splitStatements(sql: string): SplitStatement[] {
+export function splitStatements(sql: string, defaultSchema = 'public'): SplitStatement[] {
   let stmts: RawStmt[];
   try {
     stmts = (parseSync(sql) as unknown as { stmts: RawStmt[] }).stmts;
   } catch {
     return sql.trim() ? [{ sql }] : [];
   }
-  if (stmts.length <= 1) return stmts.map((s) => ({ sql: sql.trim(), ...classify(s.stmt) }));
+  if (stmts.length <= 1) return stmts.map((s) => ({ sql: sql.trim(), ...classify(s.stmt, defaultSchema) }));
   const bytes = Buffer.from(sql, 'utf8');
   return stmts.map((s) => {
     const start = s.stmt_location ?? 0;
     const end = s.stmt_len ? start + s.stmt_len : bytes.length;
-    return { sql: bytes.toString('utf8', start, end).trim(), ...classify(s.stmt) };
+    return { sql: bytes.toString('utf8', start, end).trim(), ...classify(s.stmt, defaultSchema) };
   });
 }
 
@@ -90,21 +74,22 @@ type Classified = Omit<SplitStatement, 'sql'> & { empty: boolean; multiple: bool
 const classified = new Lru<string, Readonly<Classified>>(2000);
 
 /** What one statement (an extended-protocol Parse) is, for the door. */
-export function classifyStatement(sql: string): Readonly<Classified> {
-  if (sql.length > 8192) return classifyUncached(sql);
-  let c = classified.get(sql);
+export function classifyStatement(sql: string, defaultSchema = 'public'): Readonly<Classified> {
+  if (sql.length > 8192) return classifyUncached(sql, defaultSchema);
+  const key = `${defaultSchema}\0${sql}`;
+  let c = classified.get(key);
   if (!c) {
-    c = Object.freeze(classifyUncached(sql));
-    classified.set(sql, c);
+    c = Object.freeze(classifyUncached(sql, defaultSchema));
+    classified.set(key, c);
   }
   return c;
 }
 
-function classifyUncached(sql: string): Classified {
+function classifyUncached(sql: string, defaultSchema: string): Classified {
   if (!sql.trim()) return { empty: true, multiple: false };
   try {
     const stmts = (parseSync(sql) as unknown as { stmts: RawStmt[] }).stmts;
-    return { empty: stmts.length === 0, multiple: stmts.length > 1, ...(stmts[0] ? classify(stmts[0].stmt) : {}) };
+    return { empty: stmts.length === 0, multiple: stmts.length > 1, ...(stmts[0] ? classify(stmts[0].stmt, defaultSchema) : {}) };
   } catch {
     return { empty: false, multiple: false };
   }

@@ -186,14 +186,14 @@ export class PostgresUpstream implements SessionUpstreamPort {
   }
 
   /** A pooled session switched to `role` (each pooled session only ever serves one role). */
-  private async checkout(connection: string, role: string): Promise<pg.PoolClient> {
+  private async checkout(connection: string, role: string, settings?: SessionSettings): Promise<pg.PoolClient> {
     let client: pg.PoolClient;
     try {
       client = await this.pool(connection, role).connect();
     } catch (err) {
       throw mapPgError(err);
     }
-    const tagged = client as pg.PoolClient & { phigateRole?: string };
+    const tagged = client as Tagged;
     if (tagged.phigateRole !== role) {
       try {
         await client.query(`SET ROLE ${quoteIdent(role)}`);
@@ -202,14 +202,41 @@ export class PostgresUpstream implements SessionUpstreamPort {
         throw mapPgError(err);
       }
       tagged.phigateRole = role;
+      // A new session: the server's defaults.
+      tagged.phigateSettings = {};
+    }
+    try {
+      await applySettings(tagged, settings ?? {});
+    } catch (err) {
+      // A value the server refuses: this client's statement fails, the session stays clean.
+      client.release(true);
+      throw err instanceof AppError ? err : mapPgError(err);
     }
     return client;
+  }
+
+  /**
+   * Checks and applies a client's session settings (SET of an allowed setting): on its pinned
+   * session when it has one, else on a pooled session, which keeps them until another client's
+   * statement needs different ones. A value the server refuses fails with the server's error.
+   */
+  async applySettings(connection: string, role: string, settings: SessionSettings, session?: UpstreamSession): Promise<void> {
+    if (session) {
+      const client = pinned(session, connection, role).client as Tagged;
+      // Set inside the client's transaction: what the session runs with after it is not known.
+      client.phigateInTx = true;
+      await applySettings(client, settings).catch((err) => {
+        throw err instanceof AppError ? err : mapPgError(err);
+      });
+      return;
+    }
+    (await this.checkout(connection, role, settings)).release();
   }
 
   async execute(connection: string, role: string, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], opts: ExecuteOptions) {
     if (opts.session) return this.executeOn(pinned(opts.session, connection, role), sql, params, sink, opts.signal, opts.maxRows);
     const started = performance.now();
-    const client = await this.checkout(connection, role);
+    const client = await this.checkout(connection, role, opts.settings);
     let held = false;
     const stopCancel = this.cancelOnAbort(connection, client, opts.signal);
     try {
@@ -291,8 +318,8 @@ export class PostgresUpstream implements SessionUpstreamPort {
     return () => signal.removeEventListener('abort', onAbort);
   }
 
-  async session(connection: string, role: string): Promise<UpstreamSession> {
-    return new PgSession(connection, role, await this.checkout(connection, role));
+  async session(connection: string, role: string, settings?: SessionSettings): Promise<UpstreamSession> {
+    return new PgSession(connection, role, await this.checkout(connection, role, settings));
   }
 
   async describe(connection: string, role: string, sql: string, paramTypes: number[], session?: UpstreamSession): Promise<StatementDescription> {
@@ -314,8 +341,10 @@ export class PostgresUpstream implements SessionUpstreamPort {
     let s = this.settingsCache.get(connection);
     if (!s) {
       s = (async () => {
+        // What clients are told at login and what SHOW answers for a setting the client did not change.
         const r = await this.pool(connection, null).query<{ name: string; setting: string }>(
-          `select name, setting from pg_catalog.pg_settings where name in ('server_version', 'TimeZone', 'DateStyle', 'IntervalStyle')`,
+          `select name, current_setting(name) as setting from pg_catalog.pg_settings where name = any($1::text[])`,
+          [SERVER_SETTINGS],
         );
         return Object.fromEntries(r.rows.map((x) => [x.name, x.setting]));
       })();
@@ -348,6 +377,74 @@ function closeCursor(cursor: Cursor): Promise<void> {
 }
 
 /** A session pinned to one client connection until its transaction ends. */
+/** The settings the server reports at login and SHOW reads (those a client did not change). */
+const SERVER_SETTINGS = [
+  'server_version',
+  'server_version_num',
+  'server_encoding',
+  'TimeZone',
+  'DateStyle',
+  'IntervalStyle',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'bytea_output',
+  'extra_float_digits',
+  'search_path',
+  'integer_datetimes',
+  'max_identifier_length',
+  'transaction_isolation',
+  'transaction_read_only',
+  'default_transaction_isolation',
+  'default_transaction_read_only',
+  'lc_collate',
+  'lc_ctype',
+  'lc_messages',
+  'lc_monetary',
+  'lc_numeric',
+  'lc_time',
+];
+
+/** A client's session settings applied upstream (canonical name → value), e.g. { TimeZone: 'Europe/Paris' }. */
+export type SessionSettings = Readonly<Record<string, string>>;
+
+/** The settings a client may change that the upstream applies (pgwire/session.ts), reset when unknown. */
+const UPSTREAM_SETTINGS = [
+  'TimeZone',
+  'DateStyle',
+  'IntervalStyle',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'bytea_output',
+];
+
+/**
+ * A pooled client, tagged with the role and the settings it runs with (`phigateSettings`;
+ * undefined: not known, after a transaction that changed them, since ROLLBACK reverts SET).
+ */
+type Tagged = pg.PoolClient & { phigateRole?: string; phigateSettings?: SessionSettings; phigateInTx?: boolean };
+
+const sameSettings = (a: SessionSettings, b: SessionSettings) =>
+  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+
+/**
+ * Brings a session to exactly `want`: each setting a previous client changed and this one did not
+ * goes back to the server's default, each of this one's is set (values as parameters, never text).
+ * Nothing is sent when the session already runs with `want`.
+ */
+async function applySettings(client: Tagged, want: SessionSettings): Promise<void> {
+  const had = client.phigateSettings;
+  if (had && sameSettings(had, want)) return;
+  const names = [...new Set([...(had ? Object.keys(had) : UPSTREAM_SETTINGS), ...Object.keys(want)])];
+  client.phigateSettings = undefined;
+  await client.query(
+    'select pg_catalog.set_config(n, coalesce(v, (select reset_val from pg_catalog.pg_settings where name = n)), false) from unnest($1::text[], $2::text[]) as s(n, v)',
+    [names, names.map((n) => want[n] ?? null)],
+  );
+  client.phigateSettings = { ...want };
+}
+
 class PgSession implements UpstreamSession {
   private released = false;
   private broken = false;
@@ -379,6 +476,11 @@ class PgSession implements UpstreamSession {
 
   release(discard = false): void {
     if (this.released) return;
+    const tagged = this.client as Tagged;
+    if (tagged.phigateInTx) {
+      tagged.phigateInTx = false;
+      tagged.phigateSettings = undefined;
+    }
     this.released = true;
     this.client.removeListener('error', this.onError);
     this.client.release(discard || this.broken);

@@ -1,0 +1,158 @@
+// The session statements real PostgreSQL clients send on their own (on connect, on pool release,
+// around transactions): SET, RESET, SHOW, DISCARD, DEALLOCATE, CLOSE ALL, UNLISTEN *, and
+// pg_advisory_unlock_all(). The door answers them itself. Upstream sessions are pooled per role and
+// shared between clients, so a client's settings are the door's to keep: those that shape what the
+// upstream returns (time zone, date and interval styles, timeouts, bytea output) are applied to
+// whichever upstream session runs the client's next statement; the rest only shape the wire.
+//
+// Only the settings below may change. Anything else (role, session_authorization, search_path to
+// another schema, settings of the server) is not a session statement here: it goes to policy like
+// any statement, and the guardrails refuse it; the door then says which setting and why.
+
+/** What the door does with a setting: keep it for the wire only, or apply it upstream too. */
+interface SettingSpec {
+  /** The name PostgreSQL reports (ParameterStatus, SHOW's column). */
+  canonical: string;
+  upstream: boolean;
+  /** Values accepted, as PostgreSQL would spell them after SET (checked again upstream when applied there). */
+  valid: (v: string) => boolean;
+  /** Reported to the client in a ParameterStatus when it changes (PostgreSQL's GUC_REPORT). */
+  report?: boolean;
+}
+
+const DURATION = /^\d{1,9}\s*(us|ms|s|min|h|d)?$/i;
+
+const SETTINGS: Readonly<Record<string, SettingSpec>> = {
+  timezone: { canonical: 'TimeZone', upstream: true, valid: (v) => /^[A-Za-z0-9_+\-/:. ]{1,64}$/.test(v), report: true },
+  datestyle: { canonical: 'DateStyle', upstream: true, valid: (v) => /^[A-Za-z]+(, ?[A-Za-z]+)?$/.test(v), report: true },
+  intervalstyle: { canonical: 'IntervalStyle', upstream: true, valid: (v) => /^(postgres|postgres_verbose|sql_standard|iso_8601)$/i.test(v), report: true },
+  statement_timeout: { canonical: 'statement_timeout', upstream: true, valid: (v) => DURATION.test(v) },
+  lock_timeout: { canonical: 'lock_timeout', upstream: true, valid: (v) => DURATION.test(v) },
+  idle_in_transaction_session_timeout: { canonical: 'idle_in_transaction_session_timeout', upstream: true, valid: (v) => DURATION.test(v) },
+  bytea_output: { canonical: 'bytea_output', upstream: true, valid: (v) => /^(hex|escape)$/i.test(v) },
+  application_name: { canonical: 'application_name', upstream: false, valid: (v) => v.length <= 64 && !/[\0\n]/.test(v), report: true },
+  // PostgreSQL 12+ prints floats exactly whatever this says; drivers still send it.
+  extra_float_digits: { canonical: 'extra_float_digits', upstream: false, valid: (v) => /^-?\d+$/.test(v) && Number(v) >= -15 && Number(v) <= 3 },
+  client_encoding: { canonical: 'client_encoding', upstream: false, valid: (v) => /^(utf-?8|unicode)$/i.test(v), report: true },
+  standard_conforming_strings: { canonical: 'standard_conforming_strings', upstream: false, valid: (v) => /^on$/i.test(v), report: true },
+};
+
+/** Read-only settings SHOW answers (from the upstream), besides the settable ones. */
+export const SHOWABLE = new Set([
+  ...Object.keys(SETTINGS),
+  'search_path',
+  'server_version',
+  'server_version_num',
+  'server_encoding',
+  'integer_datetimes',
+  'max_identifier_length',
+  'transaction_isolation',
+  'transaction_read_only',
+  'default_transaction_isolation',
+  'default_transaction_read_only',
+  'lc_collate',
+  'lc_ctype',
+  'lc_messages',
+  'lc_monetary',
+  'lc_numeric',
+  'lc_time',
+  'is_superuser',
+]);
+
+/** The canonical name PostgreSQL reports for a setting (as the client may spell it in any case). */
+export function canonicalName(name: string): string {
+  return SETTINGS[name.toLowerCase()]?.canonical ?? name.toLowerCase();
+}
+
+export type SessionCommand =
+  | { kind: 'set'; name: string; value: string }
+  | { kind: 'reset'; name?: string }
+  | { kind: 'show'; name: string }
+  | { kind: 'discard' }
+  | { kind: 'deallocate'; name?: string }
+  | { kind: 'close_all' }
+  | { kind: 'unlisten' }
+  | { kind: 'unlock_all' };
+
+type Node = Record<string, unknown>;
+const obj = (v: unknown): Node | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Node) : undefined);
+
+/** A constant argument of SET as PostgreSQL prints it: strings as they are, numbers as digits. */
+function constant(arg: unknown): string | undefined {
+  const c = obj(obj(arg)?.A_Const);
+  if (!c) return undefined;
+  const s = obj(c.sval)?.sval;
+  if (typeof s === 'string') return s;
+  if (obj(c.ival)) return String(obj(c.ival)?.ival ?? 0);
+  return undefined;
+}
+
+/**
+ * The session command a parsed statement is, if it is one the door answers itself. `search_path`
+ * is accepted only as the connection's default schema (`defaultSchema`): the analyser resolves
+ * unqualified names there, so another path would make it judge different tables than run.
+ */
+export function sessionCommand(type: string, body: Node, defaultSchema: string): SessionCommand | undefined {
+  switch (type) {
+    case 'VariableSetStmt': {
+      if (body.is_local) return undefined;
+      const name = String(body.name ?? '').toLowerCase();
+      if (body.kind === 'VAR_RESET_ALL') return { kind: 'reset' };
+      if (body.kind === 'VAR_RESET' || body.kind === 'VAR_SET_DEFAULT')
+        return SETTINGS[name] || name === 'search_path' ? { kind: 'reset', name: canonicalName(name) } : undefined;
+      if (body.kind !== 'VAR_SET_VALUE') return undefined;
+      const args = Array.isArray(body.args) ? body.args.map(constant) : [];
+      if (!args.length || args.some((a) => a === undefined)) return undefined;
+      const value = (args as string[]).join(', ');
+      if (name === 'search_path') {
+        const schemas = (args as string[]).filter((a) => a !== '$user');
+        return schemas.length === 1 && schemas[0] === defaultSchema ? { kind: 'set', name, value } : undefined;
+      }
+      const spec = SETTINGS[name];
+      return spec?.valid(value) ? { kind: 'set', name: spec.canonical, value } : undefined;
+    }
+    case 'VariableShowStmt': {
+      const name = String(body.name ?? '').toLowerCase();
+      return SHOWABLE.has(name) ? { kind: 'show', name: canonicalName(name) } : undefined;
+    }
+    case 'DiscardStmt':
+      return { kind: 'discard' };
+    case 'DeallocateStmt':
+      return body.isall ? { kind: 'deallocate' } : { kind: 'deallocate', name: String(body.name ?? '') };
+    case 'ClosePortalStmt':
+      // CLOSE ALL: no cursors outlive their transaction here. (CLOSE name is a cursor's.)
+      return body.portalname === undefined ? { kind: 'close_all' } : undefined;
+    case 'UnlistenStmt':
+      return body.conditionname === undefined ? { kind: 'unlisten' } : undefined;
+    case 'SelectStmt':
+      return isUnlockAll(body) ? { kind: 'unlock_all' } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** `SELECT pg_advisory_unlock_all()` alone: no advisory lock can be taken through the door, so there is none to release. */
+function isUnlockAll(body: Node): boolean {
+  const targets = Array.isArray(body.targetList) ? body.targetList : [];
+  if (targets.length !== 1 || body.fromClause || body.whereClause) return false;
+  const fn = obj(obj(obj(obj(targets[0])?.ResTarget)?.val)?.FuncCall);
+  const names = Array.isArray(fn?.funcname) ? fn.funcname.map((n) => String(obj(obj(n)?.String)?.sval ?? '')) : [];
+  return !fn?.args && names.at(-1) === 'pg_advisory_unlock_all' && (names.length === 1 || names[0] === 'pg_catalog');
+}
+
+/** Whether a setting is applied upstream (the rest only shape the wire). */
+export const appliedUpstream = (canonical: string): boolean => SETTINGS[canonical.toLowerCase()]?.upstream === true;
+/** Whether a change of the setting is reported to the client (ParameterStatus). */
+export const reported = (canonical: string): boolean => SETTINGS[canonical.toLowerCase()]?.report === true;
+
+/** The settings the door accepts, for messages. */
+export const SETTABLE = Object.values(SETTINGS)
+  .map((s) => s.canonical)
+  .concat('search_path (the default schema only)');
+
+/** The settings of `all` that are applied upstream. */
+export function upstreamSettings(all: ReadonlyMap<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of all) if (appliedUpstream(k)) out[k] = v;
+  return out;
+}
