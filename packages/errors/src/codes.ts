@@ -87,6 +87,7 @@ export const CODES = {
   GATEWAY_PG_UNSUPPORTED: { kind: 'FAILED_PRECONDITION', message: 'not supported by the PostgreSQL door' },
   GATEWAY_PG_NAME_UNKNOWN: { kind: 'NOT_FOUND', message: 'no such prepared statement or portal' },
   GATEWAY_PG_NAME_IN_USE: { kind: 'INVALID_ARGUMENT', message: 'a prepared statement or portal of that name already exists' },
+  GATEWAY_PG_CURSOR_UNKNOWN: { kind: 'NOT_FOUND', message: 'the cursor does not exist' },
   GATEWAY_PG_TRANSACTION_BLOCK: { kind: 'FAILED_PRECONDITION', message: 'this statement cannot run inside a transaction block' },
   GATEWAY_PG_TRANSACTION_ABORTED: { kind: 'FAILED_PRECONDITION', message: 'current transaction is aborted, commands ignored until end of transaction block' },
   GATEWAY_PG_NO_TRANSACTION: { kind: 'FAILED_PRECONDITION', message: 'savepoints can only be used in transaction blocks' },

@@ -275,7 +275,47 @@ test('session statements: SET/RESET/SHOW of allowed settings (kept per client ac
   }
 });
 
-test('psycopg: SHOW at connect, auto-prepared statements and DEALLOCATE ALL on rollback, SET TIME ZONE', async () => {
+test('cursors: DECLARE is decided and masked as its SELECT, FETCH/MOVE read forward, CLOSE; without HOLD only in a transaction, which ends them', async (t) => {
+  const c = client(etl);
+  await c.connect();
+  t.after(() => c.end());
+  const code = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: { code?: string }) => e.code,
+    );
+  assert.equal(await code(c.query('DECLARE c1 CURSOR FOR SELECT id FROM patients')), '25P01');
+  await c.query('BEGIN');
+  await c.query('DECLARE c1 CURSOR FOR SELECT id, ssn FROM patients WHERE id <= 5 ORDER BY id');
+  assert.deepEqual((await c.query('FETCH 2 FROM c1')).rows, [
+    { id: '1', ssn: '[REDACTED]' },
+    { id: '2', ssn: '[REDACTED]' },
+  ]);
+  assert.equal((await c.query('MOVE 1 IN c1')).rowCount, 1);
+  assert.deepEqual(
+    (await c.query('FETCH ALL FROM c1')).rows.map((r) => r.id),
+    ['4', '5'],
+  );
+  assert.equal((await c.query('FETCH NEXT FROM c1')).rowCount, 0);
+  assert.equal(await code(c.query('FETCH BACKWARD 1 FROM c1')), '0A000');
+  await c.query('ROLLBACK');
+  await c.query('BEGIN');
+  assert.equal(await code(c.query('FETCH 1 FROM c1')), '34000', 'the transaction ended the cursor');
+  await c.query('ROLLBACK');
+  // A cursor over a masked column's order is refused as its SELECT would be.
+  await c.query('BEGIN');
+  assert.equal(await code(c.query('DECLARE c2 CURSOR FOR SELECT id FROM patients ORDER BY ssn')), '42501');
+  await c.query('ROLLBACK');
+  await c.query('DECLARE h CURSOR WITH HOLD FOR SELECT id FROM claims WHERE id <= 3 ORDER BY id');
+  assert.deepEqual(
+    (await c.query('FETCH ALL FROM h')).rows.map((r) => r.id),
+    ['1', '2', '3'],
+  );
+  await c.query('CLOSE h');
+  assert.equal(await code(c.query('CLOSE h')), '34000');
+});
+
+test('psycopg: SHOW at connect, auto-prepared statements and DEALLOCATE ALL on rollback, SET TIME ZONE, a named (server-side) cursor', async () => {
   const python = join(REPO_ROOT, '.phigate/venv/bin/python');
   const script = `
 import json, sys, psycopg
@@ -289,10 +329,21 @@ with psycopg.connect(sys.argv[1], password=sys.argv[2], prepare_threshold=2) as 
     conn.execute("SET TIME ZONE 'Asia/Tokyo'")
     out["tz"] = conn.info.parameter_status("TimeZone")
     out["hour"] = conn.execute("SELECT to_char(timestamptz '2026-01-01 12:00:00+00', 'HH24')").fetchone()[0]
+    conn.commit()
+    with conn.cursor(name="named") as cur:
+        cur.itersize = 2
+        cur.execute("SELECT id, ssn FROM patients WHERE id <= 5 ORDER BY id")
+        out["named"] = [[str(x) for x in r] for r in cur.fetchmany(2)] + [[str(x) for x in r] for r in cur]
 print(json.dumps(out))
 `;
   const r = await run(python, ['-c', script, conninfo('etl-pipeline', 'require'), etl], { env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') } });
-  assert.deepEqual(JSON.parse(r.stdout), { isolation: 'read committed', after: ['2', '[REDACTED]'], tz: 'Asia/Tokyo', hour: '21' });
+  assert.deepEqual(JSON.parse(r.stdout), {
+    isolation: 'read committed',
+    after: ['2', '[REDACTED]'],
+    tz: 'Asia/Tokyo',
+    hour: '21',
+    named: [1, 2, 3, 4, 5].map((id) => [String(id), '[REDACTED]']),
+  });
 });
 
 test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a transaction', async () => {

@@ -15,6 +15,7 @@ import type { QueryResult, QueryService } from '../../domain/query-service.js';
 import type { Cell, Identity, ResultColumn } from '../../domain/types.js';
 import * as wire from './codec.js';
 import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
+import type { CursorCommand } from './cursors.js';
 import { errorNotice } from './errors.js';
 import { reported, SETTABLE, type SessionCommand, upstreamSettings } from './session.js';
 import { classifyStatement, type SplitStatement, splitStatements, type TxControl } from './split.js';
@@ -130,6 +131,8 @@ export class PgConnection {
   private defaultSchema = 'public';
   /** Session settings the client changed (canonical name → value), kept by the door (session.ts). */
   private settings = new Map<string, string>();
+  /** Open cursors (cursors.ts): the masked rows of their SELECT, read forward. */
+  private readonly cursors = new Map<string, { fields: FieldDescription[]; rows: Cell[][]; offset: number; hold: boolean; declaredInTx: boolean }>();
   /** The settings when the transaction began: a rollback returns to them. */
   private txSettings: Map<string, string> | undefined;
   private identity: Identity | undefined;
@@ -541,6 +544,7 @@ export class PgConnection {
   private async simpleStatement(s: SplitStatement): Promise<void> {
     if (s.control) return this.send(wire.commandComplete(await this.control(s.control, s.sql)));
     if (s.session) return this.sessionStatement(s.session, true);
+    if (s.cursor) return this.cursorStatement(s.cursor, true, []);
     const portal: Portal = {
       stmt: { sql: s.sql, paramTypes: [], info: { empty: false, multiple: false, ...s } },
       params: [],
@@ -594,6 +598,9 @@ export class PgConnection {
       return;
     }
     const portal = this.portals.get(name);
+    // A cursor is a portal in PostgreSQL: psycopg describes its named cursors this way.
+    const cursor = portal ? undefined : this.cursors.get(name);
+    if (cursor) return void this.send(wire.rowDescription(cursor.fields));
     if (!portal) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `portal "${name}" does not exist` });
     if (portal.result) return void this.send(wire.rowDescription(portal.result.fields));
     // Describe(portal) right before its Execute (what libpq, node-postgres and JDBC send): the
@@ -616,6 +623,11 @@ export class PgConnection {
   private async describe(stmt: Statement): Promise<{ params: number[]; fields: FieldDescription[] | null }> {
     if (stmt.described) return stmt.described;
     if (stmt.info.session) return { params: stmt.paramTypes, fields: sessionFields(stmt.info.session) };
+    if (stmt.info.cursor) {
+      const c = stmt.info.cursor;
+      const open = c.kind === 'fetch' && !c.move ? this.cursors.get(c.name) : undefined;
+      return { params: stmt.paramTypes, fields: open ? open.fields : null };
+    }
     if (stmt.info.empty || stmt.info.control || stmt.info.copy) return { params: stmt.paramTypes, fields: null };
     const identity = this.identity!;
     const { role } = this.deps.queries.bind(identity, this.database);
@@ -639,6 +651,7 @@ export class PgConnection {
     if (portal.result) return this.sendRows(portal, maxRows);
     const { info, sql } = portal.stmt;
     if (info.session) return this.sessionStatement(info.session, portal.describeOnExecute === true);
+    if (info.cursor) return this.cursorStatement(info.cursor, portal.describeOnExecute === true, portal.resultFormats);
     const local = info.empty || info.control;
     if (local && portal.describeOnExecute) this.send(wire.noData());
     if (info.empty) return void this.send(wire.emptyQueryResponse());
@@ -780,6 +793,7 @@ export class PgConnection {
         await this.changeSettings(new Map());
         this.statements.clear();
         this.portals.clear();
+        this.cursors.clear();
         return void this.send(wire.commandComplete('DISCARD ALL'));
       case 'deallocate':
         if (cmd.name === undefined) {
@@ -789,6 +803,7 @@ export class PgConnection {
         if (!this.statements.delete(cmd.name)) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `prepared statement "${cmd.name}" does not exist` });
         return void this.send(wire.commandComplete('DEALLOCATE'));
       case 'close_all':
+        this.cursors.clear();
         return void this.send(wire.commandComplete('CLOSE CURSOR ALL'));
       case 'unlisten':
         return void this.send(wire.commandComplete('UNLISTEN'));
@@ -796,6 +811,58 @@ export class PgConnection {
         // No advisory lock can be taken through the door: there is none to release.
         this.send(wire.dataRow([Buffer.alloc(0)]));
         return void this.send(wire.commandComplete('SELECT 1'));
+    }
+  }
+
+  // ---- cursors ----
+
+  /**
+   * DECLARE runs the cursor's SELECT through the request lifecycle (analysed, decided, masked and
+   * audited as that SELECT) and keeps its masked rows; FETCH and MOVE read them forward; CLOSE
+   * drops them. `describe`: send the RowDescription of FETCH's rows (the client did not Describe).
+   */
+  private async cursorStatement(cmd: CursorCommand, describe: boolean, resultFormats: number[]): Promise<void> {
+    if (cmd.kind === 'declare') {
+      if (describe) this.send(wire.noData());
+      if (cmd.binary) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'BINARY cursors are not supported; fetch text and ask for binary results' });
+      if (!cmd.hold && this.tx === 'I') throw new AppError('GATEWAY_PG_NO_TRANSACTION', { message: 'DECLARE CURSOR can only be used in transaction blocks' });
+      if (this.cursors.has(cmd.name)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `cursor "${cmd.name}" already exists` });
+      if (this.tx === 'E') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
+      const result = await this.statement(cmd.query, []);
+      const fields = result.columns.map((c) => fieldOf(c, 0));
+      this.cursors.set(cmd.name, { fields, rows: result.rows, offset: 0, hold: cmd.hold, declaredInTx: this.tx === 'T' });
+      return void this.send(wire.commandComplete('DECLARE CURSOR'));
+    }
+    const cursor = this.cursors.get(cmd.name);
+    if (!cursor) throw new AppError('GATEWAY_PG_CURSOR_UNKNOWN', { message: `cursor "${cmd.name}" does not exist` });
+    if (cmd.kind === 'close') {
+      if (describe) this.send(wire.noData());
+      this.cursors.delete(cmd.name);
+      return void this.send(wire.commandComplete('CLOSE CURSOR'));
+    }
+    if (!cmd.forward)
+      throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'cursors move forward only through phigate (FETCH [FORWARD] n | ALL, MOVE [FORWARD] n | ALL)' });
+    const n = Math.min(cmd.count, cursor.rows.length - cursor.offset);
+    if (cmd.move) {
+      if (describe) this.send(wire.noData());
+      cursor.offset += n;
+      return void this.send(wire.commandComplete(`MOVE ${n}`));
+    }
+    const fields = cursor.fields.map((f, i) => ({ ...f, format: formatAt(resultFormats, i) }));
+    if (describe) this.send(wire.rowDescription(fields));
+    for (const row of cursor.rows.slice(cursor.offset, cursor.offset + n)) {
+      this.send(wire.dataRow(row.map((v, i) => encodeCell(v, fields[i]!))));
+      if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
+    }
+    cursor.offset += n;
+    this.send(wire.commandComplete(`FETCH ${n}`));
+  }
+
+  /** Cursors at the end of a transaction: those without HOLD close; a rollback also closes the held ones it declared. */
+  private endCursors(how: 'COMMIT' | 'ROLLBACK'): void {
+    for (const [name, c] of this.cursors) {
+      if (!c.hold || (how === 'ROLLBACK' && c.declaredInTx)) this.cursors.delete(name);
+      else c.declaredInTx = false;
     }
   }
 
@@ -888,6 +955,7 @@ export class PgConnection {
     this.session = undefined;
     this.tx = 'I';
     this.portals.clear();
+    this.endCursors(how);
     // A rollback undoes the SETs of the transaction, as in PostgreSQL (the next statement's
     // upstream session is brought to these settings; changed reported ones are announced).
     const before = this.txSettings;

@@ -2,6 +2,7 @@
 // says which ones the door itself handles (transaction control, session statements) or refuses (COPY).
 import { parseSync } from 'libpg-query';
 import { Lru } from '../../domain/lru.js';
+import { type CursorCommand, cursorCommand } from './cursors.js';
 import { type SessionCommand, sessionCommand } from './session.js';
 
 export type TxControl = 'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollback_to' | 'two_phase';
@@ -13,6 +14,8 @@ export interface SplitStatement {
   copy?: boolean;
   /** A session statement the door answers itself (session.ts): drivers send these on their own. */
   session?: SessionCommand;
+  /** DECLARE … CURSOR, FETCH, MOVE, CLOSE name (cursors.ts). */
+  cursor?: CursorCommand;
 }
 
 const TX_KINDS: Readonly<Record<string, TxControl>> = {
@@ -34,7 +37,7 @@ interface RawStmt {
   stmt_len?: number;
 }
 
-function classify(stmt: RawStmt['stmt'], defaultSchema: string): Omit<SplitStatement, 'sql'> {
+function classify(stmt: RawStmt['stmt'], defaultSchema: string, sql: string): Omit<SplitStatement, 'sql'> {
   const [type, body] = Object.entries(stmt)[0] ?? [];
   if (type === 'TransactionStmt') {
     // COMMIT AND CHAIN / ROLLBACK AND CHAIN open a new transaction at once: not supported here.
@@ -43,7 +46,9 @@ function classify(stmt: RawStmt['stmt'], defaultSchema: string): Omit<SplitState
   }
   if (type === 'CopyStmt') return { copy: true };
   const session = type && body ? sessionCommand(type, body as Record<string, unknown>, defaultSchema) : undefined;
-  return session ? { session } : {};
+  if (session) return { session };
+  const cursor = type && body ? cursorCommand(type, body as Record<string, unknown>, sql) : undefined;
+  return cursor ? { cursor } : {};
 }
 
 /**
@@ -58,12 +63,13 @@ export function splitStatements(sql: string, defaultSchema = 'public'): SplitSta
   } catch {
     return sql.trim() ? [{ sql }] : [];
   }
-  if (stmts.length <= 1) return stmts.map((s) => ({ sql: sql.trim(), ...classify(s.stmt, defaultSchema) }));
+  if (stmts.length <= 1) return stmts.map((s) => ({ sql: sql.trim(), ...classify(s.stmt, defaultSchema, sql.trim()) }));
   const bytes = Buffer.from(sql, 'utf8');
   return stmts.map((s) => {
     const start = s.stmt_location ?? 0;
     const end = s.stmt_len ? start + s.stmt_len : bytes.length;
-    return { sql: bytes.toString('utf8', start, end).trim(), ...classify(s.stmt, defaultSchema) };
+    const text = bytes.toString('utf8', start, end).trim();
+    return { sql: text, ...classify(s.stmt, defaultSchema, text) };
   });
 }
 
@@ -89,7 +95,7 @@ function classifyUncached(sql: string, defaultSchema: string): Classified {
   if (!sql.trim()) return { empty: true, multiple: false };
   try {
     const stmts = (parseSync(sql) as unknown as { stmts: RawStmt[] }).stmts;
-    return { empty: stmts.length === 0, multiple: stmts.length > 1, ...(stmts[0] ? classify(stmts[0].stmt, defaultSchema) : {}) };
+    return { empty: stmts.length === 0, multiple: stmts.length > 1, ...(stmts[0] ? classify(stmts[0].stmt, defaultSchema, sql.trim()) : {}) };
   } catch {
     return { empty: false, multiple: false };
   }

@@ -1,0 +1,47 @@
+// Server-side cursors as the door serves them: DECLARE … CURSOR FOR <select> runs the SELECT through
+// the request lifecycle (analysed, decided, masked and audited as that SELECT), and FETCH, MOVE and
+// CLOSE then read the door's copy of its masked rows. The rows are bounded by the door's row limit,
+// as any result is. Only forward movement is served (what psycopg named cursors, SQLAlchemy
+// stream_results and asyncpg cursors use); a cursor lives until its transaction ends, or, WITH
+// HOLD, until it is closed or the transaction that declared it rolls back.
+
+export type CursorCommand =
+  | { kind: 'declare'; name: string; hold: boolean; binary: boolean; scroll: boolean; query: string }
+  | { kind: 'fetch'; name: string; count: number; move: boolean; forward: boolean }
+  | { kind: 'close'; name: string };
+
+type Node = Record<string, unknown>;
+
+const CURSOR_OPT_BINARY = 0x1;
+const CURSOR_OPT_SCROLL = 0x2;
+const CURSOR_OPT_HOLD = 0x20;
+/** FETCH ALL as the parser reports it. */
+const ALL = 2147483647;
+
+/** `DECLARE name [options] CURSOR [WITH[OUT] HOLD] FOR` before the query (names as PostgreSQL reads them). */
+const DECLARE_PREFIX =
+  /^\s*declare\s+(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)\s+(?:(?:binary|asensitive|insensitive|no\s+scroll|scroll)\s+)*cursor\s+(?:(?:with|without)\s+hold\s+)?for\s+/i;
+
+/** The cursor command a parsed statement is, if it is one. `sql`: the statement's text. */
+export function cursorCommand(type: string, body: Node, sql: string): CursorCommand | undefined {
+  if (type === 'DeclareCursorStmt') {
+    const prefix = DECLARE_PREFIX.exec(sql);
+    if (!prefix) return undefined;
+    const options = Number(body.options ?? 0);
+    return {
+      kind: 'declare',
+      name: String(body.portalname ?? ''),
+      hold: (options & CURSOR_OPT_HOLD) !== 0,
+      binary: (options & CURSOR_OPT_BINARY) !== 0,
+      scroll: (options & CURSOR_OPT_SCROLL) !== 0,
+      query: sql.slice(prefix[0].length),
+    };
+  }
+  if (type === 'FetchStmt') {
+    const forward = body.direction === 'FETCH_FORWARD';
+    const many = Number(body.howMany ?? 1);
+    return { kind: 'fetch', name: String(body.portalname ?? ''), count: many >= ALL ? Number.POSITIVE_INFINITY : many, move: body.ismove === true, forward };
+  }
+  if (type === 'ClosePortalStmt' && body.portalname !== undefined) return { kind: 'close', name: String(body.portalname) };
+  return undefined;
+}
