@@ -190,6 +190,37 @@ test('psql: masked rows over TLS, a denial with its SQLSTATE, a transaction', as
   assert.match(tx.out, /^\d+$/m);
 });
 
+test('psql: \\copy and COPY … TO STDOUT are masked reads in CSV and text; COPY to a file, FROM, and unsupported formats stay refused', async () => {
+  const csv = await psql('\\copy (SELECT id, ssn, first_name FROM patients WHERE id <= 2 ORDER BY id) to stdout with (format csv, header)', etl);
+  assert.equal(csv.code, 0, csv.err);
+  const lines = csv.out.trim().split('\n');
+  assert.equal(lines[0], 'id,ssn,first_name');
+  assert.deepEqual(
+    lines.slice(1).map((l) => l.split(',').slice(0, 2)),
+    [
+      ['1', '[REDACTED]'],
+      ['2', '[REDACTED]'],
+    ],
+  );
+  // Text format: tab-separated, NULL as \\N, scrubbed notes.
+  const text = await psql('COPY (SELECT id, NULL::text AS nothing, notes FROM encounters WHERE id <= 2 ORDER BY id) TO STDOUT', etl);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out.split('\n')[0]!, /^1\t\\N\t\S/);
+  // Decided as its SELECT: ordering by a masked column is refused.
+  const ordered = await psql('COPY (SELECT id FROM patients ORDER BY ssn) TO STDOUT', etl);
+  assert.match(ordered.err, /42501: denied by policy/);
+  assert.match(ordered.err, /rule: block-masked-order/);
+  for (const [sql, state] of [
+    ["COPY patients TO '/tmp/phigate-x'", '42501'],
+    ['COPY claims FROM STDIN', '42501'],
+    ['COPY (SELECT 1) TO STDOUT WITH (FORMAT binary)', '0A000'],
+  ]) {
+    const r = await psql(sql!, etl);
+    assert.notEqual(r.code, 0, sql);
+    assert.match(r.err, new RegExp(`ERROR:\\s+${state}:`), sql);
+  }
+});
+
 test('psycopg: masked rows, denial, transactions (its implicit BEGIN) and binary results', async () => {
   await run('bash', [join(REPO_ROOT, 'deploy/local/bin/pydeps-pg')]);
   const python = join(REPO_ROOT, '.phigate/venv/bin/python');

@@ -299,6 +299,15 @@ export const portalSuspended = (): Buffer => message('s', []);
 export const emptyQueryResponse = (): Buffer => message('I', []);
 export const commandComplete = (tag: string): Buffer => message('C', [tag]);
 
+/** CopyOutResponse: text format overall and for each of `columns` columns. */
+export function copyOutResponse(columns: number): Buffer {
+  const body = Buffer.alloc(3 + 2 * columns);
+  body.writeInt16BE(columns, 1);
+  return message('H', [body]);
+}
+export const copyData = (data: string): Buffer => message('d', [Buffer.from(data, 'utf8')]);
+export const copyDone = (): Buffer => message('c', []);
+
 /** NegotiateProtocolVersion: the newest minor version we speak and the options we did not recognise. */
 export function negotiateProtocolVersion(minor: number, unrecognised: string[]): Buffer {
   return message('v', [minor, unrecognised.length, ...unrecognised]);

@@ -15,6 +15,7 @@ import type { QueryResult, QueryService } from '../../domain/query-service.js';
 import type { Cell, Identity, ResultColumn } from '../../domain/types.js';
 import * as wire from './codec.js';
 import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
+import { copyLine } from './copy.js';
 import type { CursorCommand } from './cursors.js';
 import { errorNotice } from './errors.js';
 import { reported, SETTABLE, type SessionCommand, upstreamSettings } from './session.js';
@@ -545,6 +546,7 @@ export class PgConnection {
     if (s.control) return this.send(wire.commandComplete(await this.control(s.control, s.sql)));
     if (s.session) return this.sessionStatement(s.session, true);
     if (s.cursor) return this.cursorStatement(s.cursor, true, []);
+    if (s.copyOut || s.copyError) return this.copyOut(s);
     const portal: Portal = {
       stmt: { sql: s.sql, paramTypes: [], info: { empty: false, multiple: false, ...s } },
       params: [],
@@ -623,6 +625,7 @@ export class PgConnection {
   private async describe(stmt: Statement): Promise<{ params: number[]; fields: FieldDescription[] | null }> {
     if (stmt.described) return stmt.described;
     if (stmt.info.session) return { params: stmt.paramTypes, fields: sessionFields(stmt.info.session) };
+    if (stmt.info.copyOut || stmt.info.copyError) return { params: stmt.paramTypes, fields: null };
     if (stmt.info.cursor) {
       const c = stmt.info.cursor;
       const open = c.kind === 'fetch' && !c.move ? this.cursors.get(c.name) : undefined;
@@ -652,6 +655,10 @@ export class PgConnection {
     const { info, sql } = portal.stmt;
     if (info.session) return this.sessionStatement(info.session, portal.describeOnExecute === true);
     if (info.cursor) return this.cursorStatement(info.cursor, portal.describeOnExecute === true, portal.resultFormats);
+    if (info.copyOut || info.copyError) {
+      if (portal.describeOnExecute) this.send(wire.noData());
+      return this.copyOut(info);
+    }
     const local = info.empty || info.control;
     if (local && portal.describeOnExecute) this.send(wire.noData());
     if (info.empty) return void this.send(wire.emptyQueryResponse());
@@ -812,6 +819,35 @@ export class PgConnection {
         this.send(wire.dataRow([Buffer.alloc(0)]));
         return void this.send(wire.commandComplete('SELECT 1'));
     }
+  }
+
+  // ---- COPY … TO STDOUT ----
+
+  /**
+   * COPY … TO STDOUT: the equivalent SELECT through the request lifecycle (decided, masked and
+   * audited as that SELECT), its masked rows sent as CopyData lines in COPY's text or CSV format.
+   */
+  private async copyOut(s: Pick<SplitStatement, 'copyOut' | 'copyError'>): Promise<void> {
+    if (!s.copyOut) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: s.copyError ?? 'COPY is not supported here' });
+    const o = s.copyOut;
+    const result = await this.statement(o.query, []);
+    this.send(wire.copyOutResponse(result.columns.length));
+    // The header line: the column names, escaped or quoted as values are.
+    if (o.header)
+      this.send(
+        wire.copyData(
+          copyLine(
+            result.columns.map((c) => c.name),
+            o,
+          ),
+        ),
+      );
+    for (const row of result.rows) {
+      this.send(wire.copyData(copyLine(row, o)));
+      if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
+    }
+    this.send(wire.copyDone());
+    this.send(wire.commandComplete(`COPY ${result.rows.length}`));
   }
 
   // ---- cursors ----

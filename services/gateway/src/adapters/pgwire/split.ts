@@ -2,6 +2,7 @@
 // says which ones the door itself handles (transaction control, session statements) or refuses (COPY).
 import { parseSync } from 'libpg-query';
 import { Lru } from '../../domain/lru.js';
+import { type CopyOut, copyOutCommand } from './copy.js';
 import { type CursorCommand, cursorCommand } from './cursors.js';
 import { type SessionCommand, sessionCommand } from './session.js';
 
@@ -16,6 +17,9 @@ export interface SplitStatement {
   session?: SessionCommand;
   /** DECLARE … CURSOR, FETCH, MOVE, CLOSE name (cursors.ts). */
   cursor?: CursorCommand;
+  /** COPY … TO STDOUT, served as a masked read (copy.ts); `copyError`: one it cannot serve, and why. */
+  copyOut?: CopyOut;
+  copyError?: string;
 }
 
 const TX_KINDS: Readonly<Record<string, TxControl>> = {
@@ -44,7 +48,14 @@ function classify(stmt: RawStmt['stmt'], defaultSchema: string, sql: string): Om
     if (body?.chain) return { control: 'two_phase' };
     return { control: TX_KINDS[body?.kind ?? ''] ?? 'two_phase' };
   }
-  if (type === 'CopyStmt') return { copy: true };
+  if (type === 'CopyStmt') {
+    try {
+      const out = copyOutCommand(body as Record<string, unknown>, sql);
+      return out ? { copyOut: out } : { copy: true };
+    } catch (err) {
+      return { copyError: (err as Error).message };
+    }
+  }
   const session = type && body ? sessionCommand(type, body as Record<string, unknown>, defaultSchema) : undefined;
   if (session) return { session };
   const cursor = type && body ? cursorCommand(type, body as Record<string, unknown>, sql) : undefined;
