@@ -115,6 +115,7 @@ export const gatewayConfigSchema = z.object({
    * sessions, and clients from other addresses, keep being served while one address is capped.
    */
   GATEWAY_PG_MAX_UNAUTHENTICATED: z.coerce.number().int().min(1).default(256),
+  /** PostgreSQL wire door: most connections not yet authenticated from one source address. */
   GATEWAY_PG_MAX_UNAUTHENTICATED_PER_ADDRESS: z.coerce.number().int().min(1).default(64),
   /** PostgreSQL wire door: largest protocol message a client may send. */
   GATEWAY_PG_MAX_MESSAGE_BYTES: z.coerce

@@ -289,6 +289,12 @@ test('session statements: SET/RESET/SHOW of allowed settings (kept per client ac
   await a.query('BEGIN');
   await assert.rejects(a.query('DISCARD ALL'), (e: { code?: string }) => e.code === '25001');
   await a.query('ROLLBACK');
+  // A setting sent in the startup packet (node-postgres sends statement_timeout there) is taken as a SET.
+  const timed = client(etl, { statement_timeout: 1000 });
+  await timed.connect();
+  t.after(() => timed.end());
+  assert.equal(await one(timed, 'SHOW statement_timeout'), '1000');
+  await assert.rejects(timed.query('SELECT pg_sleep(2) FROM patients WHERE id = 1'), (e: { code?: string }) => e.code === '57014');
   // Anything that could escape the mapped role is refused by policy (and audited), naming the setting.
   for (const [sql, name] of [
     ['SET ROLE postgres', 'role'],

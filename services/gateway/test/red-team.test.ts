@@ -34,6 +34,8 @@ type Outcome =
   | { kind: 'denied'; rules: string[]; text: string; requestId?: string }
   | { kind: 'error'; code: string; text: string };
 
+/** Errors that refuse a statement as the database would (a syntax error, an unknown relation), before anything runs. */
+const INVALID = new Set(['GATEWAY_SQL_INVALID', '42601', '42P01', '1003', '001003', '2003', '002003']);
 /** The rules that refuse a masked column's flow (deploy/local/policies/00-guardrails.yaml). */
 const MASKED_RULE = /^block-(masked-|predicates-on-masked-columns)/;
 const corpus = (file: string) => parse(readFileSync(join(REPO_ROOT, 'deploy/local/policies/tests', file), 'utf8')) as Corpus;
@@ -169,6 +171,7 @@ function judge(c: Case, masked: boolean, o: Outcome): string[] {
   if (masked && leaked.length) problems.push(`returned ${leaked.length} real SSN(s)`);
   const deniedExpected = c.expect === 'blocked' || (masked && c.expect === 'refused');
   if (deniedExpected) {
+    if (o.kind === 'error' && INVALID.has(o.code) && c.expect === 'blocked') return problems;
     if (o.kind !== 'denied') problems.push(`expected a policy denial, got ${o.kind}${o.kind === 'error' ? ` ${o.code}` : ''}`);
     else if (masked && c.expect === 'refused' && !o.rules.some((r) => (c.rule && o.rules.length > 1 ? r === c.rule : MASKED_RULE.test(r))))
       problems.push(`denied by ${o.rules.join(', ')}, expected ${c.rule ?? 'a masked-column rule'}`);

@@ -18,7 +18,7 @@ import { type FieldDescription, type Frame, type FrontendMessage, formatAt, Prot
 import { copyLine } from './copy.js';
 import type { CursorCommand } from './cursors.js';
 import { errorNotice } from './errors.js';
-import { reported, SETTABLE, type SessionCommand, upstreamSettings } from './session.js';
+import { reported, SETTABLE, type SessionCommand, startupSetting, upstreamSettings } from './session.js';
 import { classifyStatement, type SplitStatement, splitStatements, type TxControl } from './split.js';
 import { binaryToText, hasBinary, OID, oidOfTypeName, textToBinary, typeSize, UnsupportedBinary } from './types.js';
 
@@ -132,6 +132,8 @@ export class PgConnection {
   private defaultSchema = 'public';
   /** Session settings the client changed (canonical name → value), kept by the door (session.ts). */
   private settings = new Map<string, string>();
+  /** The startup packet's parameters: the allowed settings among them are taken at login. */
+  private startupParams: ReadonlyMap<string, string> = new Map();
   /** Open cursors (cursors.ts): the masked rows of their SELECT, read forward. */
   private readonly cursors = new Map<string, { fields: FieldDescription[]; rows: Cell[][]; offset: number; hold: boolean; declaredInTx: boolean }>();
   /** The settings when the transaction began: a rollback returns to them. */
@@ -381,6 +383,7 @@ export class PgConnection {
       return;
     }
     const params = p.params;
+    this.startupParams = params;
     this.user = params.get('user') ?? '';
     this.database = params.get('database') || this.user;
     this.applicationName = (params.get('application_name') ?? '').slice(0, 64);
@@ -430,6 +433,21 @@ export class PgConnection {
     } catch (err) {
       return this.fatal(toAppError(err, 'GATEWAY_AUDIT_UNAVAILABLE'));
     }
+    // Settings sent at startup are taken as a SET would take them (a value the server refuses ends the login).
+    const startup = new Map<string, string>();
+    for (const [k, v] of this.startupParams) {
+      if (k === 'user' || k === 'database' || k === 'application_name') continue;
+      const s = startupSetting(k, v, this.defaultSchema);
+      if (s) startup.set(s.name, s.value);
+    }
+    if (Object.keys(upstreamSettings(startup)).length) {
+      try {
+        await this.deps.upstream.applySettings(this.database, this.deps.queries.bind(identity, this.database).role, upstreamSettings(startup));
+      } catch (err) {
+        return this.fatal(toAppError(err));
+      }
+    }
+    this.settings = startup;
     this.openedAt = Date.now();
     this.identity = identity;
     this.tokenExp = tokenExpiry(token);
@@ -442,9 +460,9 @@ export class PgConnection {
       server_version: (settings.server_version ?? '15.0').split(' ')[0]!,
       server_encoding: 'UTF8',
       client_encoding: 'UTF8',
-      DateStyle: settings.DateStyle ?? 'ISO, MDY',
-      IntervalStyle: settings.IntervalStyle ?? 'postgres',
-      TimeZone: settings.TimeZone ?? 'UTC',
+      DateStyle: startup.get('DateStyle') ?? settings.DateStyle ?? 'ISO, MDY',
+      IntervalStyle: startup.get('IntervalStyle') ?? settings.IntervalStyle ?? 'postgres',
+      TimeZone: startup.get('TimeZone') ?? settings.TimeZone ?? 'UTC',
       integer_datetimes: 'on',
       standard_conforming_strings: 'on',
       application_name: this.applicationName,
@@ -544,8 +562,8 @@ export class PgConnection {
 
   private async simpleStatement(s: SplitStatement): Promise<void> {
     if (s.control) return this.send(wire.commandComplete(await this.control(s.control, s.sql)));
-    if (s.session) return this.sessionStatement(s.session, true);
-    if (s.cursor) return this.cursorStatement(s.cursor, true, []);
+    if (s.session) return this.sessionStatement(s.session, 'simple');
+    if (s.cursor) return this.cursorStatement(s.cursor, 'simple', []);
     if (s.copyOut || s.copyError) return this.copyOut(s);
     const portal: Portal = {
       stmt: { sql: s.sql, paramTypes: [], info: { empty: false, multiple: false, ...s } },
@@ -653,8 +671,9 @@ export class PgConnection {
     if (!portal) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `portal "${name}" does not exist` });
     if (portal.result) return this.sendRows(portal, maxRows);
     const { info, sql } = portal.stmt;
-    if (info.session) return this.sessionStatement(info.session, portal.describeOnExecute === true);
-    if (info.cursor) return this.cursorStatement(info.cursor, portal.describeOnExecute === true, portal.resultFormats);
+    const how: Describing = portal.describeOnExecute ? 'portal' : 'none';
+    if (info.session) return this.sessionStatement(info.session, how);
+    if (info.cursor) return this.cursorStatement(info.cursor, how, portal.resultFormats);
     if (info.copyOut || info.copyError) {
       if (portal.describeOnExecute) this.send(wire.noData());
       return this.copyOut(info);
@@ -778,9 +797,8 @@ export class PgConnection {
    * A session statement the door answers itself (session.ts). `describe`: the client did not
    * Describe the statement, so a row-returning one (SHOW) sends its RowDescription first.
    */
-  private async sessionStatement(cmd: SessionCommand, describe: boolean): Promise<void> {
-    const rows = sessionFields(cmd);
-    if (describe) this.send(rows ? wire.rowDescription(rows) : wire.noData());
+  private async sessionStatement(cmd: SessionCommand, how: Describing): Promise<void> {
+    this.describeRows(sessionFields(cmd), how);
     switch (cmd.kind) {
       case 'set':
         await this.changeSettings(new Map(this.settings).set(cmd.name, cmd.value));
@@ -821,6 +839,16 @@ export class PgConnection {
     }
   }
 
+  /**
+   * The description of a statement the door answers itself, where one is due: a simple query
+   * announces the rows it returns (nothing otherwise); a Describe(portal) deferred to its Execute is
+   * answered with RowDescription or NoData.
+   */
+  private describeRows(fields: FieldDescription[] | null, how: Describing): void {
+    if (how === 'portal') this.send(fields ? wire.rowDescription(fields) : wire.noData());
+    else if (how === 'simple' && fields) this.send(wire.rowDescription(fields));
+  }
+
   // ---- COPY … TO STDOUT ----
 
   /**
@@ -857,9 +885,9 @@ export class PgConnection {
    * audited as that SELECT) and keeps its masked rows; FETCH and MOVE read them forward; CLOSE
    * drops them. `describe`: send the RowDescription of FETCH's rows (the client did not Describe).
    */
-  private async cursorStatement(cmd: CursorCommand, describe: boolean, resultFormats: number[]): Promise<void> {
+  private async cursorStatement(cmd: CursorCommand, how: Describing, resultFormats: number[]): Promise<void> {
     if (cmd.kind === 'declare') {
-      if (describe) this.send(wire.noData());
+      this.describeRows(null, how);
       if (cmd.binary) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'BINARY cursors are not supported; fetch text and ask for binary results' });
       if (!cmd.hold && this.tx === 'I') throw new AppError('GATEWAY_PG_NO_TRANSACTION', { message: 'DECLARE CURSOR can only be used in transaction blocks' });
       if (this.cursors.has(cmd.name)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `cursor "${cmd.name}" already exists` });
@@ -872,7 +900,7 @@ export class PgConnection {
     const cursor = this.cursors.get(cmd.name);
     if (!cursor) throw new AppError('GATEWAY_PG_CURSOR_UNKNOWN', { message: `cursor "${cmd.name}" does not exist` });
     if (cmd.kind === 'close') {
-      if (describe) this.send(wire.noData());
+      this.describeRows(null, how);
       this.cursors.delete(cmd.name);
       return void this.send(wire.commandComplete('CLOSE CURSOR'));
     }
@@ -880,12 +908,12 @@ export class PgConnection {
       throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'cursors move forward only through phigate (FETCH [FORWARD] n | ALL, MOVE [FORWARD] n | ALL)' });
     const n = Math.min(cmd.count, cursor.rows.length - cursor.offset);
     if (cmd.move) {
-      if (describe) this.send(wire.noData());
+      this.describeRows(null, how);
       cursor.offset += n;
       return void this.send(wire.commandComplete(`MOVE ${n}`));
     }
     const fields = cursor.fields.map((f, i) => ({ ...f, format: formatAt(resultFormats, i) }));
-    if (describe) this.send(wire.rowDescription(fields));
+    this.describeRows(fields, how);
     for (const row of cursor.rows.slice(cursor.offset, cursor.offset + n)) {
       this.send(wire.dataRow(row.map((v, i) => encodeCell(v, fields[i]!))));
       if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
@@ -1028,6 +1056,9 @@ function settingRefused(e: AppError, sql: string): AppError {
     details: e.details,
   });
 }
+
+/** How a statement the door answers itself is described (see describeRows). */
+type Describing = 'simple' | 'portal' | 'none';
 
 /** The one text column a row-returning session statement has (SHOW name; pg_advisory_unlock_all() is void). */
 function sessionFields(cmd: SessionCommand): FieldDescription[] | null {

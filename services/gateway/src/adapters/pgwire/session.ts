@@ -140,6 +140,23 @@ function isUnlockAll(body: Node): boolean {
   return !fn?.args && names.at(-1) === 'pg_advisory_unlock_all' && (names.length === 1 || names[0] === 'pg_catalog');
 }
 
+/**
+ * A setting a client sent in its startup packet (pgjdbc sends TimeZone, DateStyle and
+ * extra_float_digits): taken as a SET would be; anything not allowed is not taken.
+ */
+export function startupSetting(name: string, value: string, defaultSchema: string): { name: string; value: string } | undefined {
+  const key = name.toLowerCase();
+  if (key === 'search_path') {
+    const schemas = value
+      .split(',')
+      .map((s) => s.trim().replace(/^"(.*)"$/, '$1'))
+      .filter((s) => s !== '$user');
+    return schemas.length === 1 && schemas[0] === defaultSchema ? { name: 'search_path', value } : undefined;
+  }
+  const spec = SETTINGS[key];
+  return spec?.valid(value) ? { name: spec.canonical, value } : undefined;
+}
+
 /** Whether a setting is applied upstream (the rest only shape the wire). */
 export const appliedUpstream = (canonical: string): boolean => SETTINGS[canonical.toLowerCase()]?.upstream === true;
 /** Whether a change of the setting is reported to the client (ParameterStatus). */
