@@ -33,6 +33,21 @@ export interface UpstreamPort {
   }>;
 }
 
+/**
+ * The session settings a client may change that the upstream applies, per client, to the session
+ * running its statement (the PostgreSQL door's SET; adapters/pgwire/session.ts). A session whose
+ * settings are not known is brought back to the server's defaults for each of these.
+ */
+export const UPSTREAM_SESSION_SETTINGS: readonly string[] = [
+  'TimeZone',
+  'DateStyle',
+  'IntervalStyle',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'bytea_output',
+];
+
 export interface ExecuteOptions {
   transaction: boolean;
   /** Run on this pinned session, inside the client's own transaction (no BEGIN/COMMIT of ours). */

@@ -8,12 +8,12 @@
 // Only the settings below may change. Anything else (role, session_authorization, search_path to
 // another schema, settings of the server) is not a session statement here: it goes to policy like
 // any statement, and the guardrails refuse it; the door then says which setting and why.
+import { UPSTREAM_SESSION_SETTINGS } from '../../domain/ports.js';
 
-/** What the door does with a setting: keep it for the wire only, or apply it upstream too. */
+/** A setting a client may change: applied upstream when UPSTREAM_SESSION_SETTINGS names it, else kept for the wire only. */
 interface SettingSpec {
   /** The name PostgreSQL reports (ParameterStatus, SHOW's column). */
   canonical: string;
-  upstream: boolean;
   /** Values accepted, as PostgreSQL would spell them after SET (checked again upstream when applied there). */
   valid: (v: string) => boolean;
   /** Reported to the client in a ParameterStatus when it changes (PostgreSQL's GUC_REPORT). */
@@ -23,18 +23,18 @@ interface SettingSpec {
 const DURATION = /^\d{1,9}\s*(us|ms|s|min|h|d)?$/i;
 
 const SETTINGS: Readonly<Record<string, SettingSpec>> = {
-  timezone: { canonical: 'TimeZone', upstream: true, valid: (v) => /^[A-Za-z0-9_+\-/:. ]{1,64}$/.test(v), report: true },
-  datestyle: { canonical: 'DateStyle', upstream: true, valid: (v) => /^[A-Za-z]+(, ?[A-Za-z]+)?$/.test(v), report: true },
-  intervalstyle: { canonical: 'IntervalStyle', upstream: true, valid: (v) => /^(postgres|postgres_verbose|sql_standard|iso_8601)$/i.test(v), report: true },
-  statement_timeout: { canonical: 'statement_timeout', upstream: true, valid: (v) => DURATION.test(v) },
-  lock_timeout: { canonical: 'lock_timeout', upstream: true, valid: (v) => DURATION.test(v) },
-  idle_in_transaction_session_timeout: { canonical: 'idle_in_transaction_session_timeout', upstream: true, valid: (v) => DURATION.test(v) },
-  bytea_output: { canonical: 'bytea_output', upstream: true, valid: (v) => /^(hex|escape)$/i.test(v) },
-  application_name: { canonical: 'application_name', upstream: false, valid: (v) => v.length <= 64 && !/[\0\n]/.test(v), report: true },
+  timezone: { canonical: 'TimeZone', valid: (v) => /^[A-Za-z0-9_+\-/:. ]{1,64}$/.test(v), report: true },
+  datestyle: { canonical: 'DateStyle', valid: (v) => /^[A-Za-z]+(, ?[A-Za-z]+)?$/.test(v), report: true },
+  intervalstyle: { canonical: 'IntervalStyle', valid: (v) => /^(postgres|postgres_verbose|sql_standard|iso_8601)$/i.test(v), report: true },
+  statement_timeout: { canonical: 'statement_timeout', valid: (v) => DURATION.test(v) },
+  lock_timeout: { canonical: 'lock_timeout', valid: (v) => DURATION.test(v) },
+  idle_in_transaction_session_timeout: { canonical: 'idle_in_transaction_session_timeout', valid: (v) => DURATION.test(v) },
+  bytea_output: { canonical: 'bytea_output', valid: (v) => /^(hex|escape)$/i.test(v) },
+  application_name: { canonical: 'application_name', valid: (v) => v.length <= 64 && !/[\0\n]/.test(v), report: true },
   // PostgreSQL 12+ prints floats exactly whatever this says; drivers still send it.
-  extra_float_digits: { canonical: 'extra_float_digits', upstream: false, valid: (v) => /^-?\d+$/.test(v) && Number(v) >= -15 && Number(v) <= 3 },
-  client_encoding: { canonical: 'client_encoding', upstream: false, valid: (v) => /^(utf-?8|unicode)$/i.test(v), report: true },
-  standard_conforming_strings: { canonical: 'standard_conforming_strings', upstream: false, valid: (v) => /^on$/i.test(v), report: true },
+  extra_float_digits: { canonical: 'extra_float_digits', valid: (v) => /^-?\d+$/.test(v) && Number(v) >= -15 && Number(v) <= 3 },
+  client_encoding: { canonical: 'client_encoding', valid: (v) => /^(utf-?8|unicode)$/i.test(v), report: true },
+  standard_conforming_strings: { canonical: 'standard_conforming_strings', valid: (v) => /^on$/i.test(v), report: true },
 };
 
 /** Read-only settings SHOW answers (from the upstream), besides the settable ones. */
@@ -158,7 +158,7 @@ export function startupSetting(name: string, value: string, defaultSchema: strin
 }
 
 /** Whether a setting is applied upstream (the rest only shape the wire). */
-export const appliedUpstream = (canonical: string): boolean => SETTINGS[canonical.toLowerCase()]?.upstream === true;
+export const appliedUpstream = (canonical: string): boolean => UPSTREAM_SESSION_SETTINGS.includes(canonical);
 /** Whether a change of the setting is reported to the client (ParameterStatus). */
 export const reported = (canonical: string): boolean => SETTINGS[canonical.toLowerCase()]?.report === true;
 

@@ -4,7 +4,14 @@ import { Catalog, type CatalogColumn } from '@phigate/sql';
 import type { Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import type { ExecuteOptions, SessionUpstreamPort, StatementDescription, UpstreamPort, UpstreamSession } from '../../domain/ports.js';
+import {
+  type ExecuteOptions,
+  type SessionUpstreamPort,
+  type StatementDescription,
+  UPSTREAM_SESSION_SETTINGS,
+  type UpstreamPort,
+  type UpstreamSession,
+} from '../../domain/ports.js';
 import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
@@ -341,10 +348,10 @@ export class PostgresUpstream implements SessionUpstreamPort {
     let s = this.settingsCache.get(connection);
     if (!s) {
       s = (async () => {
-        // What clients are told at login and what SHOW answers for a setting the client did not change.
+        // What clients are told at login and what SHOW answers for a setting the client did not change
+        // (the door decides which settings it shows).
         const r = await this.pool(connection, null).query<{ name: string; setting: string }>(
-          `select name, current_setting(name) as setting from pg_catalog.pg_settings where name = any($1::text[])`,
-          [SERVER_SETTINGS],
+          'select name, current_setting(name) as setting from pg_catalog.pg_settings',
         );
         return Object.fromEntries(r.rows.map((x) => [x.name, x.setting]));
       })();
@@ -377,47 +384,8 @@ function closeCursor(cursor: Cursor): Promise<void> {
 }
 
 /** A session pinned to one client connection until its transaction ends. */
-/** The settings the server reports at login and SHOW reads (those a client did not change). */
-const SERVER_SETTINGS = [
-  'server_version',
-  'server_version_num',
-  'server_encoding',
-  'TimeZone',
-  'DateStyle',
-  'IntervalStyle',
-  'statement_timeout',
-  'lock_timeout',
-  'idle_in_transaction_session_timeout',
-  'bytea_output',
-  'extra_float_digits',
-  'search_path',
-  'integer_datetimes',
-  'max_identifier_length',
-  'transaction_isolation',
-  'transaction_read_only',
-  'default_transaction_isolation',
-  'default_transaction_read_only',
-  'lc_collate',
-  'lc_ctype',
-  'lc_messages',
-  'lc_monetary',
-  'lc_numeric',
-  'lc_time',
-];
-
 /** A client's session settings applied upstream (canonical name → value), e.g. { TimeZone: 'Europe/Paris' }. */
 export type SessionSettings = Readonly<Record<string, string>>;
-
-/** The settings a client may change that the upstream applies (pgwire/session.ts), reset when unknown. */
-const UPSTREAM_SETTINGS = [
-  'TimeZone',
-  'DateStyle',
-  'IntervalStyle',
-  'statement_timeout',
-  'lock_timeout',
-  'idle_in_transaction_session_timeout',
-  'bytea_output',
-];
 
 /**
  * A pooled client, tagged with the role and the settings it runs with (`phigateSettings`;
@@ -436,7 +404,7 @@ const sameSettings = (a: SessionSettings, b: SessionSettings) =>
 async function applySettings(client: Tagged, want: SessionSettings): Promise<void> {
   const had = client.phigateSettings;
   if (had && sameSettings(had, want)) return;
-  const names = [...new Set([...(had ? Object.keys(had) : UPSTREAM_SETTINGS), ...Object.keys(want)])];
+  const names = [...new Set([...(had ? Object.keys(had) : UPSTREAM_SESSION_SETTINGS), ...Object.keys(want)])];
   client.phigateSettings = undefined;
   await client.query(
     'select pg_catalog.set_config(n, coalesce(v, (select reset_val from pg_catalog.pg_settings where name = n)), false) from unnest($1::text[], $2::text[]) as s(n, v)',
