@@ -191,7 +191,12 @@ class Unit {
   private table(rv: Node): TableName {
     const catalogName = rv.catalogname as string | undefined;
     // A new temporary table lives in the session's temporary schema.
-    const schema = (rv.schemaname as string | undefined) ?? (rv.relpersistence === 't' ? 'pg_temp' : this.ctx.defaultSchema);
+    // PostgreSQL searches pg_catalog before the search path: an unqualified catalog relation is its.
+    const system =
+      !rv.schemaname &&
+      rv.relpersistence !== 't' &&
+      this.ctx.catalog.hasTable({ database: this.ctx.catalog.database, schema: 'pg_catalog', name: rv.relname as string });
+    const schema = (rv.schemaname as string | undefined) ?? (rv.relpersistence === 't' ? 'pg_temp' : system ? 'pg_catalog' : this.ctx.defaultSchema);
     const t = { database: this.ctx.catalog.database, schema, name: rv.relname as string };
     if (catalogName && catalogName !== this.ctx.catalog.database) throw new Unsupported(`a table in another database: ${catalogName}`);
     return t;

@@ -383,6 +383,84 @@ print(json.dumps(out))
   });
 });
 
+test('catalog introspection: psql \\dt and \\d, SQLAlchemy inspect() and asyncpg see the tables and columns the mapped role may read, nothing else', async () => {
+  const billing = await demoToken('billing-service');
+  const dt = await psql('\\dt', etl);
+  assert.equal(dt.code, 0, dt.err);
+  assert.deepEqual(
+    [...dt.out.matchAll(/^public\|(\w+)\|table\|/gm)].map((m) => m[1]),
+    ['claims', 'encounters', 'patients'],
+    'demo_meta, which clinical_reader may not read, is not listed',
+  );
+  const d = await psql('\\d patients', etl);
+  assert.equal(d.code, 0, d.err);
+  assert.match(d.out, /^ssn\|text\|/m);
+  // claims_writer holds only patients.id: it sees that column and nothing else of the table.
+  const mine = await run('psql', [`host=127.0.0.1 port=${pgPort} user=billing-service dbname=${DB} sslmode=disable`, '-X', '-A', '-t', '-c', '\\d patients'], {
+    env: { ...process.env, PGPASSWORD: billing, PGCONNECT_TIMEOUT: '10' },
+  });
+  assert.deepEqual(
+    [...mine.stdout.matchAll(/^(\w+)\|(bigint|text|date)\|/gm)].map((m) => m[1]),
+    ['id'],
+  );
+  // Catalog relations the gateway does not serve stay refused.
+  for (const sql of ['SELECT * FROM pg_stats', 'SELECT query FROM pg_stat_activity', 'SELECT rolpassword FROM pg_authid']) {
+    const r = await psql(sql, etl);
+    assert.match(r.err, /42501: denied by policy/, sql);
+  }
+  const python = join(REPO_ROOT, '.phigate/venv/bin/python');
+  const script = `
+import asyncio, json, sys, time
+from sqlalchemy import create_engine, inspect, text
+import asyncpg
+host, port, user, token = sys.argv[1:5]
+out = {}
+eng = create_engine(f"postgresql+psycopg://{user}@{host}:{port}/clinical-pg", connect_args={"password": token, "sslmode": "disable"})
+i = inspect(eng)
+out["tables"] = sorted(i.get_table_names())
+out["columns"] = [c["name"] for c in i.get_columns("patients")]
+with eng.connect() as c:
+    with c.execution_options(stream_results=True, yield_per=2).execute(text("SELECT id FROM claims WHERE id <= 5 ORDER BY id")) as r:
+        out["stream"] = [row[0] for row in r]
+async def apg():
+    pool = await asyncpg.create_pool(host=host, port=int(port), user=user, database="clinical-pg", password=token, ssl=False, min_size=1, max_size=1)
+    async with pool.acquire() as conn:
+        out["asyncpg"] = [dict(r) for r in await conn.fetch("SELECT id, ssn FROM patients WHERE id <= $1 ORDER BY id", 2)]
+        async with conn.transaction():
+            out["cursor"] = [r["id"] async for r in conn.cursor("SELECT id FROM claims WHERE id <= 3 ORDER BY id")]
+        try:
+            await conn.fetch("SELEC 1")
+        except asyncpg.PostgresError as e:
+            out["typo"] = e.sqlstate
+        buf = []
+        async def write(b): buf.append(b)
+        await conn.copy_from_query("SELECT id, ssn FROM patients WHERE id <= 2 ORDER BY id", output=write, format="csv")
+        out["copy"] = b"".join(buf).decode()
+    # Released (asyncpg's reset query) and acquired again: the same session works.
+    async with pool.acquire() as conn:
+        out["again"] = await conn.fetchval("SELECT count(*) FROM patients WHERE id <= 3")
+    await pool.close()
+asyncio.run(apg())
+print(json.dumps(out))
+`;
+  const r = await run(python, ['-c', script, '127.0.0.1', String(pgPort), 'etl-pipeline', etl], {
+    env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') },
+  });
+  assert.deepEqual(JSON.parse(r.stdout), {
+    tables: ['claims', 'encounters', 'patients'],
+    columns: ['id', 'mrn', 'first_name', 'last_name', 'ssn', 'dob', 'zip', 'phone', 'email', 'notes'],
+    stream: [1, 2, 3, 4, 5],
+    asyncpg: [
+      { id: 1, ssn: '[REDACTED]' },
+      { id: 2, ssn: '[REDACTED]' },
+    ],
+    cursor: [1, 2, 3],
+    typo: '42601',
+    copy: '1,[REDACTED]\n2,[REDACTED]\n',
+    again: 3,
+  });
+});
+
 test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a transaction', async () => {
   const jar = (await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg'), '--print'])).stdout.trim();
   await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg')]);

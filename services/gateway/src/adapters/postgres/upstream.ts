@@ -15,6 +15,7 @@ import {
 import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
+import { CATALOG_RELATIONS, catalogView } from './catalog-view.js';
 import { OneShot } from './one-shot.js';
 
 const BATCH_ROWS = 500;
@@ -29,7 +30,8 @@ const CATALOG_SQL = `
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
   join pg_catalog.pg_attribute a on a.attrelid = c.oid
   where c.relkind in ('r', 'v', 'm', 'p', 'f') and a.attnum > 0 and not a.attisdropped
-    and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'`;
+    and ((n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%')
+      or n.nspname = 'information_schema' or (n.nspname = 'pg_catalog' and c.relname = any($1::text[])))`;
 
 function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
@@ -111,7 +113,8 @@ export class PostgresUpstream implements SessionUpstreamPort {
       const pool = this.pool(connection, null);
       // Type names come with the catalog, so no lookup ever runs while a result is streaming.
       cat = Promise.all([
-        pool.query<{ table_oid: number; schema: string; table: string; attnum: number; column: string }>(CATALOG_SQL),
+        // User tables, and the catalog relations tools read (policy decides who may; catalog-view.ts filters them).
+        pool.query<{ table_oid: number; schema: string; table: string; attnum: number; column: string }>(CATALOG_SQL, [CATALOG_RELATIONS]),
         pool.query<{ oid: number; typname: string }>('select oid::int as oid, typname from pg_catalog.pg_type'),
       ]).then(([r, types]) => {
         for (const t of types.rows) this.typeNames.set(t.oid, t.typname);
@@ -240,7 +243,9 @@ export class PostgresUpstream implements SessionUpstreamPort {
     (await this.checkout(connection, role, settings)).release();
   }
 
-  async execute(connection: string, role: string, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], opts: ExecuteOptions) {
+  async execute(connection: string, role: string, statement: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], opts: ExecuteOptions) {
+    // Catalog reads run filtered to what the role may see (catalog-view.ts).
+    const sql = catalogView(statement);
     if (opts.session) return this.executeOn(pinned(opts.session, connection, role), sql, params, sink, opts.signal, opts.maxRows);
     const started = performance.now();
     const client = await this.checkout(connection, role, opts.settings);
@@ -329,7 +334,8 @@ export class PostgresUpstream implements SessionUpstreamPort {
     return new PgSession(connection, role, await this.checkout(connection, role, settings));
   }
 
-  async describe(connection: string, role: string, sql: string, paramTypes: number[], session?: UpstreamSession): Promise<StatementDescription> {
+  async describe(connection: string, role: string, statement: string, paramTypes: number[], session?: UpstreamSession): Promise<StatementDescription> {
+    const sql = catalogView(statement);
     const client = session ? pinned(session, connection, role).client : await this.checkout(connection, role);
     try {
       const d = await new Promise<{ params: number[]; fields: pg.FieldDef[] | null }>((resolve, reject) => {
