@@ -461,7 +461,7 @@ print(json.dumps(out))
   });
 });
 
-test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a transaction', async () => {
+test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a transaction, DatabaseMetaData tables and columns', async () => {
   const jar = (await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg'), '--print'])).stdout.trim();
   await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg')]);
   const src = join(REPO_ROOT, 'services/gateway/test/fixtures/jdbc/PgwireCheck.java');
@@ -475,6 +475,8 @@ test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a trans
   assert.ok(lines.includes('ssnType=text'), lines.join('\n'));
   assert.ok(lines.includes('denied=42501'), lines.join('\n'));
   assert.ok(lines.includes('tx=ok'), lines.join('\n'));
+  assert.ok(lines.includes('tables=claims,encounters,patients'), lines.join('\n'));
+  assert.ok(lines.includes('columns=id,mrn,first_name,last_name,ssn,dob,zip,phone,email,notes'), lines.join('\n'));
 });
 
 test('pgbench: a point-query script in simple and extended mode runs without a failed transaction', async () => {
