@@ -415,13 +415,15 @@ from sqlalchemy import create_engine, inspect, text
 import asyncpg
 host, port, user, token = sys.argv[1:5]
 out = {}
-eng = create_engine(f"postgresql+psycopg://{user}@{host}:{port}/clinical-pg", connect_args={"password": token, "sslmode": "disable"})
-i = inspect(eng)
-out["tables"] = sorted(i.get_table_names())
-out["columns"] = [c["name"] for c in i.get_columns("patients")]
-with eng.connect() as c:
-    with c.execution_options(stream_results=True, yield_per=2).execute(text("SELECT id FROM claims WHERE id <= 5 ORDER BY id")) as r:
-        out["stream"] = [row[0] for row in r]
+# SQLAlchemy 2 with both psycopg drivers: connect (each looks up hstore in pg_type), inspect(), stream_results.
+for driver in ("psycopg", "psycopg2"):
+    eng = create_engine(f"postgresql+{driver}://{user}@{host}:{port}/clinical-pg", connect_args={"password": token, "sslmode": "disable"})
+    i = inspect(eng)
+    out[driver] = {"tables": sorted(i.get_table_names()), "columns": [c["name"] for c in i.get_columns("patients")]}
+    with eng.connect() as c:
+        with c.execution_options(stream_results=True, yield_per=2).execute(text("SELECT id FROM claims WHERE id <= 5 ORDER BY id")) as r:
+            out[driver]["stream"] = [row[0] for row in r]
+    eng.dispose()
 async def apg():
     pool = await asyncpg.create_pool(host=host, port=int(port), user=user, database="clinical-pg", password=token, ssl=False, min_size=1, max_size=1)
     async with pool.acquire() as conn:
@@ -446,10 +448,14 @@ print(json.dumps(out))
   const r = await run(python, ['-c', script, '127.0.0.1', String(pgPort), 'etl-pipeline', etl], {
     env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') },
   });
-  assert.deepEqual(JSON.parse(r.stdout), {
+  const sqlalchemy = {
     tables: ['claims', 'encounters', 'patients'],
     columns: ['id', 'mrn', 'first_name', 'last_name', 'ssn', 'dob', 'zip', 'phone', 'email', 'notes'],
     stream: [1, 2, 3, 4, 5],
+  };
+  assert.deepEqual(JSON.parse(r.stdout), {
+    psycopg: sqlalchemy,
+    psycopg2: sqlalchemy,
     asyncpg: [
       { id: 1, ssn: '[REDACTED]' },
       { id: 2, ssn: '[REDACTED]' },
