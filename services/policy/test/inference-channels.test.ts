@@ -62,3 +62,18 @@ test('maskedColumnFlow takes only the five channels', () => {
   assert.ok(problems({ rules: [{ id: 'x', match: { maskedColumnFlow: ['latency'] }, action: 'deny', reason: 'r' }] }).length > 0);
   assert.ok(problems({ rules: [{ id: 'x', match: { maskedColumnFlow: [] }, action: 'deny', reason: 'r' }] }).length > 0);
 });
+
+test('a condition the analysis could not pin is refused only on a table with a column masked for the caller', () => {
+  const doc2 = policy({
+    rules: [
+      { id: 'read', match: { statements: ['select'], tables: ['*.patients', '*.claims'] }, action: 'allow', reason: 'r' },
+      { id: 'no-masked-predicates', match: { maskedColumnInPredicate: true }, action: 'deny', reason: 'p' },
+    ],
+    masking: [{ id: 'm', match: { groups: ['etl'] }, columns: { '*.patients.ssn': 'redact' } }],
+  });
+  const unpinned = (t: string, groups = ['etl']) =>
+    evaluateAt(doc2, 'r', request([stmt({ tablesRead: [table(t)], hasWhere: true, columnsResolved: false })], { groups }), NOW).ruleIds;
+  assert.deepEqual(unpinned('patients'), ['no-masked-predicates']);
+  assert.deepEqual(unpinned('claims'), ['read'], 'claims has no masked column');
+  assert.deepEqual(unpinned('patients', ['registry']), ['read'], 'nothing is masked for this identity');
+});

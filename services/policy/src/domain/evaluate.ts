@@ -79,7 +79,8 @@ function statementMatches(m: Match, s: StatementFacts, failClosed: boolean, ctx:
   if (m.maskedColumnInPredicate !== undefined) {
     // A whole-row reference in a predicate (`WHERE p::text LIKE …`) filters on every column: `*` hits.
     const masked = s.columnsFiltered.some((c) => isMasked(ctx, c));
-    const hit = masked || (failClosed && s.hasWhere && !s.columnsResolved);
+    // Columns the analysis could not pin may be masked ones, on a table that has any for the caller.
+    const hit = masked || (failClosed && s.hasWhere && unpinnedMasked(s, ctx));
     if (hit !== m.maskedColumnInPredicate) return false;
   }
   if (m.maskedColumnFlow && !maskedFlows(m.maskedColumnFlow, s, ctx).length) return false;
@@ -119,9 +120,14 @@ function maskedFlows(channels: readonly Channel[], s: StatementFacts, ctx: Conte
 function maskedFilters(s: StatementFacts, ctx: Context): string[] {
   const out = s.columnsFiltered
     .filter((c) => isMasked(ctx, c))
-    .map((c) => `${c.table.name}.${c.column} → which rows are returned (a WHERE, HAVING or JOIN condition)`);
-  if (!out.length && s.hasWhere && !s.columnsResolved) out.push('a condition on columns the analysis could not pin → which rows are returned');
+    .map((c) => `${columnWords(ctx, c)} → which rows are returned (a WHERE, HAVING or JOIN condition)`);
+  if (!out.length && s.hasWhere && unpinnedMasked(s, ctx)) out.push('a condition on columns the analysis could not pin → which rows are returned');
   return unique(out);
+}
+
+/** The statement has columns it could not pin, and reads a table with a column masked for the caller. */
+function unpinnedMasked(s: StatementFacts, ctx: Context): boolean {
+  return !s.columnsResolved && s.tablesRead.some((table) => isMasked(ctx, { table, column: '*' }));
 }
 
 /** A rule's reason, with what exactly triggered it where the rule names inference channels. */
