@@ -85,6 +85,7 @@ export const CODES = {
   GATEWAY_PG_TLS_REQUIRED: { kind: 'UNAUTHENTICATED', message: 'TLS is required to send a password from a non-loopback address (sslmode=require)' },
   GATEWAY_PG_TOO_MANY_CONNECTIONS: { kind: 'RESOURCE_EXHAUSTED', message: 'too many PostgreSQL connections to this gateway', retriable: true },
   GATEWAY_PG_UNSUPPORTED: { kind: 'FAILED_PRECONDITION', message: 'not supported by the PostgreSQL door' },
+  GATEWAY_PG_SETTING_REFUSED: { kind: 'PERMISSION_DENIED', message: 'a startup option asks for a setting a client may not change through phigate' },
   GATEWAY_PG_NAME_UNKNOWN: { kind: 'NOT_FOUND', message: 'no such prepared statement or portal' },
   GATEWAY_PG_NAME_IN_USE: { kind: 'INVALID_ARGUMENT', message: 'a prepared statement or portal of that name already exists' },
   GATEWAY_PG_CURSOR_UNKNOWN: { kind: 'NOT_FOUND', message: 'the cursor does not exist' },

@@ -49,6 +49,8 @@ before(async () => {
     GATEWAY_RATE_LIMIT_KEY_PREFIX: `phigate:rl:pgwire-test-${process.pid}:`,
     GATEWAY_REPLICA_ID: `pgwire-test-${http}`,
     GATEWAY_HELD_RECONCILE_MS: '300',
+    // The COPY test streams past the door's result maximum (10,000 rows) up to this one.
+    GATEWAY_PG_COPY_MAX_ROWS: '50000',
   });
   etl = await demoToken('etl-pipeline');
 });
@@ -221,6 +223,49 @@ test('psql: \\copy and COPY … TO STDOUT are masked reads in CSV and text; COPY
   }
 });
 
+test('COPY streams an export larger than any buffered result, masked, with its record in order; past the streaming maximum it fails', async () => {
+  // 30,000 rows: three times the door's buffered maximum, released as masked batches.
+  const marker = `copy_${randomUUID().replaceAll('-', '')}`;
+  const big = await psql(`COPY (SELECT p.id, p.ssn, g AS ${marker} FROM patients p CROSS JOIN generate_series(1, 3) g) TO STDOUT WITH (FORMAT csv)`, etl);
+  assert.equal(big.code, 0, big.err);
+  const lines = big.out.trim().split('\n');
+  assert.equal(lines.length, 30_000);
+  assert.ok(
+    lines.every((l) => ['[REDACTED]', ''].includes(l.split(',')[1]!)),
+    'every ssn is masked (or NULL, empty in CSV)',
+  );
+  // What rows left is on the trail: executed before the first row went out, completed with the count.
+  const audit = new pg.Client({ connectionString: need('AUDIT_DATABASE_URL') });
+  await audit.connect();
+  try {
+    const events = await eventually(
+      "the export's events in the audit store",
+      async () => {
+        const { rows } = await audit.query<{ type: string; payload: string }>(
+          `select e.type, e.payload::text from audit_events e
+          where e.request_id = (select q.request_id from audit_events q
+                                where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)
+          order by e.seq`,
+          [`%${marker}%`],
+        );
+        return rows.some((r) => r.type === 'query.completed') ? rows : undefined;
+      },
+      30_000,
+    );
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['query.received', 'policy.decided', 'query.executed', 'masking.applied', 'query.completed'],
+    );
+    assert.equal((JSON.parse(events.at(-1)!.payload) as { queryCompleted: { rows: number } }).queryCompleted.rows, 30_000);
+  } finally {
+    await audit.end();
+  }
+  // 60,000 rows against a streaming maximum of 50,000: the export fails, named for what it hit.
+  const over = await psql('COPY (SELECT p.id FROM patients p CROSS JOIN generate_series(1, 6) g) TO STDOUT', etl);
+  assert.notEqual(over.code, 0);
+  assert.match(over.err, /ERROR:\s+53400: the result exceeds the maximum rows for this door/);
+});
+
 test('psycopg: masked rows, denial, transactions (its implicit BEGIN) and binary results', async () => {
   await run('bash', [join(REPO_ROOT, 'deploy/local/bin/pydeps-pg')]);
   const python = join(REPO_ROOT, '.phigate/venv/bin/python');
@@ -274,6 +319,20 @@ test('session statements: SET/RESET/SHOW of allowed settings (kept per client ac
   assert.equal(await tz(a), '13');
   await a.query('ROLLBACK');
   assert.equal(await one(a, 'SHOW TimeZone'), 'Asia/Tokyo', 'ROLLBACK undoes a SET, as in PostgreSQL');
+  // SET LOCAL lasts until the transaction ends, committed or not; outside one it only warns.
+  await a.query('BEGIN');
+  await a.query("SET LOCAL TIME ZONE 'Europe/Paris'");
+  await a.query("SET LOCAL statement_timeout = '5s'");
+  assert.equal(await tz(a), '13');
+  assert.equal(await one(a, 'SHOW statement_timeout'), '5s');
+  await a.query('COMMIT');
+  assert.equal(await one(a, 'SHOW TimeZone'), 'Asia/Tokyo', 'COMMIT ends a SET LOCAL');
+  assert.equal(await tz(a), '21');
+  const warnings: string[] = [];
+  a.on('notice', (n) => warnings.push(`${n.severity} ${n.code}`));
+  await a.query("SET LOCAL TIME ZONE 'Europe/Paris'");
+  assert.deepEqual(warnings, ['WARNING 25P01']);
+  assert.equal(await one(a, 'SHOW TimeZone'), 'Asia/Tokyo');
   await a.query("SET statement_timeout = '1s'");
   await assert.rejects(a.query('SELECT pg_sleep(2) FROM patients WHERE id = 1'), (e: { code?: string }) => e.code === '57014');
   await a.query('RESET ALL');
@@ -295,12 +354,22 @@ test('session statements: SET/RESET/SHOW of allowed settings (kept per client ac
   t.after(() => timed.end());
   assert.equal(await one(timed, 'SHOW statement_timeout'), '1000');
   await assert.rejects(timed.query('SELECT pg_sleep(2) FROM patients WHERE id = 1'), (e: { code?: string }) => e.code === '57014');
+  // Settings asked for in the startup options (libpq's PGOPTIONS): taken when allowed; any other ends the login, named.
+  const opts = await run('psql', [conninfo('etl-pipeline'), '-X', '-A', '-t', '-c', 'SHOW statement_timeout', '-c', 'SHOW TimeZone'], {
+    env: { ...process.env, PGPASSWORD: etl, PGOPTIONS: '-c statement_timeout=7s -c TimeZone=Asia/Tokyo' },
+  });
+  assert.deepEqual(opts.stdout.trim().split('\n'), ['7s', 'Asia/Tokyo']);
+  const refused = await run('psql', [conninfo('etl-pipeline'), '-X', '-c', 'SELECT 1'], {
+    env: { ...process.env, PGPASSWORD: etl, PGOPTIONS: '-c work_mem=1GB', PG_COLOR: 'never' },
+  }).catch((x: { stderr: string }) => x);
+  assert.match(refused.stderr, /FATAL:\s+setting "work_mem" cannot be changed through phigate/);
   // Anything that could escape the mapped role is refused by policy (and audited), naming the setting.
   for (const [sql, name] of [
     ['SET ROLE postgres', 'role'],
     ['SET SESSION AUTHORIZATION postgres', 'session authorization'],
     ['SET search_path TO pg_temp, public', 'search_path'],
     ["SET work_mem = '1GB'", 'work_mem'],
+    ["SET LOCAL work_mem = '1GB'", 'work_mem'],
   ]) {
     const e = (await a.query(sql!).then(
       () => undefined,

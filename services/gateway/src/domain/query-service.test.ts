@@ -134,3 +134,55 @@ test('the canary: block and masked statements always watched; report on an unmas
     'off',
   );
 });
+
+test('a streamed read: executed is recorded before the first row leaves, rows leave in batches, the outcome follows; a policy cap truncates, the streaming maximum fails', async () => {
+  const read: Analysis = { ...write, statements: [{ ...write.statements[0]!, kind: 'select', tablesWritten: [] }] };
+  const batch = (n: number) => Array.from({ length: 4 }, (_, i) => [String(n * 4 + i)]);
+  const run = async (rowLimit: number) => {
+    const log: string[] = [];
+    const upstream: UpstreamPort = {
+      catalog: async () => new Catalog('d', []),
+      execute: async (_c, _r, _sql, _p, sink, opts) => {
+        log.push(`execute maxRows=${opts.maxRows ?? 'none'}`);
+        await sink.columns([{ name: 'id', type: 'int8' }]);
+        for (let n = 0; n < 3; n++) if (!(await sink.rows(batch(n)))) break;
+        return { command: 'SELECT', rowCount: 12, upstreamMs: 1, finish: async () => {} };
+      },
+    };
+    const qs = new QueryService({
+      connections: () => new Map([['c', { name: 'c', type: 'postgresql', dialect: 'postgresql', database: 'd', defaultSchema: 'public' }]]),
+      bindings: () => [{ groups: ['g'], connections: { c: 'reader' } }],
+      analyse: () => read,
+      policy: { evaluate: async () => ({ ...allow, rowLimit }) },
+      upstream,
+      masking: { open: () => assert.fail('nothing to mask: no masking call') },
+      audit: { record: async (_ctx, events) => void log.push(`audit ${events.map((e) => e.type).join(',')}`) },
+      rateLimit: { take: async () => ({ allowed: true, retryAfterSec: 0 }) },
+      limits: { maxSqlBytes: 1000, maxRows: 2, maxStreamRows: 10 },
+    });
+    const outcome = await qs
+      .submit(
+        { ...request, sql: 'SELECT id FROM claims' },
+        {
+          columns: (cols) => void log.push(`columns ${cols.map((c) => c.name)}`),
+          rows: async (rows) => void log.push(`rows ${rows.length}`),
+        },
+      )
+      .catch((e: { code: string }) => e.code);
+    return { log, outcome: typeof outcome === 'string' ? outcome : outcome.kind === 'result' && [outcome.result.rowCount, outcome.result.truncated] };
+  };
+  const capped = await run(6);
+  assert.deepEqual(capped.outcome, [6, true], 'the policy cap ends the stream, said to be truncated');
+  assert.deepEqual(capped.log, [
+    'audit query.received,policy.decided',
+    'execute maxRows=none',
+    'audit query.executed',
+    'columns id',
+    'rows 4',
+    'rows 2',
+    'audit masking.applied,query.completed',
+  ]);
+  const over = await run(0);
+  assert.equal(over.outcome, 'GATEWAY_RESULT_TOO_LARGE', 'past the streaming maximum (10, well above the buffered 2) the stream fails');
+  assert.deepEqual(over.log.slice(2), ['audit query.executed', 'columns id', 'rows 4', 'rows 4', 'audit query.failed']);
+});

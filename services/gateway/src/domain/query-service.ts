@@ -74,6 +74,15 @@ export interface HeldInfo {
   expiresAt: string;
 }
 
+/**
+ * Where a streamed result goes (COPY … TO STDOUT): its columns once, then masked batches; each
+ * resolves when the consumer can take more, which is what holds memory to a batch or two.
+ */
+export interface RowRelease {
+  columns(columns: QueryResult['columns']): Promise<void> | void;
+  rows(batch: Cell[][]): Promise<void>;
+}
+
 export type QueryOutcome = { kind: 'result'; result: QueryResult } | { kind: 'held'; held: HeldInfo };
 
 /** Where held statements go: the approval workflow (see held-queries.ts). */
@@ -91,7 +100,8 @@ export interface QueryServiceDeps {
   masking: MaskingPort;
   audit: AuditPort;
   rateLimit: RateLimitPort;
-  limits: { maxSqlBytes: number; maxRows: number };
+  /** maxRows: most rows of a result; maxStreamRows: of a streamed one (default maxRows). */
+  limits: { maxSqlBytes: number; maxRows: number; maxStreamRows?: number };
   /** Holds require_approval statements; without it they fail closed. */
   held?: HoldPort;
   /** Share of statements with nothing to mask that a `report` canary samples (default 1: every one). */
@@ -129,7 +139,7 @@ export class QueryService {
    * Runs a statement if policy allows it now; a statement policy holds for approval is handed to
    * the held-query port and the caller gets `held` (its door decides how to wait or answer).
    */
-  async submit(req: QueryRequest): Promise<QueryOutcome> {
+  async submit(req: QueryRequest, release?: RowRelease): Promise<QueryOutcome> {
     const prepared = await this.prepare(req);
     if (prepared.decision.action === 'require_approval') {
       if (!this.deps.held) throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { message: 'approvals are not configured on this gateway' });
@@ -142,7 +152,7 @@ export class QueryService {
       }
       return { kind: 'held', held: await this.deps.held.hold(prepared) };
     }
-    return { kind: 'result', result: await this.execute(prepared) };
+    return { kind: 'result', result: await this.execute(prepared, release) };
   }
 
   /** Runs a statement that must not wait: a held statement is an error (used by tools and tests). */
@@ -262,45 +272,49 @@ export class QueryService {
     return { conn, role };
   }
 
-  /** Executes a decided statement as its role, masks every row, records the outcome, then returns it. */
-  async execute(p: Runnable): Promise<QueryResult> {
+  /**
+   * Executes a decided statement as its role, masks every row, records the outcome, then returns
+   * it. With `release`, a plain read streams instead (see executeStreaming); a statement that runs
+   * in a transaction is still complete before its rows go to `release`.
+   */
+  async execute(p: Runnable, release?: RowRelease): Promise<QueryResult> {
+    if (release && !p.transaction) return this.executeStreaming(p, release);
+    const result = await this.executeBuffered(p);
+    if (release) {
+      await release.columns(result.columns);
+      for (let i = 0; i < result.rows.length; i += RELEASE_BATCH) await release.rows(result.rows.slice(i, i + RELEASE_BATCH));
+      return { ...result, rows: [] };
+    }
+    return result;
+  }
+
+  private async executeBuffered(p: Runnable): Promise<QueryResult> {
     const { ctx, decision, transaction, started } = p;
     const req = { requestId: ctx.requestId, sql: p.sql, params: p.params };
-    const conn = { name: ctx.connection };
-    const role = ctx.role;
     // Read one row past the limit to know whether the result was cut. A policy row cap truncates
     // (and says so); the door's own maximum is an error, so a client never mistakes a cut for all.
     const policyCap = decision.rowLimit > 0 && decision.rowLimit <= this.deps.limits.maxRows ? decision.rowLimit : 0;
     const limit = policyCap || this.deps.limits.maxRows;
     let columns: ResultColumn[] = [];
-    let session: ReturnType<MaskingPort['open']> | undefined;
+    let session: MaskSession | undefined;
     let rows: Cell[][] = [];
     let truncated = false;
     let stage = 'upstream';
     let exec: Awaited<ReturnType<UpstreamPort['execute']>> | undefined;
     try {
       exec = await this.deps.upstream.execute(
-        conn.name,
-        role,
+        ctx.connection,
+        ctx.role,
         req.sql,
         req.params,
         {
           columns: (cols) => {
             columns = cols;
-            const masks = resultMasks(cols, decision.maskingPlan);
-            const masked = masks.some((m) => m.strategy !== 'none');
-            const canary = effectiveCanary(decision.maskingPlan.canary ?? 'off', masked, this.deps.canaryReportSample ?? 1, this.random);
-            // Nothing to mask and no canary: no masking call at all (the rows are what policy allows).
-            session =
-              masked || canary !== 'off' ? this.deps.masking.open(req.requestId, masks, canary, decision.maskingPlan.visiblePhiKinds) : passThrough(masks);
+            session = this.openMasking(req.requestId, cols, decision);
           },
           rows: async (batch) => {
             stage = 'masking';
-            const take = batch.slice(0, limit + 1 - rows.length);
-            const masked = await session!.mask(take);
-            if (masked.length !== take.length)
-              throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
-            rows = rows.concat(masked);
+            rows = rows.concat(await maskAll(session!, batch.slice(0, limit + 1 - rows.length)));
             stage = 'upstream';
             return rows.length <= limit;
           },
@@ -314,27 +328,17 @@ export class QueryService {
         rows = rows.slice(0, limit);
         truncated = true;
       }
-      let bytes = 0;
-      for (const r of rows) for (const c of r) bytes += c === null ? 0 : c.length;
       stage = 'audit';
-      const masks = resultMasks(columns, decision.maskingPlan);
       const affectedRows = exec.command === 'SELECT' ? undefined : exec.rowCount;
       await this.recordOrFail(ctx, [
         { type: 'query.executed', upstreamMs: exec.upstreamMs, columns: columns.map((c) => c.name) },
-        { type: 'masking.applied', columns: report.columns },
-        ...report.leaks.map((l): DomainEvent => ({ type: 'phi.leak_suspected', ...l })),
-        { type: 'query.completed', rows: affectedRows ?? rows.length, bytes, durationMs: this.now() - started },
+        ...outcomeEvents(report, affectedRows ?? rows.length, bytesOf(rows), this.now() - started),
       ]);
       stage = 'commit';
       await exec.finish(true);
       return {
         requestId: req.requestId,
-        columns: columns.map((c, i) => {
-          const m = masks[i];
-          // A masked value is text, whatever the source type was: tell the client the truth.
-          if (!m || m.strategy === 'none') return c;
-          return { ...c, type: 'text', ...(c.typeOid === undefined ? {} : { typeOid: TEXT_OID, typeMod: -1 }), masking: m.strategy };
-        }),
+        columns: clientColumns(columns, decision),
         rows,
         rowCount: rows.length,
         truncated,
@@ -350,6 +354,98 @@ export class QueryService {
       if (stage !== 'audit') await this.recordOrFail(ctx, [failed(e, stage)]);
       throw e;
     }
+  }
+
+  /**
+   * A plain read whose masked rows leave in batches while upstream still sends them (COPY … TO
+   * STDOUT): memory stays at a batch or two whatever the size of the result. What is durable
+   * before the first row leaves is the statement, its decision and `query.executed` (the rows are
+   * about to be released); masking, leaks and `query.completed` follow the last row, so a stream
+   * cut short (a crash, a dropped client) shows as executed without completion. A policy row cap
+   * ends the stream there (truncated); past the door's streaming maximum the stream fails, after
+   * the rows already released.
+   */
+  private async executeStreaming(p: Runnable, release: RowRelease): Promise<QueryResult> {
+    const { ctx, decision, started } = p;
+    const maxRows = this.deps.limits.maxStreamRows ?? this.deps.limits.maxRows;
+    const policyCap = decision.rowLimit > 0 && decision.rowLimit <= maxRows ? decision.rowLimit : 0;
+    const limit = policyCap || maxRows;
+    const firstRowAt = this.now();
+    let columns: ResultColumn[] = [];
+    let session: MaskSession | undefined;
+    let released = 0;
+    let bytes = 0;
+    let truncated = false;
+    let opened = false;
+    let stage = 'upstream';
+    // Before the first row (or the end of an empty result): the record that rows are leaving.
+    const open = async () => {
+      if (opened) return;
+      opened = true;
+      stage = 'audit';
+      await this.recordOrFail(ctx, [{ type: 'query.executed', upstreamMs: this.now() - firstRowAt, columns: columns.map((c) => c.name) }]);
+      stage = 'release';
+      await release.columns(clientColumns(columns, decision));
+    };
+    try {
+      const exec = await this.deps.upstream.execute(
+        ctx.connection,
+        ctx.role,
+        p.sql,
+        p.params,
+        {
+          columns: (cols) => {
+            columns = cols;
+            session = this.openMasking(ctx.requestId, cols, decision);
+          },
+          rows: async (batch) => {
+            if (released + batch.length > limit) {
+              if (!policyCap) throw new AppError('GATEWAY_RESULT_TOO_LARGE', { details: { maxRows: limit } });
+              batch = batch.slice(0, limit - released);
+              truncated = true;
+            }
+            stage = 'masking';
+            const masked = await maskAll(session!, batch);
+            await open();
+            stage = 'release';
+            await release.rows(masked);
+            released += masked.length;
+            bytes += bytesOf(masked);
+            stage = 'upstream';
+            return !truncated;
+          },
+        },
+        { transaction: false, session: p.session, signal: p.signal, ...(p.settings ? { settings: p.settings } : {}) },
+      );
+      await open();
+      stage = 'masking';
+      const report = session ? await session.finish() : { columns: [], leaks: [] };
+      stage = 'audit';
+      await this.recordOrFail(ctx, outcomeEvents(report, released, bytes, this.now() - started));
+      return {
+        requestId: ctx.requestId,
+        columns: clientColumns(columns, decision),
+        rows: [],
+        rowCount: released,
+        truncated,
+        command: exec.command,
+        decision,
+      };
+    } catch (err) {
+      session?.abort();
+      const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
+      if (stage !== 'audit') await this.recordOrFail(ctx, [failed(e, stage)]);
+      throw e;
+    }
+  }
+
+  /** The masking a result needs: a masking-service stream, or none when there is nothing to mask and no canary. */
+  private openMasking(requestId: string, cols: ResultColumn[], decision: Decision): MaskSession {
+    const masks = resultMasks(cols, decision.maskingPlan);
+    const masked = masks.some((m) => m.strategy !== 'none');
+    const canary = effectiveCanary(decision.maskingPlan.canary ?? 'off', masked, this.deps.canaryReportSample ?? 1, this.random);
+    // Nothing to mask and no canary: no masking call at all (the rows are what policy allows).
+    return masked || canary !== 'off' ? this.deps.masking.open(requestId, masks, canary, decision.maskingPlan.visiblePhiKinds) : passThrough(masks);
   }
 
   async recordOrFail(ctx: RequestContext, events: DomainEvent[]): Promise<void> {
@@ -370,6 +466,42 @@ function passThrough(masks: ResultColumnMask[]): MaskSession {
     finish: async () => ({ columns: masks.map((m) => ({ index: m.index, name: m.name, strategy: m.strategy, valuesMasked: 0 })), leaks: [] }),
     abort: () => {},
   };
+}
+
+/** Rows handed to a RowRelease at a time when a buffered result is released. */
+const RELEASE_BATCH = 1000;
+
+/** Masks a batch; a masking service that answers a different number of rows releases nothing. */
+async function maskAll(session: MaskSession, batch: Cell[][]): Promise<Cell[][]> {
+  const masked = await session.mask(batch);
+  if (masked.length !== batch.length)
+    throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
+  return masked;
+}
+
+/** The result's columns as the client sees them: a masked value is text, whatever the source type was. */
+function clientColumns(columns: ResultColumn[], decision: Decision): QueryResult['columns'] {
+  const masks = resultMasks(columns, decision.maskingPlan);
+  return columns.map((c, i) => {
+    const m = masks[i];
+    if (!m || m.strategy === 'none') return c;
+    return { ...c, type: 'text', ...(c.typeOid === undefined ? {} : { typeOid: TEXT_OID, typeMod: -1 }), masking: m.strategy };
+  });
+}
+
+function bytesOf(rows: Cell[][]): number {
+  let bytes = 0;
+  for (const r of rows) for (const c of r) bytes += c === null ? 0 : c.length;
+  return bytes;
+}
+
+/** What a finished result records: masking, suspected leaks, completion. */
+function outcomeEvents(report: Awaited<ReturnType<MaskSession['finish']>>, rows: number, bytes: number, durationMs: number): DomainEvent[] {
+  return [
+    { type: 'masking.applied', columns: report.columns },
+    ...report.leaks.map((l): DomainEvent => ({ type: 'phi.leak_suspected', ...l })),
+    { type: 'query.completed', rows, bytes, durationMs },
+  ];
 }
 
 function failed(e: AppError, stage: string): DomainEvent {

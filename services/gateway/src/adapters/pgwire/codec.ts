@@ -306,6 +306,23 @@ export function copyOutResponse(columns: number): Buffer {
   return message('H', [body]);
 }
 export const copyData = (data: string): Buffer => message('d', [Buffer.from(data, 'utf8')]);
+/** CopyData messages, one per line (as PostgreSQL sends one per row), in one buffer. */
+export function copyDataLines(lines: readonly string[]): Buffer {
+  let total = 0;
+  const sizes = lines.map((l) => {
+    const n = Buffer.byteLength(l, 'utf8');
+    total += 5 + n;
+    return n;
+  });
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    out[at] = 0x64; // 'd'
+    out.writeInt32BE(sizes[i]! + 4, at + 1);
+    at += 5 + out.write(lines[i]!, at + 5, 'utf8');
+  }
+  return out;
+}
 export const copyDone = (): Buffer => message('c', []);
 
 /** NegotiateProtocolVersion: the newest minor version we speak and the options we did not recognise. */

@@ -11,14 +11,14 @@ import { childTrace, type Logger } from '@phigate/telemetry';
 import type { HeldQueries } from '../../domain/held-queries.js';
 import { resultMasks } from '../../domain/masks.js';
 import type { RequestContext, SessionUpstreamPort, UpstreamSession } from '../../domain/ports.js';
-import type { QueryResult, QueryService } from '../../domain/query-service.js';
+import type { QueryResult, QueryService, RowRelease } from '../../domain/query-service.js';
 import type { Cell, Identity, ResultColumn } from '../../domain/types.js';
 import * as wire from './codec.js';
 import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
 import { copyLine } from './copy.js';
 import type { CursorCommand } from './cursors.js';
 import { errorNotice } from './errors.js';
-import { reported, SETTABLE, type SessionCommand, startupSetting, upstreamSettings } from './session.js';
+import { reported, SETTABLE, type SessionCommand, startupOptions, startupSetting, upstreamSettings } from './session.js';
 import { classifyStatement, type SplitStatement, splitStatements, type TxControl } from './split.js';
 import { binaryToText, hasBinary, OID, oidOfTypeName, textToBinary, typeSize, UnsupportedBinary } from './types.js';
 
@@ -138,6 +138,8 @@ export class PgConnection {
   private readonly cursors = new Map<string, { fields: FieldDescription[]; rows: Cell[][]; offset: number; hold: boolean; declaredInTx: boolean }>();
   /** The settings when the transaction began: a rollback returns to them. */
   private txSettings: Map<string, string> | undefined;
+  /** Settings changed by SET LOCAL in this transaction, and the value each has once it commits. */
+  private localSettings = new Map<string, string | undefined>();
   private identity: Identity | undefined;
   private tokenExp = 0;
   private readonly sessionId = randomUUID();
@@ -423,6 +425,23 @@ export class PgConnection {
     } catch (err) {
       return this.fatal(toAppError(err), '3D000');
     }
+    // Settings sent at startup are taken as a SET would take them (a value the server refuses ends the login).
+    // Those in `options` (-c name=value) the client asked for by name: one that is not allowed ends
+    // the login, naming it, rather than leaving the client to believe it took effect.
+    const startup = new Map<string, string>();
+    for (const [k, v] of this.startupParams) {
+      if (k === 'user' || k === 'database' || k === 'application_name' || k === 'options') continue;
+      const s = startupSetting(k, v, this.defaultSchema);
+      if (s) startup.set(s.name, s.value);
+    }
+    const options = this.startupParams.get('options');
+    const asked = options === undefined ? [] : startupOptions(options);
+    if (!asked) return this.fatal(new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'startup options other than -c name=value are not supported' }));
+    for (const [k, v] of asked) {
+      const s = startupSetting(k, v, this.defaultSchema);
+      if (!s) return this.fatal(new AppError('GATEWAY_PG_SETTING_REFUSED', { message: refusedSettingMessage(k) }));
+      startup.set(s.name, s.value);
+    }
     const settings = await this.deps.upstream.settings(this.database).catch((err) => {
       throw toAppError(err, 'GATEWAY_UPSTREAM_UNAVAILABLE');
     });
@@ -432,13 +451,6 @@ export class PgConnection {
       await this.deps.queries.recordOrFail(this.sessionContext(identity), [{ type: 'session.opened', clientAddress: this.sock.remoteAddress ?? '' }]);
     } catch (err) {
       return this.fatal(toAppError(err, 'GATEWAY_AUDIT_UNAVAILABLE'));
-    }
-    // Settings sent at startup are taken as a SET would take them (a value the server refuses ends the login).
-    const startup = new Map<string, string>();
-    for (const [k, v] of this.startupParams) {
-      if (k === 'user' || k === 'database' || k === 'application_name') continue;
-      const s = startupSetting(k, v, this.defaultSchema);
-      if (s) startup.set(s.name, s.value);
     }
     if (Object.keys(upstreamSettings(startup)).length) {
       try {
@@ -751,11 +763,12 @@ export class PgConnection {
   }
 
   /** One statement through the QueryService; a held one keeps the client waiting (with a NOTICE). */
-  private async statement(sql: string, params: Cell[]): Promise<QueryResult> {
+  /** Runs a statement through the request lifecycle; with `release`, a plain read's rows stream there. */
+  private async statement(sql: string, params: Cell[], release?: RowRelease): Promise<QueryResult> {
     const ac = new AbortController();
     this.running = ac;
     try {
-      const outcome = await this.deps.queries.submit({ ...this.request(sql, params), signal: ac.signal });
+      const outcome = await this.deps.queries.submit({ ...this.request(sql, params), signal: ac.signal }, release);
       if (outcome.kind === 'result') return outcome.result;
       return await this.waitForApproval(outcome.held, ac.signal);
     } catch (err) {
@@ -801,14 +814,24 @@ export class PgConnection {
     this.describeRows(sessionFields(cmd), how);
     switch (cmd.kind) {
       case 'set':
-        await this.changeSettings(new Map(this.settings).set(cmd.name, cmd.value));
-        return void this.send(wire.commandComplete('SET'));
       case 'reset': {
+        const tag = cmd.kind === 'set' ? 'SET' : 'RESET';
+        if (cmd.local && this.tx === 'I') {
+          this.notice('WARNING', '25P01', 'SET LOCAL can only be used in transaction blocks');
+          return void this.send(wire.commandComplete(tag));
+        }
         const next = new Map(this.settings);
-        if (cmd.name) next.delete(cmd.name);
-        else next.clear();
+        const names = cmd.name ? [cmd.name] : [...next.keys()];
+        for (const name of names) {
+          // What the setting is once the transaction commits: a SET LOCAL keeps it, a later plain SET replaces it.
+          if (cmd.local) {
+            if (!this.localSettings.has(name)) this.localSettings.set(name, this.settings.get(name));
+          } else if (this.localSettings.has(name)) this.localSettings.set(name, cmd.kind === 'set' ? cmd.value : undefined);
+        }
+        if (cmd.kind === 'set') next.set(cmd.name, cmd.value);
+        else for (const name of names) next.delete(name);
         await this.changeSettings(next);
-        return void this.send(wire.commandComplete('RESET'));
+        return void this.send(wire.commandComplete(tag));
       }
       case 'show':
         this.send(wire.dataRow([Buffer.from(await this.showValue(cmd.name), 'utf8')]));
@@ -858,24 +881,35 @@ export class PgConnection {
   private async copyOut(s: Pick<SplitStatement, 'copyOut' | 'copyError'>): Promise<void> {
     if (!s.copyOut) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: s.copyError ?? 'COPY is not supported here' });
     const o = s.copyOut;
-    const result = await this.statement(o.query, []);
-    this.send(wire.copyOutResponse(result.columns.length));
-    // The header line: the column names, escaped or quoted as values are.
-    if (o.header)
-      this.send(
-        wire.copyData(
-          copyLine(
-            result.columns.map((c) => c.name),
-            o,
-          ),
-        ),
-      );
-    for (const row of result.rows) {
-      this.send(wire.copyData(copyLine(row, o)));
-      if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
-    }
+    let begun = false;
+    const release: RowRelease = {
+      columns: (columns) => {
+        if (begun) return;
+        begun = true;
+        this.send(wire.copyOutResponse(columns.length));
+        // The header line: the column names, escaped or quoted as values are.
+        if (o.header)
+          this.send(
+            wire.copyData(
+              copyLine(
+                columns.map((c) => c.name),
+                o,
+              ),
+            ),
+          );
+      },
+      // Rows go out as they are masked; waiting for the client to drain is what bounds memory.
+      rows: async (batch) => {
+        this.send(wire.copyDataLines(batch.map((row) => copyLine(row, o))));
+        if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
+      },
+    };
+    const result = await this.statement(o.query, [], release);
+    // A statement held for approval comes back whole once approved.
+    await release.columns(result.columns);
+    if (result.rows.length) await release.rows(result.rows);
     this.send(wire.copyDone());
-    this.send(wire.commandComplete(`COPY ${result.rows.length}`));
+    this.send(wire.commandComplete(`COPY ${result.rowCount}`));
   }
 
   // ---- cursors ----
@@ -943,11 +977,16 @@ export class PgConnection {
       const { role } = this.deps.queries.bind(this.identity!, this.database);
       await this.deps.upstream.applySettings(this.database, role, after, this.session);
     }
-    const names = new Set([...this.settings.keys(), ...next.keys()]);
+    await this.adoptSettings(next);
+  }
+
+  /** Makes `next` the client's settings on the wire: application_name, and a ParameterStatus for each reported one that changed. */
+  private async adoptSettings(next: Map<string, string>): Promise<void> {
     const previous = this.settings;
     this.settings = next;
     if (next.has('application_name') || previous.has('application_name')) this.applicationName = next.get('application_name') ?? '';
-    for (const name of names) if (reported(name) && previous.get(name) !== next.get(name)) this.send(wire.parameterStatus(name, await this.showValue(name)));
+    for (const name of new Set([...previous.keys(), ...next.keys()]))
+      if (reported(name) && previous.get(name) !== next.get(name)) this.send(wire.parameterStatus(name, await this.showValue(name)));
   }
 
   /** SHOW: the client's own value, else the server's (what it was told at login). */
@@ -1020,16 +1059,18 @@ export class PgConnection {
     this.tx = 'I';
     this.portals.clear();
     this.endCursors(how);
-    // A rollback undoes the SETs of the transaction, as in PostgreSQL (the next statement's
-    // upstream session is brought to these settings; changed reported ones are announced).
+    // A rollback undoes the SETs of the transaction, a commit its SET LOCALs, as in PostgreSQL
+    // (the next statement's upstream session is brought to these settings; changed reported ones
+    // are announced).
     const before = this.txSettings;
+    const locals = this.localSettings;
     this.txSettings = undefined;
-    if (how === 'ROLLBACK' && before) {
-      const after = this.settings;
-      this.settings = before;
-      if (before.has('application_name') || after.has('application_name')) this.applicationName = before.get('application_name') ?? '';
-      for (const name of new Set([...before.keys(), ...after.keys()]))
-        if (reported(name) && before.get(name) !== after.get(name)) this.send(wire.parameterStatus(name, await this.showValue(name)));
+    this.localSettings = new Map();
+    if (how === 'ROLLBACK' && before) await this.adoptSettings(before);
+    else if (locals.size) {
+      const next = new Map(this.settings);
+      for (const [name, value] of locals) value === undefined ? next.delete(name) : next.set(name, value);
+      await this.adoptSettings(next);
     }
     if (!session) return how;
     try {
@@ -1048,14 +1089,14 @@ export class PgConnection {
  * setting and why, and which ones a client may change.
  */
 function settingRefused(e: AppError, sql: string): AppError {
-  const m = /^\s*(?:set|reset)\s+(?:(session\s+authorization|time\s+zone)|(?:session\s+|local\s+)?([a-z_][a-z0-9_.]*))/i.exec(sql);
+  const m = /^\s*(?:set|reset)\s+(?:(session\s+authorization)|(?:session\s+|local\s+)?(?:(time\s+zone)|([a-z_][a-z0-9_.]*)))/i.exec(sql);
   if (e.code !== 'GATEWAY_POLICY_DENIED' || !m) return e;
-  const name = (m[1] ?? m[2] ?? '').toLowerCase().replace(/\s+/g, ' ');
-  return new AppError(e.code, {
-    message: `setting "${name}" cannot be changed through phigate: a session setting could change the upstream role or the server's behaviour beyond what the mapped role allows; a client may change ${SETTABLE.join(', ')}`,
-    details: e.details,
-  });
+  const name = (m[1] ?? m[2] ?? m[3] ?? '').toLowerCase().replace(/\s+/g, ' ');
+  return new AppError(e.code, { message: refusedSettingMessage(name), details: e.details });
 }
+
+const refusedSettingMessage = (name: string) =>
+  `setting "${name}" cannot be changed through phigate: a session setting could change the upstream role or the server's behaviour beyond what the mapped role allows; a client may change ${SETTABLE.join(', ')}`;
 
 /** How a statement the door answers itself is described (see describeRows). */
 type Describing = 'simple' | 'portal' | 'none';

@@ -65,8 +65,8 @@ export function canonicalName(name: string): string {
 }
 
 export type SessionCommand =
-  | { kind: 'set'; name: string; value: string }
-  | { kind: 'reset'; name?: string }
+  | { kind: 'set'; name: string; value: string; local?: boolean }
+  | { kind: 'reset'; name?: string; local?: boolean }
   | { kind: 'show'; name: string }
   | { kind: 'discard' }
   | { kind: 'deallocate'; name?: string }
@@ -95,21 +95,22 @@ function constant(arg: unknown): string | undefined {
 export function sessionCommand(type: string, body: Node, defaultSchema: string): SessionCommand | undefined {
   switch (type) {
     case 'VariableSetStmt': {
-      if (body.is_local) return undefined;
+      // SET LOCAL: the same settings, until the transaction ends.
+      const local = body.is_local ? { local: true } : {};
       const name = String(body.name ?? '').toLowerCase();
       if (body.kind === 'VAR_RESET_ALL') return { kind: 'reset' };
       if (body.kind === 'VAR_RESET' || body.kind === 'VAR_SET_DEFAULT')
-        return SETTINGS[name] || name === 'search_path' ? { kind: 'reset', name: canonicalName(name) } : undefined;
+        return SETTINGS[name] || name === 'search_path' ? { kind: 'reset', name: canonicalName(name), ...local } : undefined;
       if (body.kind !== 'VAR_SET_VALUE') return undefined;
       const args = Array.isArray(body.args) ? body.args.map(constant) : [];
       if (!args.length || args.some((a) => a === undefined)) return undefined;
       const value = (args as string[]).join(', ');
       if (name === 'search_path') {
         const schemas = (args as string[]).filter((a) => a !== '$user');
-        return schemas.length === 1 && schemas[0] === defaultSchema ? { kind: 'set', name, value } : undefined;
+        return schemas.length === 1 && schemas[0] === defaultSchema ? { kind: 'set', name, value, ...local } : undefined;
       }
       const spec = SETTINGS[name];
-      return spec?.valid(value) ? { kind: 'set', name: spec.canonical, value } : undefined;
+      return spec?.valid(value) ? { kind: 'set', name: spec.canonical, value, ...local } : undefined;
     }
     case 'VariableShowStmt': {
       const name = String(body.name ?? '').toLowerCase();
@@ -155,6 +156,41 @@ export function startupSetting(name: string, value: string, defaultSchema: strin
   }
   const spec = SETTINGS[key];
   return spec?.valid(value) ? { name: spec.canonical, value } : undefined;
+}
+
+/**
+ * The settings in a startup packet's `options` (libpq's `options=-c name=value`, PGOPTIONS):
+ * `-c name=value`, `-cname=value` and `--name=value`, with `\ ` for a space inside a value.
+ * `undefined` when it holds anything else (a server command-line switch).
+ */
+export function startupOptions(options: string): Array<[string, string]> | undefined {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let i = 0; i < options.length; i++) {
+    const ch = options[i]!;
+    if (ch === '\\' && i + 1 < options.length) {
+      word += options[++i];
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += ch;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const pair = w === '-c' ? words[++i] : w.startsWith('--') ? w.slice(2) : w.startsWith('-c') ? w.slice(2) : undefined;
+    const eq = pair?.indexOf('=') ?? -1;
+    if (!pair || eq <= 0) return undefined;
+    out.push([pair.slice(0, eq).replace(/-/g, '_'), pair.slice(eq + 1)]);
+  }
+  return out;
 }
 
 /** Whether a setting is applied upstream (the rest only shape the wire). */
