@@ -11,6 +11,7 @@ import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { demoToken, eventually, freePort, need } from '@phigate/testkit';
+import { type CopyBench, copyBench } from './copy-suite.js';
 import { cpuUs, DURABILITIES, type Durability, type Replica, tempDir, track } from './processes.js';
 import { ratio, round1, type Tail, tail } from './stats.js';
 
@@ -65,6 +66,8 @@ export interface PgwireBench {
   retriedRuns: number;
   /** Gateway CPU per query over every extended no-mask run of each mode. */
   cpuUsPerQuery: Record<Durability, number>;
+  /** COPY … TO STDOUT of 100,000 rows through the same targets. */
+  copy: CopyBench;
 }
 
 interface Endpoint {
@@ -255,10 +258,10 @@ export async function pgwireBench(
       return [d, round1(sum.cpu / sum.tx)];
     }),
   ) as Record<Durability, number>;
+  printPgwire({ seconds, passes, samplingRate, runs, comparisons });
+  const copy = await copyBench(endpoints, settle);
   await dir.remove();
-  const result = { seconds, passes, samplingRate, retriedRuns: retried, scripts: SCRIPTS, runs, comparisons, cpuUsPerQuery };
-  printPgwire(result);
-  return result;
+  return { seconds, passes, samplingRate, retriedRuns: retried, scripts: SCRIPTS, runs, comparisons, cpuUsPerQuery, copy };
 }
 
 let retried = 0;
@@ -286,7 +289,7 @@ function reverseWithinGroups(planned: Planned[]): Planned[] {
   return [...groups.values()].flatMap((g) => g.reverse());
 }
 
-function printPgwire(r: PgwireBench): void {
+function printPgwire(r: Pick<PgwireBench, 'seconds' | 'passes' | 'samplingRate' | 'runs' | 'comparisons'>): void {
   console.log(
     `\nPostgreSQL door (pgbench ${r.seconds} s × ${r.passes} pass(es); latency from per-transaction logs, sampling ${r.samplingRate}; CPU per tx from /proc)`,
   );
