@@ -53,6 +53,7 @@ export const CATALOG_RELATIONS = [
   'pg_operator',
   'pg_cast',
   'pg_conversion',
+  'pg_cursors',
 ];
 
 /** Readable by the current role: a privilege on the relation or on any of its columns. */
@@ -62,6 +63,9 @@ const SYSTEM = `('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
 /** A relation visible to the role: a table it can read, an index of one, a sequence it can use, or a system relation. */
 const visibleRelation = (oid: string) =>
   `exists (select 1 from pg_catalog.pg_class v_c where v_c.oid = ${oid} and (case when v_c.relkind in ${TABLE_KINDS} then ${readable('v_c.oid')} when v_c.relkind in ('i', 'I') then exists (select 1 from pg_catalog.pg_index v_i where v_i.indexrelid = v_c.oid and ${readable('v_i.indrelid')}) when v_c.relkind = 'S' then pg_catalog.has_sequence_privilege(v_c.oid, 'SELECT, USAGE') else v_c.relnamespace in ${SYSTEM} end))`;
+/** A row type the role may see: of a relation visible to it, or a composite type (CREATE TYPE … AS). */
+const visibleRowType = (relid: string) =>
+  `(${visibleRelation(relid)} or exists (select 1 from pg_catalog.pg_class t_c where t_c.oid = ${relid} and t_c.relkind = 'c'))`;
 const byName = (schema: string, name: string) => readable(`pg_catalog.format('%I.%I', ${schema}, ${name})::regclass`);
 
 /**
@@ -72,7 +76,8 @@ const FILTERS: Readonly<Record<string, string>> = {
   pg_class: visibleRelation('f.oid'),
   pg_namespace: `pg_catalog.has_schema_privilege(f.oid, 'USAGE')`,
   pg_attribute: `exists (select 1 from pg_catalog.pg_class a_c where a_c.oid = f.attrelid and (case when a_c.relkind in ${TABLE_KINDS} then (f.attnum > 0 and pg_catalog.has_column_privilege(a_c.oid, f.attnum, 'SELECT')) or (f.attnum <= 0 and ${readable('a_c.oid')}) else ${visibleRelation('a_c.oid')} end))`,
-  pg_type: `f.typrelid = 0 or ${visibleRelation('f.typrelid')} or exists (select 1 from pg_catalog.pg_class t_c where t_c.oid = f.typrelid and t_c.relkind = 'c')`,
+  // A relation's row type, and the array type of that row type (`_demo_meta`), go with the relation.
+  pg_type: `(f.typrelid = 0 or ${visibleRowType('f.typrelid')}) and not exists (select 1 from pg_catalog.pg_type t_e where t_e.oid = f.typelem and t_e.typrelid <> 0 and not ${visibleRowType('t_e.typrelid')})`,
   pg_index: readable('f.indrelid'),
   pg_constraint: `f.conrelid = 0 or ${visibleRelation('f.conrelid')}`,
   pg_description: `f.classoid <> 'pg_catalog.pg_class'::regclass or ${visibleRelation('f.objoid')}`,
@@ -93,6 +98,10 @@ const FILTERS: Readonly<Record<string, string>> = {
   pg_matviews: byName('f.schemaname', 'f.matviewname'),
   pg_indexes: byName('f.schemaname', 'f.tablename'),
   pg_sequences: `pg_catalog.has_sequence_privilege(pg_catalog.format('%I.%I', f.schemaname, f.sequencename), 'SELECT, USAGE')`,
+  // The door serves cursors itself (pgwire/cursors.ts): the upstream session's portals are the
+  // gateway's, not the client's. psycopg and psycopg2 look a cursor up here before closing one they
+  // never declared, and find none.
+  pg_cursors: 'false',
   // Role names: the current role and those it is a member of, not every login on the server.
   pg_roles: `pg_catalog.pg_has_role(f.oid, 'USAGE')`,
 };
