@@ -2,7 +2,7 @@
 // Terminate. Every statement goes through the QueryService (analysed, decided, audited, masked);
 // this file only speaks the protocol and keeps the client's session state (prepared statements,
 // portals, transaction status, the pinned upstream session of a transaction).
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { TokenVerifier } from '@phigate/auth';
@@ -10,17 +10,20 @@ import { AppError, isErrorCode, toAppError } from '@phigate/errors';
 import { childTrace, type Logger } from '@phigate/telemetry';
 import type { HeldQueries } from '../../domain/held-queries.js';
 import { resultMasks } from '../../domain/masks.js';
-import type { RequestContext, SessionUpstreamPort, UpstreamSession } from '../../domain/ports.js';
+import type { RequestContext, SessionUpstreamPort } from '../../domain/ports.js';
 import type { QueryResult, QueryService, RowRelease } from '../../domain/query-service.js';
-import type { Cell, Identity, ResultColumn } from '../../domain/types.js';
+import type { Cell, Identity } from '../../domain/types.js';
+import type { CancelRegistry } from './cancel-registry.js';
 import * as wire from './codec.js';
 import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
 import { copyLine } from './copy.js';
-import type { CursorCommand } from './cursors.js';
+import { type CursorCommand, CursorStore } from './cursors.js';
 import { errorNotice } from './errors.js';
-import { reported, SETTABLE, type SessionCommand, startupOptions, startupSetting, upstreamSettings } from './session.js';
-import { classifyStatement, type SplitStatement, splitStatements, type TxControl } from './split.js';
-import { binaryToText, hasBinary, OID, oidOfTypeName, textToBinary, typeSize, UnsupportedBinary } from './types.js';
+import { commandTag, encodeCell, fieldOf, TEXT_FIELD } from './fields.js';
+import { ClientSettings, reported, SETTABLE, type SessionCommand, startupOptions, startupSetting, upstreamSettings } from './session.js';
+import { classifyStatement, type SplitStatement, splitStatements } from './split.js';
+import { TransactionUnit } from './transaction.js';
+import { binaryToText, hasBinary, OID } from './types.js';
 
 export interface PgDoorDeps {
   verify: TokenVerifier;
@@ -33,30 +36,6 @@ export interface PgDoorDeps {
   authTimeoutMs: number;
   maxMessageBytes: number;
   cancels: CancelRegistry;
-}
-
-/** BackendKeyData → the connection to interrupt (CancelRequest arrives on a connection of its own). */
-export class CancelRegistry {
-  private readonly byPid = new Map<number, { key: Buffer; cancel: () => void }>();
-
-  add(cancel: () => void): { processId: number; secretKey: number } {
-    let processId = 0;
-    do processId = randomBytes(4).readUInt32BE(0) & 0x7fffffff;
-    while (processId === 0 || this.byPid.has(processId));
-    const key = randomBytes(4);
-    this.byPid.set(processId, { key, cancel });
-    return { processId, secretKey: key.readInt32BE(0) };
-  }
-
-  remove(processId: number): void {
-    this.byPid.delete(processId);
-  }
-
-  /** Cancels when the key matches (compared in constant time); says nothing either way, like PostgreSQL. */
-  cancel(processId: number, key: Buffer): void {
-    const e = this.byPid.get(processId);
-    if (e && key.length === e.key.length && timingSafeEqual(key, e.key)) e.cancel();
-  }
 }
 
 interface Statement {
@@ -82,9 +61,6 @@ interface Portal {
   result?: { fields: FieldDescription[]; rows: Cell[][]; offset: number; tag: string };
 }
 
-type TxStatus = 'I' | 'T' | 'E';
-
-const TEXT_FIELD = { tableOid: 0, columnAttr: 0, typeMod: -1, format: 0 as const };
 const WRITE_CHUNK = 64 * 1024;
 /** Received but unprocessed bytes beyond which the socket stops reading (backpressure on the client). */
 const READ_HIGH_WATER = 1024 * 1024;
@@ -105,21 +81,6 @@ function tokenExpiry(token: string): number {
   }
 }
 
-function commandTag(command: string, rows: number): string {
-  if (
-    command === 'SELECT' ||
-    command === 'UPDATE' ||
-    command === 'DELETE' ||
-    command === 'MERGE' ||
-    command === 'MOVE' ||
-    command === 'FETCH' ||
-    command === 'COPY'
-  )
-    return `${command} ${rows}`;
-  if (command === 'INSERT') return `INSERT 0 ${rows}`;
-  return command || 'SELECT 0';
-}
-
 export class PgConnection {
   private sock: Socket;
   private readonly reader: wire.FrameReader;
@@ -130,16 +91,19 @@ export class PgConnection {
   private applicationName = '';
   /** The connection's default schema: the only search_path a client may set (session.ts). */
   private defaultSchema = 'public';
-  /** Session settings the client changed (canonical name → value), kept by the door (session.ts). */
-  private settings = new Map<string, string>();
+  /** Session settings the client changed, kept by the door (session.ts). */
+  private readonly settings = new ClientSettings();
   /** The startup packet's parameters: the allowed settings among them are taken at login. */
   private startupParams: ReadonlyMap<string, string> = new Map();
   /** Open cursors (cursors.ts): the masked rows of their SELECT, read forward. */
-  private readonly cursors = new Map<string, { fields: FieldDescription[]; rows: Cell[][]; offset: number; hold: boolean; declaredInTx: boolean }>();
-  /** The settings when the transaction began: a rollback returns to them. */
-  private txSettings: Map<string, string> | undefined;
-  /** Settings changed by SET LOCAL in this transaction, and the value each has once it commits. */
-  private localSettings = new Map<string, string | undefined>();
+  private readonly cursors = new CursorStore<FieldDescription>();
+  /** The client's transaction and the upstream session pinned for it (transaction.ts). */
+  private readonly tx = new TransactionUnit({
+    pin: () => this.deps.upstream.session(this.database, this.deps.queries.bind(this.identity!, this.database).role, upstreamSettings(this.settings.values)),
+    began: () => this.settings.beginTransaction(),
+    ended: (how) => this.transactionEnded(how),
+    warn: (code, message) => this.notice('WARNING', code, message),
+  });
   private identity: Identity | undefined;
   private tokenExp = 0;
   private readonly sessionId = randomUUID();
@@ -156,8 +120,6 @@ export class PgConnection {
     return { requestId: this.sessionId, sessionId: this.sessionId, frontDoor: 'pgwire', identity, connection: this.database, role, traceparent: '' };
   }
   private backend: { processId: number; secretKey: number } | undefined;
-  private tx: TxStatus = 'I';
-  private session: UpstreamSession | undefined;
   private readonly statements = new Map<string, Statement>();
   private readonly portals = new Map<string, Portal>();
   private skipTillSync = false;
@@ -230,13 +192,7 @@ export class PgConnection {
     this.running?.abort();
     this.wake?.();
     if (this.backend) this.deps.cancels.remove(this.backend.processId);
-    const session = this.session;
-    this.session = undefined;
-    if (session)
-      void session.control('ROLLBACK').then(
-        () => session.release(),
-        () => session.release(true),
-      );
+    this.tx.abandon();
     if (graceful) {
       // Let the last messages (an ErrorResponse) reach the client before the socket goes.
       const sock = this.sock;
@@ -459,7 +415,7 @@ export class PgConnection {
         return this.fatal(toAppError(err));
       }
     }
-    this.settings = startup;
+    this.settings.adopt(startup);
     this.openedAt = Date.now();
     this.identity = identity;
     this.tokenExp = tokenExpiry(token);
@@ -527,7 +483,7 @@ export class PgConnection {
     } catch (err) {
       if (err instanceof ProtocolViolation || this.phase === 'closed') throw err;
       this.error(err);
-      this.failTransaction();
+      this.tx.fail();
       this.skipTillSync = true;
     }
   }
@@ -535,13 +491,9 @@ export class PgConnection {
   private onSync(): void {
     this.skipTillSync = false;
     // Outside a transaction block each Sync ends the implicit transaction, and its portals.
-    if (this.tx === 'I') this.portals.clear();
-    this.send(wire.readyForQuery(this.tx));
+    if (this.tx.status === 'I') this.portals.clear();
+    this.send(wire.readyForQuery(this.tx.status));
     this.flush();
-  }
-
-  private failTransaction(): void {
-    if (this.tx === 'T') this.tx = 'E';
   }
 
   // ---- simple query ----
@@ -551,29 +503,29 @@ export class PgConnection {
     if (!stmts.length) this.send(wire.emptyQueryResponse());
     // Several statements outside a transaction block run as one implicit transaction, as in
     // PostgreSQL: a denial or error in any of them rolls back the ones before it.
-    const implicit = stmts.length > 1 && this.tx === 'I' && !stmts.some((s) => s.control);
+    const implicit = stmts.length > 1 && this.tx.status === 'I' && !stmts.some((s) => s.control);
     try {
-      if (implicit) await this.begin('BEGIN');
+      if (implicit) await this.tx.begin('BEGIN');
       for (const s of stmts) {
         this.requestId = randomUUID();
         await this.simpleStatement(s);
       }
-      if (implicit) await this.endTransaction('COMMIT');
+      if (implicit) await this.tx.end('COMMIT');
     } catch (err) {
       if (this.phase === 'closed') throw err;
       this.error(err);
-      if (implicit) await this.endTransaction('ROLLBACK').catch(() => undefined);
-      else this.failTransaction();
+      if (implicit) await this.tx.end('ROLLBACK').catch(() => undefined);
+      else this.tx.fail();
     }
     // A simple Query replaces the unnamed statement and portal.
     this.statements.delete('');
     this.portals.delete('');
-    this.send(wire.readyForQuery(this.tx));
+    this.send(wire.readyForQuery(this.tx.status));
     await this.flushAndDrain();
   }
 
   private async simpleStatement(s: SplitStatement): Promise<void> {
-    if (s.control) return this.send(wire.commandComplete(await this.control(s.control, s.sql)));
+    if (s.control) return this.send(wire.commandComplete(await this.tx.control(s.control, s.sql)));
     if (s.session) return this.sessionStatement(s.session, 'simple');
     if (s.cursor) return this.cursorStatement(s.cursor, 'simple', []);
     if (s.copyOut || s.copyError) return this.copyOut(s);
@@ -664,7 +616,7 @@ export class PgConnection {
     if (stmt.info.empty || stmt.info.control || stmt.info.copy) return { params: stmt.paramTypes, fields: null };
     const identity = this.identity!;
     const { role } = this.deps.queries.bind(identity, this.database);
-    const d = await this.deps.upstream.describe(this.database, role, stmt.sql, stmt.paramTypes, this.session);
+    const d = await this.deps.upstream.describe(this.database, role, stmt.sql, stmt.paramTypes, this.tx.session);
     let fields: FieldDescription[] | null = null;
     if (d.columns) {
       const decision = await this.deps.queries.decide({ requestId: this.requestId, frontDoor: 'pgwire', identity, connection: this.database, sql: stmt.sql });
@@ -693,7 +645,7 @@ export class PgConnection {
     const local = info.empty || info.control;
     if (local && portal.describeOnExecute) this.send(wire.noData());
     if (info.empty) return void this.send(wire.emptyQueryResponse());
-    if (info.control) return void this.send(wire.commandComplete(await this.control(info.control, sql)));
+    if (info.control) return void this.send(wire.commandComplete(await this.tx.control(info.control, sql)));
     await this.run(portal, maxRows);
   }
 
@@ -701,7 +653,7 @@ export class PgConnection {
 
   /** Runs a portal's statement through the request lifecycle and sends its first `maxRows` rows. */
   private async run(portal: Portal, maxRows: number): Promise<void> {
-    if (this.tx === 'E') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
+    this.tx.assertNotFailed();
     const { sql } = portal.stmt;
     const result = portal.stmt.info.copy ? await this.refuseCopy(sql) : await this.statement(sql, portal.params);
     const fields = result.columns.map((c, i) => fieldOf(c, formatAt(portal.resultFormats, i)));
@@ -757,8 +709,8 @@ export class PgConnection {
       sql,
       params,
       traceparent: childTrace(undefined).traceparent,
-      ...(this.session ? { session: this.session } : {}),
-      ...(this.settings.size ? { settings: upstreamSettings(this.settings) } : {}),
+      ...(this.tx.session ? { session: this.tx.session } : {}),
+      ...(this.settings.values.size ? { settings: upstreamSettings(this.settings.values) } : {}),
     };
   }
 
@@ -814,30 +766,15 @@ export class PgConnection {
     this.describeRows(sessionFields(cmd), how);
     switch (cmd.kind) {
       case 'set':
-      case 'reset': {
-        const tag = cmd.kind === 'set' ? 'SET' : 'RESET';
-        if (cmd.local && this.tx === 'I') {
-          this.notice('WARNING', '25P01', 'SET LOCAL can only be used in transaction blocks');
-          return void this.send(wire.commandComplete(tag));
-        }
-        const next = new Map(this.settings);
-        const names = cmd.name ? [cmd.name] : [...next.keys()];
-        for (const name of names) {
-          // What the setting is once the transaction commits: a SET LOCAL keeps it, a later plain SET replaces it.
-          if (cmd.local) {
-            if (!this.localSettings.has(name)) this.localSettings.set(name, this.settings.get(name));
-          } else if (this.localSettings.has(name)) this.localSettings.set(name, cmd.kind === 'set' ? cmd.value : undefined);
-        }
-        if (cmd.kind === 'set') next.set(cmd.name, cmd.value);
-        else for (const name of names) next.delete(name);
-        await this.changeSettings(next);
-        return void this.send(wire.commandComplete(tag));
-      }
+      case 'reset':
+        if (cmd.local && this.tx.status === 'I') this.notice('WARNING', '25P01', 'SET LOCAL can only be used in transaction blocks');
+        else await this.changeSettings(this.settings.after(cmd), cmd);
+        return void this.send(wire.commandComplete(cmd.kind === 'set' ? 'SET' : 'RESET'));
       case 'show':
         this.send(wire.dataRow([Buffer.from(await this.showValue(cmd.name), 'utf8')]));
         return void this.send(wire.commandComplete('SHOW'));
       case 'discard':
-        if (this.tx !== 'I') throw new AppError('GATEWAY_PG_TRANSACTION_BLOCK', { message: 'DISCARD ALL cannot run inside a transaction block' });
+        if (this.tx.status !== 'I') throw new AppError('GATEWAY_PG_TRANSACTION_BLOCK', { message: 'DISCARD ALL cannot run inside a transaction block' });
         await this.changeSettings(new Map());
         this.statements.clear();
         this.portals.clear();
@@ -923,45 +860,36 @@ export class PgConnection {
     if (cmd.kind === 'declare') {
       this.describeRows(null, how);
       if (cmd.binary) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'BINARY cursors are not supported; fetch text and ask for binary results' });
-      if (!cmd.hold && this.tx === 'I') throw new AppError('GATEWAY_PG_NO_TRANSACTION', { message: 'DECLARE CURSOR can only be used in transaction blocks' });
+      if (!cmd.hold && this.tx.status === 'I')
+        throw new AppError('GATEWAY_PG_NO_TRANSACTION', { message: 'DECLARE CURSOR can only be used in transaction blocks' });
       if (this.cursors.has(cmd.name)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `cursor "${cmd.name}" already exists` });
-      if (this.tx === 'E') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
+      this.tx.assertNotFailed();
       const result = await this.statement(cmd.query, []);
       const fields = result.columns.map((c) => fieldOf(c, 0));
-      this.cursors.set(cmd.name, { fields, rows: result.rows, offset: 0, hold: cmd.hold, declaredInTx: this.tx === 'T' });
+      this.cursors.declare(cmd.name, { fields, rows: result.rows, hold: cmd.hold, declaredInTx: this.tx.status === 'T' });
       return void this.send(wire.commandComplete('DECLARE CURSOR'));
     }
     const cursor = this.cursors.get(cmd.name);
     if (!cursor) throw new AppError('GATEWAY_PG_CURSOR_UNKNOWN', { message: `cursor "${cmd.name}" does not exist` });
     if (cmd.kind === 'close') {
       this.describeRows(null, how);
-      this.cursors.delete(cmd.name);
+      this.cursors.close(cmd.name);
       return void this.send(wire.commandComplete('CLOSE CURSOR'));
     }
     if (!cmd.forward)
       throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'cursors move forward only through phigate (FETCH [FORWARD] n | ALL, MOVE [FORWARD] n | ALL)' });
-    const n = Math.min(cmd.count, cursor.rows.length - cursor.offset);
     if (cmd.move) {
       this.describeRows(null, how);
-      cursor.offset += n;
-      return void this.send(wire.commandComplete(`MOVE ${n}`));
+      return void this.send(wire.commandComplete(`MOVE ${this.cursors.take(cursor, cmd.count).length}`));
     }
     const fields = cursor.fields.map((f, i) => ({ ...f, format: formatAt(resultFormats, i) }));
     this.describeRows(fields, how);
-    for (const row of cursor.rows.slice(cursor.offset, cursor.offset + n)) {
+    const rows = this.cursors.take(cursor, cmd.count);
+    for (const row of rows) {
       this.send(wire.dataRow(row.map((v, i) => encodeCell(v, fields[i]!))));
       if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
     }
-    cursor.offset += n;
-    this.send(wire.commandComplete(`FETCH ${n}`));
-  }
-
-  /** Cursors at the end of a transaction: those without HOLD close; a rollback also closes the held ones it declared. */
-  private endCursors(how: 'COMMIT' | 'ROLLBACK'): void {
-    for (const [name, c] of this.cursors) {
-      if (!c.hold || (how === 'ROLLBACK' && c.declaredInTx)) this.cursors.delete(name);
-      else c.declaredInTx = false;
-    }
+    this.send(wire.commandComplete(`FETCH ${rows.length}`));
   }
 
   /**
@@ -969,21 +897,21 @@ export class PgConnection {
    * first, so a value the server refuses fails the SET as it would in PostgreSQL; every reported
    * setting that changed is announced (ParameterStatus).
    */
-  private async changeSettings(next: Map<string, string>): Promise<void> {
-    const before = upstreamSettings(this.settings);
+  private async changeSettings(next: Map<string, string>, cmd?: Extract<SessionCommand, { kind: 'set' | 'reset' }>): Promise<void> {
+    const before = upstreamSettings(this.settings.values);
     const after = upstreamSettings(next);
     const changed = Object.keys(before).length !== Object.keys(after).length || Object.entries(after).some(([k, v]) => before[k] !== v);
     if (changed) {
       const { role } = this.deps.queries.bind(this.identity!, this.database);
-      await this.deps.upstream.applySettings(this.database, role, after, this.session);
+      await this.deps.upstream.applySettings(this.database, role, after, this.tx.session);
     }
-    await this.adoptSettings(next);
+    await this.adoptSettings(next, cmd);
   }
 
   /** Makes `next` the client's settings on the wire: application_name, and a ParameterStatus for each reported one that changed. */
-  private async adoptSettings(next: Map<string, string>): Promise<void> {
-    const previous = this.settings;
-    this.settings = next;
+  private async adoptSettings(next: Map<string, string>, cmd?: Extract<SessionCommand, { kind: 'set' | 'reset' }>): Promise<void> {
+    const previous = this.settings.values;
+    this.settings.adopt(next, cmd);
     if (next.has('application_name') || previous.has('application_name')) this.applicationName = next.get('application_name') ?? '';
     for (const name of new Set([...previous.keys(), ...next.keys()]))
       if (reported(name) && previous.get(name) !== next.get(name)) this.send(wire.parameterStatus(name, await this.showValue(name)));
@@ -991,7 +919,7 @@ export class PgConnection {
 
   /** SHOW: the client's own value, else the server's (what it was told at login). */
   private async showValue(name: string): Promise<string> {
-    const own = this.settings.get(name);
+    const own = this.settings.values.get(name);
     if (own !== undefined) return own;
     if (name === 'application_name') return this.applicationName;
     if (name === 'is_superuser') return 'off';
@@ -1003,84 +931,16 @@ export class PgConnection {
 
   // ---- transactions ----
 
-  /** Transaction control, handled by the door on the client's pinned upstream session. Returns the command tag. */
-  private async control(kind: TxControl, sql: string): Promise<string> {
-    const tag = (/^\s*(start|end|abort)/i.exec(sql)?.[1] ?? '').toLowerCase();
-    switch (kind) {
-      case 'begin':
-        if (this.tx === 'E') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
-        if (this.tx === 'T') this.notice('WARNING', '25001', 'there is already a transaction in progress');
-        else await this.begin(sql);
-        return tag === 'start' ? 'START TRANSACTION' : 'BEGIN';
-      case 'commit':
-        if (this.tx === 'I') {
-          this.notice('WARNING', '25P01', 'there is no transaction in progress');
-          return 'COMMIT';
-        }
-        // COMMIT of a failed transaction rolls it back, as PostgreSQL does.
-        return this.endTransaction(this.tx === 'E' ? 'ROLLBACK' : 'COMMIT');
-      case 'rollback':
-        if (this.tx === 'I') {
-          this.notice('WARNING', '25P01', 'there is no transaction in progress');
-          return 'ROLLBACK';
-        }
-        return this.endTransaction('ROLLBACK');
-      case 'savepoint':
-      case 'release':
-      case 'rollback_to':
-        if (this.tx === 'I') throw new AppError('GATEWAY_PG_NO_TRANSACTION');
-        if (this.tx === 'E' && kind !== 'rollback_to') throw new AppError('GATEWAY_PG_TRANSACTION_ABORTED');
-        await this.session!.control(sql);
-        if (kind === 'rollback_to') this.tx = 'T';
-        return kind === 'savepoint' ? 'SAVEPOINT' : kind === 'release' ? 'RELEASE' : 'ROLLBACK';
-      default:
-        throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'two-phase commit and transaction chaining are not supported by the PostgreSQL door' });
-    }
-  }
-
-  /** Pins an upstream session (as the identity's role) and opens the transaction on it. */
-  private async begin(sql: string): Promise<void> {
-    const { role } = this.deps.queries.bind(this.identity!, this.database);
-    const session = await this.deps.upstream.session(this.database, role, upstreamSettings(this.settings));
-    try {
-      await session.control(sql);
-    } catch (err) {
-      session.release(true);
-      throw err;
-    }
-    this.session = session;
-    this.tx = 'T';
-    this.txSettings = new Map(this.settings);
-  }
-
-  private async endTransaction(how: 'COMMIT' | 'ROLLBACK'): Promise<string> {
-    const session = this.session;
-    this.session = undefined;
-    this.tx = 'I';
+  /**
+   * What follows the end of a transaction (transaction.ts): its portals and cursors, and its
+   * settings (a rollback undoes its SETs, a commit its SET LOCALs; the next statement's upstream
+   * session is brought to them, changed reported ones are announced).
+   */
+  private async transactionEnded(how: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     this.portals.clear();
-    this.endCursors(how);
-    // A rollback undoes the SETs of the transaction, a commit its SET LOCALs, as in PostgreSQL
-    // (the next statement's upstream session is brought to these settings; changed reported ones
-    // are announced).
-    const before = this.txSettings;
-    const locals = this.localSettings;
-    this.txSettings = undefined;
-    this.localSettings = new Map();
-    if (how === 'ROLLBACK' && before) await this.adoptSettings(before);
-    else if (locals.size) {
-      const next = new Map(this.settings);
-      for (const [name, value] of locals) value === undefined ? next.delete(name) : next.set(name, value);
-      await this.adoptSettings(next);
-    }
-    if (!session) return how;
-    try {
-      await session.control(how);
-      session.release();
-    } catch (err) {
-      session.release(true);
-      throw err;
-    }
-    return how;
+    this.cursors.endTransaction(how);
+    const next = this.settings.endTransaction(how);
+    if (next) await this.adoptSettings(next);
   }
 }
 
@@ -1106,20 +966,4 @@ function sessionFields(cmd: SessionCommand): FieldDescription[] | null {
   if (cmd.kind === 'show') return [{ ...TEXT_FIELD, name: cmd.name, typeOid: OID.text, typeSize: -1 }];
   if (cmd.kind === 'unlock_all') return [{ ...TEXT_FIELD, name: 'pg_advisory_unlock_all', typeOid: 2278, typeSize: 4 }];
   return null;
-}
-
-function fieldOf(c: ResultColumn, format: 0 | 1): FieldDescription {
-  const typeOid = c.typeOid ?? oidOfTypeName(c.type);
-  return { name: c.name, tableOid: 0, columnAttr: 0, typeOid, typeSize: typeSize(typeOid), typeMod: c.typeMod ?? -1, format };
-}
-
-function encodeCell(v: Cell, f: FieldDescription): Buffer | null {
-  if (v === null) return null;
-  if (f.format === 0) return Buffer.from(v, 'utf8');
-  try {
-    return textToBinary(f.typeOid, v);
-  } catch (err) {
-    if (err instanceof UnsupportedBinary) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: `column "${f.name}": ${err.message}` });
-    throw err;
-  }
 }

@@ -5,6 +5,8 @@
 // stream_results and asyncpg cursors use); a cursor lives until its transaction ends, or, WITH
 // HOLD, until it is closed or the transaction that declared it rolls back.
 
+import type { Cell } from '../../domain/types.js';
+
 export type CursorCommand =
   | { kind: 'declare'; name: string; hold: boolean; binary: boolean; scroll: boolean; query: string }
   | { kind: 'fetch'; name: string; count: number; move: boolean; forward: boolean }
@@ -44,4 +46,54 @@ export function cursorCommand(type: string, body: Node, sql: string): CursorComm
   }
   if (type === 'ClosePortalStmt' && body.portalname !== undefined) return { kind: 'close', name: String(body.portalname) };
   return undefined;
+}
+
+/** An open cursor: the masked rows of its SELECT, read forward. */
+export interface OpenCursor<F> {
+  fields: F[];
+  rows: Cell[][];
+  offset: number;
+  hold: boolean;
+  /** Declared in the transaction still open (a rollback closes it even WITH HOLD). */
+  declaredInTx: boolean;
+}
+
+/** A connection's open cursors, and what the end of a transaction does to them. */
+export class CursorStore<F> {
+  private readonly open = new Map<string, OpenCursor<F>>();
+
+  get(name: string): OpenCursor<F> | undefined {
+    return this.open.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.open.has(name);
+  }
+
+  declare(name: string, cursor: Omit<OpenCursor<F>, 'offset'>): void {
+    this.open.set(name, { ...cursor, offset: 0 });
+  }
+
+  close(name: string): void {
+    this.open.delete(name);
+  }
+
+  clear(): void {
+    this.open.clear();
+  }
+
+  /** The next `count` rows (fewer at the end), the cursor moved past them. */
+  take(cursor: OpenCursor<F>, count: number): Cell[][] {
+    const rows = cursor.rows.slice(cursor.offset, cursor.offset + Math.min(count, cursor.rows.length - cursor.offset));
+    cursor.offset += rows.length;
+    return rows;
+  }
+
+  /** At the end of a transaction: cursors without HOLD close; a rollback also closes the held ones it declared. */
+  endTransaction(how: 'COMMIT' | 'ROLLBACK'): void {
+    for (const [name, c] of this.open) {
+      if (!c.hold || (how === 'ROLLBACK' && c.declaredInTx)) this.open.delete(name);
+      else c.declaredInTx = false;
+    }
+  }
 }

@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { AppError } from '@phigate/errors';
+import { CancelRegistry } from './cancel-registry.js';
 import * as wire from './codec.js';
-import { CancelRegistry, PgConnection, type PgDoorDeps } from './connection.js';
+import { PgConnection, type PgDoorDeps } from './connection.js';
 import { errorNotice } from './errors.js';
 
 export type PgServerDeps = Omit<PgDoorDeps, 'cancels'> & {

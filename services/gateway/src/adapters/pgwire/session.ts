@@ -209,3 +209,63 @@ export function upstreamSettings(all: ReadonlyMap<string, string>): Record<strin
   for (const [k, v] of all) if (appliedUpstream(k)) out[k] = v;
   return out;
 }
+
+/**
+ * A client's session settings as the door keeps them (canonical name → value), with PostgreSQL's
+ * transaction semantics: a rollback undoes the transaction's SETs, a commit its SET LOCALs. Pure
+ * state: applying them upstream and announcing them is the connection's.
+ */
+export class ClientSettings {
+  private current = new Map<string, string>();
+  /** The settings when the transaction began: a rollback returns to them. */
+  private atBegin: Map<string, string> | undefined;
+  /** Settings changed by SET LOCAL in this transaction, and the value each has once it commits. */
+  private locals = new Map<string, string | undefined>();
+
+  get values(): ReadonlyMap<string, string> {
+    return this.current;
+  }
+
+  /** The settings after a SET or RESET (not yet adopted: the upstream may still refuse them). */
+  after(cmd: Extract<SessionCommand, { kind: 'set' | 'reset' }>): Map<string, string> {
+    const next = new Map(this.current);
+    if (cmd.kind === 'set') next.set(cmd.name, cmd.value);
+    else if (cmd.name) next.delete(cmd.name);
+    else next.clear();
+    return next;
+  }
+
+  /**
+   * Makes `next` current. `cmd`: the SET or RESET that produced it, in a transaction; what each of
+   * its settings becomes at commit is noted (a SET LOCAL keeps the value from before it, a later
+   * plain SET replaces that).
+   */
+  adopt(next: Map<string, string>, cmd?: Extract<SessionCommand, { kind: 'set' | 'reset' }>): void {
+    if (cmd && this.atBegin) {
+      for (const name of cmd.name ? [cmd.name] : [...this.current.keys()]) {
+        if (cmd.local) {
+          if (!this.locals.has(name)) this.locals.set(name, this.current.get(name));
+        } else if (this.locals.has(name)) this.locals.set(name, cmd.kind === 'set' ? cmd.value : undefined);
+      }
+    }
+    this.current = next;
+  }
+
+  beginTransaction(): void {
+    this.atBegin = new Map(this.current);
+    this.locals = new Map();
+  }
+
+  /** The settings once the transaction ends (adopt them); `undefined` when nothing changes. */
+  endTransaction(how: 'COMMIT' | 'ROLLBACK'): Map<string, string> | undefined {
+    const atBegin = this.atBegin;
+    const locals = this.locals;
+    this.atBegin = undefined;
+    this.locals = new Map();
+    if (how === 'ROLLBACK') return atBegin;
+    if (!locals.size) return undefined;
+    const next = new Map(this.current);
+    for (const [name, value] of locals) value === undefined ? next.delete(name) : next.set(name, value);
+    return next;
+  }
+}
