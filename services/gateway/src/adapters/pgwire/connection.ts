@@ -18,6 +18,7 @@ import * as wire from './codec.js';
 import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
 import { copyLine } from './copy.js';
 import { type CursorCommand, CursorStore } from './cursors.js';
+import { withoutDatabase } from './database-name.js';
 import { errorNotice } from './errors.js';
 import { commandTag, encodeCell, fieldOf, TEXT_FIELD } from './fields.js';
 import { ClientSettings, reported, SETTABLE, type SessionCommand, startupOptions, startupSetting, upstreamSettings } from './session.js';
@@ -499,7 +500,7 @@ export class PgConnection {
   // ---- simple query ----
 
   private async simpleQuery(sql: string): Promise<void> {
-    const stmts = splitStatements(sql, this.defaultSchema);
+    const stmts = splitStatements(withoutDatabase(sql, this.database), this.defaultSchema);
     if (!stmts.length) this.send(wire.emptyQueryResponse());
     // Several statements outside a transaction block run as one implicit transaction, as in
     // PostgreSQL: a denial or error in any of them rolls back the ones before it.
@@ -543,9 +544,10 @@ export class PgConnection {
 
   private onParse(m: { name: string; sql: string; paramTypes: number[] }): void {
     if (m.name && this.statements.has(m.name)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `prepared statement "${m.name}" already exists` });
-    const info = classifyStatement(m.sql, this.defaultSchema);
+    const sql = withoutDatabase(m.sql, this.database);
+    const info = classifyStatement(sql, this.defaultSchema);
     if (info.multiple) throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'cannot insert multiple commands into a prepared statement' });
-    this.statements.set(m.name, { sql: m.sql, paramTypes: m.paramTypes, info });
+    this.statements.set(m.name, { sql, paramTypes: m.paramTypes, info });
     this.send(wire.parseComplete());
   }
 
