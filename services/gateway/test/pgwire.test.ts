@@ -452,7 +452,7 @@ print(json.dumps(out))
   });
 });
 
-test('catalog introspection: psql \\dt and \\d, SQLAlchemy inspect() and asyncpg see the tables and columns the mapped role may read, nothing else', async () => {
+test('catalog introspection: psql \\dt, \\d, \\l, \\dn, \\du and the other describe commands, SQLAlchemy inspect() and asyncpg see the tables and columns the mapped role may read, nothing else', async () => {
   const billing = await demoToken('billing-service');
   const dt = await psql('\\dt', etl);
   assert.equal(dt.code, 0, dt.err);
@@ -464,6 +464,14 @@ test('catalog introspection: psql \\dt and \\d, SQLAlchemy inspect() and asyncpg
   const d = await psql('\\d patients', etl);
   assert.equal(d.code, 0, d.err);
   assert.match(d.out, /^ssn\|text\|/m);
+  // psql's other describe commands run, and list only what the role may see.
+  for (const cmd of ['\\l', '\\dn', '\\du', '\\dd', '\\di', '\\dv', '\\df', '\\dT', '\\dx', '\\dF', '\\z', '\\d+ patients', '\\dt+']) {
+    const r = await psql(cmd, etl);
+    assert.equal(r.code, 0, `${cmd}: ${r.err}`);
+    assert.doesNotMatch(r.out, /demo_meta/, cmd);
+  }
+  assert.match((await psql('\\dn', etl)).out, /^public\|/m);
+  assert.match((await psql('\\di', etl)).out, /^public\|claims_patient_id_idx\|index\|/m);
   // claims_writer holds only patients.id: it sees that column and nothing else of the table.
   const mine = await run('psql', [`host=127.0.0.1 port=${pgPort} user=billing-service dbname=${DB} sslmode=disable`, '-X', '-A', '-t', '-c', '\\d patients'], {
     env: { ...process.env, PGPASSWORD: billing, PGCONNECT_TIMEOUT: '10' },

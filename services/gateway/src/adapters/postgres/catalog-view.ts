@@ -54,6 +54,18 @@ export const CATALOG_RELATIONS = [
   'pg_cast',
   'pg_conversion',
   'pg_cursors',
+  // What the rest of psql's describe commands read (\du, \dd, \dy, \dF…): roles, operator
+  // families, event triggers, text search configuration. None lists relations or their data.
+  'pg_auth_members',
+  'pg_opfamily',
+  'pg_event_trigger',
+  'pg_ts_config',
+  'pg_ts_dict',
+  'pg_ts_parser',
+  'pg_ts_template',
+  'pg_aggregate',
+  'pg_amop',
+  'pg_amproc',
 ];
 
 /** Readable by the current role: a privilege on the relation or on any of its columns. */
@@ -104,6 +116,8 @@ const FILTERS: Readonly<Record<string, string>> = {
   pg_cursors: 'false',
   // Role names: the current role and those it is a member of, not every login on the server.
   pg_roles: `pg_catalog.pg_has_role(f.oid, 'USAGE')`,
+  // Memberships among those roles only.
+  pg_auth_members: `pg_catalog.pg_has_role(f.roleid, 'USAGE') and pg_catalog.pg_has_role(f.member, 'USAGE')`,
 };
 
 const MENTIONS = new RegExp(`\\b(${Object.keys(FILTERS).join('|')})\\b`, 'i');
@@ -152,6 +166,9 @@ export function catalogView(sql: string): string {
   const found = { rels: [] as RangeVar[], cols: [] as ColumnRef[] };
   collect(tree, found);
   const edits: Array<{ start: number; end: number; text: string }> = [];
+  // A subquery has no system columns: the one tools read (psql's \dd: `tableoid`) is carried
+  // through by name when the statement names it.
+  const systemColumns = /\btableoid\b/i.test(sql) ? ', f.tableoid' : '';
   for (const rv of found.rels) {
     const filter = FILTERS[rv.relname];
     if (!filter || (rv.schemaname !== undefined && rv.schemaname !== 'pg_catalog')) continue;
@@ -163,7 +180,7 @@ export function catalogView(sql: string): string {
     const end = tokens[last]?.end;
     if (end === undefined) return sql;
     const alias = rv.alias ? '' : ` as ${rv.relname}`;
-    edits.push({ start: rv.location, end, text: `(select f.* from pg_catalog.${rv.relname} f where ${filter})${alias}` });
+    edits.push({ start: rv.location, end, text: `(select f.*${systemColumns} from pg_catalog.${rv.relname} f where ${filter})${alias}` });
   }
   if (!edits.length) return sql;
   // `pg_catalog.pg_namespace.nspname` names the relation by its schema: the filtered relation is
