@@ -142,7 +142,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     masking,
     audit,
     rateLimit: createRedisRateLimit(redis, config.GATEWAY_RATE_LIMIT_PER_MINUTE, config.GATEWAY_RATE_LIMIT_KEY_PREFIX),
-    limits: { maxSqlBytes: config.GATEWAY_MAX_SQL_BYTES, maxRows: config.GATEWAY_HTTP_MAX_ROWS, maxStreamRows: config.GATEWAY_PG_COPY_MAX_ROWS },
+    limits: { maxSqlBytes: config.GATEWAY_MAX_SQL_BYTES, maxRows: config.GATEWAY_HTTP_MAX_ROWS, maxStreamRows: config.GATEWAY_PG_STREAM_MAX_ROWS },
     held: { hold: (p): Promise<HeldInfo> => held.hold(p) },
   };
   const queries: QueryService = new QueryService(queryDeps);

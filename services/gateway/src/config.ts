@@ -57,8 +57,8 @@ export const gatewayConfigSchema = z.object({
   GATEWAY_MAX_SQL_BYTES: z.coerce.number().int().min(64).default(65_536),
   /** Most rows one HTTP response may carry; larger results are refused, not cut. */
   GATEWAY_HTTP_MAX_ROWS: z.coerce.number().int().min(1).default(10_000),
-  /** PostgreSQL door: most rows one COPY … TO STDOUT streams (a policy row_limit cuts it sooner); more fails the export. */
-  GATEWAY_PG_COPY_MAX_ROWS: z.coerce.number().int().min(1).default(10_000_000),
+  /** PostgreSQL door: most rows one COPY … TO STDOUT or one cursor streams (a policy row_limit cuts it sooner); more fails it. */
+  GATEWAY_PG_STREAM_MAX_ROWS: z.coerce.number().int().min(1).default(10_000_000),
   /** Decisions kept per replica (0 disables); served only while the policy revision stream is up. */
   GATEWAY_DECISION_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
   /** Analyses kept per replica, keyed by exact statement text (0 disables). */

@@ -49,8 +49,8 @@ before(async () => {
     GATEWAY_RATE_LIMIT_KEY_PREFIX: `phigate:rl:pgwire-test-${process.pid}:`,
     GATEWAY_REPLICA_ID: `pgwire-test-${http}`,
     GATEWAY_HELD_RECONCILE_MS: '300',
-    // The COPY test streams past the door's result maximum (10,000 rows) up to this one.
-    GATEWAY_PG_COPY_MAX_ROWS: '50000',
+    // The COPY and cursor tests stream past the door's result maximum (10,000 rows) up to this one.
+    GATEWAY_PG_STREAM_MAX_ROWS: '50000',
   });
   etl = await demoToken('etl-pipeline');
 });
@@ -71,6 +71,30 @@ async function psql(sql: string, token: string, ssl = 'disable'): Promise<{ code
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
     return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+/** The audit store's events of the statement whose text contains `marker`, once its completion is there. */
+async function eventsOfStatement(marker: string): Promise<Array<{ type: string; payload: string }>> {
+  const audit = new pg.Client({ connectionString: need('AUDIT_DATABASE_URL') });
+  await audit.connect();
+  try {
+    return await eventually(
+      `the events of the statement marked ${marker} in the audit store`,
+      async () => {
+        const { rows } = await audit.query<{ type: string; payload: string }>(
+          `select e.type, e.payload::text from audit_events e
+          where e.request_id = (select q.request_id from audit_events q
+                                where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)
+          order by e.seq`,
+          [`%${marker}%`],
+        );
+        return rows.some((r) => r.type === 'query.completed') ? rows : undefined;
+      },
+      30_000,
+    );
+  } finally {
+    await audit.end();
   }
 }
 
@@ -235,31 +259,12 @@ test('COPY streams an export larger than any buffered result, masked, with its r
     'every ssn is masked (or NULL, empty in CSV)',
   );
   // What rows left is on the trail: executed before the first row went out, completed with the count.
-  const audit = new pg.Client({ connectionString: need('AUDIT_DATABASE_URL') });
-  await audit.connect();
-  try {
-    const events = await eventually(
-      "the export's events in the audit store",
-      async () => {
-        const { rows } = await audit.query<{ type: string; payload: string }>(
-          `select e.type, e.payload::text from audit_events e
-          where e.request_id = (select q.request_id from audit_events q
-                                where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)
-          order by e.seq`,
-          [`%${marker}%`],
-        );
-        return rows.some((r) => r.type === 'query.completed') ? rows : undefined;
-      },
-      30_000,
-    );
-    assert.deepEqual(
-      events.map((e) => e.type),
-      ['query.received', 'policy.decided', 'query.executed', 'masking.applied', 'query.completed'],
-    );
-    assert.equal((JSON.parse(events.at(-1)!.payload) as { queryCompleted: { rows: number } }).queryCompleted.rows, 30_000);
-  } finally {
-    await audit.end();
-  }
+  const events = await eventsOfStatement(marker);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['query.received', 'policy.decided', 'query.executed', 'masking.applied', 'query.completed'],
+  );
+  assert.equal((JSON.parse(events.at(-1)!.payload) as { queryCompleted: { rows: number } }).queryCompleted.rows, 30_000);
   // 60,000 rows against a streaming maximum of 50,000: the export fails, named for what it hit.
   const over = await psql('COPY (SELECT p.id FROM patients p CROSS JOIN generate_series(1, 6) g) TO STDOUT', etl);
   assert.notEqual(over.code, 0);
@@ -419,6 +424,44 @@ test('cursors: DECLARE is decided and masked as its SELECT, FETCH/MOVE read forw
   );
   await c.query('CLOSE h');
   assert.equal(await code(c.query('CLOSE h')), '34000');
+});
+
+test('cursors stream: a cursor in a transaction reads on from the upstream, far past the buffered maximum, masked page by page, other statements between its FETCHes; its record closes with it', async (t) => {
+  const c = client(etl);
+  await c.connect();
+  t.after(() => c.end());
+  const marker = `cur_${randomUUID().replaceAll('-', '')}`;
+  await c.query('BEGIN');
+  // 30,000 rows: three times what one buffered result may hold.
+  await c.query(`DECLARE big CURSOR FOR SELECT p.id, p.ssn, g AS ${marker} FROM patients p CROSS JOIN generate_series(1, 3) g`);
+  let total = 0;
+  for (;;) {
+    const page = await c.query('FETCH 7000 FROM big');
+    assert.ok(
+      page.rows.every((r) => r.ssn === null || r.ssn === '[REDACTED]'),
+      'every page is masked',
+    );
+    total += page.rowCount ?? 0;
+    // The transaction is the client's: other statements run between FETCHes.
+    assert.equal((await c.query('SELECT ssn FROM patients WHERE id = 1')).rows[0].ssn, '[REDACTED]');
+    if (!page.rowCount) break;
+  }
+  assert.equal(total, 30_000);
+  assert.equal((await c.query('MOVE ALL IN big')).rowCount, 0);
+  await c.query('CLOSE big');
+  await c.query('COMMIT');
+  const events = await eventsOfStatement(marker);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['query.received', 'policy.decided', 'query.executed', 'masking.applied', 'query.completed'],
+  );
+  assert.equal((JSON.parse(events.at(-1)!.payload) as { queryCompleted: { rows: number } }).queryCompleted.rows, 30_000);
+  // Past the door's streaming maximum (50,000 here) the FETCH fails and the transaction with it.
+  await c.query('BEGIN');
+  await c.query('DECLARE huge CURSOR FOR SELECT p.id FROM patients p CROSS JOIN generate_series(1, 6) g');
+  const over = await c.query('FETCH ALL FROM huge').catch((e: { code?: string }) => e);
+  assert.equal((over as { code?: string }).code, '53400');
+  await c.query('ROLLBACK');
 });
 
 test('psycopg: SHOW at connect, auto-prepared statements and DEALLOCATE ALL on rollback, SET TIME ZONE, a named (server-side) cursor', async () => {

@@ -2,7 +2,6 @@ import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { UNKNOWN_STATEMENT_RULE } from '@phigate/model';
 import type { Catalog } from '@phigate/sql';
 import { type Binding, resolveRole } from './bindings.js';
-import { resultMasks } from './masks.js';
 import type {
   AuditPort,
   ConnectionInfo,
@@ -15,8 +14,15 @@ import type {
   UpstreamPort,
   UpstreamSession,
 } from './ports.js';
+import { bytesOf, type ClientColumn, clientColumns, failed, maskAll, openMasking, outcomeEvents } from './results.js';
 import { invalidSql } from './scrub-error.js';
-import type { Analysis, Cell, Decision, Identity, ResultColumn, ResultColumnMask } from './types.js';
+import { StreamingCursor } from './streaming-cursor.js';
+import type { Analysis, Cell, Decision, Identity, ResultColumn } from './types.js';
+
+export { effectiveCanary } from './results.js';
+
+/** Rows handed to a RowRelease at a time when a buffered result is released. */
+const RELEASE_BATCH = 1000;
 
 export interface QueryRequest {
   requestId: string;
@@ -37,7 +43,7 @@ export interface QueryRequest {
 
 export interface QueryResult {
   requestId: string;
-  columns: Array<ResultColumn & { masking?: string }>;
+  columns: ClientColumn[];
   rows: Cell[][];
   rowCount: number;
   truncated: boolean;
@@ -112,16 +118,6 @@ export interface QueryServiceDeps {
 }
 
 /**
- * The canary a statement runs with. `block`, and any statement that is masked anyway (its rows go
- * through the masking service already), as planned; `report` on a statement with nothing to mask
- * (a masking call only for the canary), a sample of `rate` of them.
- */
-export function effectiveCanary(planned: 'off' | 'report' | 'block', masked: boolean, rate: number, random: () => number): 'off' | 'report' | 'block' {
-  if (planned !== 'report' || masked) return planned;
-  return random() < rate ? 'report' : 'off';
-}
-
-/**
  * The request lifecycle of one statement: resolve the upstream role, analyse, decide, record the
  * decision durably, execute as the mapped role, mask every row, record the outcome durably, and
  * only then return rows. Every failure after the decision is recorded as query.failed.
@@ -143,16 +139,42 @@ export class QueryService {
     const prepared = await this.prepare(req);
     if (prepared.decision.action === 'require_approval') {
       if (!this.deps.held) throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { message: 'approvals are not configured on this gateway' });
-      if (req.session) {
-        // A held statement resumes on whichever replica claims it, never on this client's pinned
-        // session: it cannot be part of the client's transaction.
-        const e = new AppError('GATEWAY_PG_APPROVAL_IN_TRANSACTION', { details: { requestId: req.requestId } });
-        await this.recordOrFail(prepared.ctx, [failed(e, 'approval')]);
-        throw e;
-      }
+      if (req.session) await this.refuseHeldInTransaction(prepared);
       return { kind: 'held', held: await this.deps.held.hold(prepared) };
     }
     return { kind: 'result', result: await this.execute(prepared, release) };
+  }
+
+  /**
+   * A server-side cursor for a SELECT, on the client's transaction session: decided and recorded as
+   * the SELECT, declared upstream, then read FETCH by FETCH (streaming-cursor.ts).
+   */
+  async declareCursor(req: QueryRequest & { session: UpstreamSession }, name: string): Promise<StreamingCursor> {
+    const prepared = await this.prepare(req);
+    if (prepared.decision.action === 'require_approval') await this.refuseHeldInTransaction(prepared);
+    const cursor = new StreamingCursor(
+      {
+        upstream: this.deps.upstream,
+        openMasking: (requestId, cols, decision) => this.openMasking(requestId, cols, decision),
+        record: (ctx, events) => this.recordOrFail(ctx, events),
+        now: this.now,
+        maxRows: this.deps.limits.maxStreamRows ?? this.deps.limits.maxRows,
+      },
+      prepared.ctx,
+      prepared.decision,
+      req.session,
+      name,
+      prepared.started,
+    );
+    await cursor.declare(req.sql, req.params, req.signal);
+    return cursor;
+  }
+
+  /** A held statement resumes on whichever replica claims it, never on a client's pinned session: it cannot be part of the client's transaction. */
+  private async refuseHeldInTransaction(prepared: Prepared): Promise<never> {
+    const e = new AppError('GATEWAY_PG_APPROVAL_IN_TRANSACTION', { details: { requestId: prepared.ctx.requestId } });
+    await this.recordOrFail(prepared.ctx, [failed(e, 'approval')]);
+    throw e;
   }
 
   /** Runs a statement that must not wait: a held statement is an error (used by tools and tests). */
@@ -439,13 +461,8 @@ export class QueryService {
     }
   }
 
-  /** The masking a result needs: a masking-service stream, or none when there is nothing to mask and no canary. */
   private openMasking(requestId: string, cols: ResultColumn[], decision: Decision): MaskSession {
-    const masks = resultMasks(cols, decision.maskingPlan);
-    const masked = masks.some((m) => m.strategy !== 'none');
-    const canary = effectiveCanary(decision.maskingPlan.canary ?? 'off', masked, this.deps.canaryReportSample ?? 1, this.random);
-    // Nothing to mask and no canary: no masking call at all (the rows are what policy allows).
-    return masked || canary !== 'off' ? this.deps.masking.open(requestId, masks, canary, decision.maskingPlan.visiblePhiKinds) : passThrough(masks);
+    return openMasking(this.deps, requestId, cols, decision, this.random);
   }
 
   async recordOrFail(ctx: RequestContext, events: DomainEvent[]): Promise<void> {
@@ -455,55 +472,4 @@ export class QueryService {
       throw new AppError('GATEWAY_AUDIT_UNAVAILABLE', { cause, details: { requestId: ctx.requestId } });
     }
   }
-}
-
-/** PostgreSQL's text type: what a masked column is, whatever its source type. */
-const TEXT_OID = 25;
-
-function passThrough(masks: ResultColumnMask[]): MaskSession {
-  return {
-    mask: async (rows) => rows,
-    finish: async () => ({ columns: masks.map((m) => ({ index: m.index, name: m.name, strategy: m.strategy, valuesMasked: 0 })), leaks: [] }),
-    abort: () => {},
-  };
-}
-
-/** Rows handed to a RowRelease at a time when a buffered result is released. */
-const RELEASE_BATCH = 1000;
-
-/** Masks a batch; a masking service that answers a different number of rows releases nothing. */
-async function maskAll(session: MaskSession, batch: Cell[][]): Promise<Cell[][]> {
-  const masked = await session.mask(batch);
-  if (masked.length !== batch.length)
-    throw new AppError('GATEWAY_MASKING_FAILED', { message: 'masking returned a different number of rows; no rows were released' });
-  return masked;
-}
-
-/** The result's columns as the client sees them: a masked value is text, whatever the source type was. */
-function clientColumns(columns: ResultColumn[], decision: Decision): QueryResult['columns'] {
-  const masks = resultMasks(columns, decision.maskingPlan);
-  return columns.map((c, i) => {
-    const m = masks[i];
-    if (!m || m.strategy === 'none') return c;
-    return { ...c, type: 'text', ...(c.typeOid === undefined ? {} : { typeOid: TEXT_OID, typeMod: -1 }), masking: m.strategy };
-  });
-}
-
-function bytesOf(rows: Cell[][]): number {
-  let bytes = 0;
-  for (const r of rows) for (const c of r) bytes += c === null ? 0 : c.length;
-  return bytes;
-}
-
-/** What a finished result records: masking, suspected leaks, completion. */
-function outcomeEvents(report: Awaited<ReturnType<MaskSession['finish']>>, rows: number, bytes: number, durationMs: number): DomainEvent[] {
-  return [
-    { type: 'masking.applied', columns: report.columns },
-    ...report.leaks.map((l): DomainEvent => ({ type: 'phi.leak_suspected', ...l })),
-    { type: 'query.completed', rows, bytes, durationMs },
-  ];
-}
-
-function failed(e: AppError, stage: string): DomainEvent {
-  return { type: 'query.failed', code: e.code, message: e.message, stage };
 }

@@ -12,7 +12,8 @@ import type { HeldQueries } from '../../domain/held-queries.js';
 import { resultMasks } from '../../domain/masks.js';
 import type { RequestContext, SessionUpstreamPort } from '../../domain/ports.js';
 import type { QueryResult, QueryService, RowRelease } from '../../domain/query-service.js';
-import type { Cell, Identity } from '../../domain/types.js';
+import type { StreamingCursor } from '../../domain/streaming-cursor.js';
+import type { Cell, Decision, Identity, ResultColumn } from '../../domain/types.js';
 import type { CancelRegistry } from './cancel-registry.js';
 import * as wire from './codec.js';
 import { type FieldDescription, type Frame, type FrontendMessage, formatAt, ProtocolViolation } from './codec.js';
@@ -28,7 +29,7 @@ import { binaryToText, hasBinary, OID } from './types.js';
 
 export interface PgDoorDeps {
   verify: TokenVerifier;
-  queries: Pick<QueryService, 'submit' | 'decide' | 'bind' | 'prepare' | 'recordOrFail'>;
+  queries: Pick<QueryService, 'submit' | 'declareCursor' | 'decide' | 'bind' | 'prepare' | 'recordOrFail'>;
   held: Pick<HeldQueries, 'settle'>;
   upstream: Pick<SessionUpstreamPort, 'session' | 'describe' | 'settings' | 'applySettings'>;
   log: Logger;
@@ -193,6 +194,7 @@ export class PgConnection {
     this.running?.abort();
     this.wake?.();
     if (this.backend) this.deps.cancels.remove(this.backend.processId);
+    this.closeStreams(this.cursors.clear());
     this.tx.abandon();
     if (graceful) {
       // Let the last messages (an ErrorResponse) reach the client before the socket goes.
@@ -622,11 +624,7 @@ export class PgConnection {
     let fields: FieldDescription[] | null = null;
     if (d.columns) {
       const decision = await this.deps.queries.decide({ requestId: this.requestId, frontDoor: 'pgwire', identity, connection: this.database, sql: stmt.sql });
-      const masks = resultMasks(d.columns, decision.maskingPlan);
-      fields = d.columns.map((c, i) => {
-        const m = masks[i];
-        return m && m.strategy !== 'none' ? { ...TEXT_FIELD, name: c.name, typeOid: OID.text, typeSize: -1 } : fieldOf(c, 0);
-      });
+      fields = maskedFields(d.columns, decision);
     }
     stmt.described = { params: d.params, fields };
     return stmt.described;
@@ -718,13 +716,20 @@ export class PgConnection {
 
   /** One statement through the QueryService; a held one keeps the client waiting (with a NOTICE). */
   /** Runs a statement through the request lifecycle; with `release`, a plain read's rows stream there. */
-  private async statement(sql: string, params: Cell[], release?: RowRelease): Promise<QueryResult> {
+  private statement(sql: string, params: Cell[], release?: RowRelease): Promise<QueryResult> {
+    return this.cancellable(sql, async (signal) => {
+      const outcome = await this.deps.queries.submit({ ...this.request(sql, params), signal }, release);
+      if (outcome.kind === 'result') return outcome.result;
+      return await this.waitForApproval(outcome.held, signal);
+    });
+  }
+
+  /** Runs work a CancelRequest may interrupt; its errors as the door reports them. */
+  private async cancellable<T>(sql: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     this.running = ac;
     try {
-      const outcome = await this.deps.queries.submit({ ...this.request(sql, params), signal: ac.signal }, release);
-      if (outcome.kind === 'result') return outcome.result;
-      return await this.waitForApproval(outcome.held, ac.signal);
+      return await work(ac.signal);
     } catch (err) {
       const e = settingRefused(toAppError(err), sql);
       // A statement canceled upstream comes back as the upstream's 57014.
@@ -780,7 +785,7 @@ export class PgConnection {
         await this.changeSettings(new Map());
         this.statements.clear();
         this.portals.clear();
-        this.cursors.clear();
+        this.closeStreams(this.cursors.clear());
         return void this.send(wire.commandComplete('DISCARD ALL'));
       case 'deallocate':
         if (cmd.name === undefined) {
@@ -790,7 +795,7 @@ export class PgConnection {
         if (!this.statements.delete(cmd.name)) throw new AppError('GATEWAY_PG_NAME_UNKNOWN', { message: `prepared statement "${cmd.name}" does not exist` });
         return void this.send(wire.commandComplete('DEALLOCATE'));
       case 'close_all':
-        this.cursors.clear();
+        for (const stream of this.cursors.clear()) await stream.close(this.tx.session !== undefined);
         return void this.send(wire.commandComplete('CLOSE CURSOR ALL'));
       case 'unlisten':
         return void this.send(wire.commandComplete('UNLISTEN'));
@@ -866,6 +871,15 @@ export class PgConnection {
         throw new AppError('GATEWAY_PG_NO_TRANSACTION', { message: 'DECLARE CURSOR can only be used in transaction blocks' });
       if (this.cursors.has(cmd.name)) throw new AppError('GATEWAY_PG_NAME_IN_USE', { message: `cursor "${cmd.name}" already exists` });
       this.tx.assertNotFailed();
+      const session = this.tx.session;
+      if (!cmd.hold && session) {
+        const stream = await this.cancellable(cmd.query, (signal) =>
+          this.deps.queries.declareCursor({ ...this.request(cmd.query, []), session, signal }, cmd.name),
+        );
+        const d = await this.deps.upstream.describe(this.database, session.role, cmd.query, [], session);
+        this.cursors.declare(cmd.name, { fields: maskedFields(d.columns ?? [], stream.decision), rows: [], stream, hold: false, declaredInTx: true });
+        return void this.send(wire.commandComplete('DECLARE CURSOR'));
+      }
       const result = await this.statement(cmd.query, []);
       const fields = result.columns.map((c) => fieldOf(c, 0));
       this.cursors.declare(cmd.name, { fields, rows: result.rows, hold: cmd.hold, declaredInTx: this.tx.status === 'T' });
@@ -876,10 +890,12 @@ export class PgConnection {
     if (cmd.kind === 'close') {
       this.describeRows(null, how);
       this.cursors.close(cmd.name);
+      await cursor.stream?.close(true);
       return void this.send(wire.commandComplete('CLOSE CURSOR'));
     }
     if (!cmd.forward)
       throw new AppError('GATEWAY_PG_UNSUPPORTED', { message: 'cursors move forward only through phigate (FETCH [FORWARD] n | ALL, MOVE [FORWARD] n | ALL)' });
+    if (cursor.stream) return this.fetchStreaming(cursor.stream, cursor.fields, cmd, how, resultFormats);
     if (cmd.move) {
       this.describeRows(null, how);
       return void this.send(wire.commandComplete(`MOVE ${this.cursors.take(cursor, cmd.count).length}`));
@@ -892,6 +908,49 @@ export class PgConnection {
       if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
     }
     this.send(wire.commandComplete(`FETCH ${rows.length}`));
+  }
+
+  /** FETCH or MOVE on a cursor declared upstream: its rows read on from there, masked batch by batch as they come. */
+  private async fetchStreaming(
+    stream: StreamingCursor,
+    described: FieldDescription[],
+    cmd: Extract<CursorCommand, { kind: 'fetch' }>,
+    how: Describing,
+    resultFormats: number[],
+  ): Promise<void> {
+    this.tx.assertNotFailed();
+    const fields = cmd.move ? null : described.map((f, i) => ({ ...f, format: formatAt(resultFormats, i) }));
+    this.describeRows(fields, how);
+    const wasTruncated = stream.truncated;
+    const n = await this.cancellable(`FETCH ${cmd.name}`, (signal) =>
+      stream.fetch(
+        cmd.count,
+        fields
+          ? {
+              columns: () => {},
+              rows: async (batch) => {
+                for (const row of batch) this.send(wire.dataRow(row.map((v, i) => encodeCell(v, fields[i]!))));
+                if (this.outBytes >= WRITE_CHUNK) await this.flushAndDrain();
+              },
+            }
+          : undefined,
+        signal,
+      ),
+    );
+    if (stream.truncated && !wasTruncated)
+      this.notice(
+        'WARNING',
+        '01000',
+        `the cursor stops at ${n} rows here: policy limits the rows it returns`,
+        `rule: ${stream.decision.ruleIds[0] ?? ''}; request id: ${stream.ctx.requestId}`,
+      );
+    this.send(wire.commandComplete(`${cmd.move ? 'MOVE' : 'FETCH'} ${n}`));
+  }
+
+  /** The record of streaming cursors that ended with their transaction or session. */
+  private closeStreams(streams: StreamingCursor[]): void {
+    for (const s of streams)
+      void s.close(false).catch((err) => this.deps.log.warn({ sessionId: this.sessionId, code: toAppError(err).code }, 'cursor outcome not recorded'));
   }
 
   /**
@@ -940,7 +999,7 @@ export class PgConnection {
    */
   private async transactionEnded(how: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     this.portals.clear();
-    this.cursors.endTransaction(how);
+    this.closeStreams(this.cursors.endTransaction(how));
     const next = this.settings.endTransaction(how);
     if (next) await this.adoptSettings(next);
   }
@@ -968,4 +1027,13 @@ function sessionFields(cmd: SessionCommand): FieldDescription[] | null {
   if (cmd.kind === 'show') return [{ ...TEXT_FIELD, name: cmd.name, typeOid: OID.text, typeSize: -1 }];
   if (cmd.kind === 'unlock_all') return [{ ...TEXT_FIELD, name: 'pg_advisory_unlock_all', typeOid: 2278, typeSize: 4 }];
   return null;
+}
+
+/** The fields of a result as the client receives it: a column the decision masks is text. */
+function maskedFields(columns: ResultColumn[], decision: Decision): FieldDescription[] {
+  const masks = resultMasks(columns, decision.maskingPlan);
+  return columns.map((c, i) => {
+    const m = masks[i];
+    return m && m.strategy !== 'none' ? { ...TEXT_FIELD, name: c.name, typeOid: OID.text, typeSize: -1 } : fieldOf(c, 0);
+  });
 }

@@ -1,10 +1,14 @@
-// Server-side cursors as the door serves them: DECLARE … CURSOR FOR <select> runs the SELECT through
-// the request lifecycle (analysed, decided, masked and audited as that SELECT), and FETCH, MOVE and
-// CLOSE then read the door's copy of its masked rows. The rows are bounded by the door's row limit,
-// as any result is. Only forward movement is served (what psycopg named cursors, SQLAlchemy
-// stream_results and asyncpg cursors use); a cursor lives until its transaction ends, or, WITH
-// HOLD, until it is closed or the transaction that declared it rolls back.
+// Server-side cursors as the door serves them: DECLARE … CURSOR FOR <select> is analysed, decided
+// and audited as that SELECT. In a transaction the cursor is declared upstream, on the client's
+// pinned session, and each FETCH or MOVE reads on from it, its rows masked batch by batch as they
+// come (domain/streaming-cursor.ts): a cursor over any number of rows holds a batch in memory. A
+// cursor WITH HOLD outlives its transaction, and the pooled upstream session, so the door runs its
+// SELECT at DECLARE and keeps its masked rows, bounded by the door's row limit as any result is.
+// Only forward movement is served (what psycopg named cursors, SQLAlchemy stream_results and
+// asyncpg cursors use); a cursor lives until its transaction ends, or, WITH HOLD, until it is
+// closed or the transaction that declared it rolls back.
 
+import type { StreamingCursor } from '../../domain/streaming-cursor.js';
 import type { Cell } from '../../domain/types.js';
 
 export type CursorCommand =
@@ -48,10 +52,11 @@ export function cursorCommand(type: string, body: Node, sql: string): CursorComm
   return undefined;
 }
 
-/** An open cursor: the masked rows of its SELECT, read forward. */
+/** An open cursor: the masked rows of its SELECT, read forward; or, `stream`, an upstream cursor read as it goes. */
 export interface OpenCursor<F> {
   fields: F[];
   rows: Cell[][];
+  stream?: StreamingCursor;
   offset: number;
   hold: boolean;
   /** Declared in the transaction still open (a rollback closes it even WITH HOLD). */
@@ -78,8 +83,11 @@ export class CursorStore<F> {
     this.open.delete(name);
   }
 
-  clear(): void {
+  /** Forgets every cursor; returns the streaming ones, whose record the caller closes. */
+  clear(): StreamingCursor[] {
+    const streams = [...this.open.values()].flatMap((c) => (c.stream ? [c.stream] : []));
     this.open.clear();
+    return streams;
   }
 
   /** The next `count` rows (fewer at the end), the cursor moved past them. */
@@ -89,11 +97,18 @@ export class CursorStore<F> {
     return rows;
   }
 
-  /** At the end of a transaction: cursors without HOLD close; a rollback also closes the held ones it declared. */
-  endTransaction(how: 'COMMIT' | 'ROLLBACK'): void {
+  /**
+   * At the end of a transaction: cursors without HOLD close; a rollback also closes the held ones it
+   * declared. Returns the streaming ones closed, whose record the caller closes.
+   */
+  endTransaction(how: 'COMMIT' | 'ROLLBACK'): StreamingCursor[] {
+    const closed: StreamingCursor[] = [];
     for (const [name, c] of this.open) {
-      if (!c.hold || (how === 'ROLLBACK' && c.declaredInTx)) this.open.delete(name);
-      else c.declaredInTx = false;
+      if (!c.hold || (how === 'ROLLBACK' && c.declaredInTx)) {
+        this.open.delete(name);
+        if (c.stream) closed.push(c.stream);
+      } else c.declaredInTx = false;
     }
+    return closed;
   }
 }
