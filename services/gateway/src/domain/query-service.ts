@@ -152,6 +152,15 @@ export class QueryService {
   async declareCursor(req: QueryRequest & { session: UpstreamSession }, name: string): Promise<StreamingCursor> {
     const prepared = await this.prepare(req);
     if (prepared.decision.action === 'require_approval') await this.refuseHeldInTransaction(prepared);
+    if (prepared.transaction) {
+      // A cursor's rows leave before its outcome is recorded: only plain reads may stream.
+      const e = new AppError('GATEWAY_PG_UNSUPPORTED', {
+        message: 'a cursor over a statement that writes is not supported; run the statement on its own',
+        details: { requestId: prepared.ctx.requestId },
+      });
+      await this.recordOrFail(prepared.ctx, [failed(e, 'upstream')]);
+      throw e;
+    }
     const cursor = new StreamingCursor(
       {
         upstream: this.deps.upstream,
