@@ -464,7 +464,7 @@ test('cursors stream: a cursor in a transaction reads on from the upstream, far 
   await c.query('ROLLBACK');
 });
 
-test('psycopg: SHOW at connect, auto-prepared statements and DEALLOCATE ALL on rollback, SET TIME ZONE, a named (server-side) cursor', async () => {
+test('psycopg: SHOW at connect, auto-prepared statements and DEALLOCATE ALL on rollback, SET TIME ZONE, a named (server-side) cursor, copy in text and CSV', async () => {
   const python = join(REPO_ROOT, '.phigate/venv/bin/python');
   const script = `
 import json, sys, psycopg
@@ -483,6 +483,12 @@ with psycopg.connect(sys.argv[1], password=sys.argv[2], prepare_threshold=2) as 
         cur.itersize = 2
         cur.execute("SELECT id, ssn FROM patients WHERE id <= 5 ORDER BY id")
         out["named"] = [[str(x) for x in r] for r in cur.fetchmany(2)] + [[str(x) for x in r] for r in cur]
+    conn.commit()
+    with conn.cursor() as cur:
+        with cur.copy("COPY (SELECT id, ssn FROM patients WHERE id <= 3 ORDER BY id) TO STDOUT") as copy:
+            out["copy"] = [list(r) for r in copy.rows()]
+        with cur.copy("COPY (SELECT id, ssn FROM patients WHERE id <= 2 ORDER BY id) TO STDOUT WITH (FORMAT csv)") as copy:
+            out["copyCsv"] = b"".join(bytes(b) for b in copy).decode()
 print(json.dumps(out))
 `;
   const r = await run(python, ['-c', script, conninfo('etl-pipeline', 'require'), etl], { env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') } });
@@ -492,6 +498,8 @@ print(json.dumps(out))
     tz: 'Asia/Tokyo',
     hour: '21',
     named: [1, 2, 3, 4, 5].map((id) => [String(id), '[REDACTED]']),
+    copy: [1, 2, 3].map((id) => [String(id), '[REDACTED]']),
+    copyCsv: '1,[REDACTED]\n2,[REDACTED]\n',
   });
 });
 
