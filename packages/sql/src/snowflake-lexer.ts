@@ -366,3 +366,22 @@ export function tokenFingerprint(tokens: Token[]): string {
   });
   return createHash('sha256').update(parts.join(' ')).digest('hex').slice(0, 32);
 }
+
+/**
+ * `sql` with each `?` bind numbered as `:n` (what node-sql-parser's Snowflake grammar reads), and
+ * nothing else changed: for readers of a statement's own text (result-column provenance) that need
+ * it parsed as it was decided. Throws LexError where the analysis would.
+ */
+export function numberedBinds(sql: string): string {
+  if (!sql.includes('?')) return sql;
+  const tokens = lex(sql);
+  const prepared = prepare(tokens);
+  let out = '';
+  let at = 0;
+  tokens.forEach((t, k) => {
+    if (!prepared.bind[k] || t.text !== '?') return;
+    out += `${sql.slice(at, t.start)}${prepared.replace[k]!.trim()}`;
+    at = t.end;
+  });
+  return out + sql.slice(at);
+}

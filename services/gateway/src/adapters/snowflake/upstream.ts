@@ -1,5 +1,5 @@
 import { AppError } from '@phigate/errors';
-import { Catalog, type CatalogColumn } from '@phigate/sql';
+import { Catalog, type CatalogColumn, numberedBinds } from '@phigate/sql';
 import type { Logger } from '@phigate/telemetry';
 import sqlParser from 'node-sql-parser';
 import snowflake from 'snowflake-sdk';
@@ -307,7 +307,8 @@ export class SnowflakeUpstream implements UpstreamPort {
   /** Where each result column came from, when the statement is a SELECT simple enough to trace. */
   private async sources(connection: string, defaultSchema: string, sql: string, width: number) {
     try {
-      const ast = this.parser.astify(sql, { database: 'snowflake' });
+      // Binds as the analysis read them: `?` is not in the grammar, `:n` is.
+      const ast = this.parser.astify(numberedBinds(sql), { database: 'snowflake' });
       const sources = resultSources(ast, await this.catalog(connection), defaultSchema.toUpperCase());
       return sources?.length === width ? sources : undefined;
     } catch {
