@@ -7,7 +7,7 @@ import { analysePostgres, type PgParser } from './pg-analysis.js';
 
 export { Catalog, type CatalogColumn } from './catalog.js';
 export { REST_REDACTED, redactSqlLiterals } from './redact-literals.js';
-export { numberedBinds } from './snowflake-lexer.js';
+export { numberedBinds, withCurrentUser } from './snowflake-lexer.js';
 export { analysePostgres, analyseWithNodeSql, fingerprint, type ParsedSql, type PgParser, type SqlParser };
 
 /** Analyses one input in a connection's dialect against its catalog. */

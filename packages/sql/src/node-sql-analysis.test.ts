@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import sqlParser from 'node-sql-parser';
 import { Catalog } from './catalog.js';
 import { analyse, type ParsedSql, type SqlParser } from './node-sql-analysis.js';
-import { LexError, lex, numberedBinds, prepare, render, splitStatements } from './snowflake-lexer.js';
+import { LexError, lex, numberedBinds, prepare, render, splitStatements, withCurrentUser } from './snowflake-lexer.js';
 
 const parser = new sqlParser.Parser();
 const parse: SqlParser = (sql, dialect) => parser.parse(sql, { database: dialect }) as unknown as ParsedSql;
@@ -386,7 +386,15 @@ test('* EXCLUDE keeps its exact semantics; the star modifiers the parser cannot 
 });
 
 test('numberedBinds: each ? bind becomes :n, the rest of the text is left as it was', () => {
-  assert.equal(numberedBinds('SELECT ID, "Ssn" FROM PATIENTS WHERE ID = ? AND ZIP IN (?, ?)'), 'SELECT ID, "Ssn" FROM PATIENTS WHERE ID = :1 AND ZIP IN (:2, :3)');
+  assert.equal(
+    numberedBinds('SELECT ID, "Ssn" FROM PATIENTS WHERE ID = ? AND ZIP IN (?, ?)'),
+    'SELECT ID, "Ssn" FROM PATIENTS WHERE ID = :1 AND ZIP IN (:2, :3)',
+  );
   assert.equal(numberedBinds("SELECT '?' FROM T WHERE A = ?"), "SELECT '?' FROM T WHERE A = :1", 'a ? inside a literal is not a bind');
   assert.equal(numberedBinds('SELECT 1'), 'SELECT 1');
+});
+
+test('withCurrentUser: CURRENT_USER() and CURRENT_USER answer the caller, quoted; a column or literal of that name is left alone', () => {
+  assert.equal(withCurrentUser('SELECT CURRENT_USER(), current_user, CURRENT_ROLE()', "o'brien"), "SELECT 'o''brien', 'o''brien', CURRENT_ROLE()");
+  assert.equal(withCurrentUser("SELECT t.current_user, 'current_user' FROM t", 'etl'), "SELECT t.current_user, 'current_user' FROM t");
 });

@@ -385,3 +385,26 @@ export function numberedBinds(sql: string): string {
   });
   return out + sql.slice(at);
 }
+
+/**
+ * `sql` with each `CURRENT_USER()` (or bare `CURRENT_USER`) replaced by `user` as a string literal:
+ * through a gateway the upstream's user is the gateway's service user, the caller is someone else.
+ * Nothing else changes. Throws LexError where the analysis would.
+ */
+export function withCurrentUser(sql: string, user: string): string {
+  if (!/current_user/i.test(sql)) return sql;
+  const tokens = lex(sql);
+  const literal = `'${user.replace(/'/g, "''")}'`;
+  let out = '';
+  let at = 0;
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (!isWord(t, 'CURRENT_USER') || isOp(tokens[k - 1], '.')) continue;
+    const call = isOp(tokens[k + 1], '(') && isOp(tokens[k + 2], ')');
+    const end = call ? tokens[k + 2]!.end : t.end;
+    out += `${sql.slice(at, t.start)}${literal}`;
+    at = end;
+    if (call) k += 2;
+  }
+  return out + sql.slice(at);
+}

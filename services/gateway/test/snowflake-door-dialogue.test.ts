@@ -55,3 +55,22 @@ print(json.dumps({"row": [rows[0][0], rows[0][1], type(rows[0][3]).__name__], "t
     ['fixed', 'text', 'date'],
   );
 });
+
+test('who am I: CURRENT_USER() is the caller, CURRENT_ROLE() the role its binding maps it to', async () => {
+  const url = new URL(need('GATEWAY_URL'));
+  const script = `
+import json, sys, snowflake.connector
+c = snowflake.connector.connect(account='clinical-sf', host=sys.argv[1], port=int(sys.argv[2]), protocol='http',
+                                authenticator='oauth', token=sys.argv[3], database='CLINICAL', schema='PUBLIC')
+print(json.dumps(list(c.cursor().execute('SELECT CURRENT_USER(), CURRENT_ROLE()').fetchone())))
+`;
+  for (const [identity, role] of [
+    ['etl-pipeline', 'CLINICAL_READER'],
+    ['analytics-agent', 'ANALYTICS_READER'],
+  ]) {
+    const r = await run(python(), ['-c', script, url.hostname, url.port, await demoToken(identity!)], {
+      env: { ...process.env, SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true' },
+    });
+    assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), [identity, role]);
+  }
+});

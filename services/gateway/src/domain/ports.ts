@@ -61,6 +61,8 @@ export interface ExecuteOptions {
   maxRows?: number;
   /** The client's session settings the upstream applies (TimeZone, DateStyle, …; pgwire/session.ts). */
   settings?: Readonly<Record<string, string>>;
+  /** Who the caller is (its client id): what the statement's CURRENT_USER answers where the upstream lets us say. */
+  caller?: string;
 }
 
 /**

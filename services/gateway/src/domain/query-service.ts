@@ -350,7 +350,7 @@ export class QueryService {
             return rows.length <= limit;
           },
         },
-        { transaction, session: p.session, signal: p.signal, maxRows: limit + 1, ...(p.settings ? { settings: p.settings } : {}) },
+        { transaction, session: p.session, signal: p.signal, maxRows: limit + 1, caller: ctx.identity.clientId, ...(p.settings ? { settings: p.settings } : {}) },
       );
       stage = 'masking';
       const report = session ? await session.finish() : { columns: [], leaks: [] };
@@ -446,7 +446,7 @@ export class QueryService {
             return !truncated;
           },
         },
-        { transaction: false, session: p.session, signal: p.signal, ...(p.settings ? { settings: p.settings } : {}) },
+        { transaction: false, session: p.session, signal: p.signal, caller: ctx.identity.clientId, ...(p.settings ? { settings: p.settings } : {}) },
       );
       await open();
       stage = 'masking';

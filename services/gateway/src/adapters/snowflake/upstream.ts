@@ -1,5 +1,5 @@
 import { AppError } from '@phigate/errors';
-import { Catalog, type CatalogColumn, numberedBinds } from '@phigate/sql';
+import { Catalog, type CatalogColumn, numberedBinds, withCurrentUser } from '@phigate/sql';
 import type { Logger } from '@phigate/telemetry';
 import sqlParser from 'node-sql-parser';
 import snowflake from 'snowflake-sdk';
@@ -221,7 +221,7 @@ export class SnowflakeUpstream implements UpstreamPort {
     sql: string,
     params: unknown[],
     sink: Parameters<UpstreamPort['execute']>[4],
-    opts: { transaction: boolean },
+    opts: { transaction: boolean; caller?: string },
   ) {
     const started = performance.now();
     const c = this.connection(connection);
@@ -241,7 +241,8 @@ export class SnowflakeUpstream implements UpstreamPort {
         await run(conn, 'BEGIN');
         open = true;
       }
-      const stmt = await run(conn, sql, params, true);
+      // CURRENT_USER() is the caller, not the gateway's service user (CURRENT_ROLE() already is the mapped role).
+      const stmt = await run(conn, opts.caller ? withCurrentUser(sql, opts.caller) : sql, params, true);
       const meta = stmt.getColumns() ?? [];
       const command = commandOf(sql);
       let rowCount = 0;
