@@ -27,6 +27,10 @@ export const CODES = {
   GATEWAY_CONNECTION_UNKNOWN: { kind: 'PERMISSION_DENIED', message: 'no binding gives this identity access to the requested connection' },
   GATEWAY_SQL_TOO_LARGE: { kind: 'INVALID_ARGUMENT', message: 'the statement exceeds the maximum size' },
   GATEWAY_SQL_EMPTY: { kind: 'INVALID_ARGUMENT', message: 'the statement is empty' },
+  GATEWAY_SQL_INVALID_TEXT: {
+    kind: 'INVALID_ARGUMENT',
+    message: 'the statement or a parameter contains a NUL character or text that is not valid Unicode (a lone surrogate)',
+  },
   GATEWAY_SQL_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the database would reject the statement (a syntax error or an unknown relation); it was not run' },
   GATEWAY_POLICY_DENIED: { kind: 'PERMISSION_DENIED', message: 'the statement was denied by policy' },
   GATEWAY_APPROVAL_DENIED: { kind: 'PERMISSION_DENIED', message: 'an approver denied the held statement; it was not run' },

@@ -186,3 +186,27 @@ test('a streamed read: executed is recorded before the first row leaves, rows le
   assert.equal(over.outcome, 'GATEWAY_RESULT_TOO_LARGE', 'past the streaming maximum (10, well above the buffered 2) the stream fails');
   assert.deepEqual(over.log.slice(2), ['audit query.executed', 'columns id', 'rows 4', 'rows 4', 'audit query.failed']);
 });
+
+test('a NUL or a lone surrogate in the statement or a parameter is refused before anything is recorded', async () => {
+  for (const [sql, params, where] of [
+    ['SELECT 1\u0000', [], 'statement'],
+    ["SELECT '\ud800'", [], 'statement'],
+    ['SELECT $1', ['a\udc00b'], 'parameter 1'],
+    ['SELECT $1, $2', ['ok', 'x\u0000'], 'parameter 2'],
+  ] as const) {
+    const log: string[] = [];
+    await assert.rejects(
+      service({ record: async () => void log.push('audit') }, log).run({ ...request, sql, params: [...params] }),
+      (e: { code: string; details: { where: string } }) => {
+        assert.equal(e.code, 'GATEWAY_SQL_INVALID_TEXT');
+        assert.equal(e.details.where, where);
+        return true;
+      },
+    );
+    assert.deepEqual(log, [], 'nothing recorded, nothing run');
+  }
+  // A pair is well formed: an emoji is text like any other.
+  const log: string[] = [];
+  await service({ record: async () => undefined }, log).run({ ...request, sql: "UPDATE claims SET status = '😀' WHERE id = 1" });
+  assert.deepEqual(log, ['execute transaction=true', 'commit']);
+});

@@ -21,6 +21,10 @@ import type { Analysis, Cell, Decision, Identity, ResultColumn } from './types.j
 
 export { effectiveCanary } from './results.js';
 
+/** A NUL, or a UTF-16 surrogate without its pair (what no UTF-8 encoding can carry). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const invalidText = (s: string): boolean => s.includes('\u0000') || LONE_SURROGATE.test(s);
+
 /** Rows handed to a RowRelease at a time when a buffered result is released. */
 const RELEASE_BATCH = 1000;
 
@@ -205,6 +209,10 @@ export class QueryService {
     if (!req.sql.trim()) throw new AppError('GATEWAY_SQL_EMPTY');
     if (Buffer.byteLength(req.sql) > this.deps.limits.maxSqlBytes)
       throw new AppError('GATEWAY_SQL_TOO_LARGE', { details: { maxBytes: this.deps.limits.maxSqlBytes } });
+    // Text no database stores as text and no JSON consumer reads back (the audit store, SIEMs) is
+    // refused before anything is recorded: it could only be recorded altered, or not at all.
+    const bad = invalidText(req.sql) ? 'statement' : req.params.findIndex((p) => typeof p === 'string' && invalidText(p));
+    if (bad !== -1) throw new AppError('GATEWAY_SQL_INVALID_TEXT', { details: { where: bad === 'statement' ? bad : `parameter ${bad + 1}` } });
     const budget = await this.deps.rateLimit.take(req.identity.subject);
     if (!budget.allowed) throw new AppError('GATEWAY_RATE_LIMITED', { details: { retryAfterSec: budget.retryAfterSec } });
     const { conn, role } = this.bind(req.identity, req.connection);
@@ -350,7 +358,14 @@ export class QueryService {
             return rows.length <= limit;
           },
         },
-        { transaction, session: p.session, signal: p.signal, maxRows: limit + 1, caller: ctx.identity.clientId, ...(p.settings ? { settings: p.settings } : {}) },
+        {
+          transaction,
+          session: p.session,
+          signal: p.signal,
+          maxRows: limit + 1,
+          caller: ctx.identity.clientId,
+          ...(p.settings ? { settings: p.settings } : {}),
+        },
       );
       stage = 'masking';
       const report = session ? await session.finish() : { columns: [], leaks: [] };

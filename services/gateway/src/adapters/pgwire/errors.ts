@@ -27,6 +27,8 @@ const BY_CODE: Partial<Record<ErrorCode, string>> = {
   GATEWAY_PG_QUERY_CANCELED: '57014',
   GATEWAY_SQL_EMPTY: '42601',
   GATEWAY_SQL_TOO_LARGE: '54000',
+  // PostgreSQL's "invalid byte sequence for encoding" / "character not in repertoire".
+  GATEWAY_SQL_INVALID_TEXT: '22021',
 };
 
 /** The SQLSTATE for an error; an upstream error keeps the upstream's own SQLSTATE. */
