@@ -2,7 +2,6 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { TokenVerifier } from '@phigate/auth';
 import type { Analysis, StatementFacts } from '@phigate/model';
 import {
-  BindError,
   chunkBody,
   chunkSlices,
   decodeBindings,
@@ -28,7 +27,8 @@ import { type LoadedUser, passwordMatches, verifyKeyPairJwt } from './adapters/c
 import type { EncodedResult, Engine, EngineSession, ExecOutcome } from './adapters/duckdb/engine.js';
 import { type GrantChecker, refusalMessage } from './domain/grants.js';
 import { fail, SnowflakeError } from './domain/protocol.js';
-import { quotedNames, systemWait, TranslateError, translate } from './domain/translate.js';
+import { CODES, fromAnalyser, type Statement, toSnowflakeError } from './domain/snowflake-errors.js';
+import { quotedNames, type SessionContext, systemWait, translateMapped } from './domain/translate.js';
 import { foldIdentifier } from './domain/users.js';
 
 export type Log = (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
@@ -434,7 +434,7 @@ export class Warehouse {
 
   /** Analyse, authorise, translate and execute one statement as the session's role. */
   private async run(s: Session, sqlText: string, b: Record<string, unknown>, signal: AbortSignal): Promise<Result> {
-    if (!sqlText.trim()) throw new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, 'SQL compilation error:\nEmpty SQL statement.');
+    if (!sqlText.trim()) throw new SnowflakeError(CODES.EMPTY.code, CODES.EMPTY.sqlState, 'SQL compilation error:\nEmpty SQL statement.');
     const params = (b.parameters ?? {}) as Record<string, unknown>;
     if (/^\s*ALTER\s+SESSION\s+(SET|UNSET)\b/i.test(sqlText) && !/;\s*\S/.test(sqlText))
       return statusResult('Statement executed successfully.', STATEMENT_TYPE.SCL);
@@ -451,7 +451,7 @@ export class Warehouse {
         SQL.STATEMENT_COUNT.sqlState,
         `Actual statement count ${Math.max(analysis.statements.length, 1)} did not match the desired statement count ${expected === 0 ? 1 : expected}.`,
       );
-    if (!analysis.understood) throw notUnderstood(analysis.error);
+    if (!analysis.understood) throw await this.notUnderstood(s, sqlText, analysis.error);
     const facts = analysis.statements[0]!;
     const refusal = this.o.grants.check(s.role, facts);
     if (refusal) {
@@ -465,26 +465,45 @@ export class Warehouse {
         SQL.UNSUPPORTED.sqlState,
         `SQL compilation error:\n${facts.kind.toUpperCase()} is not supported by the local warehouse.`,
       );
-    let duckSql: string;
+    // From here on an engine error is reported as Snowflake reports it, placed in the client's text.
+    const stmt: Statement = { sql: sqlText };
     try {
-      duckSql = translate(sqlText, { database: s.database, schema: s.schema, role: s.role, user: s.user.name, warehouse: s.warehouse });
+      const duck = translateMapped(sqlText, context(s));
+      stmt.duck = duck;
+      const isDml = dmlCounters(facts.kind, 0) !== undefined;
+      const quoted = quotedNames(sqlText);
+      if (b.describeOnly === true) {
+        const d = await s.engine.describe(duck.text, (raw) => (quoted.has(raw) ? raw : raw.toUpperCase()));
+        const type = statementTypeId(facts.kind);
+        const columns = isDml ? this.shape(facts, { kind: 'count', count: 0n }).columns : d.result.columns;
+        return { statementTypeId: type, columns, rows: [], numberOfBinds: d.binds };
+      }
+      const bindRows = decodeBindings(b.bindings);
+      const outcome: ExecOutcome = await s.engine.execute(duck.text, bindRows, isDml, (raw) =>
+        quoted.has(raw) ? raw : raw === 'count_star()' ? 'COUNT(*)' : raw.toUpperCase(),
+      );
+      return this.shape(facts, outcome);
     } catch (err) {
-      if (err instanceof TranslateError) throw new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, `SQL compilation error:\n${err.message}`);
-      throw err;
+      throw toSnowflakeError(err, stmt);
     }
-    const isDml = dmlCounters(facts.kind, 0) !== undefined;
-    const quoted = quotedNames(sqlText);
-    if (b.describeOnly === true) {
-      const d = await s.engine.describe(duckSql, (raw) => (quoted.has(raw) ? raw : raw.toUpperCase()));
-      const type = statementTypeId(facts.kind);
-      const columns = isDml ? this.shape(facts, { kind: 'count', count: 0n }).columns : d.result.columns;
-      return { statementTypeId: type, columns, rows: [], numberOfBinds: d.binds };
+  }
+
+  /**
+   * A statement the analyser could not follow: what Snowflake says of it (a missing table, schema
+   * or database; else a syntax error, found by DuckDB parsing the translation, which binds and runs
+   * nothing), or, for a statement that parses, the analyser's reason (the warehouse fails closed).
+   */
+  private async notUnderstood(s: Session, sqlText: string, error: string): Promise<SnowflakeError> {
+    const known = fromAnalyser(error, sqlText, { database: s.database, hasSchema: (schema) => this.o.catalog.tables(schema).length > 0 });
+    if (known) return known;
+    const stmt: Statement = { sql: sqlText };
+    try {
+      stmt.duck = translateMapped(sqlText, context(s));
+      await s.engine.parse(stmt.duck.text);
+    } catch (err) {
+      return toSnowflakeError(err, stmt);
     }
-    const bindRows = decodeBindings(b.bindings);
-    const outcome: ExecOutcome = await s.engine.execute(duckSql, bindRows, isDml, (raw) =>
-      quoted.has(raw) ? raw : raw === 'count_star()' ? 'COUNT(*)' : raw.toUpperCase(),
-    );
-    return this.shape(facts, outcome);
+    return new SnowflakeError(CODES.SYNTAX.code, CODES.SYNTAX.sqlState, `SQL compilation error:\n${error}`, { type: 'COMPILATION' });
   }
 
   private shape(facts: StatementFacts, outcome: ExecOutcome): Result {
@@ -508,11 +527,7 @@ export class Warehouse {
     const a = foldIdentifier(m[2]!);
     const b = m[3] ? foldIdentifier(m[3]) : undefined;
     const missing = () =>
-      new SnowflakeError(
-        SQL.OBJECT_MISSING.code,
-        SQL.OBJECT_MISSING.sqlState,
-        'SQL compilation error:\nObject does not exist, or operation cannot be performed.',
-      );
+      new SnowflakeError(CODES.CANNOT_USE.code, CODES.CANNOT_USE.sqlState, 'SQL compilation error:\nObject does not exist, or operation cannot be performed.');
     switch (what) {
       case 'ROLE':
         if (!s.user.roles.includes(a))
@@ -543,6 +558,11 @@ export class Warehouse {
   }
 }
 
+/** What translation substitutes for the session context functions. */
+function context(s: Session): SessionContext {
+  return { database: s.database, schema: s.schema, role: s.role, user: s.user.name, warehouse: s.warehouse };
+}
+
 /** Where a session stands, as login and result responses report it. */
 function sessionInfo(s: Session) {
   return { databaseName: s.database, schemaName: s.schema, warehouseName: s.warehouse, roleName: s.role };
@@ -554,33 +574,4 @@ function statusResult(message: string, statementTypeId: number): Result {
 
 function canceled(): SnowflakeError {
   return new SnowflakeError(SQL.CANCELED.code, SQL.CANCELED.sqlState, 'SQL execution canceled');
-}
-
-/** The analyser could not follow the statement: an unknown table, or syntax it does not read. */
-function notUnderstood(error: string): SnowflakeError {
-  const unknown = /does not know the table ([A-Za-z0-9_$".]+)/.exec(error);
-  if (unknown)
-    return new SnowflakeError(
-      SQL.OBJECT_MISSING.code,
-      SQL.OBJECT_MISSING.sqlState,
-      `SQL compilation error:\nObject '${unknown[1]}' does not exist or not authorized.`,
-    );
-  return new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, `SQL compilation error:\n${error}`);
-}
-
-/** DuckDB's error classes → Snowflake codes. DuckDB messages name objects, not row values. */
-function toSnowflakeError(err: unknown): SnowflakeError {
-  if (err instanceof SnowflakeError) return err;
-  if (err instanceof BindError) return new SnowflakeError(err.code, err.sqlState, err.message);
-  const e = err as { message?: string; bindMismatch?: boolean };
-  const msg = String(e?.message ?? err);
-  if (e?.bindMismatch) return new SnowflakeError(SQL.BIND_MISMATCH.code, SQL.BIND_MISMATCH.sqlState, msg);
-  const body = msg.replace(/^[A-Za-z ]+ Error:\s*/, '');
-  if (/^Parser Error/.test(msg)) return new SnowflakeError(SQL.SYNTAX.code, SQL.SYNTAX.sqlState, `SQL compilation error:\n${body}`);
-  if (/^Catalog Error/.test(msg)) return new SnowflakeError(SQL.OBJECT_MISSING.code, SQL.OBJECT_MISSING.sqlState, `SQL compilation error:\n${body}`);
-  if (/^Binder Error/.test(msg)) return new SnowflakeError(SQL.INVALID_IDENTIFIER.code, SQL.INVALID_IDENTIFIER.sqlState, `SQL compilation error:\n${body}`);
-  if (/^(Conversion|Invalid Input) Error/.test(msg)) return new SnowflakeError(SQL.NUMERIC_VALUE.code, SQL.NUMERIC_VALUE.sqlState, body);
-  if (/^Constraint Error/.test(msg)) return new SnowflakeError(SQL.CONSTRAINT.code, SQL.CONSTRAINT.sqlState, body);
-  if (/^INTERRUPT Error/i.test(msg)) return canceled();
-  return new SnowflakeError(SQL.INTERNAL.code, SQL.INTERNAL.sqlState, `SQL execution internal error:\n${body.slice(0, 300)}`);
 }

@@ -1,9 +1,11 @@
 /**
  * Snowflake SQL → DuckDB SQL, at the token level. Only what a client of the demo warehouse
  * commonly writes is rewritten: Snowflake type names, the Snowflake conversion and
- * semi-structured constructors, IFF/NVL, the session context functions, and numbered binds
- * (`:1` → `$1`). Strings, quoted identifiers and comments are never touched. Everything else is
- * passed to DuckDB as written (the two dialects share most of their syntax).
+ * semi-structured constructors, IFF/NVL/DIV0/DIV0NULL, the session context functions and numbered
+ * binds (`:1` → `$1`).
+ * Strings, quoted identifiers and comments are never touched. Everything else is passed to DuckDB
+ * as written (the two dialects share most of their syntax). The translation remembers where each
+ * piece came from, so an error DuckDB reports is placed in the text the client sent.
  */
 
 export interface SessionContext {
@@ -14,15 +16,94 @@ export interface SessionContext {
   warehouse: string;
 }
 
-type Tok = { kind: 'ws' | 'comment' | 'string' | 'qident' | 'word' | 'number' | 'op' | 'raw'; text: string };
+/** A token of the Snowflake text, with its offset there. */
+export type Tok = { kind: 'ws' | 'comment' | 'string' | 'qident' | 'word' | 'number' | 'op' | 'raw'; text: string; pos: number };
 
 /** Where the engine keeps Snowflake's INFORMATION_SCHEMA views (DuckDB reserves that schema name). */
 export const METADATA_CATALOG = 'sf_meta';
 export const METADATA_SCHEMA = `${METADATA_CATALOG}.main`;
 
+/** Input that cannot be read to its end (an unterminated literal, comment or call). */
 export class TranslateError extends Error {}
 
-function tokenize(sql: string): Tok[] {
+/**
+ * DuckDB SQL built from Snowflake SQL, remembering for each run of it the span of Snowflake text it
+ * came from: a token copied as written maps offset for offset, a rewritten one to its own span.
+ */
+export class MappedText {
+  text = '';
+  private runs: Array<{ at: number; src: number; len: number }> = [];
+
+  /** Appends `text`, which stands for the `len` characters of the Snowflake text at `src`. */
+  add(text: string, src: number, len: number): this {
+    if (!text) return this;
+    this.runs.push({ at: this.text.length, src, len: Math.max(1, len) });
+    this.text += text;
+    return this;
+  }
+
+  token(t: Tok): this {
+    return this.add(t.text, t.pos, t.text.length);
+  }
+
+  append(other: MappedText): this {
+    const base = this.text.length;
+    for (const r of other.runs) this.runs.push({ ...r, at: base + r.at });
+    this.text += other.text;
+    return this;
+  }
+
+  /** The offset in the Snowflake text that the DuckDB text's offset `at` came from (-1: past its end). */
+  source(at: number): number {
+    if (at < 0 || at >= this.text.length) return -1;
+    let lo = 0;
+    let hi = this.runs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.runs[mid]!.at <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    const r = this.runs[lo]!;
+    return r.src + Math.min(at - r.at, r.len - 1);
+  }
+
+  /** The characters from `from` to `to`, each still mapped where it came from. */
+  slice(from: number, to: number = this.text.length): MappedText {
+    const out = new MappedText();
+    out.text = this.text.slice(from, to);
+    for (const [i, r] of this.runs.entries()) {
+      const end = this.runs[i + 1]?.at ?? this.text.length;
+      if (end <= from || r.at >= to) continue;
+      const skipped = Math.max(0, from - r.at);
+      out.runs.push({ at: Math.max(0, r.at - from), src: r.src + Math.min(skipped, r.len - 1), len: Math.max(1, r.len - skipped) });
+    }
+    return out;
+  }
+
+  /** Without leading and trailing white space. */
+  trim(): MappedText {
+    return this.slice(this.text.length - this.text.trimStart().length, this.text.trimEnd().length);
+  }
+
+  /**
+   * `text` (a rewrite of a call spanning `len` characters at `src`) in which the rendered arguments
+   * keep their own mapping wherever they appear in order; the rest maps to the call.
+   */
+  static around(text: string, args: MappedText[], src: number, len: number): MappedText {
+    const out = new MappedText();
+    let cursor = 0;
+    for (const a of args) {
+      const at = a.text ? text.indexOf(a.text, cursor) : -1;
+      if (at < 0) continue;
+      out.add(text.slice(cursor, at), src, len).append(a);
+      cursor = at + a.text.length;
+    }
+    return out.add(text.slice(cursor), src, len);
+  }
+}
+
+/** Splits Snowflake SQL into tokens (whitespace and comments included); throws TranslateError on unterminated input. */
+export function tokenize(sql: string): Tok[] {
   const out: Tok[] = [];
   let i = 0;
   const n = sql.length;
@@ -79,7 +160,7 @@ function tokenize(sql: string): Tok[] {
       if (ch === ':' && next === ':') j = i + 2;
       kind = 'op';
     }
-    out.push({ kind, text: sql.slice(i, j) });
+    out.push({ kind, text: sql.slice(i, j), pos: i });
     i = j;
   }
   return out;
@@ -181,6 +262,13 @@ function functionRewrite(name: string, args: string[], ctx: SessionContext): str
       return args.length === 3 ? `(CASE WHEN ${a(0)} THEN ${a(1)} ELSE ${a(2)} END)` : undefined;
     case 'NVL':
       return `coalesce(${args.join(',')})`;
+    // Division that does not raise: 0 for a zero divisor (DIV0NULL: also for a NULL one); a NULL dividend stays NULL.
+    case 'DIV0':
+      return args.length === 2 ? `(CASE WHEN (${a(0)}) IS NULL THEN NULL WHEN (${a(1)}) = 0 THEN 0 ELSE (${a(0)}) / (${a(1)}) END)` : undefined;
+    case 'DIV0NULL':
+      return args.length === 2
+        ? `(CASE WHEN (${a(0)}) IS NULL THEN NULL WHEN (${a(1)}) = 0 OR (${a(1)}) IS NULL THEN 0 ELSE (${a(0)}) / (${a(1)}) END)`
+        : undefined;
     case 'CURRENT_ROLE':
       return lit(ctx.role);
     case 'CURRENT_DATABASE':
@@ -211,6 +299,29 @@ function splitArgs(toks: Tok[]): Tok[][] {
   return args.length === 1 && args[0]!.every((t) => t.kind === 'ws' || t.kind === 'comment') ? [] : args;
 }
 
+const isOp = (t: Tok | undefined, text: string): boolean => t?.kind === 'op' && t.text === text;
+const isWord = (t: Tok | undefined, ...words: string[]): boolean => t?.kind === 'word' && words.includes(t.text.toUpperCase());
+
+/** The first token at or after (step 1) or before (step -1) `i` that is not white space or a comment. */
+function skipSpace(toks: Tok[], i: number, step: 1 | -1): number {
+  let j = i;
+  while (toks[j]?.kind === 'ws' || toks[j]?.kind === 'comment') j += step;
+  return j;
+}
+
+/** The index of the `)` or `]` closing the bracket at `k` (or of the END closing the CASE at `k`). */
+function closing(toks: Tok[], k: number): number | undefined {
+  const open = toks[k]!;
+  const [o, c] = isWord(open, 'CASE') ? ['CASE', 'END'] : open.text === '[' ? ['[', ']'] : ['(', ')'];
+  const matches = (t: Tok, x: string) => (x === 'CASE' || x === 'END' ? isWord(t, x) : isOp(t, x));
+  let depth = 0;
+  for (let j = k; j < toks.length; j++) {
+    if (matches(toks[j]!, o)) depth++;
+    else if (matches(toks[j]!, c) && --depth === 0) return j;
+  }
+  return undefined;
+}
+
 interface Mode {
   inCast: boolean;
   /** Inside the column list of CREATE TABLE. */
@@ -218,73 +329,76 @@ interface Mode {
   create: boolean;
 }
 
-function render(toks: Tok[], ctx: SessionContext, mode: Mode): string {
-  let out = '';
+function render(toks: Tok[], ctx: SessionContext, mode: Mode): MappedText {
+  const out = new MappedText();
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i]!;
     if (t.kind === 'string') {
-      out += stringLiteral(t.text);
+      out.add(stringLiteral(t.text), t.pos, t.text.length);
       continue;
     }
     if (t.kind === 'op' && t.text === ':' && toks[i + 1]?.kind === 'number' && /^\d+$/.test(toks[i + 1]!.text)) {
-      out += `$${toks[i + 1]!.text}`;
+      out.add(`$${toks[i + 1]!.text}`, t.pos, toks[i + 1]!.text.length + 1);
       i++;
       continue;
     }
+    if (t.kind === 'comment' && t.text.startsWith('//')) {
+      // Snowflake's `//` line comment is DuckDB's integer division: it goes over as `--`.
+      out.add(`--${t.text.slice(2)}`, t.pos, t.text.length);
+      continue;
+    }
     if (t.kind !== 'word') {
-      out += t.text;
+      out.token(t);
       continue;
     }
     const up = t.text.toUpperCase();
     // Find the next non-space token.
-    let k = i + 1;
-    while (toks[k]?.kind === 'ws' || toks[k]?.kind === 'comment') k++;
-    const prevIdx = (() => {
-      let p = i - 1;
-      while (toks[p]?.kind === 'ws' || toks[p]?.kind === 'comment') p--;
-      return p;
-    })();
+    const k = skipSpace(toks, i + 1, 1);
+    const prevIdx = skipSpace(toks, i - 1, -1);
     const prev = toks[prevIdx];
     const afterDot = prev?.kind === 'op' && prev.text === '.';
-    if (!afterDot && toks[k]?.kind === 'op' && toks[k]!.text === '(') {
+    if (!afterDot && isOp(toks[k], '(')) {
       // A call: collect the balanced argument list.
-      let depth = 0;
-      let end = k;
-      for (; end < toks.length; end++) {
-        const x = toks[end]!;
-        if (x.kind === 'op' && x.text === '(') depth++;
-        if (x.kind === 'op' && x.text === ')' && --depth === 0) break;
-      }
-      if (end >= toks.length) throw new TranslateError('unbalanced parentheses');
-      const inner = toks.slice(k + 1, end);
-      const args = splitArgs(inner).map((a) =>
+      const end = closing(toks, k);
+      if (end === undefined) throw new TranslateError('unbalanced parentheses');
+      const parts = splitArgs(toks.slice(k + 1, end));
+      const args = parts.map((a) =>
         render(a, ctx, {
           inCast: up === 'CAST' || up === 'TRY_CAST',
           inColumns: mode.create && !mode.inColumns && isTableName(toks, i),
           create: mode.create,
         }).trim(),
       );
-      const rewritten = functionRewrite(up, args, ctx);
+      const rewritten = functionRewrite(
+        up,
+        args.map((a) => a.text),
+        ctx,
+      );
       if (rewritten !== undefined) {
-        out += rewritten;
+        out.append(MappedText.around(rewritten, args, t.pos, toks[end]!.pos + 1 - t.pos));
         i = end;
         continue;
       }
       const typeCall = (up === 'NUMBER' || up === 'NUMERIC') && isTypeContext(toks, prevIdx, mode);
-      out += `${typeCall ? 'DECIMAL' : t.text}(${args.join(', ')})`;
+      out.add(typeCall ? 'DECIMAL' : t.text, t.pos, t.text.length).add('(', toks[k]!.pos, 1);
+      for (const [n, a] of args.entries()) {
+        if (n > 0) out.add(', ', parts[n]![0]?.pos ?? toks[end]!.pos, 1);
+        out.append(a);
+      }
+      out.add(')', toks[end]!.pos, 1);
       i = end;
       continue;
     }
     if (isTypeContext(toks, prevIdx, mode) && TYPE_MAP[up] !== undefined) {
-      const hasArgs = toks[k]?.kind === 'op' && toks[k]!.text === '(';
-      out += (up === 'NUMBER' || up === 'NUMERIC') && !hasArgs ? 'DECIMAL(38,0)' : TYPE_MAP[up];
+      const hasArgs = isOp(toks[k], '(');
+      out.add((up === 'NUMBER' || up === 'NUMERIC') && !hasArgs ? 'DECIMAL(38,0)' : TYPE_MAP[up]!, t.pos, t.text.length);
       continue;
     }
     if (['CURRENT_ROLE', 'CURRENT_DATABASE', 'CURRENT_SCHEMA', 'CURRENT_USER', 'CURRENT_WAREHOUSE'].includes(up) && !afterDot) {
-      out += functionRewrite(up, [], ctx)!;
+      out.add(functionRewrite(up, [], ctx)!, t.pos, t.text.length);
       continue;
     }
-    out += t.text;
+    out.token(t);
   }
   return out;
 }
@@ -343,18 +457,28 @@ function metadataNames(toks: Tok[], database: string): Tok[] {
     if (isDot(dot)) {
       const db = skip(dot, -1);
       if (nameOf(out[db]) !== database || isDot(skip(db, -1))) continue;
-      for (let k = db; k < i; k++) out[k] = { kind: 'raw', text: '' };
+      for (let k = db; k < i; k++) out[k] = { kind: 'raw', text: '', pos: out[k]!.pos };
     }
-    out[i] = { kind: 'raw', text: METADATA_SCHEMA };
+    out[i] = { kind: 'raw', text: METADATA_SCHEMA, pos: out[i]!.pos };
   }
   return out;
 }
 
-/** Translates one Snowflake statement to DuckDB SQL (throws TranslateError on unlexable input). */
-export function translate(sql: string, ctx: SessionContext): string {
+/**
+ * Translates one Snowflake statement to DuckDB SQL (throws TranslateError on unlexable input), with
+ * the offset in the Snowflake text each offset of the DuckDB text came from (where DuckDB reports
+ * an error, Snowflake's position is found through it).
+ */
+export function translateMapped(sql: string, ctx: SessionContext): MappedText {
   const toks = metadataNames(tokenize(sql), ctx.database);
   const create = toks.find((t) => t.kind === 'word')?.text.toUpperCase() === 'CREATE';
-  return render(toks, ctx, { inCast: false, inColumns: false, create }).replace(/;\s*$/, '');
+  const out = render(toks, ctx, { inCast: false, inColumns: false, create });
+  return out.slice(0, out.text.replace(/;\s*$/, '').length);
+}
+
+/** Translates one Snowflake statement to DuckDB SQL (throws TranslateError on unlexable input). */
+export function translate(sql: string, ctx: SessionContext): string {
+  return translateMapped(sql, ctx).text;
 }
 
 /** Column names as Snowflake reports them: unquoted names fold to upper case. */

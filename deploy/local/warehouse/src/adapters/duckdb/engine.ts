@@ -167,6 +167,8 @@ export class Engine {
 
   async openSession(schema: string, role: string): Promise<EngineSession> {
     const conn = await this.instance.connect();
+    // Errors as JSON: class, message, position and name, which domain/snowflake-errors.ts maps.
+    await conn.run('SET errors_as_json = true');
     const session = new EngineSession(conn, this.database);
     await session.use(schema);
     await session.setRole(role);
@@ -246,6 +248,11 @@ export class EngineSession {
       types.push(p.columnType(i));
     }
     return { binds: p.parameterCount, result: encode(names, types, [], nameOf) };
+  }
+
+  /** Parses a translated statement without binding or running it; throws DuckDB's parser error. */
+  async parse(sql: string): Promise<void> {
+    await this.conn.extractStatements(sql);
   }
 
   interrupt(): void {
