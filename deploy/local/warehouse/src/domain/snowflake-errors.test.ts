@@ -34,6 +34,11 @@ test('DuckDB error messages are read in their JSON form, with a prefix or withou
   assert.equal(readEngineError('session closed'), undefined);
 });
 
+test('division by zero is 100051 / 22012, as Snowflake raises it for integer, decimal and float division', () => {
+  const e = duck({ exception_type: 'Invalid Input', exception_message: 'Division by zero' });
+  assert.deepEqual(mapped(e, stmt('SELECT 1/0')), { code: '100051', sqlState: '22012', message: 'Division by zero' });
+});
+
 test('a syntax error is 001003 / 42000 at the line and position of the unexpected token in the client’s text', () => {
   const at = (sql: string, position: string) =>
     mapped(duck({ exception_type: 'Parser', exception_message: 'syntax error', error_subtype: 'SYNTAX_ERROR', position }, 'Parser Error: '), stmt(sql));

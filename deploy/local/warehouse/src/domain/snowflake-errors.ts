@@ -27,6 +27,7 @@ export const CODES = {
   UNKNOWN_FUNCTION: { code: '002140', sqlState: '42601' },
   ARGUMENT_TYPES: { code: '001044', sqlState: '42P13' },
   NOT_GROUPED: { code: '001104', sqlState: '42601' },
+  DIVISION_BY_ZERO: { code: '100051', sqlState: '22012' },
   BOOLEAN_VALUE: { code: '100037', sqlState: '22018' },
   NUMERIC_RANGE: { code: '100039', sqlState: '22003' },
   DATE_VALUE: { code: '100040', sqlState: '22007' },
@@ -35,6 +36,9 @@ export const CODES = {
   NUMBER_OVERFLOW: { code: '100046', sqlState: '22003' },
   SCALAR_SUBQUERY_ROWS: { code: '090150', sqlState: '22000' },
 } as const satisfies Record<string, Code>;
+
+/** The message the engine's divisor check raises (translate.ts DIVISOR, engine.ts BOOTSTRAP). */
+export const DIVISION_BY_ZERO_MESSAGE = 'Division by zero';
 
 /** A statement as far as it got: the client's Snowflake text and, once translated, the DuckDB text. */
 export interface Statement {
@@ -214,8 +218,9 @@ function internal(message: string): SnowflakeError {
 
 const DUCK_NUMERIC = /^(?:U?(?:TINY|SMALL|BIG|HUGE)?INT(?:8|16|32|64|128)?|INTEGER|DECIMAL\(\d+,\d+\)|DOUBLE|FLOAT|BIGNUM|VARINT)$/;
 
-/** The value errors of execution: conversions, ranges, a scalar subquery's rows. */
+/** The value errors of execution: conversions, ranges, division by zero, a scalar subquery's rows. */
 function valueError(first: string): SnowflakeError | undefined {
+  if (first === DIVISION_BY_ZERO_MESSAGE) return err(CODES.DIVISION_BY_ZERO, DIVISION_BY_ZERO_MESSAGE);
   const convert = /^Could not convert string (['"])([\s\S]*)\1 to ([A-Z][A-Z0-9_]*(?:\(\d+,\d+\))?)/.exec(first);
   if (convert) {
     const [value, to] = [convert[2]!.trim(), convert[3]!];

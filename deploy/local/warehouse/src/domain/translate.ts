@@ -1,8 +1,8 @@
 /**
  * Snowflake SQL → DuckDB SQL, at the token level. Only what a client of the demo warehouse
  * commonly writes is rewritten: Snowflake type names, the Snowflake conversion and
- * semi-structured constructors, IFF/NVL/DIV0/DIV0NULL, the session context functions and numbered
- * binds (`:1` → `$1`).
+ * semi-structured constructors, IFF/NVL/DIV0/DIV0NULL, the session context functions, numbered
+ * binds (`:1` → `$1`), and every divisor (checked, so that `x / 0` raises as in Snowflake).
  * Strings, quoted identifiers and comments are never touched. Everything else is passed to DuckDB
  * as written (the two dialects share most of their syntax). The translation remembers where each
  * piece came from, so an error DuckDB reports is placed in the text the client sent.
@@ -299,6 +299,9 @@ function splitArgs(toks: Tok[]): Tok[][] {
   return args.length === 1 && args[0]!.every((t) => t.kind === 'ws' || t.kind === 'comment') ? [] : args;
 }
 
+/** The engine's macro that raises Snowflake's division-by-zero error for a zero divisor (else returns it). */
+export const DIVISOR = 'sf_divisor';
+
 const isOp = (t: Tok | undefined, text: string): boolean => t?.kind === 'op' && t.text === text;
 const isWord = (t: Tok | undefined, ...words: string[]): boolean => t?.kind === 'word' && words.includes(t.text.toUpperCase());
 
@@ -322,6 +325,63 @@ function closing(toks: Tok[], k: number): number | undefined {
   return undefined;
 }
 
+/**
+ * The divisor of the `/` at `i`, as the token range [from, to) of the operand that binds to its
+ * right: signs, then a literal, bind, name, call (with OVER/WITHIN GROUP/FILTER), parenthesised
+ * expression or CASE, then `::type` and `[…]`. Undefined where `/` is not a division (a stage
+ * path) or the operand is something else: that `/` is left as it is.
+ */
+function divisorAt(toks: Tok[], i: number): [number, number] | undefined {
+  const prev = toks[skipSpace(toks, i - 1, -1)];
+  if (!prev || !(['number', 'string', 'qident', 'word'].includes(prev.kind) || isOp(prev, ')') || isOp(prev, ']'))) return undefined;
+  if (isOp(toks[skipSpace(toks, skipSpace(toks, i - 1, -1) - 1, -1)], '@')) return undefined;
+  const from = skipSpace(toks, i + 1, 1);
+  let j = from;
+  while (isOp(toks[j], '-') || isOp(toks[j], '+')) j = skipSpace(toks, j + 1, 1);
+  const t = toks[j];
+  let end: number | undefined;
+  if (!t) return undefined;
+  if (isOp(t, '(') || isWord(t, 'CASE')) end = closing(toks, j);
+  else if (t.kind === 'number' || t.kind === 'string' || isOp(t, '?')) end = j;
+  else if ((isOp(t, ':') || isOp(t, '$')) && toks[j + 1]?.kind === 'number') end = j + 1;
+  else if (t.kind === 'word' && isOp(toks[skipSpace(toks, j + 1, 1)], '(')) {
+    end = closing(toks, skipSpace(toks, j + 1, 1));
+    // What belongs to the call: a window, an ordered-set or filter clause, a null treatment.
+    for (;;) {
+      if (end === undefined) return undefined;
+      const n = skipSpace(toks, end + 1, 1);
+      const m = skipSpace(toks, n + 1, 1);
+      if (isWord(toks[n], 'OVER') && isOp(toks[m], '(')) end = closing(toks, m);
+      else if (isWord(toks[n], 'OVER') && toks[m]?.kind === 'word') end = m;
+      else if (isWord(toks[n], 'FILTER') && isOp(toks[m], '(')) end = closing(toks, m);
+      else if (isWord(toks[n], 'WITHIN') && isWord(toks[m], 'GROUP') && isOp(toks[skipSpace(toks, m + 1, 1)], '('))
+        end = closing(toks, skipSpace(toks, m + 1, 1));
+      else if (isWord(toks[n], 'IGNORE', 'RESPECT') && isWord(toks[m], 'NULLS')) end = m;
+      else break;
+    }
+  } else if (t.kind === 'word' || t.kind === 'qident') {
+    end = j;
+    for (;;) {
+      const dot = skipSpace(toks, end + 1, 1);
+      const part = skipSpace(toks, dot + 1, 1);
+      if (!isOp(toks[dot], '.') || (toks[part]?.kind !== 'word' && toks[part]?.kind !== 'qident')) break;
+      end = part;
+    }
+  }
+  // Postfix: casts and subscripts.
+  for (;;) {
+    if (end === undefined) return undefined;
+    const n = skipSpace(toks, end + 1, 1);
+    if (isOp(toks[n], '::') && toks[skipSpace(toks, n + 1, 1)]?.kind === 'word') {
+      end = skipSpace(toks, n + 1, 1);
+      const args = skipSpace(toks, end + 1, 1);
+      if (isOp(toks[args], '(')) end = closing(toks, args);
+    } else if (isOp(toks[n], '[')) end = closing(toks, n);
+    else break;
+  }
+  return [from, end + 1];
+}
+
 interface Mode {
   inCast: boolean;
   /** Inside the column list of CREATE TABLE. */
@@ -341,6 +401,21 @@ function render(toks: Tok[], ctx: SessionContext, mode: Mode): MappedText {
       out.add(`$${toks[i + 1]!.text}`, t.pos, toks[i + 1]!.text.length + 1);
       i++;
       continue;
+    }
+    if (t.kind === 'op' && t.text === '/') {
+      const divisor = divisorAt(toks, i);
+      if (divisor) {
+        // Snowflake raises on division by zero where DuckDB answers inf or NULL: the divisor is checked.
+        const [from, to] = divisor;
+        out.token(t);
+        for (let w = i + 1; w < from; w++) out.token(toks[w]!);
+        out
+          .add(`${DIVISOR}(`, toks[from]!.pos, 1)
+          .append(render(toks.slice(from, to), ctx, mode))
+          .add(')', toks[to - 1]!.pos, 1);
+        i = to - 1;
+        continue;
+      }
     }
     if (t.kind === 'comment' && t.text.startsWith('//')) {
       // Snowflake's `//` line comment is DuckDB's integer division: it goes over as `--`.

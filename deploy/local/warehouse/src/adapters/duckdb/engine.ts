@@ -43,7 +43,8 @@ import { BINARY_LENGTH, type BindValue, type ColumnType, TEXT_LENGTH } from '@ph
 import { Catalog, type CatalogColumn } from '@phigate/sql';
 import { INFORMATION_SCHEMA } from '../../domain/grants.js';
 import type { SourceColumn, ViewName, ViewRows } from '../../domain/information-schema.js';
-import { METADATA_CATALOG, METADATA_SCHEMA } from '../../domain/translate.js';
+import { DIVISION_BY_ZERO_MESSAGE } from '../../domain/snowflake-errors.js';
+import { DIVISOR, METADATA_CATALOG, METADATA_SCHEMA } from '../../domain/translate.js';
 
 export interface EncodedResult {
   columns: ColumnType[];
@@ -68,6 +69,9 @@ const BOOTSTRAP = [
   "CREATE MACRO sf_tz_text(x) AS regexp_replace(CAST(x AS VARCHAR), '\\s+([+-]\\d{2}(:?\\d{2})?)$', '\\1')",
   "CREATE MACRO sf_tz_offset(t) AS CASE WHEN regexp_matches(t, '[+-]\\d{2}(:?\\d{2})?$') THEN (CASE WHEN regexp_extract(t, '([+-])\\d{2}(:?\\d{2})?$', 1) = '-' THEN -1 ELSE 1 END) * (CAST(regexp_extract(t, '[+-](\\d{2})(:?\\d{2})?$', 1) AS INTEGER) * 60 + coalesce(TRY_CAST(regexp_extract(t, '[+-]\\d{2}:?(\\d{2})$', 1) AS INTEGER), 0)) ELSE 0 END",
   'CREATE MACRO sf_to_timestamp_tz(x) AS struct_pack(sf_tz_utc := CAST(sf_tz_text(x) AS TIMESTAMPTZ), sf_tz_offset := CAST(sf_tz_offset(sf_tz_text(x)) AS SMALLINT))::SF_TIMESTAMP_TZ',
+  // Every divisor goes through this (translate.ts): Snowflake raises on division by zero, integer,
+  // decimal or float alike, where DuckDB answers inf or NULL.
+  `CREATE MACRO ${DIVISOR}(d) AS CASE WHEN d = 0 THEN error('${DIVISION_BY_ZERO_MESSAGE}') ELSE d END`,
 ];
 
 /** The DuckDB database behind the warehouse: one in-memory instance, one connection per session. */
