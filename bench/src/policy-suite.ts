@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
+import { makeGenericClientConstructor } from '@grpc/grpc-js';
 import { CachingPolicy } from '@phigate/gateway/decision-cache';
-import { policyV1 } from '@phigate/proto';
+import { type GrpcTls, grpcChannelCredentials, policyV1 } from '@phigate/proto';
 import { Catalog, type CatalogColumn, createAnalyser } from '@phigate/sql';
 import { need, REPO_ROOT } from '@phigate/testkit';
 import { parse } from 'yaml';
@@ -31,11 +31,29 @@ export async function policyBench(iterations: number) {
   const corpus = suite.cases;
   const analyser = await createAnalyser();
 
+  // The stack's internal links are mutual TLS: the bench presents the tools certificate, and the
+  // baseline runs over the same TLS, so the ratios show the policy work, not the transport.
+  const tls: GrpcTls = {
+    INTERNAL_TLS_CA_FILE: need('INTERNAL_TLS_CA_FILE'),
+    INTERNAL_TLS_CERT_FILE: need('INTERNAL_TLS_CERT_FILE'),
+    INTERNAL_TLS_KEY_FILE: need('INTERNAL_TLS_KEY_FILE'),
+    INTERNAL_TLS_REFRESH_MS: 60_000,
+    INTERNAL_PLAINTEXT: false,
+  };
+
   // Baseline: a bare gRPC unary round trip (~200 B) to another process.
-  const echo = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const echo = spawn(process.execPath, [fileURLToPath(new URL('./echo-server.js', import.meta.url))], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      INTERNAL_TLS_CA_FILE: tls.INTERNAL_TLS_CA_FILE,
+      INTERNAL_TLS_CERT_FILE: tls.INTERNAL_TLS_CERT_FILE,
+      INTERNAL_TLS_KEY_FILE: tls.INTERNAL_TLS_KEY_FILE,
+    },
+  });
   const port = await new Promise<number>((resolve) => echo.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
   const Echo = makeGenericClientConstructor(ECHO_DEFINITION, 'Echo');
-  const echoClient = new Echo(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as {
+  const echoClient = new Echo(`127.0.0.1:${port}`, grpcChannelCredentials(tls)) as unknown as {
     echo(req: Buffer, cb: (e: Error | null, r: Buffer) => void): void;
     close(): void;
   };
@@ -52,7 +70,7 @@ export async function policyBench(iterations: number) {
   const analysisPerSec = n;
 
   // Decisions through the real policy service.
-  const client = new policyV1.PolicyServiceClient(need('POLICY_GRPC_ADDR'), credentials.createInsecure());
+  const client = new policyV1.PolicyServiceClient(need('POLICY_GRPC_ADDR'), grpcChannelCredentials(tls));
   const rpc = {
     evaluate: (req: Parameters<CachingPolicy['evaluate']>[0]) =>
       new Promise<Awaited<ReturnType<CachingPolicy['evaluate']>>>((resolve, reject) =>

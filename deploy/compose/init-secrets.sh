@@ -40,4 +40,26 @@ if [[ ! -s $dir/pg_tls_cert.pem || ! -s $dir/pg_tls_key.pem ]]; then
   put pg_tls_key.pem "$(cat "$tmp/key.pem")"
   rm -rf "$tmp"
 fi
+# The internal CA and a certificate per service for gRPC mutual TLS (gateway ↔ policy, masking), each
+# valid for its Compose service name. The CA's key is not kept: a new service certificate means a
+# new CA (delete the internal_* files and run this again).
+if [[ ! -s $dir/internal_ca.pem ]]; then
+  tmp=$(mktemp -d)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=phigate internal CA" \
+    -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+  for svc in gateway policy masking; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$svc" -keyout "$tmp/$svc.key" -out "$tmp/$svc.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' "$svc" >"$tmp/$svc.ext"
+    openssl x509 -req -in "$tmp/$svc.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -days 825 -out "$tmp/$svc.pem" -extfile "$tmp/$svc.ext" 2>/dev/null
+  done
+  rm -f "$dir"/*_internal.pem "$dir"/*_internal.key
+  put gateway_internal.pem "$(cat "$tmp/gateway.pem")"
+  put gateway_internal.key "$(cat "$tmp/gateway.key")"
+  put policy_internal.pem "$(cat "$tmp/policy.pem")"
+  put policy_internal.key "$(cat "$tmp/policy.key")"
+  put masking_internal.pem "$(cat "$tmp/masking.pem")"
+  put masking_internal.key "$(cat "$tmp/masking.key")"
+  put internal_ca.pem "$(cat "$tmp/ca.pem")"
+  rm -rf "$tmp"
+fi
 printf 'phigate: compose secrets are in %s\n' "$dir" >&2

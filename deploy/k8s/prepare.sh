@@ -41,6 +41,20 @@ case ${1:-} in
       (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=gateway \
         -addext subjectAltName=DNS:gateway,DNS:gateway.phigate.svc,DNS:localhost -keyout "$s/pg-tls-key.pem" -out "$s/pg-tls-cert.pem" 2>/dev/null)
     fi
+    # The internal CA and a certificate per service for gRPC mutual TLS, valid for the Service names.
+    if [[ ! -s $s/internal-ca.crt ]]; then
+      t=$(mktemp -d)
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=phigate internal CA" \
+        -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
+      for svc in gateway policy masking; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$svc" -keyout "$t/$svc.key" -out "$t/$svc.csr" 2>/dev/null
+        printf 'subjectAltName=DNS:%s,DNS:%s.phigate.svc,DNS:%s.phigate.svc.cluster.local\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' "$svc" "$svc" "$svc" >"$t/$svc.ext"
+        openssl x509 -req -in "$t/$svc.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 825 -out "$t/$svc.crt" -extfile "$t/$svc.ext" 2>/dev/null
+        (umask 077 && cp "$t/$svc.crt" "$s/$svc-internal.crt" && cp "$t/$svc.key" "$s/$svc-internal.key")
+      done
+      (umask 077 && cp "$t/ca.crt" "$s/internal-ca.crt")
+      rm -rf "$t"
+    fi
     echo "overlay local is ready: kubectl apply -k $o" >&2
     ;;
   production)
@@ -49,7 +63,8 @@ case ${1:-} in
     for f in "$root"/deploy/local/policies/*.yaml; do [[ -e $o/policies/$(basename "$f") ]] || cp "$f" "$o/policies/"; done
     missing=0
     for f in gateway-database-url redis-url sealing-keys.json clinical-pg-password audit-database-url slack-signing-secret \
-      slack-webhook-url approval-internal-token masking-token-key audit-checkpoint-key pg-tls-cert.pem pg-tls-key.pem; do
+      slack-webhook-url approval-internal-token masking-token-key audit-checkpoint-key pg-tls-cert.pem pg-tls-key.pem \
+      internal-ca.crt gateway-internal.crt gateway-internal.key policy-internal.crt policy-internal.key masking-internal.crt masking-internal.key; do
       if [[ ! -s $o/secrets/$f ]]; then echo "missing secret file: $o/secrets/$f" >&2; missing=1; fi
     done
     exit $missing

@@ -54,3 +54,18 @@ test('several OIDC providers: the first from OIDC_*, others as a validated JSON 
   assert.throws(() => loadConfig(schema, { ...base, OIDC_EXTRA_ISSUERS: 'not json' }), { code: 'COMMON_CONFIG_INVALID' });
   assert.throws(() => loadConfig(schema, { ...base, OIDC_EXTRA_ISSUERS: '[{"issuer":"x"}]' }), { code: 'COMMON_CONFIG_INVALID' });
 });
+
+test('internal TLS: all three files or none; plaintext only when asked for, and only on loopback', async () => {
+  const { internalTlsProblems, isLoopbackAddress } = await import('./index.js');
+  const base = { INTERNAL_TLS_REFRESH_MS: 60_000, INTERNAL_PLAINTEXT: false };
+  const files = { INTERNAL_TLS_CA_FILE: 'ca.pem', INTERNAL_TLS_CERT_FILE: 'svc.pem', INTERNAL_TLS_KEY_FILE: 'svc.key' };
+  assert.deepEqual(internalTlsProblems({ ...base, ...files }, ['10.0.0.5:50051']), []);
+  assert.match(internalTlsProblems({ ...base, INTERNAL_TLS_CA_FILE: 'ca.pem' }, ['127.0.0.1:1'])[0]!, /set all three, or none/);
+  assert.match(internalTlsProblems(base, ['127.0.0.1:50051'])[0]!, /are required/);
+  assert.deepEqual(internalTlsProblems({ ...base, INTERNAL_PLAINTEXT: true }, ['127.0.0.1:50051', 'localhost:50052', '[::1]:1', '127.0.0.1']), []);
+  assert.match(internalTlsProblems({ ...base, INTERNAL_PLAINTEXT: true }, ['policy:50051'])[0]!, /policy:50051 is not a loopback address/);
+  assert.match(internalTlsProblems({ ...base, INTERNAL_PLAINTEXT: true }, ['0.0.0.0'])[0]!, /0\.0\.0\.0 is not a loopback address/);
+  assert.match(internalTlsProblems({ ...base, ...files, INTERNAL_PLAINTEXT: true }, [])[0]!, /choose one/);
+  assert.equal(isLoopbackAddress('127.10.0.1:80'), true);
+  assert.equal(isLoopbackAddress('128.0.0.1:80'), false);
+});

@@ -100,6 +100,51 @@ export const fields = {
   }),
 };
 
+/**
+ * Mutual TLS between phigate's own services (gRPC to policy and masking): a CA that signs every
+ * service's certificate, and this service's certificate and key. Files are re-read every
+ * INTERNAL_TLS_REFRESH_MS, so a rotated certificate takes effect without a restart. Plaintext only
+ * with INTERNAL_PLAINTEXT=true, and only on loopback addresses (checked by {@link internalTlsProblems}).
+ */
+export const internalTlsFields = () => ({
+  INTERNAL_TLS_CA_FILE: z.string().min(1).optional(),
+  INTERNAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  INTERNAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  INTERNAL_TLS_REFRESH_MS: z.coerce.number().int().min(1000).default(60_000),
+  INTERNAL_PLAINTEXT: fields.bool(false),
+});
+
+export interface InternalTls {
+  INTERNAL_TLS_CA_FILE?: string | undefined;
+  INTERNAL_TLS_CERT_FILE?: string | undefined;
+  INTERNAL_TLS_KEY_FILE?: string | undefined;
+  INTERNAL_TLS_REFRESH_MS: number;
+  INTERNAL_PLAINTEXT: boolean;
+}
+
+/** Whether a `host:port` or host names this machine only (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackAddress(address: string): boolean {
+  // [v6]:port, host:port, or a bare host (an IPv6 address without brackets has several colons).
+  let host = address;
+  if (address.startsWith('[')) host = address.slice(1, address.indexOf(']'));
+  else if (address.split(':').length === 2) host = address.split(':')[0]!;
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * What is wrong with the internal TLS settings for a service that listens on or dials `addresses`:
+ * all three files or none; none only with INTERNAL_PLAINTEXT=true, and then only on loopback.
+ */
+export function internalTlsProblems(c: InternalTls, addresses: readonly string[]): string[] {
+  const files = [c.INTERNAL_TLS_CA_FILE, c.INTERNAL_TLS_CERT_FILE, c.INTERNAL_TLS_KEY_FILE].filter(Boolean).length;
+  if (files === 3) return c.INTERNAL_PLAINTEXT ? ['INTERNAL_PLAINTEXT: set together with INTERNAL_TLS_* files; choose one'] : [];
+  if (files > 0) return ['INTERNAL_TLS_CA_FILE, INTERNAL_TLS_CERT_FILE and INTERNAL_TLS_KEY_FILE: set all three, or none'];
+  if (!c.INTERNAL_PLAINTEXT)
+    return ['INTERNAL_TLS_CA_FILE, INTERNAL_TLS_CERT_FILE and INTERNAL_TLS_KEY_FILE are required (or INTERNAL_PLAINTEXT=true on loopback only)'];
+  const remote = addresses.filter((a) => !isLoopbackAddress(a));
+  return remote.length ? [`INTERNAL_PLAINTEXT: refused, ${remote.join(', ')} is not a loopback address (PHI would cross the network in clear)`] : [];
+}
+
 /** The issuer list a token verifier takes, from the fields of {@link fields.oidc}. */
 export function oidcIssuers(c: {
   OIDC_ISSUER: string;

@@ -6,3 +6,4 @@ export * as maskingV1 from './gen/phigate/masking/v1/masking.pb.js';
 export * as policyV1 from './gen/phigate/policy/v1/policy.pb.js';
 export { fromGrpcError, toGrpcError } from './grpc-errors.js';
 export { type Cell, decodeRow, encodeRow } from './rows.js';
+export { type GrpcTls, grpcChannelCredentials, grpcServerCredentials } from './tls.js';

@@ -134,7 +134,10 @@ export async function spawnApp(name: string, entry: string, port: number, overri
   }
   Object.assign(env, { LOG_LEVEL: 'warn' }, overrides);
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', join(REPO_ROOT, entry)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', '--disable-warning=DEP0123', join(REPO_ROOT, entry)], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

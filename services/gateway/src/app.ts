@@ -73,7 +73,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       log,
     ),
   });
-  const policyClient = createPolicyClient(config.POLICY_GRPC_ADDR, config.GATEWAY_POLICY_TIMEOUT_MS);
+  const policyClient = createPolicyClient(config.POLICY_GRPC_ADDR, config.GATEWAY_POLICY_TIMEOUT_MS, config);
   const policy = new CachingPolicy(policyClient, config.GATEWAY_DECISION_CACHE_SIZE);
   let stopWatch: (() => void) | undefined;
   const analyses = new WeakMap<Catalog, Lru<string, Analysis>>();
@@ -91,7 +91,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       this.set({ cache: 'analysis', result: 'miss' }, analysisMisses);
     },
   });
-  const masking = createMaskingClient(config.MASKING_GRPC_ADDR, config.GATEWAY_MASKING_TIMEOUT_MS);
+  const masking = createMaskingClient(config.MASKING_GRPC_ADDR, config.GATEWAY_MASKING_TIMEOUT_MS, config);
   // The audit path: Kafka, with a local durable outbox when Kafka does not acknowledge (ADR 8).
   const publisher = createAuditPublisher(config, log);
   new Gauge({

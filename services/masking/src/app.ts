@@ -1,4 +1,5 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
+import { grpcServerCredentials } from '@phigate/proto';
 import { Counter, createMetrics, type Logger, startOpsServer } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { MASKING_SERVICE_DEFINITION, maskingService } from './adapters/grpc/mask-server.js';
@@ -36,7 +37,7 @@ export function buildApp(config: MaskingConfig, log: Logger): MaskingApp {
   return {
     async start() {
       const grpcPort = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`${config.MASKING_HOST}:${config.MASKING_GRPC_PORT}`, ServerCredentials.createInsecure(), (err, port) =>
+        server.bindAsync(`${config.MASKING_HOST}:${config.MASKING_GRPC_PORT}`, grpcServerCredentials(config), (err, port) =>
           err ? reject(err) : resolve(port),
         ),
       );

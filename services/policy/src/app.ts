@@ -1,5 +1,5 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { policyV1 } from '@phigate/proto';
+import { Server } from '@grpc/grpc-js';
+import { grpcServerCredentials, policyV1 } from '@phigate/proto';
 import { Counter, createMetrics, Histogram, type Logger, startOpsServer } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { PolicyStore } from './adapters/files/policy-store.js';
@@ -37,9 +37,7 @@ export function buildApp(config: PolicyConfig, log: Logger): PolicyApp {
     store,
     async start() {
       const grpcPort = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`${config.POLICY_HOST}:${config.POLICY_GRPC_PORT}`, ServerCredentials.createInsecure(), (err, port) =>
-          err ? reject(err) : resolve(port),
-        ),
+        server.bindAsync(`${config.POLICY_HOST}:${config.POLICY_GRPC_PORT}`, grpcServerCredentials(config), (err, port) => (err ? reject(err) : resolve(port))),
       );
       if (config.POLICY_WATCH) store.watch();
       ops = await startOpsServer({

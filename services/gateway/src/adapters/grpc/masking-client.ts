@@ -1,6 +1,6 @@
-import { type ClientDuplexStream, credentials } from '@grpc/grpc-js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
-import { decodeRow, encodeRow, fromGrpcError, maskingV1 } from '@phigate/proto';
+import { decodeRow, encodeRow, fromGrpcError, type GrpcTls, grpcChannelCredentials, maskingV1 } from '@phigate/proto';
 import type { LeakSuspicion, MaskingPort, MaskSession } from '../../domain/ports.js';
 import type { Cell, MaskReportColumn } from '../../domain/types.js';
 import { CANARY_TO_PROTO, CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from './policy-client.js';
@@ -9,8 +9,8 @@ import { CANARY_TO_PROTO, CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from 
  * MaskingPort over one bidirectional gRPC stream per result. Batches are answered in order; the
  * stream has a deadline, and any failure rejects every waiting batch, so no row is released unmasked.
  */
-export function createMaskingClient(address: string, timeoutMs: number): MaskingPort & { close(): void } {
-  const client = new maskingV1.MaskingServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+export function createMaskingClient(address: string, timeoutMs: number, tls: GrpcTls): MaskingPort & { close(): void } {
+  const client = new maskingV1.MaskingServiceClient(address, grpcChannelCredentials(tls), CHANNEL_OPTIONS);
   return {
     open(requestId, columns, canary, visiblePhiKinds = []): MaskSession {
       const call: ClientDuplexStream<maskingV1.MaskRequest, maskingV1.MaskResponse> = client.mask({ deadline: Date.now() + timeoutMs });

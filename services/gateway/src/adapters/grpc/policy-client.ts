@@ -1,5 +1,5 @@
-import { credentials, Metadata } from '@grpc/grpc-js';
-import { fromGrpcError, maskingV1, policyV1 } from '@phigate/proto';
+import { Metadata } from '@grpc/grpc-js';
+import { fromGrpcError, type GrpcTls, grpcChannelCredentials, maskingV1, policyV1 } from '@phigate/proto';
 import type { PolicyPort } from '../../domain/ports.js';
 import type { Action, Analysis, Decision, Strategy } from '../../domain/types.js';
 
@@ -82,8 +82,9 @@ export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
 export function createPolicyClient(
   address: string,
   timeoutMs: number,
+  tls: GrpcTls,
 ): PolicyPort & { close(): void; watchRevision(onRevision: (revision: string | undefined) => void): () => void } {
-  const client = new policyV1.PolicyServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  const client = new policyV1.PolicyServiceClient(address, grpcChannelCredentials(tls), CHANNEL_OPTIONS);
   return {
     /**
      * Follows the policy service's revision stream, resubscribing with a short backoff. Reports
