@@ -101,7 +101,8 @@ test('HTTP API, Snowflake warehouse: the conversion and constraint errors keep c
   assert.equal(cast.body.code, 'GATEWAY_UPSTREAM_ERROR');
   assert.equal(cast.body.sfCode, '100038');
   assert.equal(cast.body.sqlstate, '22018');
-  assert.match(cast.body.upstream.message, /^Could not convert string ['"]\?['"] to /);
+  // Snowflake's own words (the local warehouse raises them as Snowflake does), the value scrubbed.
+  assert.match(cast.body.upstream.message, /^Numeric value '\?' is not recognized/);
   assertWithout(visible(cast.body), [BUILT, TAG], 'the HTTP error');
   requestIds.push(cast.body.requestId);
 
@@ -194,7 +195,7 @@ test('Snowflake door (snowflake-sdk): the warehouse’s code and SQLSTATE stay, 
   const cast = await sfError(reader, CAST_BUILT);
   assert.equal(String(cast.code), '100038');
   assert.equal(cast.sqlState, '22018');
-  assert.match(cast.message, /^Could not convert string ['"]\?['"] to .* \(phigate GATEWAY_UPSTREAM_ERROR, request [0-9a-f-]{36}\)$/);
+  assert.match(cast.message, /^Numeric value '\?' is not recognized.* \(phigate GATEWAY_UPSTREAM_ERROR, request [0-9a-f-]{36}\)$/);
   assertWithout(cast.message, [BUILT, TAG], 'the driver error');
 
   const writer = await sfConnect({ gatewayUrl: gateway(), account: 'clinical-sf', token: billing, database: 'CLINICAL', schema: 'PUBLIC' });
