@@ -74,3 +74,29 @@ print(json.dumps(list(c.cursor().execute('SELECT CURRENT_USER(), CURRENT_ROLE()'
     assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').at(-1)!), [identity, role]);
   }
 });
+
+test("errors like Snowflake's: a typo, an unknown table or column comes back as the warehouse compiles it (001003, 002003, 000904), a denial stays 003001", async () => {
+  const url = new URL(need('GATEWAY_URL'));
+  const script = `
+import json, sys, snowflake.connector
+c = snowflake.connector.connect(account='clinical-sf', host=sys.argv[1], port=int(sys.argv[2]), protocol='http',
+                                authenticator='oauth', token=sys.argv[3], database='CLINICAL', schema='PUBLIC')
+out = []
+for q in ['SELEC 1', 'SELECT * FROM NOPE', 'SELECT NOPE FROM PATIENTS', 'DROP TABLE PATIENTS']:
+    try:
+        c.cursor().execute(q)
+        out.append(None)
+    except snowflake.connector.errors.ProgrammingError as e:
+        out.append([e.errno, e.sqlstate, e.raw_msg.split(' (phigate')[0]])
+print(json.dumps(out))
+`;
+  const r = await run(python(), ['-c', script, url.hostname, url.port, await demoToken('etl-pipeline')], {
+    env: { ...process.env, SNOWFLAKE_DISABLE_PLATFORM_DETECTION: 'true' },
+  });
+  const [typo, table, column, denied] = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Array<[number, string, string]>;
+  assert.deepEqual(typo, [1003, '42000', "SQL compilation error:\nsyntax error line 1 at position 0 unexpected 'SELEC'."]);
+  assert.deepEqual(table, [2003, '42S02', "SQL compilation error:\nObject 'NOPE' does not exist or not authorized."]);
+  assert.deepEqual(column, [904, '42000', "SQL compilation error: error line 1 at position 7\ninvalid identifier 'NOPE'"]);
+  assert.equal(denied![0], 3001);
+  assert.match(denied![2], /Denied by phigate policy rule 'block-ddl'/);
+});

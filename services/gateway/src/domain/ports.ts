@@ -31,6 +31,12 @@ export interface UpstreamPort {
     /** With `transaction`: commit (true) or roll back (false), then release the session. */
     finish(commit: boolean): Promise<void>;
   }>;
+  /**
+   * The upstream's own compilation error for a statement, without running it (Snowflake's
+   * describe-only), or undefined when it compiles. For statements the analysis could not read:
+   * the client then gets the database's answer to its typo, not a policy denial.
+   */
+  compileError?(connection: string, role: string, sql: string, params: unknown[]): Promise<Error | undefined>;
 }
 
 /**

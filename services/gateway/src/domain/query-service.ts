@@ -251,8 +251,13 @@ export class QueryService {
     await this.recordOrFail(ctx, [received, { type: 'policy.decided', decision }]);
     // A statement the database would reject (a syntax error, an unknown relation) and that policy
     // denies only for not being understood is answered as the database would answer it.
-    if (decision.action === 'deny' && analysis.failure && decision.ruleIds.length === 1 && decision.ruleIds[0] === UNKNOWN_STATEMENT_RULE)
-      throw invalidSql(analysis.failure, req.sql);
+    if (decision.action === 'deny' && !analysis.understood && decision.ruleIds.length === 1 && decision.ruleIds[0] === UNKNOWN_STATEMENT_RULE) {
+      if (analysis.failure) throw invalidSql(analysis.failure, req.sql);
+      // No grammar of ours is the database's (Snowflake): its compiler, run without executing
+      // anything, says whether the statement is a mistake, and which. One it accepts stays denied.
+      const rejected = await this.deps.upstream.compileError?.(conn.name, role, req.sql, req.params).catch(() => undefined);
+      if (rejected) throw rejected;
+    }
     if (decision.action === 'deny') {
       throw new AppError('GATEWAY_POLICY_DENIED', {
         message: `denied by policy: ${decision.reasons.join('; ')}`,

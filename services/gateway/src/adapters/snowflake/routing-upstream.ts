@@ -37,6 +37,14 @@ export class RoutingUpstream implements UpstreamPort {
     }
   }
 
+  compileError(...args: Parameters<NonNullable<UpstreamPort['compileError']>>): Promise<Error | undefined> {
+    try {
+      return this.of(args[0]).compileError?.(...args) ?? Promise.resolve(undefined);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /**
    * Readiness follows the PostgreSQL upstreams (the control path and the demo's first upstream).
    * A Snowflake account that is down fails its own requests (503), not the whole gateway.

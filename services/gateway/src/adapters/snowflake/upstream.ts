@@ -215,6 +215,32 @@ export class SnowflakeUpstream implements UpstreamPort {
     return catalog;
   }
 
+  /**
+   * The warehouse's compilation error for `sql` as the role would run it (describe-only: compiled,
+   * never executed), or undefined when it compiles or the warehouse cannot say (unreachable, a login
+   * failure: the statement then stays a policy denial).
+   */
+  async compileError(connection: string, role: string, sql: string, params: unknown[]): Promise<Error | undefined> {
+    const pool = this.pool(connection, role);
+    const conn = await pool.acquire();
+    try {
+      await new Promise<void>((resolve, reject) =>
+        conn.execute({
+          sqlText: sql,
+          describeOnly: true,
+          ...(params.length ? { binds: params as snowflake.Binds } : {}),
+          complete: (err) => (err ? reject(err) : resolve()),
+        }),
+      );
+      return undefined;
+    } catch (err) {
+      const e = mapErrorRaw(err);
+      return e.code === 'GATEWAY_UPSTREAM_ERROR' ? e : undefined;
+    } finally {
+      await pool.release(conn);
+    }
+  }
+
   async execute(
     connection: string,
     role: string,
