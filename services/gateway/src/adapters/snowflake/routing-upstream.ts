@@ -1,11 +1,13 @@
 import { AppError } from '@phigate/errors';
 import type { Catalog } from '@phigate/sql';
-import type { UpstreamPort } from '../../domain/ports.js';
+import type { UpstreamPort, UpstreamSession } from '../../domain/ports.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
 
 interface Closable extends UpstreamPort {
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /** A session kept for a client's transaction (both upstreams have them). */
+  session(connection: string, role: string): Promise<UpstreamSession>;
 }
 
 /** Routes each call to the upstream adapter of the connection's type (PostgreSQL or Snowflake). */
@@ -32,6 +34,15 @@ export class RoutingUpstream implements UpstreamPort {
   execute(...args: Parameters<UpstreamPort['execute']>): ReturnType<UpstreamPort['execute']> {
     try {
       return this.of(args[0]).execute(...args);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** A session of the connection's upstream, kept for a client's transaction. */
+  session(connection: string, role: string): Promise<UpstreamSession> {
+    try {
+      return this.of(connection).session(connection, role);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -3,7 +3,7 @@ import { Catalog, type CatalogColumn, numberedBinds, withCurrentUser } from '@ph
 import type { Logger } from '@phigate/telemetry';
 import sqlParser from 'node-sql-parser';
 import snowflake from 'snowflake-sdk';
-import type { UpstreamPort } from '../../domain/ports.js';
+import type { UpstreamPort, UpstreamSession } from '../../domain/ports.js';
 import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
@@ -241,16 +241,43 @@ export class SnowflakeUpstream implements UpstreamPort {
     }
   }
 
+  /**
+   * Takes a session from the (connection, role) pool and keeps it for a client's transaction: its
+   * statements run there, with no BEGIN/COMMIT of ours (Snowflake rolls a failed statement back on
+   * its own; the transaction goes on).
+   */
+  async session(connection: string, role: string): Promise<UpstreamSession> {
+    const pool = this.pool(connection, role);
+    let conn: Conn;
+    try {
+      conn = await pool.acquire();
+    } catch (err) {
+      throw mapError(err);
+    }
+    return new SfPinned(connection, role, conn, pool);
+  }
+
   async execute(
     connection: string,
     role: string,
     sql: string,
     params: unknown[],
     sink: Parameters<UpstreamPort['execute']>[4],
-    opts: { transaction: boolean; caller?: string },
+    opts: { transaction: boolean; caller?: string; session?: UpstreamSession },
   ) {
     const started = performance.now();
-    const c = this.connection(connection);
+    if (opts.session) {
+      const pinned = opts.session;
+      if (!(pinned instanceof SfPinned) || pinned.connection !== connection || pinned.role !== role)
+        throw new AppError('COMMON_INTERNAL', { message: 'a pinned session of another connection or role' });
+      try {
+        const { command, rowCount } = await this.statement(pinned.conn, connection, sql, params, sink, opts.caller);
+        return { command, rowCount, upstreamMs: Math.round(performance.now() - started), finish: async () => {} };
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        throw mapError(err, sql);
+      }
+    }
     const pool = this.pool(connection, role);
     let conn: Conn;
     try {
@@ -267,49 +294,7 @@ export class SnowflakeUpstream implements UpstreamPort {
         await run(conn, 'BEGIN');
         open = true;
       }
-      // CURRENT_USER() is the caller, not the gateway's service user (CURRENT_ROLE() already is the mapped role).
-      const stmt = await run(conn, opts.caller ? withCurrentUser(sql, opts.caller) : sql, params, true);
-      const meta = stmt.getColumns() ?? [];
-      const command = commandOf(sql);
-      let rowCount = 0;
-      if (meta.length && meta.every((m) => DML.test(m.getName()))) {
-        // DML answers with counters; the doors report the count, so no row goes through masking.
-        rowCount = Math.max(0, stmt.getNumUpdatedRows() ?? 0);
-      } else {
-        const sources = await this.sources(connection, c.defaultSchema, sql, meta.length);
-        const cols: ResultColumn[] = meta.map((m, i) => {
-          const source = sources?.[i];
-          return {
-            name: m.getName(),
-            type: m.getType(),
-            ...(m.getPrecision() !== null && m.getPrecision() !== undefined ? { precision: m.getPrecision() } : {}),
-            ...(m.getScale() !== null && m.getScale() !== undefined ? { scale: m.getScale() } : {}),
-            nullable: m.isNullable(),
-            ...(source ? { source } : {}),
-          };
-        });
-        await sink.columns(cols);
-        const types = cols.map((col) => [col.type, col.scale ?? 9] as const);
-        const stream = stmt.streamRows();
-        let batch: Cell[][] = [];
-        let more = true;
-        for await (const row of stream as AsyncIterable<unknown[]>) {
-          batch.push(row.map((v, i) => cellOf(types[i]![0], types[i]![1], v)));
-          if (batch.length >= BATCH_ROWS) {
-            rowCount += batch.length;
-            more = await sink.rows(batch);
-            batch = [];
-            if (!more) {
-              stream.destroy();
-              break;
-            }
-          }
-        }
-        if (more && batch.length) {
-          rowCount += batch.length;
-          await sink.rows(batch);
-        }
-      }
+      const { command, rowCount } = await this.statement(conn, connection, sql, params, sink, opts.caller);
       const finish = async (commit: boolean) => {
         if (!open) return;
         open = false;
@@ -329,6 +314,54 @@ export class SnowflakeUpstream implements UpstreamPort {
       if (err instanceof AppError) throw err;
       throw mapError(err, sql);
     }
+  }
+
+  /** Runs one statement on `conn`: DML answers its count, anything else streams its rows (typed cells, traced sources) into `sink`. */
+  private async statement(conn: Conn, connection: string, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], caller?: string) {
+    const c = this.connection(connection);
+    // CURRENT_USER() is the caller, not the gateway's service user (CURRENT_ROLE() already is the mapped role).
+    const stmt = await run(conn, caller ? withCurrentUser(sql, caller) : sql, params, true);
+    const meta = stmt.getColumns() ?? [];
+    const command = commandOf(sql);
+    let rowCount = 0;
+    if (meta.length && meta.every((m) => DML.test(m.getName()))) {
+      // DML answers with counters; the doors report the count, so no row goes through masking.
+      return { command, rowCount: Math.max(0, stmt.getNumUpdatedRows() ?? 0) };
+    }
+    const sources = await this.sources(connection, c.defaultSchema, sql, meta.length);
+    const cols: ResultColumn[] = meta.map((m, i) => {
+      const source = sources?.[i];
+      return {
+        name: m.getName(),
+        type: m.getType(),
+        ...(m.getPrecision() !== null && m.getPrecision() !== undefined ? { precision: m.getPrecision() } : {}),
+        ...(m.getScale() !== null && m.getScale() !== undefined ? { scale: m.getScale() } : {}),
+        nullable: m.isNullable(),
+        ...(source ? { source } : {}),
+      };
+    });
+    await sink.columns(cols);
+    const types = cols.map((col) => [col.type, col.scale ?? 9] as const);
+    const stream = stmt.streamRows();
+    let batch: Cell[][] = [];
+    let more = true;
+    for await (const row of stream as AsyncIterable<unknown[]>) {
+      batch.push(row.map((v, i) => cellOf(types[i]![0], types[i]![1], v)));
+      if (batch.length >= BATCH_ROWS) {
+        rowCount += batch.length;
+        more = await sink.rows(batch);
+        batch = [];
+        if (!more) {
+          stream.destroy();
+          break;
+        }
+      }
+    }
+    if (more && batch.length) {
+      rowCount += batch.length;
+      await sink.rows(batch);
+    }
+    return { command, rowCount };
   }
 
   /** Where each result column came from, when the statement is a SELECT simple enough to trace. */
@@ -371,4 +404,30 @@ async function rowsOf(stmt: Stmt): Promise<unknown[][]> {
   const out: unknown[][] = [];
   for await (const row of stmt.streamRows() as AsyncIterable<unknown[]>) out.push(row);
   return out;
+}
+
+/** A pooled Snowflake session kept for one client's transaction (SnowflakeUpstream.session). */
+class SfPinned implements UpstreamSession {
+  private released = false;
+
+  constructor(
+    readonly connection: string,
+    readonly role: string,
+    readonly conn: Conn,
+    private readonly pool: Pool,
+  ) {}
+
+  async control(sql: string): Promise<void> {
+    try {
+      await run(this.conn, sql);
+    } catch (err) {
+      throw mapError(err, sql);
+    }
+  }
+
+  release(discard = false): void {
+    if (this.released) return;
+    this.released = true;
+    void (discard ? this.pool.destroy(this.conn) : this.pool.release(this.conn)).catch(() => undefined);
+  }
 }
