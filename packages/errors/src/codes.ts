@@ -68,6 +68,10 @@ export const CODES = {
   },
   GATEWAY_SF_ACCOUNT_UNKNOWN: { kind: 'PERMISSION_DENIED', message: 'no such connection, or no binding gives this identity access to it' },
   GATEWAY_SF_ROLE_NOT_AUTHORIZED: { kind: 'PERMISSION_DENIED', message: 'the requested role is not the role this identity is bound to on this connection' },
+  GATEWAY_SF_DATABASE_NOT_AUTHORIZED: {
+    kind: 'PERMISSION_DENIED',
+    message: "the database or schema named at login is not this connection's database or default schema",
+  },
   GATEWAY_SF_SESSION_MISSING: { kind: 'UNAUTHENTICATED', message: 'the request carries no Snowflake session token' },
   GATEWAY_SF_SESSION_INVALID: { kind: 'UNAUTHENTICATED', message: 'the Snowflake session token is unknown or was closed; log in again' },
   GATEWAY_SF_SESSION_EXPIRED: { kind: 'UNAUTHENTICATED', message: 'the Snowflake session token has expired; renew it with the master token' },

@@ -1,0 +1,146 @@
+// The Snowflake door's statements: `POST /queries/v1/query-request` runs the statement through the
+// same lifecycle as the HTTP API (decided, masked, audited; its queryId is the audit requestId), with
+// the driver's requestId as an idempotency key so a re-sent request attaches to the statement it
+// started; `describeOnly` (JDBC's prepare) answers the shape without running anything; the abort
+// requests cancel a running or held statement.
+import { randomUUID } from 'node:crypto';
+import { AppError, toAppError } from '@phigate/errors';
+import { dmlCounters, type Envelope, inProgress, ok, resultData, statementTypeId } from '@phigate/snowflake-wire';
+import type { Logger } from '@phigate/telemetry';
+import type { HeldQueries } from '../../domain/held-queries.js';
+import type { QueryService } from '../../domain/query-service.js';
+import { withScrubbedUpstream } from '../../domain/scrub-error.js';
+import { bindStatement, takesArrayBinds } from './binds.js';
+import { statementError } from './errors.js';
+import { sessionInfo } from './login.js';
+import type { Results } from './results.js';
+import type { QueryRecord, SfSession, SfStore } from './store.js';
+
+export interface StatementDeps {
+  queries: Pick<QueryService, 'submit'>;
+  held: Pick<HeldQueries, 'cancel'>;
+  store: SfStore;
+  log: Logger;
+  /** Longest a query-request is held open before "in progress" (ms). */
+  holdMs: number;
+  /** How long a held statement's record is kept past its approval's expiry. */
+  heldRetainMs: number;
+}
+
+/** The statement's first keyword, for describe-only answers. */
+function firstKeyword(sql: string): string {
+  const m = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*([A-Za-z]+)/.exec(sql);
+  const k = (m?.[1] ?? '').toUpperCase();
+  return k === 'WITH' || k === 'SHOW' || k === 'DESCRIBE' || k === 'DESC' ? 'SELECT' : k;
+}
+
+export class Statements {
+  constructor(
+    private readonly d: StatementDeps,
+    private readonly results: Results,
+  ) {}
+
+  /**
+   * A query-request: its answer (rows, error, or "in progress" after the hold), or 333334 at once
+   * for `asyncExec`. `requestId`: the driver's (a fresh one when it sends none).
+   */
+  async request(s: SfSession, body: Record<string, unknown>, requestId: string, traceparent: string, base: string): Promise<Envelope> {
+    const sql = typeof body.sqlText === 'string' ? body.sqlText : '';
+    const deadline = Date.now() + this.d.holdMs;
+    if (body.describeOnly === true) return describeOnly(s, sql);
+    const claim = await this.d.store.claimRequest(s.id, requestId, randomUUID());
+    if (claim.fresh) {
+      let bound: { sql: string; params: unknown[] };
+      try {
+        bound = bindStatement(sql, body.bindings);
+      } catch (err) {
+        return statementError(err, claim.queryId);
+      }
+      const q: QueryRecord = {
+        queryId: claim.queryId,
+        sessionId: s.id,
+        subject: s.identity.subject,
+        issuer: s.identity.issuer,
+        asyncExec: body.asyncExec === true,
+        status: 'running',
+        startTime: Date.now(),
+        endTime: 0,
+      };
+      await this.d.store.putQuery(q);
+      this.results.track(q.queryId, this.run(s, q, bound.sql, bound.params, traceparent));
+      if (q.asyncExec) return inProgress(q.queryId, true);
+    }
+    return this.results.answer(s, claim.queryId, deadline, base);
+  }
+
+  /** Cancels the caller's running or held statement; a held one's continuation is cancelled too, so a later approval does not run it. */
+  async abort(s: SfSession, queryId: string | undefined): Promise<null> {
+    const q = queryId ? await this.d.store.getQuery(queryId) : undefined;
+    if (!q || q.sessionId !== s.id || (q.status !== 'running' && q.status !== 'held'))
+      throw new AppError('GATEWAY_SF_NOT_EXECUTING', { message: 'Identified SQL statement is not currently executing.' });
+    const held = q.status === 'held';
+    if (held) await this.d.held.cancel(q.queryId, s.identity.subject, s.identity.issuer);
+    q.status = 'aborted';
+    q.endTime = Date.now();
+    // A held statement reads as its continuation was finished (the audit trail's code), a running one as canceled.
+    q.error = statementError(held ? new AppError('GATEWAY_APPROVAL_CANCELLED') : new AppError('GATEWAY_SF_QUERY_CANCELED'), q.queryId);
+    await this.d.store.putQuery(q);
+    this.d.log.info({ requestId: q.queryId, sessionId: s.id }, 'snowflake statement aborted by the client');
+    return null;
+  }
+
+  /** The statement of the session that a driver's requestId started, if any. */
+  byRequest(s: SfSession, requestId: string): Promise<string | undefined> {
+    return this.d.store.queryByRequest(s.id, requestId);
+  }
+
+  private async run(s: SfSession, q: QueryRecord, sql: string, params: unknown[], traceparent: string): Promise<void> {
+    try {
+      const outcome = await this.d.queries.submit({
+        requestId: q.queryId,
+        sessionId: String(s.id),
+        frontDoor: 'snowflake',
+        identity: s.identity,
+        connection: s.connection,
+        sql,
+        params,
+        traceparent,
+      });
+      if (outcome.kind === 'held') {
+        q.status = 'held';
+        this.d.log.info({ requestId: q.queryId, sessionId: s.id, approvalId: outcome.held.approvalId }, 'snowflake statement held for approval');
+        const keep = Date.parse(outcome.held.expiresAt) - Date.now() + this.d.heldRetainMs;
+        const now = await this.d.store.getQuery(q.queryId);
+        if (now?.status !== 'aborted') await this.d.store.putQuery(q, Math.max(keep, 60_000));
+        return;
+      }
+      await this.results.complete(q, s, outcome.result);
+      this.d.log.info({ requestId: q.queryId, sessionId: s.id, rows: outcome.result.rowCount, chunks: q.chunks?.length ?? 0 }, 'snowflake statement completed');
+    } catch (err) {
+      const e = withScrubbedUpstream(toAppError(err), sql);
+      this.d.log.info({ requestId: q.queryId, sessionId: s.id, code: e.code }, 'snowflake statement refused');
+      q.status = 'failed';
+      q.error = statementError(e, q.queryId);
+      q.endTime = Date.now();
+    }
+    await this.results.settle(q);
+  }
+}
+
+/** Describe-only (JDBC prepares this way) must not execute: the shape it can know without running. */
+function describeOnly(s: SfSession, sql: string): Envelope {
+  const command = firstKeyword(sql);
+  return ok(
+    resultData({
+      queryId: randomUUID(),
+      // A DML statement's result is its counters (Python's executemany reads them before binding).
+      columns: dmlCounters(command, 0)?.columns ?? [],
+      rowset: [],
+      total: 0,
+      statementTypeId: statementTypeId(command),
+      session: sessionInfo(s),
+      numberOfBinds: (sql.match(/\?/g) ?? []).length,
+      arrayBindSupported: takesArrayBinds(sql),
+    }),
+  );
+}
