@@ -86,7 +86,9 @@ export function monitoringData(
         errorCode: q.error?.code ?? null,
         errorMessage: q.error?.message ?? null,
         sessionId: q.sessionId,
-        sqlText: null,
+        // A string, never null: the Python connector 5 refuses the whole answer otherwise. Neither
+        // endpoint keeps a statement's text with its record, so it is empty.
+        sqlText: '',
       },
     ],
   };

@@ -2,36 +2,18 @@
 // the venv that deploy/local/bin/pydeps creates): masked rows, DROP TABLE refused as a
 // ProgrammingError with SQLSTATE 42501, and a held statement that completes after an approval.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { deliverClick, signedClick } from '@phigate/slack-sink/click';
-import { demoToken, eventually, need, REPO_ROOT } from '@phigate/testkit';
+import { demoToken, eventually, need } from '@phigate/testkit';
+import { runPython } from './fixtures/snowflake/python.js';
 
 const ACCOUNT = 'clinical-sf';
 
 test('Python: snowflake.connector.connect(account=…, protocol="http", authenticator="oauth", token=…) through the gateway', async (t) => {
-  const python = join(need('PHIGATE_HOME'), 'venv', 'bin', 'python');
-  assert.ok(existsSync(python), `no Python venv at ${python}: run deploy/local/bin/pydeps (it installs snowflake-connector-python)`);
   const url = new URL(need('GATEWAY_URL'));
   const since = ((await (await fetch(`${need('SLACK_SINK_URL')}/messages`)).json()) as unknown[]).length;
-  const script = join(REPO_ROOT, 'services/gateway/test/fixtures/snowflake/acceptance.py');
-  const child = spawn(python, [script, url.hostname, url.port, ACCOUNT, await demoToken('etl-pipeline'), await demoToken('analytics-agent')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => child.kill());
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  const steps: Record<string, any> = {};
-  const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const s = JSON.parse(line) as { step: string };
-    steps[s.step] = s;
-  });
+  const run = runPython(t, 'acceptance.py', [url.hostname, url.port, ACCOUNT, await demoToken('etl-pipeline'), await demoToken('analytics-agent')]);
+  const { steps } = run;
 
   await eventually('the Python client to reach the held statement', async () => (steps['held-started'] ? true : undefined));
   const approvalId = await eventually('the approval message in the Slack sink', async () => {
@@ -46,7 +28,7 @@ test('Python: snowflake.connector.connect(account=…, protocol="http", authenti
   });
   const click = signedClick({ approvalUrl: need('APPROVAL_URL'), secret: need('SLACK_SIGNING_SECRET'), user: 'U0BOB', action: 'approve', approvalId });
   assert.equal((await deliverClick(need('APPROVAL_URL'), click)).body.outcome, 'granted');
-  assert.equal(await done, 0, `the Python script failed:\n${stderr.slice(-2000)}`);
+  assert.equal(await run.done, 0, `the Python script failed:\n${run.stderr()}`);
 
   assert.deepEqual(
     steps.masked.rows.map((r: unknown[]) => r.slice(0, 2)),

@@ -73,6 +73,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     serverFactory: (handler) => createServer({ maxHeaderSize: 64 * 1024 }, handler),
     // Never let a framework error carry request content back into logs or responses.
     return503OnClosing: true,
+    // `/a//b` is `/a/b`: the Snowflake door's clients send such paths (the Python connector 5 asks
+    // `/monitoring/queries//<id>`), and no route here tells them apart.
+    routerOptions: { ignoreDuplicateSlashes: true },
   });
   registerOpsRoutes(app, deps.ops);
 
