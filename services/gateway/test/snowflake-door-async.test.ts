@@ -1,15 +1,16 @@
 // Async queries through the Snowflake door, end to end with the drivers' own async APIs: the Python
-// connector (execute_async, get_query_status, get_query_status_throw_if_error, get_results_from_sfqid)
-// and the Node driver (asyncExec, getQueryStatus, getResultsFromQueryId), plus the exact paths other
-// drivers send (the Python connector 5's `/monitoring/queries//<id>`, gosnowflake's and JDBC's). Rows
+// connector (execute_async, get_query_status, get_query_status_throw_if_error, get_results_from_sfqid),
+// JDBC (executeAsyncQuery, getStatusV2) and the Node driver (asyncExec,
+// getQueryStatus, getResultsFromQueryId), plus the exact paths other drivers send (the Python connector 5's `/monitoring/queries//<id>`, gosnowflake's and JDBC's). Rows
 // read by query id are masked as any others; a statement of another identity has no status. The
 // door runs in a replica of its own with a short hold, so a poll of a held statement answers soon.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import './fixtures/snowflake/driver-env.js';
 import { demoToken, eventually, freePort, type SpawnedApp, spawnApp } from '@phigate/testkit';
 import snowflake from 'snowflake-sdk';
+import { runJdbc, runPython } from './fixtures/snowflake/clients.js';
 import { heldStatement } from './fixtures/snowflake/held.js';
-import { runPython } from './fixtures/snowflake/python.js';
 
 const ACCOUNT = 'clinical-sf';
 /** How long the replica holds a query-request or result poll open before "in progress". */
@@ -97,6 +98,14 @@ test('Python: execute_async, get_query_status(_throw_if_error) and get_results_f
   assert.equal(steps['held-queued'].running, true, 'a held statement counts as still running');
   assert.deepEqual(steps.held.rows, held.rows, 'approval does not lift masking');
   assert.equal(steps.held.status, 'SUCCESS');
+});
+
+test('JDBC: executeAsyncQuery and getStatusV2 (getQueryStatus), for a statement that runs and one policy refuses', async (t) => {
+  const url = new URL((await gateway()).url);
+  const run = runJdbc(t, 'JdbcAsync.java', [url.hostname, url.port, ACCOUNT, await demoToken('etl-pipeline')]);
+  assert.equal(await run.done, 0, `the JDBC program failed:\n${run.stderr()}`);
+  assert.deepEqual([run.steps.succeeded.status, run.steps.succeeded.id], ['SUCCESS', run.steps.succeeded.qid]);
+  assert.deepEqual([run.steps.denied.status, run.steps.denied.errorCode, run.steps.denied.error], ['FAILED_WITH_ERROR', 3001, true]);
 });
 
 test('Node: asyncExec, getQueryStatus and getResultsFromQueryId, masked', async (t) => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deliverClick, signedClick } from '@phigate/slack-sink/click';
 import { demoToken, eventually, need } from '@phigate/testkit';
-import { runPython } from './fixtures/snowflake/python.js';
+import { runPython } from './fixtures/snowflake/clients.js';
 
 const ACCOUNT = 'clinical-sf';
 
