@@ -11,6 +11,7 @@ import { loginData, renewData, type SessionInfo, sessionTokenOf } from '@phigate
 import type { Logger } from '@phigate/telemetry';
 import type { RequestContext } from '../../domain/ports.js';
 import type { QueryService } from '../../domain/query-service.js';
+import { loginResultFormat } from './result-format.js';
 import type { SfSession, SfStore } from './store.js';
 
 export interface LoginDeps {
@@ -111,6 +112,7 @@ export async function login(d: LoginDeps, body: Record<string, unknown>, params:
     database: shown(conn.database),
     schema: shown(conn.defaultSchema),
     warehouse: params.get('warehouse')?.toUpperCase() ?? 'PHIGATE',
+    ...loginResultFormat(data),
     tokenExpires: now + d.sessionValiditySec * 1000,
     masterExpires: now + d.masterValiditySec * 1000,
   });

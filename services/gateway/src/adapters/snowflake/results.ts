@@ -3,13 +3,27 @@
 // result poll (`GET /queries/<id>/result`, from any replica), held open until there is an outcome or
 // the hold ends, and the chunks themselves, served to whoever has the signed URL and the chunk key.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { AppError, isErrorCode } from '@phigate/errors';
-import { chunkBody, chunkSlices, dmlCounters, type Envelope, inProgress, ok, resultData, statementTypeId } from '@phigate/snowflake-wire';
+import {
+  chunkBody,
+  chunkSlices,
+  dmlCounters,
+  type Envelope,
+  inProgress,
+  ok,
+  type RowType,
+  resultData,
+  rowType,
+  statementTypeId,
+} from '@phigate/snowflake-wire';
 import type { HeldQueries } from '../../domain/held-queries.js';
 import type { QueryResult } from '../../domain/query-service.js';
+import { ArrowEncodingError, arrowChunk, type EncodedCell } from './arrow.js';
 import { encodeResult } from './encoding.js';
 import { statementError } from './errors.js';
 import { sessionInfo } from './login.js';
+import { type FormatOf, resultFormat } from './result-format.js';
 import type { ChunkMeta, QueryRecord, SfSession, SfStore } from './store.js';
 
 /** How often a poll re-reads the state of a statement another replica is running. */
@@ -41,20 +55,22 @@ export class Results {
   }
 
   /** Shapes a masked result as Snowflake's result data; rows past the first chunk go to sealed chunks. */
-  async complete(q: QueryRecord, s: Pick<SfSession, 'database' | 'schema' | 'warehouse' | 'role'>, r: QueryResult): Promise<void> {
+  async complete(q: QueryRecord, s: Pick<SfSession, 'database' | 'schema' | 'warehouse' | 'role'> & FormatOf, r: QueryResult): Promise<void> {
     const counters = r.affectedRows !== undefined ? dmlCounters(r.command, r.affectedRows) : undefined;
     const { rowtype, rowset } = counters ? { rowtype: counters.columns, rowset: [counters.row] } : encodeResult(r.columns, r.rows);
     const total = rowset.length;
     const chunked = !counters && total > this.d.chunkRows;
+    // Rows answer in the session's format; DML counters always in JSON (as Snowflake sends them).
+    const arrow = !counters && resultFormat(s) === 'arrow' ? arrowParts(rowtype.map(rowType), rowset, this.d.chunkRows) : undefined;
     const chunks: ChunkMeta[] = [];
     if (chunked) {
       for (const c of chunkSlices(total, this.d.chunkRows)) {
-        const { body, uncompressedSize, compressedSize } = chunkBody(rowset.slice(c.start, c.start + c.rowCount));
+        const { body, uncompressedSize, compressedSize } = arrow ? gzipped(arrow.chunk(c.start)) : chunkBody(rowset.slice(c.start, c.start + c.rowCount));
         await this.d.store.putChunk(q.queryId, c.index, body);
         chunks.push({ rowCount: c.rowCount, uncompressedSize, compressedSize });
       }
     }
-    q.data = resultData({
+    const data = resultData({
       queryId: q.queryId,
       columns: rowtype,
       rowset: chunked ? rowset.slice(0, this.d.chunkRows) : rowset,
@@ -63,6 +79,13 @@ export class Results {
       session: sessionInfo(s),
       arrayBindSupported: false,
     });
+    if (arrow) {
+      // The first chunk inline as base64 Arrow IPC; an empty result sends none (the drivers read the rowtype).
+      data.queryResultFormat = 'arrow';
+      data.rowsetBase64 = total === 0 ? '' : arrow.chunk(0).toString('base64');
+      delete data.rowset;
+    }
+    q.data = data;
     q.chunks = chunks;
     q.status = 'done';
     q.endTime = Date.now();
@@ -172,6 +195,27 @@ export class Results {
   private chunkKey(queryId: string, sessionId: number): string {
     return this.sign(`chunk-key\0${queryId}\0${sessionId}`);
   }
+}
+
+/**
+ * A result's chunks as Arrow IPC streams, or undefined when a cell does not read as its column's
+ * type (the result then goes out in JSON: never a misread value). Every chunk is encoded up front,
+ * so the choice is made once for the whole result.
+ */
+function arrowParts(rowtype: RowType[], rowset: EncodedCell[][], chunkRows: number): { chunk(start: number): Buffer } | undefined {
+  const encoded = new Map<number, Buffer>();
+  try {
+    for (let start = 0; start < rowset.length; start += chunkRows) encoded.set(start, arrowChunk(rowtype, rowset.slice(start, start + chunkRows)));
+  } catch (err) {
+    if (err instanceof ArrowEncodingError) return undefined;
+    throw err;
+  }
+  return { chunk: (start) => encoded.get(start) ?? arrowChunk(rowtype, []) };
+}
+
+function gzipped(plain: Buffer): { body: Buffer; uncompressedSize: number; compressedSize: number } {
+  const body = gzipSync(plain);
+  return { body, uncompressedSize: plain.length, compressedSize: body.length };
 }
 
 const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));

@@ -4,6 +4,7 @@ import type { Envelope } from '@phigate/snowflake-wire';
 import type { Redis } from 'ioredis';
 import { type Keyring, type Sealed, seal, unseal } from '../../domain/sealing.js';
 import type { Identity } from '../../domain/types.js';
+import type { ResultFormat } from './result-format.js';
 
 // Snowflake-door state in Redis, so any gateway replica serves any request of a session:
 // sessions (keyed by the SHA-256 of their opaque tokens; the tokens themselves are never stored),
@@ -24,6 +25,9 @@ export interface SfSession {
   masterHash: string;
   tokenExpires: number;
   masterExpires: number;
+  /** The driver the login named (`CLIENT_APP_ID`) and the result format it chose (result-format.ts); absent: JSON. */
+  client?: string;
+  resultFormat?: ResultFormat;
 }
 
 export type QueryStatus = 'running' | 'held' | 'done' | 'failed' | 'aborted';
