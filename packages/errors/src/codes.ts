@@ -84,6 +84,18 @@ export const CODES = {
   GATEWAY_SF_NOT_EXECUTING: { kind: 'FAILED_PRECONDITION', message: 'the identified statement is not currently executing' },
   GATEWAY_SF_CHUNK_FORBIDDEN: { kind: 'PERMISSION_DENIED', message: 'the result chunk URL or key is invalid or expired' },
   GATEWAY_SF_UPSTREAM_LOGIN_FAILED: { kind: 'UNAVAILABLE', message: 'the gateway could not log in to the Snowflake upstream', retriable: true },
+  GATEWAY_SF_SESSION_PARAMETER_REFUSED: {
+    kind: 'INVALID_ARGUMENT',
+    message: 'ALTER SESSION of a parameter or value the Snowflake door does not allow (the message names those it does)',
+  },
+  GATEWAY_SF_USE_REFUSED: {
+    kind: 'PERMISSION_DENIED',
+    message: "USE of a warehouse, database or schema other than the connection's (names resolve in the connection's)",
+  },
+  GATEWAY_SF_ROLE_CHANGE_REFUSED: {
+    kind: 'PERMISSION_DENIED',
+    message: "USE ROLE or USE SECONDARY ROLES: a session's role is the one its binding gives it on the connection",
+  },
   // Gateway: the PostgreSQL wire door (each also has a SQLSTATE; see services/gateway/README.md)
   GATEWAY_PG_PROTOCOL_VIOLATION: { kind: 'INVALID_ARGUMENT', message: 'the client broke the PostgreSQL protocol; the connection is closed' },
   GATEWAY_PG_AUTH_FAILED: {

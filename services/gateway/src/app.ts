@@ -230,6 +230,10 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
         masterValiditySec: config.GATEWAY_SF_MASTER_VALIDITY_SEC,
         heldRetainMs: config.GATEWAY_HELD_RETAIN_MS,
         ...(config.GATEWAY_SF_PUBLIC_URL ? { publicUrl: config.GATEWAY_SF_PUBLIC_URL } : {}),
+        upstream: {
+          session: (connection, role) => upstream.session(connection, role),
+          warehouseOf: (connection) => registry.snapshot().get(connection)?.warehouse,
+        },
       });
     },
     ops: {

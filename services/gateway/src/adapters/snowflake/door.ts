@@ -5,14 +5,17 @@ import { decodeBody, type Envelope, ok } from '@phigate/snowflake-wire';
 import { childTrace, type Logger } from '@phigate/telemetry';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HeldQueries } from '../../domain/held-queries.js';
+import type { UpstreamSession } from '../../domain/ports.js';
 import type { QueryService } from '../../domain/query-service.js';
 import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import { chunkRefusal, loginError, statementError } from './errors.js';
 import { authenticatorOf, login, logout, renew, sessionOf } from './login.js';
 import { queryStatus } from './monitoring.js';
 import { Results } from './results.js';
+import { SessionControl } from './session-control.js';
 import { Statements } from './statements.js';
 import type { SfSession, SfStore } from './store.js';
+import { SfTransactions } from './transactions.js';
 
 /** Largest request body the door accepts (after gunzip): statements with their bind values. */
 const MAX_BODY = 4 * 1024 * 1024;
@@ -32,6 +35,10 @@ export interface SnowflakeDoorDeps {
   /** How long a held statement's record is kept past its approval's expiry. */
   heldRetainMs: number;
   publicUrl?: string;
+  /** Pinned upstream sessions for clients' transactions; without it BEGIN and AUTOCOMMIT off are refused. */
+  upstream?: { session(connection: string, role: string): Promise<UpstreamSession>; warehouseOf?(connection: string): string | undefined };
+  /** How often open transactions are checked against their (possibly expired) door sessions (ms). */
+  transactionSweepMs?: number;
 }
 
 /** What the door reads of every request before an endpoint sees it: the JSON body and the query string. */
@@ -51,7 +58,25 @@ interface Call {
  */
 export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps): void {
   const results = new Results(d);
-  const statements = new Statements(d, results);
+  const upstream = d.upstream;
+  const transactions = new SfTransactions({
+    // The binding's role as the query lifecycle resolves it (the session's is its display form).
+    pin: async (connection, identity) => {
+      if (!upstream) throw new AppError('GATEWAY_SF_REQUEST_INVALID', { message: 'Transactions are not available on this gateway.' });
+      return upstream.session(connection, d.queries.bind(identity, connection).role);
+    },
+    alive: (id) => d.store.sessionAlive(id),
+    log: d.log,
+    sweepMs: d.transactionSweepMs ?? 30_000,
+  });
+  const control = new SessionControl({
+    store: d.store,
+    transactions,
+    ...(upstream?.warehouseOf ? { warehouseOf: (c) => upstream.warehouseOf?.(c) } : {}),
+    log: d.log,
+  });
+  const statements = new Statements({ ...d, control }, results);
+  app.addHook('onClose', () => transactions.close());
   const base = (req: FastifyRequest) => d.publicUrl?.replace(/\/$/, '') ?? `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`;
 
   app.register(async (scope) => {
@@ -131,7 +156,12 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
     );
     scope.post(
       '/session',
-      sessionRoute(async ({ params }, s) => ok(await logout(d, s, params))),
+      sessionRoute(async ({ params }, s) => {
+        const answer = ok(await logout(d, s, params));
+        // A session closed with an open transaction rolls it back, as Snowflake does.
+        await transactions.abandon(s.id, 'logout');
+        return answer;
+      }),
     );
     // Client telemetry is acknowledged and dropped: it never reaches logs (it can carry SQL text).
     scope.post('/telemetry/send', async (_req, reply) => send(reply, ok('Log Received')));

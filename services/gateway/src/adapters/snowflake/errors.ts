@@ -73,6 +73,12 @@ const SQL_CODES: Partial<Record<ErrorCode, { code: string; sqlState: string; pre
   GATEWAY_SF_QUERY_NOT_FOUND: { code: SQL.OBJECT_MISSING.code, sqlState: '02000', prefix: '' },
   GATEWAY_SF_NOT_EXECUTING: { ...SQL.NOT_EXECUTING, prefix: '' },
   GATEWAY_RESULT_TOO_LARGE: { ...SQL.RESULT_TOO_LARGE, prefix: '' },
+  // Session statements the door answers itself (session-control.ts).
+  GATEWAY_SF_SESSION_PARAMETER_REFUSED: { ...SQL.UNSUPPORTED, prefix: 'SQL compilation error:\n' },
+  GATEWAY_SF_ROLE_CHANGE_REFUSED: { ...SQL.ROLE_NOT_ASSIGNED, prefix: 'SQL access control error:\n' },
+  GATEWAY_SF_USE_REFUSED: { code: '002043', sqlState: '02000', prefix: 'SQL compilation error:\n' },
+  // Raised for any door's pinned session (the name is the PostgreSQL door's, where it came first): 25001, active transaction.
+  GATEWAY_PG_APPROVAL_IN_TRANSACTION: { code: SQL.UNSUPPORTED.code, sqlState: '25001', prefix: 'SQL execution error:\n' },
 };
 
 /** The session refusal for `e`, if its code is one; `data` goes with a login refusal. */

@@ -14,6 +14,8 @@ import { bindStatement, takesArrayBinds } from './binds.js';
 import { statementError } from './errors.js';
 import { sessionInfo } from './login.js';
 import type { Results } from './results.js';
+import type { SessionControl } from './session-control.js';
+import { withSessionParameters } from './session-statements.js';
 import type { QueryRecord, SfSession, SfStore } from './store.js';
 
 export interface StatementDeps {
@@ -25,6 +27,8 @@ export interface StatementDeps {
   holdMs: number;
   /** How long a held statement's record is kept past its approval's expiry. */
   heldRetainMs: number;
+  /** Transaction control, ALTER SESSION and USE, answered by the door (session-control.ts). */
+  control?: SessionControl;
 }
 
 /** The statement's first keyword, for describe-only answers. */
@@ -48,6 +52,8 @@ export class Statements {
     const sql = typeof body.sqlText === 'string' ? body.sqlText : '';
     const deadline = Date.now() + this.d.holdMs;
     if (body.describeOnly === true) return describeOnly(s, sql);
+    const answered = await this.d.control?.answer(s, sql);
+    if (answered) return answered;
     const claim = await this.d.store.claimRequest(s.id, requestId, randomUUID());
     if (claim.fresh) {
       let bound: { sql: string; params: unknown[] };
@@ -96,6 +102,8 @@ export class Statements {
 
   private async run(s: SfSession, q: QueryRecord, sql: string, params: unknown[], traceparent: string): Promise<void> {
     try {
+      // Inside the client's transaction (or AUTOCOMMIT off) the statement runs on its pinned upstream session.
+      const session = await this.d.control?.statementSession(s);
       const outcome = await this.d.queries.submit({
         requestId: q.queryId,
         sessionId: String(s.id),
@@ -105,6 +113,8 @@ export class Statements {
         sql,
         params,
         traceparent,
+        ...(session ? { session } : {}),
+        ...(this.d.control ? { settings: this.d.control.settings(s) } : {}),
       });
       if (outcome.kind === 'held') {
         q.status = 'held';
@@ -115,6 +125,7 @@ export class Statements {
         return;
       }
       await this.results.complete(q, s, outcome.result);
+      if (q.data) q.data.parameters = withSessionParameters(q.data.parameters, s.settings);
       this.d.log.info({ requestId: q.queryId, sessionId: s.id, rows: outcome.result.rowCount, chunks: q.chunks?.length ?? 0 }, 'snowflake statement completed');
     } catch (err) {
       const e = withScrubbedUpstream(toAppError(err), sql);

@@ -25,6 +25,8 @@ export interface SfSession {
   masterHash: string;
   tokenExpires: number;
   masterExpires: number;
+  /** Parameters the client set with ALTER SESSION (session-statements.ts), normalised; absent: all defaults. */
+  settings?: Record<string, string>;
   /** The driver the login named (`CLIENT_APP_ID`) and the result format it chose (result-format.ts); absent: JSON. */
   client?: string;
   resultFormat?: ResultFormat;
@@ -138,6 +140,21 @@ export class SfStore {
         .exec(),
     );
     return { session: next, token };
+  }
+
+  /** Stores the session's ALTER SESSION parameters (its tokens and expiry unchanged). */
+  async putSettings(s: SfSession, settings: Record<string, string>): Promise<SfSession> {
+    const raw = await this.run(() => this.redis.get(`${this.p}s:${s.id}`));
+    if (!raw) throw new AppError('GATEWAY_SF_SESSION_INVALID');
+    // Re-read so a concurrent renewal's token is kept.
+    const next: SfSession = { ...(JSON.parse(raw) as SfSession), settings };
+    await this.run(() => this.redis.set(`${this.p}s:${s.id}`, JSON.stringify(next), 'PX', Math.max(1, s.masterExpires - Date.now())));
+    return next;
+  }
+
+  /** Whether the session still exists (not logged out, not past its master token's expiry). */
+  async sessionAlive(id: number): Promise<boolean> {
+    return (await this.run(() => this.redis.exists(`${this.p}s:${id}`))) === 1;
   }
 
   async endSession(s: SfSession): Promise<void> {

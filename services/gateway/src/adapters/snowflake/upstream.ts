@@ -120,6 +120,8 @@ export class SnowflakeUpstream implements UpstreamPort {
   private readonly pools = new Map<string, { pool: Pool; version: number }>();
   private readonly catalogs = new Map<string, { at: number; catalog: Promise<Catalog> }>();
   private readonly parser = new sqlParser.Parser();
+  /** The client settings each pooled session carries now (ALTER SESSION of ours), by session. */
+  private readonly applied = new WeakMap<Conn, Readonly<Record<string, string>>>();
 
   constructor(
     private readonly connections: () => ReadonlyMap<string, UpstreamConnection>,
@@ -263,7 +265,7 @@ export class SnowflakeUpstream implements UpstreamPort {
     sql: string,
     params: unknown[],
     sink: Parameters<UpstreamPort['execute']>[4],
-    opts: { transaction: boolean; caller?: string; session?: UpstreamSession },
+    opts: { transaction: boolean; caller?: string; session?: UpstreamSession; settings?: Readonly<Record<string, string>> },
   ) {
     const started = performance.now();
     if (opts.session) {
@@ -271,6 +273,7 @@ export class SnowflakeUpstream implements UpstreamPort {
       if (!(pinned instanceof SfPinned) || pinned.connection !== connection || pinned.role !== role)
         throw new AppError('COMMON_INTERNAL', { message: 'a pinned session of another connection or role' });
       try {
+        await this.reconcile(pinned.conn, opts.settings);
         const { command, rowCount } = await this.statement(pinned.conn, connection, sql, params, sink, opts.caller);
         return { command, rowCount, upstreamMs: Math.round(performance.now() - started), finish: async () => {} };
       } catch (err) {
@@ -288,6 +291,7 @@ export class SnowflakeUpstream implements UpstreamPort {
     let open = false;
     const discard = () => void pool.destroy(conn).catch(() => undefined);
     try {
+      await this.reconcile(conn, opts.settings);
       // Writes run in a transaction committed only when the caller says so: after the request's
       // audit events are durable. A failure in between rolls back.
       if (opts.transaction) {
@@ -314,6 +318,28 @@ export class SnowflakeUpstream implements UpstreamPort {
       if (err instanceof AppError) throw err;
       throw mapError(err, sql);
     }
+  }
+
+  /**
+   * Brings a session's parameters to the client's settings (Snowflake door: ALTER SESSION values,
+   * name → SQL literal) before its statement runs: a pooled session keeps what its last client set,
+   * so only the differences are sent (one ALTER SESSION SET and/or UNSET), and a session that has
+   * never served such a client costs nothing. A session whose ALTER failed is forgotten (its state is
+   * unknown); the caller discards it.
+   */
+  private async reconcile(conn: Conn, settings: Readonly<Record<string, string>> = {}): Promise<void> {
+    const now = this.applied.get(conn) ?? {};
+    const set = Object.entries(settings).filter(([k, v]) => now[k] !== v);
+    const unset = Object.keys(now).filter((k) => !(k in settings));
+    if (!set.length && !unset.length) return;
+    this.applied.delete(conn);
+    try {
+      if (set.length) await run(conn, `ALTER SESSION SET ${set.map(([k, v]) => `${k} = ${v}`).join(' ')}`);
+      if (unset.length) await run(conn, `ALTER SESSION UNSET ${unset.join(', ')}`);
+    } catch (err) {
+      throw mapError(err);
+    }
+    this.applied.set(conn, { ...settings });
   }
 
   /** Runs one statement on `conn`: DML answers its count, anything else streams its rows (typed cells, traced sources) into `sink`. */

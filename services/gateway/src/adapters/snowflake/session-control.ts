@@ -1,0 +1,130 @@
+// The Snowflake door's answers to session statements (session-statements.ts classifies them):
+// transaction control on the session's pinned upstream session (transactions.ts), ALTER SESSION
+// parameters kept with the door session in Redis (so every replica applies them), and USE checked
+// against what the connection's binding gives the session. None of these reads data, so none goes
+// to policy; each is answered as Snowflake answers it ("Statement executed successfully.").
+import { randomUUID } from 'node:crypto';
+import { AppError } from '@phigate/errors';
+import { type Envelope, ok, resultData, statementTypeId, textColumn } from '@phigate/snowflake-wire';
+import type { Logger } from '@phigate/telemetry';
+import type { UpstreamSession } from '../../domain/ports.js';
+import { sessionInfo } from './login.js';
+import { autocommitOff, classifySession, type SessionStatement, upstreamSettings, withSessionParameters } from './session-statements.js';
+import type { SfSession, SfStore } from './store.js';
+import type { SfTransactions } from './transactions.js';
+
+export interface SessionControlDeps {
+  store: Pick<SfStore, 'putSettings'>;
+  transactions: SfTransactions;
+  /** The warehouse a connection's upstream runs on, when the connection names one. */
+  warehouseOf?: (connection: string) => string | undefined;
+  log: Logger;
+}
+
+export class SessionControl {
+  constructor(private readonly d: SessionControlDeps) {}
+
+  /** The answer to a session statement, or undefined when `sql` is any other statement. */
+  async answer(s: SfSession, sql: string): Promise<Envelope | undefined> {
+    const st = classifySession(sql);
+    if (!st) return undefined;
+    switch (st.kind) {
+      case 'begin':
+        await this.d.transactions.begin(s);
+        return done(s, 'BEGIN');
+      case 'commit':
+        await this.d.transactions.end(s.id, 'COMMIT');
+        return done(s, 'COMMIT');
+      case 'rollback':
+        await this.d.transactions.end(s.id, 'ROLLBACK');
+        return done(s, 'ROLLBACK');
+      case 'set':
+      case 'unset':
+        await this.alter(s, st);
+        return done(s, ALTER_SESSION);
+      case 'use':
+        this.use(s, st);
+        return done(s, 'USE');
+    }
+  }
+
+  /**
+   * The upstream session a statement of `s` runs on: its open transaction's, a new implicit one
+   * when AUTOCOMMIT is off (Snowflake opens one with the first statement), else none (pooled).
+   */
+  async statementSession(s: SfSession): Promise<UpstreamSession | undefined> {
+    const open = this.d.transactions.current(s.id);
+    if (open) return open;
+    return autocommitOff(s.settings) ? this.d.transactions.begin(s) : undefined;
+  }
+
+  /** The client's settings the upstream applies (name → SQL literal). */
+  settings(s: SfSession): Record<string, string> {
+    return upstreamSettings(s.settings);
+  }
+
+  private async alter(s: SfSession, st: Extract<SessionStatement, { kind: 'set' | 'unset' }>): Promise<void> {
+    const next: Record<string, string> = { ...s.settings };
+    if (st.kind === 'set') Object.assign(next, st.values);
+    else for (const n of st.names) delete next[n];
+    // Turning AUTOCOMMIT back on ends the open transaction with a commit.
+    if (autocommitOff(s.settings) && !autocommitOff(next)) await this.d.transactions.end(s.id, 'COMMIT');
+    s.settings = (await this.d.store.putSettings(s, next)).settings;
+    this.d.log.info(
+      { sessionId: s.id, parameters: Object.keys(st.kind === 'set' ? st.values : Object.fromEntries(st.names.map((n) => [n, '']))) },
+      'snowflake session parameters changed',
+    );
+  }
+
+  private use(s: SfSession, st: Extract<SessionStatement, { kind: 'use' }>): void {
+    const same = (a: string, b: string) => a.toUpperCase() === b.toUpperCase();
+    switch (st.object) {
+      case 'ROLE':
+        if (same(st.name, s.role)) return;
+        throw new AppError('GATEWAY_SF_ROLE_CHANGE_REFUSED', {
+          message: `Requested role '${st.name.slice(0, 64)}' cannot be used: phigate runs this session as ${s.role}, the role the binding of ${s.identity.clientId} gives it on '${s.connection}'.`,
+        });
+      case 'SECONDARY ROLES':
+        if (same(st.name, 'NONE')) return;
+        throw new AppError('GATEWAY_SF_ROLE_CHANGE_REFUSED', {
+          message: `Secondary roles cannot be used: phigate runs this session as ${s.role} alone, the role the binding of ${s.identity.clientId} gives it on '${s.connection}'.`,
+        });
+      case 'WAREHOUSE': {
+        // The connection's warehouse when it names one, else the one the session reports (from its login).
+        const warehouse = this.d.warehouseOf?.(s.connection) || s.warehouse || 'PHIGATE';
+        if (same(st.name, warehouse)) return;
+        throw new AppError('GATEWAY_SF_USE_REFUSED', {
+          message: `Warehouse '${st.name.slice(0, 64)}' cannot be used: statements on '${s.connection}' run on ${warehouse.toUpperCase()}, the connection's warehouse.`,
+        });
+      }
+      case 'DATABASE':
+        if (same(st.name, s.database)) return;
+        throw new AppError('GATEWAY_SF_USE_REFUSED', {
+          message: `Database '${st.name.slice(0, 64)}' cannot be used: phigate resolves names on '${s.connection}' in its database ${s.database}.`,
+        });
+      case 'SCHEMA':
+        if (same(st.database ?? s.database, s.database) && same(st.name, s.schema)) return;
+        throw new AppError('GATEWAY_SF_USE_REFUSED', {
+          message: `Schema '${[st.database, st.name].filter(Boolean).join('.').slice(0, 130)}' cannot be used: phigate resolves unqualified names on '${s.connection}' in ${s.database}.${s.schema}; name tables of other schemas in full (schema.table).`,
+        });
+    }
+  }
+}
+
+/** ALTER SESSION's statement type (Snowflake's SCL family, 0x4000, class 0x4100). */
+const ALTER_SESSION = 0x4100;
+
+/** Snowflake's answer to a statement that changes the session: one `status` row. */
+function done(s: SfSession, command: string | number): Envelope {
+  const data = resultData({
+    queryId: randomUUID(),
+    columns: [textColumn('status', false)],
+    rowset: [['Statement executed successfully.']],
+    total: 1,
+    statementTypeId: typeof command === 'number' ? command : statementTypeId(command),
+    session: sessionInfo(s),
+    arrayBindSupported: false,
+  });
+  data.parameters = withSessionParameters(data.parameters, s.settings);
+  return ok(data);
+}
