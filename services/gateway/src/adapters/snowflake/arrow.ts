@@ -36,6 +36,7 @@ export class ArrowEncodingError extends Error {}
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+const INTEGER_CELL = /^-?\d{1,18}$/;
 const SCALED_CELL = /^(-?)(\d+)(?:\.(\d+))?$/;
 
 function fail(column: string, why: string): never {
@@ -56,6 +57,7 @@ function validity(cells: readonly EncodedCell[]): { nullBitmap: Uint8Array | und
 
 /** "-12.3" at scale 2 → -1230n: the unscaled integer (fraction digits beyond `scale` are refused). */
 function unscaled(column: string, v: string, scale: number): bigint {
+  if (scale === 0 && INTEGER_CELL.test(v)) return BigInt(v);
   const m = SCALED_CELL.exec(v);
   if (!m) fail(column, 'not a decimal number');
   const frac = m[3] ?? '';
@@ -96,19 +98,18 @@ function int32Data(cells: readonly EncodedCell[], value: (c: string, i: number) 
 }
 
 /** Variable-length values (utf8 or binary): offsets and one data buffer. */
-function varData(cells: readonly EncodedCell[], bytesOf: (c: string) => Buffer): { valueOffsets: Int32Array; data: Uint8Array } {
-  const parts: Buffer[] = [];
+function varData(cells: readonly EncodedCell[], encoding: 'utf8' | 'hex'): { valueOffsets: Int32Array; data: Uint8Array } {
   const valueOffsets = new Int32Array(cells.length + 1);
   let size = 0;
   cells.forEach((c, i) => {
-    if (c !== null && c !== undefined) {
-      const b = bytesOf(c);
-      parts.push(b);
-      size += b.length;
-    }
+    if (c !== null && c !== undefined) size += Buffer.byteLength(c, encoding);
     valueOffsets[i + 1] = size;
   });
-  return { valueOffsets, data: Buffer.concat(parts, size) };
+  const data = Buffer.allocUnsafe(size);
+  cells.forEach((c, i) => {
+    if (c !== null && c !== undefined) data.write(c, valueOffsets[i]!, encoding);
+  });
+  return { valueOffsets, data };
 }
 
 function fixedColumn(rt: RowType, cells: readonly EncodedCell[]): { type: DataType; data: Data } {
@@ -212,10 +213,8 @@ function columnOf(rt: RowType, cells: readonly EncodedCell[]): { type: DataType;
       return { ...structData(cells, fields, [epoch, fraction, tzData]), meta: temporalMeta() };
     }
     case 'binary': {
-      const v = varData(cells, (c) => {
-        if (!/^([0-9a-fA-F]{2})*$/.test(c)) fail(rt.name, 'not hex');
-        return Buffer.from(c, 'hex');
-      });
+      for (const c of cells) if (c !== null && c !== undefined && !/^([0-9a-fA-F]{2})*$/.test(c)) fail(rt.name, 'not hex');
+      const v = varData(cells, 'hex');
       return {
         type: new Binary(),
         data: makeData({ type: new Binary(), length: cells.length, ...validity(cells), ...v }),
@@ -224,7 +223,7 @@ function columnOf(rt: RowType, cells: readonly EncodedCell[]): { type: DataType;
     }
     default: {
       // text, variant, object, array: the cell as it is.
-      const v = varData(cells, (c) => Buffer.from(c, 'utf8'));
+      const v = varData(cells, 'utf8');
       return {
         type: new Utf8(),
         data: makeData({ type: new Utf8(), length: cells.length, ...validity(cells), ...v }),
