@@ -20,6 +20,8 @@ export const EVENT_TYPES = {
   'masking.applied': 'maskingApplied',
   'query.completed': 'queryCompleted',
   'phi.leak_suspected': 'phiLeakSuspected',
+  'audit.event_quarantined': 'eventQuarantined',
+  'audit.checkpoint_signed': 'checkpointSigned',
 } as const satisfies Record<string, Detail['$case']>;
 
 /** A dotted event type such as `query.received`. */
@@ -31,7 +33,9 @@ type DetailOf<T extends EventType> = Extract<Detail, { $case: (typeof EVENT_TYPE
  * OCSF mapping per event type (OCSF 1.4.0, the first version with Data Security Finding): 6005
  * Datastore Activity with activity 4 Query (99 Other for approvals); 3002 Authentication for
  * sessions; 2006 Data Security Finding (activity 1 Create) for PHI the leak canary found, a
- * data-security (DLP) detection rather than a generic 2004 Detection Finding.
+ * data-security (DLP) detection rather than a generic 2004 Detection Finding; 2004 Detection
+ * Finding (Create, Medium) for a message the audit store had to quarantine; 6003 API Activity
+ * (Create) for a signed checkpoint the audit service witnesses on the SIEM topic.
  */
 const OCSF: Record<EventType, { classUid: number; className: string; categoryUid: number; activityId: number; severityId: number }> = {
   'session.opened': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 1, severityId: 1 },
@@ -47,6 +51,8 @@ const OCSF: Record<EventType, { classUid: number; className: string; categoryUid
   'masking.applied': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
   'query.completed': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
   'phi.leak_suspected': { classUid: 2006, className: 'Data Security Finding', categoryUid: 2, activityId: 1, severityId: 4 },
+  'audit.event_quarantined': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 3 },
+  'audit.checkpoint_signed': { classUid: 6003, className: 'API Activity', categoryUid: 6, activityId: 1, severityId: 1 },
 };
 
 /** The OCSF schema version the mapping follows. */

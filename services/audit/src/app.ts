@@ -1,15 +1,15 @@
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { createTokenVerifier } from '@phigate/auth';
-import { EventConsumer } from '@phigate/bus';
+import { buildEvent, createKafka, EventConsumer, encodeEvent } from '@phigate/bus';
 import { oidcIssuers } from '@phigate/config';
 import { Counter, createMetrics, Gauge, type Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import { buildHttp } from './adapters/http/server.js';
 import { SiemRelay } from './adapters/kafka/siem-relay.js';
 import { createStatementRedactor } from './adapters/sql/literal-redactor.js';
-import { PgAuditStore, type Signer } from './adapters/store/pg-store.js';
+import { type HeadsSigner, PgAuditStore, type Quarantined, type SignedHeads, type Signer } from './adapters/store/pg-store.js';
 import type { AuditConfig } from './config.js';
-import { keyIdOf, signCheckpoint } from './domain/checkpoint.js';
+import { keyIdOf, signCheckpoint, signHeads, type Trust } from './domain/checkpoint.js';
 import { PhiCatalog } from './domain/phi-catalog.js';
 
 export interface AuditApp {
@@ -42,7 +42,29 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
     registers: [metrics],
   });
   const relayed = new Counter({ name: 'phigate_audit_siem_relayed_total', help: 'Events republished to the SIEM topic', registers: [metrics] });
-  const lastCheckpoint = new Gauge({ name: 'phigate_audit_last_checkpoint_seq', help: 'Last record seq covered by a signed checkpoint', registers: [metrics] });
+  const lastCheckpoint = new Gauge({
+    name: 'phigate_audit_last_checkpoint_seq',
+    help: 'Seq of the latest signed checkpoint that verified',
+    registers: [metrics],
+  });
+  const quarantinedTotal = new Counter({
+    name: 'phigate_audit_quarantined_total',
+    help: 'Messages kept quarantined (exact bytes in the chain, not searchable), by reason',
+    labelNames: ['reason'] as const,
+    registers: [metrics],
+  });
+  const witnessed = new Counter({
+    name: 'phigate_audit_checkpoints_witnessed_total',
+    help: 'Signed checkpoints published on the SIEM topic, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [metrics],
+  });
+  const lagGauge = new Gauge({
+    name: 'phigate_audit_consumer_lag',
+    help: 'Events on the audit topic not yet stored (end offset minus the group committed offset), per partition',
+    labelNames: ['partition'] as const,
+    registers: [metrics],
+  });
 
   const pool = new pg.Pool({ connectionString: config.AUDIT_DATABASE_URL, max: 5, connectionTimeoutMillis: 5000 });
   pool.on('error', () => {});
@@ -54,7 +76,15 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
   const privateKey = config.AUDIT_CHECKPOINT_KEY;
   const publicKey = createPublicKey(privateKey);
   const sign: Signer = (c) => signCheckpoint(c, privateKey);
+  const signH: HeadsSigner = (c) => signHeads(c, privateKey);
   const origin = config.AUDIT_CHECKPOINT_ORIGIN;
+  // The signing key's own public key, and the published set (older keys with their periods).
+  const trust: Trust = { origin, keys: [{ publicKey }, ...(config.AUDIT_CHECKPOINT_TRUSTED_KEYS ?? [])] };
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'phigate-audit', log });
+  const producer = kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
+  const admin = kafka.admin();
+  let sinceCheckpoint = 0;
+  let lag = { total: 0, measured: false };
   const catalog = config.AUDIT_PHI_CATALOG ?? PhiCatalog.empty();
 
   const consumer = new EventConsumer({
@@ -64,43 +94,101 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
     topic: config.AUDIT_TOPIC,
     groupId: config.AUDIT_CONSUMER_GROUP,
     fromBeginning: true,
+    partitionsConcurrently: config.AUDIT_PARTITIONS_CONCURRENTLY,
     handleBatch: async (messages) => {
       const r = await store.append(messages);
       ingested.inc({ outcome: 'inserted' }, r.inserted);
       ingested.inc({ outcome: 'duplicate' }, r.duplicates);
-      ingested.inc({ outcome: 'rejected' }, r.rejected);
-      if (r.rejected) log.warn({ rejected: r.rejected }, 'undecodable events kept in audit_rejects');
+      ingested.inc({ outcome: 'replayed' }, r.replayed);
+      ingested.inc({ outcome: 'quarantined' }, r.quarantined.length);
+      for (const q of r.quarantined) quarantinedTotal.inc({ reason: q.reason });
+      if (r.quarantined.length) await announceQuarantined(r.quarantined);
+      sinceCheckpoint += r.inserted + r.duplicates + r.quarantined.length;
+      if (config.AUDIT_CHECKPOINT_EVERY_EVENTS > 0 && sinceCheckpoint >= config.AUDIT_CHECKPOINT_EVERY_EVENTS) runNow('checkpoint', checkpoint);
     },
   });
+  // The store has the bytes; this tells the SIEM and the auditors (it is stored like any event). A
+  // failure to announce is logged and counted, never a reason to replay the stored batch.
+  const announceQuarantined = async (list: Quarantined[]) => {
+    for (const q of list) log.warn({ topic: q.topic, partition: q.partition, offset: q.offset, reason: q.reason, bytes: q.bytes }, 'message quarantined');
+    const ctx = { frontDoor: 'audit', producer: 'audit' };
+    const messages = list.map((q) => {
+      const requestId = randomUUID();
+      const e = buildEvent('audit.event_quarantined', { ...ctx, requestId }, { ...q, offset: q.offset, bytes: q.bytes });
+      return { key: requestId, value: encodeEvent(e) };
+    });
+    await producer.send({ topic: config.AUDIT_TOPIC, acks: -1, messages }).catch((err: Error) => {
+      jobFailures.inc({ job: 'announce_quarantined' });
+      log.error({ err: { name: err?.name, message: err?.message } }, 'could not announce quarantined messages');
+    });
+  };
+  const witness = async (c: SignedHeads) => {
+    if (!config.AUDIT_SIEM_TOPIC) return;
+    const requestId = randomUUID();
+    const e = buildEvent(
+      'audit.checkpoint_signed',
+      { requestId, frontDoor: 'audit', producer: 'audit' },
+      { kind: 'periodic', body: c.body, keyId: c.keyId, signature: c.signature.toString('base64') },
+    );
+    try {
+      await producer.send({ topic: config.AUDIT_SIEM_TOPIC, acks: -1, messages: [{ key: requestId, value: encodeEvent(e) }] });
+      witnessed.inc({ outcome: 'published' });
+    } catch (err) {
+      witnessed.inc({ outcome: 'failed' });
+      log.error({ checkpoint: c.seq, err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'checkpoint witness not published');
+    }
+  };
   let relay: SiemRelay | undefined;
 
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();
+  const busy = new Set<string>();
+  // Runs a job unless it is already running (the timer and the event count both trigger checkpoints).
+  const runNow = (job: string, fn: () => Promise<void>) => {
+    if (busy.has(job)) return;
+    busy.add(job);
+    const p = fn()
+      .catch((err: { code?: string }) => {
+        jobFailures.inc({ job });
+        log.error({ job, code: err?.code ?? 'COMMON_INTERNAL' }, 'audit job failed');
+      })
+      .finally(() => {
+        busy.delete(job);
+        running.delete(p);
+      });
+    running.add(p);
+  };
   const every = (ms: number, job: string, fn: () => Promise<void>) => {
-    let busy = false;
-    const t = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      const p = fn()
-        .catch((err: { code?: string }) => {
-          jobFailures.inc({ job });
-          log.error({ job, code: err?.code ?? 'COMMON_INTERNAL' }, 'audit job failed');
-        })
-        .finally(() => {
-          busy = false;
-          running.delete(p);
-        });
-      running.add(p);
-    }, ms);
+    const t = setInterval(() => runNow(job, fn), ms);
     t.unref();
     timers.push(t);
   };
   const checkpoint = async () => {
+    sinceCheckpoint = 0;
+    // Records from before the partition chains (format 1) still get their head signed once.
     const seq = await store.checkpoint(sign, origin);
-    if (seq !== undefined) {
-      checkpoints.inc({ kind: 'periodic' });
-      log.info({ checkpoint: seq }, 'signed checkpoint written');
+    if (seq !== undefined) checkpoints.inc({ kind: 'periodic' });
+    const heads = await store.checkpointHeads(signH, origin);
+    if (heads) {
+      checkpoints.inc({ kind: 'heads' });
+      log.debug({ checkpoint: heads.seq }, 'signed checkpoint of chain heads written');
+      await witness(heads);
     }
+  };
+  const measureLag = async () => {
+    const [ends, committed] = await Promise.all([
+      admin.fetchTopicOffsets(config.AUDIT_TOPIC),
+      admin.fetchOffsets({ groupId: config.AUDIT_CONSUMER_GROUP, topics: [config.AUDIT_TOPIC] }),
+    ]);
+    const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    let total = 0;
+    for (const p of ends) {
+      const c = done.get(p.partition) ?? -1n;
+      const n = Number(BigInt(p.high) - (c < 0n ? BigInt(p.low) : c));
+      lagGauge.set({ partition: String(p.partition) }, n);
+      total += n;
+    }
+    lag = { total, measured: true };
   };
   const purge = async () => {
     const r = await store.purge(new Date(Date.now() - config.AUDIT_RETENTION_DAYS * DAY_MS), sign, origin);
@@ -118,8 +206,8 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
     auditorGroups: config.AUDITOR_GROUPS,
     catalog,
     verifyStore: async () => {
-      const report = await store.verify({ publicKey, origin });
-      if (report.checkpoints.latest) lastCheckpoint.set(report.checkpoints.latest.lastSeq);
+      const report = await store.verify(trust);
+      if (report.checkpoints.latest) lastCheckpoint.set(report.checkpoints.latest.seq);
       return report;
     },
     publicKey: {
@@ -130,7 +218,13 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
     ops: {
       metrics,
       isShuttingDown: () => stopping,
-      readiness: async () => ({ store: await store.ping(), kafka: consumer.isRunning, ...(relay ? { siem: relay.isRunning } : {}) }),
+      readiness: async () => ({
+        store: await store.ping(),
+        kafka: consumer.isRunning,
+        ...(relay ? { siem: relay.isRunning } : {}),
+        // Behind by more than the threshold: evidence is not being stored fast enough.
+        ...(config.AUDIT_LAG_READY_MAX > 0 && lag.measured ? { lag: lag.total <= config.AUDIT_LAG_READY_MAX } : {}),
+      }),
     },
   });
   return {
@@ -146,9 +240,12 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
           onRelayed: (n) => relayed.inc(n),
         });
       }
+      await producer.connect();
+      await admin.connect();
       await consumer.start();
       await relay?.start();
       every(config.AUDIT_CHECKPOINT_INTERVAL_MS, 'checkpoint', checkpoint);
+      every(config.AUDIT_LAG_INTERVAL_MS, 'lag', measureLag);
       if (config.AUDIT_PURGE_INTERVAL_MS > 0) every(config.AUDIT_PURGE_INTERVAL_MS, 'purge', purge);
       await http.listen({ host: config.AUDIT_HOST, port: config.AUDIT_HTTP_PORT });
       const addr = http.server.address();
@@ -164,6 +261,8 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
       await Promise.allSettled([...running]);
       // A last checkpoint, so a clean shutdown leaves nothing unsigned.
       await checkpoint().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
       await pool.end();
     },
   };

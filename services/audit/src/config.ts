@@ -1,6 +1,8 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { fields, z } from '@phigate/config';
 import { parse as parseYaml } from 'yaml';
+import { parseTrustedKeys } from './adapters/trusted-keys.js';
+import type { TrustedKey } from './domain/checkpoint.js';
 import { type PhiCatalog, parsePhiCatalog } from './domain/phi-catalog.js';
 
 /** An Ed25519 private key in PEM (PKCS#8), e.g. from `openssl genpkey -algorithm ed25519`. */
@@ -14,6 +16,17 @@ const ed25519PrivateKey = () =>
       ctx.addIssue({ code: 'custom', message: 'must be an Ed25519 private key in PEM (PKCS#8)' });
     }
     return z.NEVER;
+  });
+
+/** A JSON list of trusted checkpoint public keys (PEM) with optional validity periods. */
+const trustedKeys = () =>
+  z.string().transform((text, ctx): TrustedKey[] => {
+    try {
+      return parseTrustedKeys(JSON.parse(text));
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `must be a JSON list of {pem, notBefore?, notAfter?} (${(err as Error).message.split('\n')[0]})` });
+      return z.NEVER;
+    }
   });
 
 /** The PHI catalog: a policy document with a `phi:` section (YAML or JSON). */
@@ -44,8 +57,22 @@ export const auditConfigSchema = z.object({
   AUDIT_CHECKPOINT_KEY: ed25519PrivateKey(),
   /** Names this log in every checkpoint. */
   AUDIT_CHECKPOINT_ORIGIN: z.string().regex(/^\S+$/, 'must not contain whitespace').default('phigate-audit'),
-  /** How often the chain head is signed into a checkpoint. */
-  AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1000).default(60_000),
+  /** How often the chain heads are signed into a checkpoint (and witnessed on the SIEM topic). */
+  AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1000).default(5000),
+  /** A checkpoint is also signed after this many records, whichever comes first; 0 = by time only. */
+  AUDIT_CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(0).default(10_000),
+  /**
+   * Trusted checkpoint keys with validity periods, for rotation (JSON: [{"pem": "...", "notBefore":
+   * "ISO", "notAfter": "ISO"}]); usually AUDIT_CHECKPOINT_TRUSTED_KEYS_FILE. The signing key's own
+   * public key is always trusted.
+   */
+  AUDIT_CHECKPOINT_TRUSTED_KEYS: trustedKeys().optional(),
+  /** Partitions whose batches one replica writes at once (each partition is its own chain). */
+  AUDIT_PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(64).default(6),
+  /** How often the consumer lag is measured (per partition: topic end minus committed offset). */
+  AUDIT_LAG_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
+  /** Readiness fails while the total consumer lag exceeds this many events; 0 = never. */
+  AUDIT_LAG_READY_MAX: z.coerce.number().int().min(0).default(100_000),
   /** Events are kept at least this long (HIPAA 164.316(b)(2): six years). */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(2190),
   /** How often the purge job runs; 0 = never (purge only by hand). */

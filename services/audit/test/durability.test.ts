@@ -89,6 +89,6 @@ test('kill -9 of the audit consumer during a burst: after a restart the store ho
   // Stop it cleanly; the shared store still verifies (its checkpoints are signed with the stack's key).
   child.kill('SIGTERM');
   await exited(child);
-  const report = await new PgAuditStore(pool).verify({ publicKey: createPublicKey(stackCheckpointKey().key), origin: 'phigate-audit' });
+  const report = await new PgAuditStore(pool).verify({ keys: [{ publicKey: createPublicKey(stackCheckpointKey().key) }], origin: 'phigate-audit' });
   assert.equal(report.ok, true, JSON.stringify(report.firstBad));
 });

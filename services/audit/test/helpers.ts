@@ -6,6 +6,7 @@ import { type AuditEvent, buildEvent, type ConsumedMessage, createKafka, type Ev
 import { createLogger } from '@phigate/telemetry';
 import { need, REPO_ROOT, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
+import { GENESIS, link } from '../src/domain/chain.js';
 
 export const log = createLogger({ service: 'audit-test', level: 'silent' });
 
@@ -54,7 +55,7 @@ export async function scratchStore(): Promise<{ appUrl: string; adminUrl: string
   const password = randomUUID();
   execFileSync('psql', [rootAdmin, '-qc', `create database ${name} template template0 encoding 'UTF8'`]);
   const adminUrl = `${rootAdmin.slice(0, rootAdmin.lastIndexOf('/'))}/${name}`;
-  for (const f of ['001-audit-store.sql', '002-evidence.sql'])
+  for (const f of ['001-audit-store.sql', '002-evidence.sql', '003-partition-chains.sql'])
     execFileSync(
       'psql',
       [
@@ -169,4 +170,31 @@ export function allowedQuery(ctx: EventContext, statement = "SELECT id, ssn, pho
 /** Events as the consumer hands them to the store. */
 export function consumed(events: AuditEvent[], partition = 0, offset = 0): ConsumedMessage[] {
   return events.map((e, i) => ({ topic: 't', partition, offset: String(offset + i), key: e.requestId, raw: encodeEvent(e), event: e }));
+}
+
+/**
+ * Writes events as the store did before the partition chains (format 1: one global chain in seq
+ * order, hash over the payload only), so the format 1 verification and purge stay tested.
+ */
+export async function legacyAppend(pool: pg.Pool, messages: ConsumedMessage[]): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const last = await c.query<{ hash: Buffer }>('SELECT hash FROM audit_events WHERE kafka_topic IS NULL ORDER BY seq DESC LIMIT 1');
+    let prev: Buffer = last.rows[0]?.hash ?? GENESIS;
+    for (const m of messages) {
+      const e = m.event!;
+      const payload = m.raw.toString('utf8');
+      const hash = link(prev, payload);
+      await c.query(
+        `INSERT INTO audit_events (id, request_id, type, event_time, identity_subject, connection, kafka_partition, kafka_offset, payload, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [e.id, e.requestId, e.type, e.time!.toISOString(), e.identity?.subject ?? null, e.connection || null, m.partition, m.offset, payload, prev, hash],
+      );
+      prev = hash;
+    }
+    await c.query('COMMIT');
+  } finally {
+    c.release();
+  }
 }

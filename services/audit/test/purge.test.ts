@@ -3,25 +3,25 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { PgAuditStore, type Signer } from '../src/adapters/store/pg-store.js';
 import { signCheckpoint } from '../src/domain/checkpoint.js';
-import { allowedQuery, consumed, context, scratchStore, stackCheckpointKey } from './helpers.js';
+import { allowedQuery, consumed, context, legacyAppend, scratchStore, stackCheckpointKey } from './helpers.js';
 
 const ORIGIN = 'phigate-audit';
 
-test('retention purge deletes a whole old prefix behind a signed anchor; the rest still verifies; the floor and the anchor are enforced', async (t) => {
+test('format 1 (before the partition chains): retention purge deletes a whole old prefix behind a signed anchor; the rest still verifies; the floor and the anchor are enforced', async (t) => {
   const db = await scratchStore();
   t.after(() => db.drop());
   const { key } = stackCheckpointKey();
-  const trust = { publicKey: createPublicKey(key), origin: ORIGIN };
+  const trust = { keys: [{ publicKey: createPublicKey(key) }], origin: ORIGIN };
   const sign: Signer = (c) => signCheckpoint(c, key);
   const store = new PgAuditStore(db.app);
   const subject = `purge-${randomUUID()}`;
 
-  await store.append(consumed([...allowedQuery(context(subject)), ...allowedQuery(context(subject))]));
+  await legacyAppend(db.app, consumed([...allowedQuery(context(subject)), ...allowedQuery(context(subject))]));
   await store.checkpoint(sign, ORIGIN);
   // The cutoff, in the database's clock (ingested_at is the database's time).
   const cutoff = (await db.admin.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
   await db.admin.query('SELECT pg_sleep(0.01)');
-  await store.append(consumed(allowedQuery(context(subject)), 0, 10));
+  await legacyAppend(db.app, consumed(allowedQuery(context(subject)), 0, 10));
 
   // The default floor (six years) refuses a cutoff younger than it: nothing is deleted.
   await assert.rejects(store.purge(cutoff, sign, ORIGIN), (err: { code?: string }) => err.code === 'AUDIT_PURGE_REFUSED');
@@ -41,7 +41,7 @@ test('retention purge deletes a whole old prefix behind a signed anchor; the res
   assert.equal(report.checkpoints.checked, 2, 'the older checkpoint stays and still verifies its signature');
 
   // Appends continue the chain after a purge; a second purge with nothing old is a no-op.
-  await store.append(consumed(allowedQuery(context(subject)), 0, 20));
+  await legacyAppend(db.app, consumed(allowedQuery(context(subject)), 0, 20));
   assert.equal((await store.verify(trust)).ok, true);
   assert.deepEqual(await store.purge(cutoff, sign, ORIGIN), { deleted: 0 });
 

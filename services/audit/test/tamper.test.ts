@@ -4,29 +4,29 @@ import { test } from 'node:test';
 import { PgAuditStore, type Signer } from '../src/adapters/store/pg-store.js';
 import { link } from '../src/domain/chain.js';
 import { signCheckpoint } from '../src/domain/checkpoint.js';
-import { allowedQuery, consumed, context, scratchStore, stackCheckpointKey } from './helpers.js';
+import { allowedQuery, consumed, context, legacyAppend, scratchStore, stackCheckpointKey } from './helpers.js';
 
 // Tampering needs a superuser with the triggers off, so it runs against a database of its own
 // (the same migrations, its own app role), dropped afterwards: the shared store is never touched.
 
 const ORIGIN = 'phigate-audit';
 
-test('the store is append-only for the app role and its owner; a superuser edit, deletion, insertion or reordering is located by verify', async (t) => {
+test('format 1 (before the partition chains): the store is append-only for the app role and its owner; a superuser edit, deletion, insertion or reordering is located by verify', async (t) => {
   const db = await scratchStore();
   t.after(() => db.drop());
   const { key } = stackCheckpointKey();
-  const trust = { publicKey: createPublicKey(key), origin: ORIGIN };
+  const trust = { keys: [{ publicKey: createPublicKey(key) }], origin: ORIGIN };
   const sign: Signer = (c) => signCheckpoint(c, key);
   const store = new PgAuditStore(db.app);
 
   // Twelve records in three requests, a signed checkpoint, a gap in seq (as an aborted append
   // leaves), then five more records after the checkpoint.
   const subject = `tamper-${randomUUID()}`;
-  await store.append(consumed([...allowedQuery(context(subject)), ...allowedQuery(context(subject))]));
+  await legacyAppend(db.app, consumed([...allowedQuery(context(subject)), ...allowedQuery(context(subject))]));
   const cp = await store.checkpoint(sign, ORIGIN);
   assert.ok(cp);
   await db.admin.query("SELECT setval(pg_get_serial_sequence('audit_events', 'seq'), (SELECT max(seq) FROM audit_events) + 5)");
-  await store.append(consumed(allowedQuery(context(subject)), 1, 100));
+  await legacyAppend(db.app, consumed(allowedQuery(context(subject)), 1, 100));
   const clean = await store.verify(trust);
   assert.equal(clean.ok, true, JSON.stringify(clean.firstBad));
   assert.equal(clean.checked, 15);
@@ -143,11 +143,13 @@ test('the store is append-only for the app role and its owner; a superuser edit,
   assert.ok(afterGap.seq - beforeGap.seq > 1, 'there is a gap');
   const prevHash = (await db.admin.query<{ hash: Buffer }>(`SELECT hash FROM audit_events WHERE seq = ${beforeGap.seq}`)).rows[0]!.hash;
   const forgedId = randomUUID();
-  const forgedPayload = JSON.stringify({ id: forgedId, type: 'query.completed', requestId: randomUUID(), queryCompleted: { rows: 0 } });
+  // Its columns agree with its payload (verify re-derives them), so only the links can tell.
+  const forgedRequest = randomUUID();
+  const forgedPayload = JSON.stringify({ id: forgedId, type: 'query.completed', requestId: forgedRequest, queryCompleted: { rows: 0 } });
   const inserted = await tamper(
     [
       `INSERT INTO audit_events (seq, id, request_id, type, event_time, kafka_partition, kafka_offset, payload, prev_hash, hash)
-       OVERRIDING SYSTEM VALUE VALUES (${beforeGap.seq + 1}, '${forgedId}', 'r', 'query.completed', now(), 0, 0, ${lit(forgedPayload)}::json,
+       OVERRIDING SYSTEM VALUE VALUES (${beforeGap.seq + 1}, '${forgedId}', '${forgedRequest}', 'query.completed', now(), 0, 0, ${lit(forgedPayload)}::json,
        '\\x${prevHash.toString('hex')}', '\\x${link(prevHash, forgedPayload).toString('hex')}')`,
     ],
     [`DELETE FROM audit_events WHERE id = '${forgedId}'`],

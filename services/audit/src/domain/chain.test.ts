@@ -5,7 +5,7 @@ import { type ChainRecord, GENESIS, link, type StoredCheckpoint, verifyLog } fro
 import { decodeCheckpoint, encodeCheckpoint, signCheckpoint } from './checkpoint.js';
 
 const { privateKey } = generateKeyPairSync('ed25519');
-const trust = { publicKey: createPublicKey(privateKey), origin: 'test-log' };
+const trust = { keys: [{ publicKey: createPublicKey(privateKey) }], origin: 'test-log' };
 
 function chain(payloads: string[], from = 1, start: Buffer = GENESIS): ChainRecord[] {
   let prev = start;

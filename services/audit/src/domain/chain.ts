@@ -1,5 +1,6 @@
-import { createHash, type KeyObject } from 'node:crypto';
-import { type Checkpoint, checkSignature, decodeCheckpoint, keyIdOf } from './checkpoint.js';
+import { createHash } from 'node:crypto';
+import { type Checkpoint, checkSignature, decodeCheckpoint, type Trust, trustedKeyAt } from './checkpoint.js';
+import { type DecodedEvent, type DerivedColumns, deriveColumns, mismatchedColumn } from './record.js';
 
 /** The hash of the record before the first: 32 zero bytes. */
 export const GENESIS: Buffer = Buffer.alloc(32);
@@ -19,6 +20,8 @@ export interface ChainRecord {
   payload: string;
   prevHash: Buffer;
   hash: Buffer;
+  /** The search columns as stored, when verification re-derives them. */
+  columns?: DerivedColumns;
 }
 
 /** One stored checkpoint, as verification reads it. */
@@ -39,9 +42,15 @@ export const PROBLEMS = {
   checkpoint_record_missing: 'a signed checkpoint covers a record that is no longer stored',
   records_missing_at_end: 'a signed checkpoint covers records beyond the last one stored: records were deleted from the end',
   checkpoint_malformed: 'a stored checkpoint is not a valid checkpoint',
-  checkpoint_key_unknown: 'a checkpoint is signed by a key that is not the trusted checkpoint key',
+  checkpoint_key_unknown: 'a checkpoint is signed by a key that is not trusted for the time it was signed',
   checkpoint_signature_invalid: 'a checkpoint signature does not verify',
   checkpoint_origin_mismatch: 'a checkpoint names another log (origin)',
+  offsets_missing: 'offsets of this partition are missing between two stored records: records were deleted here',
+  order_broken: 'the record is stored out of order (its seq does not follow the record before it): records were reordered here',
+  column_mismatch: 'a stored column differs from the value derived from the hashed record: the column was edited',
+  status_invalid: 'the record holds its bytes in the wrong column for its status, or its status does not fit its bytes',
+  offsets_missing_at_end: 'the consumer group committed offsets beyond the last stored record: records were deleted from the end',
+  offsets_missing_at_start: 'the topic retains offsets before the first stored record of this partition: records were deleted from the start',
 } as const;
 
 /** A reason code from {@link PROBLEMS}. */
@@ -52,10 +61,18 @@ export interface Problem {
   reason: ProblemReason;
   message: string;
   seq?: number;
-  id?: string;
+  id?: string | undefined;
   checkpoint?: number;
+  /** The chain (topic partition) and the record's offset in it, for format 2 records. */
+  topic?: string;
+  partition?: number;
+  offset?: string;
+  /** The edited column, for column_mismatch. */
+  column?: string;
+  /** The offsets lost (inclusive), for a deletion. */
+  offsets?: { from: string; to: string };
   /** The last record that verified, when there is one. */
-  after?: { seq: number; id: string };
+  after?: { seq: number; id: string; offset?: string };
 }
 
 /** The outcome of verifying the store. */
@@ -67,9 +84,19 @@ export interface VerifyReport {
   /** The first stored record, and the purge anchor it was checked against, if any. */
   first?: { seq: number; anchoredBy?: number };
   head?: { seq: number; hash: string };
-  checkpoints: { checked: number; latest?: { seq: number; lastSeq: number; time: string } };
+  checkpoints: { checked: number; latest?: { seq: number; lastSeq?: number; time: string } };
   /** Records after the latest checkpoint: their order is chained but not yet signed. */
   uncheckpointed: number;
+}
+
+/** Why a stored checkpoint cannot be trusted (its decoded body, undefined when malformed), if it cannot. */
+export function checkpointProblem(c: StoredCheckpoint, body: { time: Date; origin: string } | undefined, trust: Trust): ProblemReason | undefined {
+  if (!body) return 'checkpoint_malformed';
+  const key = trustedKeyAt(trust, c.keyId, body.time);
+  if (!key) return 'checkpoint_key_unknown';
+  if (!checkSignature(c.body, c.signature, key.publicKey)) return 'checkpoint_signature_invalid';
+  if (body.origin !== trust.origin) return 'checkpoint_origin_mismatch';
+  return undefined;
 }
 
 interface ParsedCheckpoint extends Checkpoint {
@@ -87,18 +114,16 @@ interface ParsedCheckpoint extends Checkpoint {
 export async function verifyLog(
   records: AsyncIterable<ChainRecord> | Iterable<ChainRecord>,
   checkpoints: readonly StoredCheckpoint[],
-  trust: { publicKey: KeyObject; origin: string },
+  trust: Trust,
+  decode?: (bytes: Buffer) => DecodedEvent | undefined,
 ): Promise<VerifyReport> {
   const report: VerifyReport = { ok: true, checked: 0, checkpoints: { checked: 0 }, uncheckpointed: 0 };
   const fail = (p: Omit<Problem, 'message'>): VerifyReport => ({ ...report, ok: false, firstBad: { ...p, message: PROBLEMS[p.reason] } });
-  const trustedKeyId = keyIdOf(trust.publicKey);
   const parsed: ParsedCheckpoint[] = [];
   for (const c of [...checkpoints].sort((a, b) => a.seq - b.seq)) {
     const body = decodeCheckpoint(c.body);
-    if (!body) return fail({ reason: 'checkpoint_malformed', checkpoint: c.seq });
-    if (c.keyId !== trustedKeyId) return fail({ reason: 'checkpoint_key_unknown', checkpoint: c.seq });
-    if (!checkSignature(c.body, c.signature, trust.publicKey)) return fail({ reason: 'checkpoint_signature_invalid', checkpoint: c.seq });
-    if (body.origin !== trust.origin) return fail({ reason: 'checkpoint_origin_mismatch', checkpoint: c.seq });
+    const reason = checkpointProblem(c, body, trust);
+    if (reason || !body) return fail({ reason: reason ?? 'checkpoint_malformed', checkpoint: c.seq });
     parsed.push({ ...body, seq: c.seq });
     report.checkpoints.checked++;
   }
@@ -123,6 +148,12 @@ export async function verifyLog(
     const after = last ? { seq: last.seq, id: last.id } : undefined;
     if (!r.prevHash.equals(prev as Buffer)) return fail({ reason: 'link_broken', seq: r.seq, id: r.id, after });
     if (!r.hash.equals(link(prev as Buffer, r.payload))) return fail({ reason: 'record_edited', seq: r.seq, id: r.id, after });
+    if (decode && r.columns) {
+      // Format 1 stored the ingestion time when an event had none: only a present time is derivable.
+      const e = decode(Buffer.from(r.payload, 'utf8'));
+      const column = e ? mismatchedColumn(deriveColumns(e, r.columns.event_time ?? ''), r.columns) : undefined;
+      if (column) return fail({ reason: 'column_mismatch', seq: r.seq, id: r.id, column, after });
+    }
     while (next < pending.length && pending[next]!.lastSeq <= r.seq) {
       const c = pending[next]!;
       if (c.lastSeq < r.seq) return fail({ reason: 'checkpoint_record_missing', seq: c.lastSeq, checkpoint: c.seq, after });

@@ -90,3 +90,93 @@ export function checkSignature(body: string, signature: Buffer, publicKey: KeyOb
     return false;
   }
 }
+
+/** The format line of a checkpoint of chain heads (format 2 records, one chain per partition). */
+export const HEADS_FORMAT = 'phigate-audit-checkpoint/2';
+
+/** One chain's extent when a checkpoint was signed. */
+export interface ChainHead {
+  topic: string;
+  partition: number;
+  /** The chain's first stored record (its offset) and the hash it links to. */
+  firstOffset: string;
+  firstPrev: Buffer;
+  /** The chain's last record (its offset) and its hash. */
+  lastOffset: string;
+  lastHash: Buffer;
+}
+
+/** A signed vector of chain heads. */
+export interface HeadsCheckpoint {
+  origin: string;
+  kind: 'periodic';
+  time: Date;
+  heads: ChainHead[];
+}
+
+/** The exact text that is signed: one `chain` line per partition, in (topic, partition) order. */
+export function encodeHeads(c: HeadsCheckpoint): string {
+  const heads = [...c.heads].sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+  return [
+    HEADS_FORMAT,
+    `origin ${c.origin}`,
+    `kind ${c.kind}`,
+    `time ${c.time.toISOString()}`,
+    ...heads.map(
+      (h) => `chain ${h.topic} ${h.partition} first ${h.firstOffset} ${h.firstPrev.toString('hex')} last ${h.lastOffset} ${h.lastHash.toString('hex')}`,
+    ),
+    '',
+  ].join('\n');
+}
+
+const CHAIN_LINE = /^chain (\S+) ([0-9]+) first ([0-9]+) ([0-9a-f]{64}) last ([0-9]+) ([0-9a-f]{64})$/;
+
+/** Parses a heads checkpoint body; undefined when it is not one (never guesses). */
+export function decodeHeads(body: string): HeadsCheckpoint | undefined {
+  const lines = body.split('\n');
+  if (lines.length < 5 || lines[0] !== HEADS_FORMAT || lines.at(-1) !== '') return undefined;
+  const origin = LINE.origin.exec(lines[1]!);
+  const kind = /^kind (periodic)$/.exec(lines[2]!);
+  const time = LINE.time.exec(lines[3]!);
+  if (!origin || !kind || !time) return undefined;
+  const t = new Date(time[1]!);
+  if (Number.isNaN(t.getTime())) return undefined;
+  const heads: ChainHead[] = [];
+  for (const line of lines.slice(4, -1)) {
+    const m = CHAIN_LINE.exec(line);
+    if (!m) return undefined;
+    heads.push({
+      topic: m[1]!,
+      partition: Number(m[2]),
+      firstOffset: m[3]!,
+      firstPrev: Buffer.from(m[4]!, 'hex'),
+      lastOffset: m[5]!,
+      lastHash: Buffer.from(m[6]!, 'hex'),
+    });
+  }
+  return { origin: origin[1]!, kind: 'periodic', time: t, heads };
+}
+
+/** Signs a checkpoint of chain heads with an Ed25519 private key. */
+export function signHeads(c: HeadsCheckpoint, privateKey: KeyObject): { body: string; keyId: string; signature: Buffer } {
+  const body = encodeHeads(c);
+  return { body, keyId: keyIdOf(privateKey), signature: sign(null, Buffer.from(body, 'utf8'), privateKey) };
+}
+
+/** Trusted checkpoint keys, each valid for checkpoints signed in its period. */
+export interface TrustedKey {
+  publicKey: KeyObject;
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+/** What verification trusts: the log's origin and its checkpoint keys. */
+export interface Trust {
+  origin: string;
+  keys: readonly TrustedKey[];
+}
+
+/** The key with `keyId` that was valid at `time`, if one is trusted. */
+export function trustedKeyAt(trust: Trust, keyId: string, time: Date): TrustedKey | undefined {
+  return trust.keys.find((k) => keyIdOf(k.publicKey) === keyId && (!k.notBefore || time >= k.notBefore) && (!k.notAfter || time < k.notAfter));
+}

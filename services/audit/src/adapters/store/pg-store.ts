@@ -1,12 +1,44 @@
-import type { KeyObject } from 'node:crypto';
-import type { ConsumedMessage } from '@phigate/bus';
+import { createHash } from 'node:crypto';
+import { type AuditEvent, type ConsumedMessage, decodeEvent } from '@phigate/bus';
 import { AppError } from '@phigate/errors';
 import type pg from 'pg';
-import { type ChainRecord, GENESIS, link, type StoredCheckpoint, type VerifyReport, verifyLog } from '../../domain/chain.js';
-import type { Checkpoint } from '../../domain/checkpoint.js';
+import { type ChainRecord, GENESIS, type StoredCheckpoint, verifyLog } from '../../domain/chain.js';
+import { isHeadsCheckpoint, type StoredRecord, type StoreReport, storeReport, verifyChains } from '../../domain/chains.js';
+import { type ChainHead, type Checkpoint, decodeHeads, HEADS_FORMAT, type HeadsCheckpoint, type Trust } from '../../domain/checkpoint.js';
+import {
+  classify,
+  type DerivedColumns,
+  NO_COLUMNS,
+  pickColumns,
+  type QuarantineReason,
+  type RecordHeader,
+  type RecordPosition,
+  type RecordStatus,
+  recordHash,
+  usecIso,
+} from '../../domain/record.js';
 
 /** Signs a checkpoint (the service holds the private key; the store never sees it). */
 export type Signer = (c: Checkpoint) => { body: string; keyId: string; signature: Buffer };
+/** Signs a checkpoint of chain heads. */
+export type HeadsSigner = (c: HeadsCheckpoint) => { body: string; keyId: string; signature: Buffer };
+/** A stored, signed checkpoint of chain heads. */
+export interface SignedHeads {
+  seq: number;
+  body: string;
+  keyId: string;
+  signature: Buffer;
+}
+
+const quarantined = (h: RecordPosition, raw: Buffer, reason: QuarantineReason, claimedId: string): Quarantined => ({
+  topic: h.topic,
+  partition: h.partition,
+  offset: h.offset,
+  reason,
+  bytes: raw.length,
+  sha256: createHash('sha256').update(raw).digest('hex'),
+  claimedId,
+});
 
 /** Auditor search filters; all optional, combined with AND. */
 export interface SearchFilter {
@@ -23,89 +55,220 @@ export interface SearchFilter {
   decision?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// One global chain: appends take this transaction-scoped lock, so the chain has one order.
+// The format 1 chain (records stored before migration 003) had one global order; its checkpoint
+// and purge still take this lock.
 const CHAIN_LOCK = 0x70686967;
+// PostgreSQL refused the row's data (22: data exception, 54: program limit such as a json nesting
+// too deep); anything else (connection, lock, resources) is the store being unavailable.
+const isDataError = (err: unknown) => /^(22|54)/.test(String((err as { code?: string })?.code ?? ''));
+const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505';
+
+/** A message kept quarantined: where it is, why, and what it was. */
+export interface Quarantined extends RecordPosition {
+  reason: QuarantineReason;
+  bytes: number;
+  sha256: string;
+  claimedId: string;
+}
 
 export interface AppendResult {
   inserted: number;
   duplicates: number;
-  rejected: number;
+  /** Messages at offsets already stored (a replay after a rebalance or restart). */
+  replayed: number;
+  quarantined: Quarantined[];
 }
 
-/** The append-only, hash-chained event store in PostgreSQL. */
+/** One record about to be written, in chain order. */
+interface Row {
+  header: RecordHeader;
+  columns: DerivedColumns;
+  payload: string | null;
+  raw: Buffer | null;
+  prev: Buffer;
+  hash: Buffer;
+}
+
+const RECORD_SELECT = `seq, kafka_topic, kafka_partition, kafka_offset::text AS kafka_offset, status, id::text AS id, request_id, type,
+  to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, identity_subject, connection,
+  payload::text AS payload, raw, prev_hash, hash, to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ingested_at`;
+
+interface RecordRow extends DerivedColumns {
+  seq: string;
+  kafka_topic: string;
+  kafka_partition: number;
+  kafka_offset: string;
+  status: RecordStatus;
+  payload: string | null;
+  raw: Buffer | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+  ingested_at: string;
+}
+
+const columnsOf = pickColumns;
+
+/** Decodes a record's bytes with the event contract (undefined when they are not an event). */
+export function decodeBytes(bytes: Buffer): AuditEvent | undefined {
+  try {
+    return decodeEvent(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The append-only, hash-chained event store in PostgreSQL: one chain per Kafka topic partition. */
 export class PgAuditStore {
   constructor(private readonly pool: pg.Pool) {}
 
   /**
-   * Appends a batch idempotently (by event id) in one transaction. Undecodable messages go to
-   * audit_rejects with their raw bytes. Resolves only after COMMIT, so offsets can be committed.
+   * Appends consumed messages, one record per offset, each chained to the record at the previous
+   * offset of its partition, in one transaction. The partition's chain lock makes its writer single
+   * even while a rebalance hands the partition over: the next writer reads the head the last one
+   * committed, and offsets already stored are skipped, so a chain never forks. A message that
+   * cannot be stored as an event is kept quarantined (its exact bytes), never retried forever.
+   * Resolves only after COMMIT, so offsets can be committed.
    */
   async append(messages: ConsumedMessage[]): Promise<AppendResult> {
-    const client = await this.pool.connect().catch((cause) => {
-      throw new AppError('AUDIT_STORE_UNAVAILABLE', { cause });
-    });
+    const client = await this.connect();
+    const result: AppendResult = { inserted: 0, duplicates: 0, replayed: 0, quarantined: [] };
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-      const good = messages.filter((m) => m.event && UUID.test(m.event.id));
-      const bad = messages.filter((m) => !(m.event && UUID.test(m.event.id)));
-      const ids = good.map((m) => m.event!.id);
-      const existing = new Set(
-        (await client.query<{ id: string }>('SELECT id::text FROM audit_events WHERE id = ANY($1::uuid[])', [ids])).rows.map((r) => r.id),
-      );
-      const last = await client.query<{ hash: Buffer }>('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-      let prev: Buffer = last.rows[0]?.hash ?? GENESIS;
-      const rows: unknown[][] = [[], [], [], [], [], [], [], [], [], [], []];
-      let duplicates = 0;
-      for (const m of good) {
-        const e = m.event!;
-        if (existing.has(e.id)) {
-          duplicates++;
-          continue;
-        }
-        existing.add(e.id);
-        const payload = m.raw.toString('utf8');
-        const hash = link(prev, payload);
-        const values = [
-          e.id,
-          e.requestId,
-          e.type,
-          (e.time ?? new Date()).toISOString(),
-          e.identity?.subject ?? null,
-          e.connection || null,
-          m.partition,
-          m.offset,
-          payload,
-          prev,
-          hash,
-        ];
-        for (const [i, v] of values.entries()) rows[i]!.push(v);
-        prev = hash;
+      const groups = new Map<string, ConsumedMessage[]>();
+      for (const m of messages) {
+        const k = `${m.topic}\u0001${m.partition}`;
+        groups.set(k, [...(groups.get(k) ?? []), m]);
       }
-      if (rows[0]!.length) {
-        await client.query(
-          `INSERT INTO audit_events (id, request_id, type, event_time, identity_subject, connection, kafka_partition, kafka_offset, payload, prev_hash, hash)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::json[], $10::bytea[], $11::bytea[])`,
-          rows,
-        );
-      }
-      for (const m of bad) {
-        await client.query('INSERT INTO audit_rejects (kafka_partition, kafka_offset, raw, reason) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-          m.partition,
-          m.offset,
-          m.raw,
-          m.error?.code ?? 'BUS_EVENT_INVALID',
-        ]);
-      }
+      // Locks in one order, so two writers of overlapping batches cannot deadlock.
+      for (const k of [...groups.keys()].sort()) await this.appendChain(client, groups.get(k)!, result);
       await client.query('COMMIT');
-      return { inserted: rows[0]!.length, duplicates, rejected: bad.length };
+      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw new AppError('AUDIT_STORE_UNAVAILABLE', { cause: err });
     } finally {
       client.release();
     }
+  }
+
+  private async appendChain(client: pg.PoolClient, messages: ConsumedMessage[], result: AppendResult): Promise<void> {
+    const { topic, partition } = messages[0]!;
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [topic, partition]);
+    const head = await client.query<{ kafka_offset: string; hash: Buffer }>(
+      'SELECT kafka_offset::text AS kafka_offset, hash FROM audit_events WHERE kafka_topic = $1 AND kafka_partition = $2 ORDER BY audit_events.kafka_offset DESC LIMIT 1',
+      [topic, partition],
+    );
+    const headOffset = head.rows[0] ? BigInt(head.rows[0].kafka_offset) : -1n;
+    const fresh = messages.filter((m) => BigInt(m.offset) > headOffset).sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    result.replayed += messages.length - fresh.length;
+    if (!fresh.length) return;
+    const ingestedAt = usecIso(new Date());
+    const classified = fresh.map((m) => classify(m.raw, m.event, ingestedAt));
+    const ids = classified.flatMap((c) => (c.storable ? [c.columns.id!] : []));
+    const existing = new Set(
+      (await client.query<{ id: string }>('SELECT id::text AS id FROM audit_events WHERE id = ANY($1::uuid[])', [ids])).rows.map((r) => r.id),
+    );
+    let prev: Buffer = head.rows[0]?.hash ?? GENESIS;
+    const rows: Row[] = [];
+    const statuses = classified.map((c): RecordStatus => {
+      if (!c.storable) return 'quarantined';
+      if (existing.has(c.columns.id!)) return 'duplicate';
+      existing.add(c.columns.id!);
+      return 'event';
+    });
+    for (const [i, m] of fresh.entries()) {
+      const c = classified[i]!;
+      const row = this.row(prev, { topic, partition, offset: m.offset, status: statuses[i]!, ingestedAt }, m.raw, c.storable ? c : undefined);
+      if (!c.storable) result.quarantined.push(quarantined(row.header, m.raw, c.reason, c.claimedId));
+      rows.push(row);
+      prev = row.hash;
+    }
+    await client.query('SAVEPOINT chain_batch');
+    try {
+      await this.insert(client, rows);
+      await client.query('RELEASE SAVEPOINT chain_batch');
+    } catch (err) {
+      if (!isDataError(err) && !isUniqueViolation(err)) throw err;
+      // One row the checks above let through was refused: find it by writing one row at a time.
+      await client.query('ROLLBACK TO SAVEPOINT chain_batch');
+      result.quarantined = result.quarantined.filter((q) => q.topic !== topic || q.partition !== partition);
+      rows.splice(0);
+      prev = head.rows[0]?.hash ?? GENESIS;
+      for (const [i, m] of fresh.entries()) {
+        const c = classified[i]!;
+        const header: RecordHeader = { topic, partition, offset: m.offset, status: statuses[i]!, ingestedAt };
+        let row = this.row(prev, header, m.raw, c.storable ? c : undefined);
+        if (c.storable && header.status === 'event') {
+          await client.query('SAVEPOINT chain_row');
+          try {
+            await this.insert(client, [row]);
+            await client.query('RELEASE SAVEPOINT chain_row');
+          } catch (rowErr) {
+            await client.query('ROLLBACK TO SAVEPOINT chain_row');
+            if (isUniqueViolation(rowErr)) row = this.row(prev, { ...header, status: 'duplicate' }, m.raw, c);
+            else if (isDataError(rowErr)) {
+              row = this.row(prev, { ...header, status: 'quarantined' }, m.raw, undefined);
+              result.quarantined.push(quarantined(row.header, m.raw, 'STORE_REFUSED', c.columns.id ?? ''));
+            } else throw rowErr;
+            await this.insert(client, [row]);
+          }
+        } else {
+          if (!c.storable) result.quarantined.push(quarantined(row.header, m.raw, c.reason, c.claimedId));
+          await this.insert(client, [row]);
+        }
+        rows.push(row);
+        prev = row.hash;
+      }
+    }
+    for (const r of rows) {
+      if (r.header.status === 'event') result.inserted++;
+      else if (r.header.status === 'duplicate') result.duplicates++;
+    }
+  }
+
+  private row(prev: Buffer, header: RecordHeader, raw: Buffer, storable: { text: string; columns: DerivedColumns } | undefined): Row {
+    const event = header.status === 'event' && storable;
+    return {
+      header,
+      columns: event ? storable.columns : NO_COLUMNS,
+      payload: event ? storable.text : null,
+      raw: event ? null : raw,
+      prev,
+      hash: recordHash(prev, header, raw),
+    };
+  }
+
+  private async insert(client: pg.PoolClient, rows: Row[]): Promise<void> {
+    const cols: unknown[][] = Array.from({ length: 15 }, () => []);
+    for (const r of rows) {
+      const h = r.header;
+      const c = r.columns;
+      const values = [
+        h.topic,
+        h.partition,
+        h.offset,
+        h.status,
+        c.id,
+        c.request_id,
+        c.type,
+        c.event_time,
+        c.identity_subject,
+        c.connection,
+        r.payload,
+        r.raw,
+        r.prev,
+        r.hash,
+        h.ingestedAt,
+      ];
+      for (const [i, v] of values.entries()) cols[i]!.push(v);
+    }
+    await client.query(
+      `INSERT INTO audit_events (kafka_topic, kafka_partition, kafka_offset, status, id, request_id, type, event_time, identity_subject, connection,
+                                 payload, raw, prev_hash, hash, ingested_at)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::timestamptz[], $9::text[],
+                            $10::text[], $11::json[], $12::bytea[], $13::bytea[], $14::bytea[], $15::timestamptz[])`,
+      cols,
+    );
   }
 
   /** A request's events in the order they were recorded, each exactly as published. */
@@ -174,40 +337,86 @@ export class PgAuditStore {
 
   /**
    * Verifies the store from one consistent snapshot (REPEATABLE READ, read only), so appends and
-   * purges running meanwhile cannot make an intact store look broken.
+   * purges running meanwhile cannot make an intact store look broken: the format 1 chain (records
+   * from before migration 003) with its checkpoints, then every partition's chain with the
+   * checkpoints of chain heads. Every search column is re-derived from the hashed bytes.
    */
-  async verify(trust: { publicKey: KeyObject; origin: string }, page = 5000): Promise<VerifyReport> {
+  async verify(trust: Trust, page = 5000): Promise<StoreReport> {
     const client = await this.connect();
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const cps = await client.query<{ seq: string; key_id: string; body: string; signature: Buffer }>(
-        'SELECT seq, key_id, body, signature FROM audit_checkpoints ORDER BY seq',
-      );
-      async function* records(): AsyncGenerator<ChainRecord> {
+      const cps = (
+        await client.query<{ seq: string; key_id: string; body: string; signature: Buffer }>(
+          'SELECT seq, key_id, body, signature FROM audit_checkpoints ORDER BY seq',
+        )
+      ).rows.map((x): StoredCheckpoint => ({ seq: Number(x.seq), keyId: x.key_id, body: x.body, signature: x.signature }));
+      async function* legacy(): AsyncGenerator<ChainRecord> {
         let after = -1;
         for (;;) {
-          const r = await client.query<{ seq: string; id: string; payload: string; prev_hash: Buffer; hash: Buffer }>(
-            'SELECT seq, id::text AS id, payload::text AS payload, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2',
-            [after, page],
-          );
-          for (const x of r.rows) yield { seq: Number(x.seq), id: x.id, payload: x.payload, prevHash: x.prev_hash, hash: x.hash };
+          const r = await client.query<RecordRow>(`SELECT ${RECORD_SELECT} FROM audit_events WHERE kafka_topic IS NULL AND seq > $1 ORDER BY seq LIMIT $2`, [
+            after,
+            page,
+          ]);
+          for (const x of r.rows) {
+            // A format 1 record has no status nor raw bytes: a value there is an edit its hash cannot show.
+            const payload = x.status !== null || x.raw !== null ? `${x.payload}\u0000` : (x.payload ?? '');
+            yield { seq: Number(x.seq), id: x.id ?? '', payload, prevHash: x.prev_hash, hash: x.hash, columns: columnsOf(x) };
+          }
           if (r.rows.length < page) return;
           after = Number(r.rows.at(-1)!.seq);
         }
       }
-      const report = await verifyLog(
-        records(),
-        cps.rows.map((x) => ({ seq: Number(x.seq), keyId: x.key_id, body: x.body, signature: x.signature })),
+      async function* chains(): AsyncGenerator<StoredRecord> {
+        let after: [string, number, string] = ['', -1, '-1'];
+        for (;;) {
+          const r = await client.query<RecordRow>(
+            `SELECT ${RECORD_SELECT} FROM audit_events WHERE kafka_topic IS NOT NULL AND (kafka_topic, kafka_partition, kafka_offset) > ($1, $2, $3::bigint)
+              ORDER BY audit_events.kafka_topic, audit_events.kafka_partition, audit_events.kafka_offset LIMIT $4`,
+            [...after, page],
+          );
+          for (const x of r.rows)
+            yield {
+              seq: Number(x.seq),
+              topic: x.kafka_topic,
+              partition: x.kafka_partition,
+              offset: x.kafka_offset,
+              status: x.status,
+              ingestedAt: x.ingested_at,
+              prevHash: x.prev_hash,
+              hash: x.hash,
+              payload: x.payload,
+              raw: x.raw,
+              columns: columnsOf(x),
+            };
+          if (r.rows.length < page) return;
+          const last = r.rows.at(-1)!;
+          after = [last.kafka_topic, last.kafka_partition, last.kafka_offset];
+        }
+      }
+      const decode = (bytes: Buffer) => decodeBytes(bytes);
+      const v1 = await verifyLog(
+        legacy(),
+        cps.filter((c) => !isHeadsCheckpoint(c)),
         trust,
+        decode,
       );
+      const v2 = v1.ok ? await verifyChains(chains(), cps.filter(isHeadsCheckpoint), trust, decode) : undefined;
       await client.query('COMMIT');
-      return report;
+      return storeReport(v1, v2);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw new AppError('AUDIT_STORE_UNAVAILABLE', { cause: err });
     } finally {
       client.release();
     }
+  }
+
+  /** Per partition, the highest offset of a format 1 record (stored before the partition chains; their topic is not recorded). */
+  async legacyMaxOffsets(): Promise<Map<number, string>> {
+    const r = await this.pool.query<{ p: number; o: string }>(
+      'SELECT kafka_partition AS p, max(kafka_offset)::text AS o FROM audit_events WHERE kafka_topic IS NULL GROUP BY kafka_partition',
+    );
+    return new Map(r.rows.map((x) => [x.p, x.o]));
   }
 
   /** Every stored checkpoint. */
@@ -238,6 +447,65 @@ export class PgAuditStore {
   }
 
   /**
+   * Signs and stores a checkpoint of every partition chain's head (the vector of heads), unless no
+   * head moved since the latest one. Returns it (to be published as a witness), or undefined.
+   */
+  async checkpointHeads(sign: HeadsSigner, origin: string): Promise<SignedHeads | undefined> {
+    const client = await this.connect();
+    try {
+      const r = await client.query<{
+        kafka_topic: string;
+        kafka_partition: number;
+        first_offset: string;
+        first_prev: Buffer;
+        last_offset: string;
+        last_hash: Buffer;
+      }>(
+        `WITH RECURSIVE c AS (
+           (SELECT kafka_topic, kafka_partition FROM audit_events WHERE kafka_topic IS NOT NULL ORDER BY kafka_topic, kafka_partition LIMIT 1)
+           UNION ALL
+           SELECT n.kafka_topic, n.kafka_partition FROM c, LATERAL (
+             SELECT kafka_topic, kafka_partition FROM audit_events
+              WHERE kafka_topic IS NOT NULL AND (kafka_topic, kafka_partition) > (c.kafka_topic, c.kafka_partition)
+              ORDER BY kafka_topic, kafka_partition LIMIT 1) n)
+         SELECT c.kafka_topic, c.kafka_partition, f.kafka_offset::text AS first_offset, f.prev_hash AS first_prev, l.kafka_offset::text AS last_offset, l.hash AS last_hash
+           FROM c,
+           LATERAL (SELECT kafka_offset, prev_hash FROM audit_events WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic
+                      AND kafka_partition = c.kafka_partition ORDER BY kafka_offset LIMIT 1) f,
+           LATERAL (SELECT kafka_offset, hash FROM audit_events WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic
+                      AND kafka_partition = c.kafka_partition ORDER BY kafka_offset DESC LIMIT 1) l`,
+      );
+      if (!r.rows.length) return undefined;
+      const heads: ChainHead[] = r.rows.map((x) => ({
+        topic: x.kafka_topic,
+        partition: x.kafka_partition,
+        firstOffset: x.first_offset,
+        firstPrev: x.first_prev,
+        lastOffset: x.last_offset,
+        lastHash: x.last_hash,
+      }));
+      const latest = await client.query<{ body: string }>(`SELECT body FROM audit_checkpoints WHERE body LIKE $1 ORDER BY seq DESC LIMIT 1`, [
+        `${HEADS_FORMAT}%`,
+      ]);
+      const before = latest.rows[0] && decodeHeads(latest.rows[0].body);
+      const moved = (h: ChainHead) => !before?.heads.some((b) => b.topic === h.topic && b.partition === h.partition && b.lastOffset === h.lastOffset);
+      if (before && !heads.some(moved)) return undefined;
+      const signed = sign({ origin, kind: 'periodic', time: new Date(), heads });
+      const ins = await client.query<{ seq: string }>('INSERT INTO audit_checkpoints (kind, key_id, body, signature) VALUES ($1, $2, $3, $4) RETURNING seq', [
+        'periodic',
+        signed.keyId,
+        signed.body,
+        signed.signature,
+      ]);
+      return { seq: Number(ins.rows[0]!.seq), ...signed };
+    } catch (err) {
+      throw new AppError('AUDIT_STORE_UNAVAILABLE', { cause: err });
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
    * Signs and stores a checkpoint of the current head, unless the latest checkpoint already covers
    * it (periodic only). Returns the checkpoint's seq, or undefined when there was nothing new.
    */
@@ -251,7 +519,7 @@ export class PgAuditStore {
         await client.query('COMMIT');
         return undefined;
       }
-      const last = await client.query<{ last_seq: string }>('SELECT last_seq FROM audit_checkpoints ORDER BY last_seq DESC LIMIT 1');
+      const last = await client.query<{ last_seq: string }>('SELECT last_seq FROM audit_checkpoints WHERE last_seq IS NOT NULL ORDER BY last_seq DESC LIMIT 1');
       if (last.rows[0] && Number(last.rows[0].last_seq) >= bounds.lastSeq) {
         await client.query('COMMIT');
         return undefined;
@@ -282,7 +550,8 @@ export class PgAuditStore {
       const bounds = await this.bounds(client);
       const keep = await client.query<{ seq: string; prev_hash: Buffer }>(
         `SELECT seq, prev_hash FROM audit_events
-          WHERE seq = coalesce((SELECT min(seq) FROM audit_events WHERE ingested_at >= $1), (SELECT max(seq) FROM audit_events))`,
+          WHERE seq = coalesce((SELECT min(seq) FROM audit_events WHERE kafka_topic IS NULL AND ingested_at >= $1),
+                               (SELECT max(seq) FROM audit_events WHERE kafka_topic IS NULL))`,
         [before.toISOString()],
       );
       const k = keep.rows[0];
@@ -321,8 +590,8 @@ export class PgAuditStore {
 
   private async bounds(client: pg.PoolClient): Promise<{ firstSeq: number; firstPrev: Buffer; lastSeq: number; lastHash: Buffer } | undefined> {
     const r = await client.query<{ seq: string; prev_hash: Buffer; hash: Buffer; which: string }>(
-      `(SELECT seq, prev_hash, hash, 'first' AS which FROM audit_events ORDER BY seq LIMIT 1)
-       UNION ALL (SELECT seq, prev_hash, hash, 'last' AS which FROM audit_events ORDER BY seq DESC LIMIT 1)`,
+      `(SELECT seq, prev_hash, hash, 'first' AS which FROM audit_events WHERE kafka_topic IS NULL ORDER BY seq LIMIT 1)
+       UNION ALL (SELECT seq, prev_hash, hash, 'last' AS which FROM audit_events WHERE kafka_topic IS NULL ORDER BY seq DESC LIMIT 1)`,
     );
     const first = r.rows.find((x) => x.which === 'first');
     const last = r.rows.find((x) => x.which === 'last');

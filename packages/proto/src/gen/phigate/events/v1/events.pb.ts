@@ -54,6 +54,8 @@ export interface AuditEvent {
     | { $case: "maskingApplied"; value: MaskingApplied }
     | { $case: "queryCompleted"; value: QueryCompleted }
     | { $case: "phiLeakSuspected"; value: PhiLeakSuspected }
+    | { $case: "eventQuarantined"; value: EventQuarantined }
+    | { $case: "checkpointSigned"; value: CheckpointSigned }
     | undefined;
 }
 
@@ -157,6 +159,40 @@ export interface PhiLeakSuspected {
   count: number;
 }
 
+/**
+ * EventQuarantined (type audit.event_quarantined) is emitted by the audit service when a message
+ * on the audit topic could not be stored as a searchable event (invalid UTF-8, a NUL or a lone
+ * surrogate in a string, not a valid event, or refused by the store). The message's exact bytes
+ * are kept in the hash chain at (topic, partition, offset); this event says where.
+ */
+export interface EventQuarantined {
+  topic: string;
+  partition: number;
+  /** Kafka offset of the quarantined message (a decimal string: offsets are int64). */
+  offset: string;
+  /** Why: RAW_NOT_UTF8, TEXT_NUL, TEXT_LONE_SURROGATE, EVENT_INVALID, TIME_OUT_OF_RANGE, STORE_REFUSED. */
+  reason: string;
+  /** Length of the message in bytes, and its SHA-256 (hex). */
+  bytes: number;
+  sha256: string;
+  /** The event id the message claimed, when it had a readable one (else empty). */
+  claimedId: string;
+}
+
+/**
+ * CheckpointSigned (type audit.checkpoint_signed) is published by the audit service on the SIEM
+ * topic (never on the audit topic) each time it signs a checkpoint of its chain heads: an external
+ * witness a deleter with access to the store cannot reach. `body` is the exact signed text.
+ */
+export interface CheckpointSigned {
+  /** periodic | purge */
+  kind: string;
+  body: string;
+  keyId: string;
+  /** Ed25519 signature of body (base64). */
+  signature: string;
+}
+
 function createBaseAuditEvent(): AuditEvent {
   return {
     id: "",
@@ -256,6 +292,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         break;
       case "phiLeakSuspected":
         PhiLeakSuspected.encode(message.detail.value, writer.uint32(258).fork()).join();
+        break;
+      case "eventQuarantined":
+        EventQuarantined.encode(message.detail.value, writer.uint32(266).fork()).join();
+        break;
+      case "checkpointSigned":
+        CheckpointSigned.encode(message.detail.value, writer.uint32(274).fork()).join();
         break;
     }
     return writer;
@@ -482,6 +524,22 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.detail = { $case: "phiLeakSuspected", value: PhiLeakSuspected.decode(reader, reader.uint32()) };
             continue;
           }
+          case 33: {
+            if (tag !== 266) {
+              break;
+            }
+
+            message.detail = { $case: "eventQuarantined", value: EventQuarantined.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 34: {
+            if (tag !== 274) {
+              break;
+            }
+
+            message.detail = { $case: "checkpointSigned", value: CheckpointSigned.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -577,6 +635,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         ? { $case: "phiLeakSuspected", value: PhiLeakSuspected.fromJSON(object.phiLeakSuspected) }
         : isSet(object.phi_leak_suspected)
         ? { $case: "phiLeakSuspected", value: PhiLeakSuspected.fromJSON(object.phi_leak_suspected) }
+        : isSet(object.eventQuarantined)
+        ? { $case: "eventQuarantined", value: EventQuarantined.fromJSON(object.eventQuarantined) }
+        : isSet(object.event_quarantined)
+        ? { $case: "eventQuarantined", value: EventQuarantined.fromJSON(object.event_quarantined) }
+        : isSet(object.checkpointSigned)
+        ? { $case: "checkpointSigned", value: CheckpointSigned.fromJSON(object.checkpointSigned) }
+        : isSet(object.checkpoint_signed)
+        ? { $case: "checkpointSigned", value: CheckpointSigned.fromJSON(object.checkpoint_signed) }
         : undefined,
     };
   },
@@ -648,6 +714,10 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       obj.queryCompleted = QueryCompleted.toJSON(message.detail.value);
     } else if (message.detail?.$case === "phiLeakSuspected") {
       obj.phiLeakSuspected = PhiLeakSuspected.toJSON(message.detail.value);
+    } else if (message.detail?.$case === "eventQuarantined") {
+      obj.eventQuarantined = EventQuarantined.toJSON(message.detail.value);
+    } else if (message.detail?.$case === "checkpointSigned") {
+      obj.checkpointSigned = CheckpointSigned.toJSON(message.detail.value);
     }
     return obj;
   },
@@ -750,6 +820,18 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       case "phiLeakSuspected": {
         if (object.detail?.value !== undefined && object.detail?.value !== null) {
           message.detail = { $case: "phiLeakSuspected", value: PhiLeakSuspected.fromPartial(object.detail.value) };
+        }
+        break;
+      }
+      case "eventQuarantined": {
+        if (object.detail?.value !== undefined && object.detail?.value !== null) {
+          message.detail = { $case: "eventQuarantined", value: EventQuarantined.fromPartial(object.detail.value) };
+        }
+        break;
+      }
+      case "checkpointSigned": {
+        if (object.detail?.value !== undefined && object.detail?.value !== null) {
+          message.detail = { $case: "checkpointSigned", value: CheckpointSigned.fromPartial(object.detail.value) };
         }
         break;
       }
@@ -2332,6 +2414,296 @@ export const PhiLeakSuspected: MessageFns<PhiLeakSuspected> = {
     message.column = object.column ?? "";
     message.detector = object.detector ?? "";
     message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseEventQuarantined(): EventQuarantined {
+  return { topic: "", partition: 0, offset: "", reason: "", bytes: 0, sha256: "", claimedId: "" };
+}
+
+export const EventQuarantined: MessageFns<EventQuarantined> = {
+  encode(message: EventQuarantined, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.topic !== "") {
+      writer.uint32(10).string(message.topic);
+    }
+    if (message.partition !== 0) {
+      writer.uint32(16).uint32(message.partition);
+    }
+    if (message.offset !== "") {
+      writer.uint32(26).string(message.offset);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(40).uint64(message.bytes);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(50).string(message.sha256);
+    }
+    if (message.claimedId !== "") {
+      writer.uint32(58).string(message.claimedId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EventQuarantined {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEventQuarantined();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.partition = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.offset = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.claimedId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EventQuarantined {
+    return {
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : "",
+      partition: isSet(object.partition) ? globalThis.Number(object.partition) : 0,
+      offset: isSet(object.offset) ? globalThis.String(object.offset) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      claimedId: isSet(object.claimedId)
+        ? globalThis.String(object.claimedId)
+        : isSet(object.claimed_id)
+        ? globalThis.String(object.claimed_id)
+        : "",
+    };
+  },
+
+  toJSON(message: EventQuarantined): unknown {
+    const obj: any = {};
+    if (message.topic !== "") {
+      obj.topic = message.topic;
+    }
+    if (message.partition !== 0) {
+      obj.partition = Math.round(message.partition);
+    }
+    if (message.offset !== "") {
+      obj.offset = message.offset;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.claimedId !== "") {
+      obj.claimedId = message.claimedId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EventQuarantined>): EventQuarantined {
+    return EventQuarantined.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EventQuarantined>): EventQuarantined {
+    const message = createBaseEventQuarantined();
+    message.topic = object.topic ?? "";
+    message.partition = object.partition ?? 0;
+    message.offset = object.offset ?? "";
+    message.reason = object.reason ?? "";
+    message.bytes = object.bytes ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    message.claimedId = object.claimedId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckpointSigned(): CheckpointSigned {
+  return { kind: "", body: "", keyId: "", signature: "" };
+}
+
+export const CheckpointSigned: MessageFns<CheckpointSigned> = {
+  encode(message: CheckpointSigned, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.body !== "") {
+      writer.uint32(18).string(message.body);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
+    }
+    if (message.signature !== "") {
+      writer.uint32(34).string(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointSigned {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointSigned();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.signature = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointSigned {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      body: isSet(object.body) ? globalThis.String(object.body) : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      signature: isSet(object.signature) ? globalThis.String(object.signature) : "",
+    };
+  },
+
+  toJSON(message: CheckpointSigned): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.body !== "") {
+      obj.body = message.body;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.signature !== "") {
+      obj.signature = message.signature;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckpointSigned>): CheckpointSigned {
+    return CheckpointSigned.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckpointSigned>): CheckpointSigned {
+    const message = createBaseCheckpointSigned();
+    message.kind = object.kind ?? "";
+    message.body = object.body ?? "";
+    message.keyId = object.keyId ?? "";
+    message.signature = object.signature ?? "";
     return message;
   },
 };
