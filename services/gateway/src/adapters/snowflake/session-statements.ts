@@ -6,7 +6,7 @@
 import { AppError } from '@phigate/errors';
 
 /** How a parameter's value is read from the statement and written to the upstream's ALTER SESSION. */
-type ValueKind = 'bool' | 'int' | 'string' | 'timezone' | 'binary-format';
+type ValueKind = 'bool' | 'int' | 'string' | 'timezone' | 'enum';
 
 interface ParameterSpec {
   kind: ValueKind;
@@ -47,10 +47,14 @@ export const SESSION_PARAMETERS: Readonly<Record<string, ParameterSpec>> = {
   TIMESTAMP_LTZ_OUTPUT_FORMAT: { kind: 'string', upstream: true, default: '' },
   TIMESTAMP_TZ_OUTPUT_FORMAT: { kind: 'string', upstream: true, default: '' },
   TIMESTAMP_INPUT_FORMAT: { kind: 'string', upstream: true, default: 'AUTO' },
-  BINARY_OUTPUT_FORMAT: { kind: 'binary-format', upstream: true, only: ['HEX', 'BASE64'], default: 'HEX' },
-  BINARY_INPUT_FORMAT: { kind: 'binary-format', upstream: true, only: ['HEX', 'BASE64', 'UTF-8', 'UTF8'], default: 'HEX' },
+  BINARY_OUTPUT_FORMAT: { kind: 'enum', upstream: true, only: ['HEX', 'BASE64'], default: 'HEX' },
+  BINARY_INPUT_FORMAT: { kind: 'enum', upstream: true, only: ['HEX', 'BASE64', 'UTF-8', 'UTF8'], default: 'HEX' },
   // The Python connector's own setting (its chunk downloader), sent as ALTER SESSION: kept, not applied upstream.
   CLIENT_PREFETCH_THREADS: { kind: 'int', upstream: false, default: '4' },
+  // The result format the door answers a driver in (result-format.ts reads them from the session's settings).
+  PYTHON_CONNECTOR_QUERY_RESULT_FORMAT: { kind: 'enum', upstream: false, only: ['ARROW', 'JSON'], default: 'ARROW' },
+  JDBC_QUERY_RESULT_FORMAT: { kind: 'enum', upstream: false, only: ['ARROW', 'JSON'], default: 'ARROW' },
+  GO_QUERY_RESULT_FORMAT: { kind: 'enum', upstream: false, only: ['ARROW', 'JSON'], default: 'ARROW' },
 };
 
 const ALLOWED = Object.keys(SESSION_PARAMETERS).join(', ');
@@ -197,7 +201,7 @@ function parameterValue(name: string, raw: string): string {
       }
       value = text;
       break;
-    case 'binary-format':
+    case 'enum':
       value = text.toUpperCase();
       break;
     default:
