@@ -6,7 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@phigate/testkit';
 import { approvalBench } from './approval-suite.js';
-import { auditBench } from './audit-suite.js';
+import { auditBench, auditLagSampler } from './audit-suite.js';
 import { httpBench } from './http-suite.js';
 import { maskingBench } from './masking-suite.js';
 import { pgwireBench } from './pgwire-suite.js';
@@ -33,7 +33,13 @@ try {
   const replicas = await startReplicas();
   const settler = await auditSettler();
   const settle = () => settler.wait();
+  // The stack's audit consumer lag while the PostgreSQL door's load runs (issue 17: lag is visible).
+  const lag = auditLagSampler();
   const pgwire = await pgwireBench(replicas, settle); // prints its own table
+  const pgwireAuditLag = lag.stop();
+  console.log(
+    `\naudit consumer lag during the PostgreSQL door runs: max ${pgwireAuditLag.maxLag}, last ${pgwireAuditLag.lastLag} (${pgwireAuditLag.samples} samples)`,
+  );
   const http = await httpBench(replicas, settle);
   const snowflake = await snowflakeBench(replicas, settle);
   const targets = evaluateTargets({ policy, approval, pgwire, http, snowflake, audit });
@@ -45,6 +51,8 @@ try {
     targets,
     /** Waits before measured door runs for the stack's audit service to drain the backlog the previous run left. */
     auditBacklogSettling: settler.stats,
+    /** The stack's audit consumer lag (events, all partitions) sampled during the PostgreSQL door runs. */
+    pgwireAuditLag,
     suites: { policy, masking, approval, audit, pgwire, http, snowflake },
   };
   mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
