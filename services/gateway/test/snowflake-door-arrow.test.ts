@@ -2,14 +2,15 @@
 // official Python connector gets Arrow by default and fetch_pandas_all / fetch_arrow_all read it with
 // the right dtypes (ints int64, timestamps datetime64, dates dates, masked columns text), a session that
 // asks for JSON still gets JSON with the same frames; on the wire, the inline part and the chunks are
-// Arrow IPC streams whose masked column holds only the redaction.
+// Arrow IPC streams whose masked column holds only the redaction; snowflake-jdbc reads Arrow when it
+// asks for it (JDBC_QUERY_RESULT_FORMAT=ARROW) with the same values as JSON.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { demoToken, need } from '@phigate/testkit';
 import { tableFromIPC } from 'apache-arrow';
-import { runPython } from './fixtures/snowflake/clients.js';
+import { runJdbc, runPython } from './fixtures/snowflake/clients.js';
 
 const ACCOUNT = 'clinical-sf';
 
@@ -114,4 +115,18 @@ test('on the wire: rowsetBase64 and every chunk are Arrow IPC streams with Snowf
     assert.deepEqual([...ssn], ['[REDACTED]']);
   }
   await post(`/session?delete=true&requestId=${randomUUID()}`, {}, token);
+});
+
+test('JDBC: JDBC_QUERY_RESULT_FORMAT=ARROW reads Arrow (chunks too) with the same values as JSON', async (t) => {
+  const url = new URL(need('GATEWAY_URL'));
+  const token = await demoToken('etl-pipeline');
+  // Arrow in snowflake-jdbc needs java.nio opened to it (Java 17+), as on Snowflake.
+  const runs = ['ARROW', 'JSON'].map((format) =>
+    runJdbc(t, 'JdbcArrow.java', [url.hostname, url.port, ACCOUNT, token, format], ['--add-opens=java.base/java.nio=ALL-UNNAMED']),
+  );
+  for (const r of runs) assert.equal(await r.done, 0, `the JDBC program failed:\n${r.stderr()}`);
+  const [arrow, json] = runs.map((r) => r.steps);
+  assert.deepEqual(arrow!.patients, { step: 'patients', rows: 20_000, idSum: 100_010_000, ssn: '[REDACTED],null', dob: '1987-08-22' });
+  assert.deepEqual(arrow, json);
+  assert.equal(arrow!.typed.amount, '1275.25');
 });
