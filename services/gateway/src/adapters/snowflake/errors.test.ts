@@ -31,6 +31,12 @@ test('each Snowflake-door code reaches the driver as the Snowflake code it acts 
     // Dependencies down: an execution error a client may retry.
     GATEWAY_SF_SESSION_STORE_UNAVAILABLE: ['000603', '08006'],
     GATEWAY_SF_UPSTREAM_LOGIN_FAILED: ['000603', '08006'],
+    // Session statements the door answers itself (session-control.ts).
+    GATEWAY_SF_SESSION_PARAMETER_REFUSED: ['002040', '0A000'],
+    GATEWAY_SF_USE_REFUSED: ['002043', '02000'],
+    GATEWAY_SF_ROLE_CHANGE_REFUSED: ['003013', '42501'],
+    // A held statement inside a transaction (raised for every door's pinned session): an active transaction.
+    GATEWAY_PG_APPROVAL_IN_TRANSACTION: ['002040', '25001'],
   };
   // Not a JSON answer at all: a chunk download is refused with a bare HTTP status.
   const httpOnly = new Set<ErrorCode>(['GATEWAY_SF_CHUNK_FORBIDDEN']);
