@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { type ConsumedMessage, createKafka, decodeEvent, EventConsumer, encodeEvent } from '@phigate/bus';
-import { eventually, need, uniqueName } from '@phigate/testkit';
+import { eventually, need, seededRandom, uniqueName } from '@phigate/testkit';
 import { topicPositions } from '../src/adapters/kafka/positions.js';
 import { type HeadsSigner, PgAuditStore } from '../src/adapters/store/pg-store.js';
 import { crossCheck } from '../src/domain/chains.js';
@@ -30,17 +30,6 @@ function messages(raws: Buffer[], topic: string, partition: number, from = 0): C
   });
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Every string value in a JSON document, by path. */
 function stringPaths(v: unknown, path: (string | number)[] = []): (string | number)[][] {
   if (typeof v === 'string') return [path];
@@ -66,7 +55,7 @@ test('property: arbitrary bytes in every string field never stop ingestion; each
   const store = new PgAuditStore(db.app);
   const topic = uniqueName('audit-fuzz');
   const seed = Number(process.env.AUDIT_FUZZ_SEED ?? Date.now() % 1_000_000);
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const hostile = [
     () => Buffer.from('\\u0000'),
