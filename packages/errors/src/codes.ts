@@ -84,6 +84,7 @@ export const CODES = {
   GATEWAY_SF_NOT_EXECUTING: { kind: 'FAILED_PRECONDITION', message: 'the identified statement is not currently executing' },
   GATEWAY_SF_CHUNK_FORBIDDEN: { kind: 'PERMISSION_DENIED', message: 'the result chunk URL or key is invalid or expired' },
   GATEWAY_SF_UPSTREAM_LOGIN_FAILED: { kind: 'UNAVAILABLE', message: 'the gateway could not log in to the Snowflake upstream', retriable: true },
+  GATEWAY_SF_OBJECT_NOT_VISIBLE: { kind: 'NOT_FOUND', message: 'DESCRIBE of a table that does not exist or that policy does not let this identity read' },
   GATEWAY_SF_SESSION_PARAMETER_REFUSED: {
     kind: 'INVALID_ARGUMENT',
     message: 'ALTER SESSION of a parameter or value the Snowflake door does not allow (the message names those it does)',

@@ -43,6 +43,12 @@ export interface QueryRequest {
   signal?: AbortSignal;
   /** The client's session settings the upstream applies (PostgreSQL wire door). */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * What runs upstream when it is not `sql` itself: a narrowing of it (the Snowflake door's
+   * INFORMATION_SCHEMA views kept to what policy lets the identity read). `sql` is what is
+   * analysed, decided and recorded.
+   */
+  upstreamSql?: string;
 }
 
 export interface QueryResult {
@@ -276,7 +282,7 @@ export class QueryService {
     const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
     return {
       ctx,
-      sql: req.sql,
+      sql: req.upstreamSql ?? req.sql,
       params: req.params,
       analysis,
       decision,
@@ -303,6 +309,11 @@ export class QueryService {
       .catch((err) => {
         throw toAppError(err, 'GATEWAY_POLICY_UNAVAILABLE');
       });
+  }
+
+  /** The connection's catalog, as statements are analysed against it. */
+  catalog(connection: string): Promise<Catalog> {
+    return this.deps.upstream.catalog(connection);
   }
 
   /**

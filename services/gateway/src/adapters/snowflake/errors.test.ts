@@ -28,6 +28,8 @@ test('each Snowflake-door code reaches the driver as the Snowflake code it acts 
     GATEWAY_SF_QUERY_NOT_FOUND: ['002003', '02000'],
     GATEWAY_SF_QUERY_CANCELED: ['000604', '57014'],
     GATEWAY_SF_NOT_EXECUTING: ['000605', '01000'],
+    // DESCRIBE of a table that is missing or that policy hides (metadata.ts): the same answer for both.
+    GATEWAY_SF_OBJECT_NOT_VISIBLE: ['002003', '42S02'],
     // Dependencies down: an execution error a client may retry.
     GATEWAY_SF_SESSION_STORE_UNAVAILABLE: ['000603', '08006'],
     GATEWAY_SF_UPSTREAM_LOGIN_FAILED: ['000603', '08006'],

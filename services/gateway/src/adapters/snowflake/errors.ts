@@ -71,6 +71,7 @@ const SQL_CODES: Partial<Record<ErrorCode, { code: string; sqlState: string; pre
   GATEWAY_SQL_TOO_LARGE: { ...SQL.SYNTAX, prefix: 'SQL compilation error:\n' },
   GATEWAY_SF_BIND_UNSUPPORTED: { ...SQL.BIND_MISMATCH, prefix: 'SQL compilation error:\n' },
   GATEWAY_SF_QUERY_NOT_FOUND: { code: SQL.OBJECT_MISSING.code, sqlState: '02000', prefix: '' },
+  GATEWAY_SF_OBJECT_NOT_VISIBLE: { ...SQL.OBJECT_MISSING, prefix: 'SQL compilation error:\n' },
   GATEWAY_SF_NOT_EXECUTING: { ...SQL.NOT_EXECUTING, prefix: '' },
   GATEWAY_RESULT_TOO_LARGE: { ...SQL.RESULT_TOO_LARGE, prefix: '' },
   // Session statements the door answers itself (session-control.ts).

@@ -13,13 +13,14 @@ import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import { bindStatement, takesArrayBinds } from './binds.js';
 import { statementError } from './errors.js';
 import { sessionInfo } from './login.js';
+import { classify, Metadata, type MetadataQueries } from './metadata.js';
 import type { Results } from './results.js';
 import type { SessionControl } from './session-control.js';
 import { withSessionParameters } from './session-statements.js';
 import type { QueryRecord, SfSession, SfStore } from './store.js';
 
 export interface StatementDeps {
-  queries: Pick<QueryService, 'submit'>;
+  queries: Pick<QueryService, 'submit'> & MetadataQueries;
   held: Pick<HeldQueries, 'cancel'>;
   store: SfStore;
   log: Logger;
@@ -39,10 +40,15 @@ function firstKeyword(sql: string): string {
 }
 
 export class Statements {
+  /** SHOW, DESCRIBE and INFORMATION_SCHEMA statements, answered filtered by policy (metadata.ts). */
+  private readonly metadata: Metadata;
+
   constructor(
     private readonly d: StatementDeps,
     private readonly results: Results,
-  ) {}
+  ) {
+    this.metadata = new Metadata(d.queries);
+  }
 
   /**
    * A query-request: its answer (rows, error, or "in progress" after the hold), or 333334 at once
@@ -100,11 +106,17 @@ export class Statements {
     return this.d.store.queryByRequest(s.id, requestId);
   }
 
+  /** A metadata statement goes to metadata.ts, any other to the query lifecycle. */
+  private submit(s: SfSession, req: Parameters<QueryService['submit']>[0]) {
+    const meta = classify(req.sql);
+    return meta ? this.metadata.submit(req, meta, { database: s.database, schema: s.schema }) : this.d.queries.submit(req);
+  }
+
   private async run(s: SfSession, q: QueryRecord, sql: string, params: unknown[], traceparent: string): Promise<void> {
     try {
       // Inside the client's transaction (or AUTOCOMMIT off) the statement runs on its pinned upstream session.
       const session = await this.d.control?.statementSession(s);
-      const outcome = await this.d.queries.submit({
+      const outcome = await this.submit(s, {
         requestId: q.queryId,
         sessionId: String(s.id),
         frontDoor: 'snowflake',

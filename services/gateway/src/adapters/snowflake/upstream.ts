@@ -192,8 +192,9 @@ export class SnowflakeUpstream implements UpstreamPort {
       .use(async (conn: Conn) => {
         const stmt = await run(
           conn,
+          // INFORMATION_SCHEMA's views too, so statements over them are understood (and decided) like any other.
           `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM ${ident(c.database)}.INFORMATION_SCHEMA.COLUMNS ` +
-            `WHERE TABLE_SCHEMA <> 'INFORMATION_SCHEMA' ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+            'ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION',
         );
         return (await rowsOf(stmt)) as Array<[string, string, string, string]>;
       })
