@@ -3,12 +3,16 @@
 // the right dtypes (ints int64, timestamps datetime64, dates dates, masked columns text), a session that
 // asks for JSON still gets JSON with the same frames; on the wire, the inline part and the chunks are
 // Arrow IPC streams whose masked column holds only the redaction; snowflake-jdbc reads Arrow when it
-// asks for it (JDBC_QUERY_RESULT_FORMAT=ARROW) with the same values as JSON.
+// asks for it (JDBC_QUERY_RESULT_FORMAT=ARROW), gosnowflake likewise (GO_QUERY_RESULT_FORMAT=arrow),
+// with the same values as JSON.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { demoToken, need } from '@phigate/testkit';
+import { demoToken, need, REPO_ROOT } from '@phigate/testkit';
 import { tableFromIPC } from 'apache-arrow';
 import { runJdbc, runPython } from './fixtures/snowflake/clients.js';
 
@@ -129,4 +133,29 @@ test('JDBC: JDBC_QUERY_RESULT_FORMAT=ARROW reads Arrow (chunks too) with the sam
   assert.deepEqual(arrow!.patients, { step: 'patients', rows: 20_000, idSum: 100_010_000, ssn: '[REDACTED],null', dob: '1987-08-22' });
   assert.deepEqual(arrow, json);
   assert.equal(arrow!.typed.amount, '1275.25');
+});
+
+test('gosnowflake: GO_QUERY_RESULT_FORMAT=arrow reads Arrow (chunks too) with typed scans and the same values as JSON', async () => {
+  const run = promisify(execFile);
+  const godeps = join(REPO_ROOT, 'deploy/local/bin/godeps');
+  await run('bash', [godeps, 'gosnowflake-arrow', 'gosnowflake-arrow']).catch((e: { stderr?: string }) => {
+    throw new Error(`the gosnowflake-arrow fixture could not be built (Go 1.26+ is needed; see deploy/local/bin/godeps):\n${e.stderr ?? e}`);
+  });
+  const bin = (await run('bash', [godeps, 'gosnowflake-arrow', 'gosnowflake-arrow', '--print'])).stdout.trim();
+  const url = new URL(need('GATEWAY_URL'));
+  const token = await demoToken('etl-pipeline');
+  const [arrow, json] = await Promise.all(
+    ['arrow', 'json'].map(async (format) => {
+      const r = await run(bin, [url.hostname, url.port, ACCOUNT, token, format], { timeout: 120_000 }).catch((e: { stdout?: string; stderr?: string }) => {
+        throw new Error(`the gosnowflake program failed:\n${e.stdout ?? ''}\n${e.stderr ?? e}`);
+      });
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    }),
+  );
+  assert.deepEqual(arrow![0], { step: 'patients', rows: 20_000, idSum: 100_010_000, ssn: ['[REDACTED]', 'null'], dob: '1987-08-22' });
+  assert.deepEqual(arrow![1], { step: 'typed', id: 5, admitted: '2021-06-28 04:40:00', amount: 1275.25 });
+  assert.deepEqual(arrow, json);
 });

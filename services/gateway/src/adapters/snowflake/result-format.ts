@@ -3,10 +3,10 @@
 // (PYTHON_CONNECTOR_QUERY_RESULT_FORMAT, JDBC_QUERY_RESULT_FORMAT, GO_QUERY_RESULT_FORMAT: ARROW or
 // JSON, defaulting to ARROW), which a driver sends in the login's SESSION_PARAMETERS when its user
 // sets it (or the user sets later with ALTER SESSION); the drivers then read `queryResultFormat` in
-// each answer. The door does the same, with one difference: only drivers whose Arrow reading is
-// tested through the door default to Arrow (the Python connector); JDBC and gosnowflake get Arrow
-// when they ask for it, JSON otherwise, and every other client (snowflake-sdk for Node has no Arrow
-// reader) gets JSON.
+// each answer. The door does the same except for the defaults: the Python connector defaults to
+// Arrow; JDBC and gosnowflake get Arrow when they ask for it, JSON otherwise (JDBC's Arrow reader
+// needs a JVM flag most users do not set; Go's is tested for the common scans only), and every
+// other client (snowflake-sdk for Node has no Arrow reader) gets JSON.
 import type { SfSession } from './store.js';
 
 export type ResultFormat = 'arrow' | 'json';
