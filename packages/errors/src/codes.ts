@@ -93,6 +93,10 @@ export const CODES = {
     kind: 'PERMISSION_DENIED',
     message: "USE of a warehouse, database or schema other than the connection's (names resolve in the connection's)",
   },
+  GATEWAY_SF_TRANSACTION_ELSEWHERE: {
+    kind: 'FAILED_PRECONDITION',
+    message: "the session's open transaction is held by another gateway replica, or was lost when it stopped",
+  },
   GATEWAY_SF_ROLE_CHANGE_REFUSED: {
     kind: 'PERMISSION_DENIED',
     message: "USE ROLE or USE SECONDARY ROLES: a session's role is the one its binding gives it on the connection",

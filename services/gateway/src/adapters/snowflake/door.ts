@@ -72,6 +72,7 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
   const control = new SessionControl({
     store: d.store,
     transactions,
+    replica: randomUUID(),
     ...(upstream?.warehouseOf ? { warehouseOf: (c) => upstream.warehouseOf?.(c) } : {}),
     log: d.log,
   });

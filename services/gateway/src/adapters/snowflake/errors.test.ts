@@ -37,6 +37,7 @@ test('each Snowflake-door code reaches the driver as the Snowflake code it acts 
     GATEWAY_SF_SESSION_PARAMETER_REFUSED: ['002040', '0A000'],
     GATEWAY_SF_USE_REFUSED: ['002043', '02000'],
     GATEWAY_SF_ROLE_CHANGE_REFUSED: ['003013', '42501'],
+    GATEWAY_SF_TRANSACTION_ELSEWHERE: ['000603', '25000'],
     // A held statement inside a transaction (raised for every door's pinned session): an active transaction.
     GATEWAY_PG_APPROVAL_IN_TRANSACTION: ['002040', '25001'],
   };

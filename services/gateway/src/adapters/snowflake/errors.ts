@@ -78,6 +78,7 @@ const SQL_CODES: Partial<Record<ErrorCode, { code: string; sqlState: string; pre
   GATEWAY_SF_SESSION_PARAMETER_REFUSED: { ...SQL.UNSUPPORTED, prefix: 'SQL compilation error:\n' },
   GATEWAY_SF_ROLE_CHANGE_REFUSED: { ...SQL.ROLE_NOT_ASSIGNED, prefix: 'SQL access control error:\n' },
   GATEWAY_SF_USE_REFUSED: { code: '002043', sqlState: '02000', prefix: 'SQL compilation error:\n' },
+  GATEWAY_SF_TRANSACTION_ELSEWHERE: { code: SQL.INTERNAL.code, sqlState: '25000', prefix: 'SQL execution error:\n' },
   // Raised for any door's pinned session (the name is the PostgreSQL door's, where it came first): 25001, active transaction.
   GATEWAY_PG_APPROVAL_IN_TRANSACTION: { code: SQL.UNSUPPORTED.code, sqlState: '25001', prefix: 'SQL execution error:\n' },
 };

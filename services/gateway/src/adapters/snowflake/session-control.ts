@@ -14,8 +14,10 @@ import type { SfSession, SfStore } from './store.js';
 import type { SfTransactions } from './transactions.js';
 
 export interface SessionControlDeps {
-  store: Pick<SfStore, 'putSettings'>;
+  store: Pick<SfStore, 'putSettings' | 'putTransaction'>;
   transactions: SfTransactions;
+  /** This gateway replica (a session's open transaction is recorded as held here). */
+  replica: string;
   /** The warehouse a connection's upstream runs on, when the connection names one. */
   warehouseOf?: (connection: string) => string | undefined;
   log: Logger;
@@ -30,13 +32,13 @@ export class SessionControl {
     if (!st) return undefined;
     switch (st.kind) {
       case 'begin':
-        await this.d.transactions.begin(s);
+        await this.begin(s);
         return done(s, 'BEGIN');
       case 'commit':
-        await this.d.transactions.end(s.id, 'COMMIT');
+        await this.end(s, 'COMMIT');
         return done(s, 'COMMIT');
       case 'rollback':
-        await this.d.transactions.end(s.id, 'ROLLBACK');
+        await this.end(s, 'ROLLBACK');
         return done(s, 'ROLLBACK');
       case 'set':
       case 'unset':
@@ -55,7 +57,58 @@ export class SessionControl {
   async statementSession(s: SfSession): Promise<UpstreamSession | undefined> {
     const open = this.d.transactions.current(s.id);
     if (open) return open;
-    return autocommitOff(s.settings) ? this.d.transactions.begin(s) : undefined;
+    this.assertNotElsewhere(s);
+    return autocommitOff(s.settings) ? this.begin(s) : undefined;
+  }
+
+  /**
+   * A transaction recorded as open but not held by this replica: held by another (the session's
+   * requests are not routed to one replica) or lost with a replica that stopped. Its statements must
+   * not run outside it; ROLLBACK forgets it (end).
+   */
+  private assertNotElsewhere(s: SfSession): void {
+    if (s.transactionOn && !this.d.transactions.current(s.id))
+      throw new AppError('GATEWAY_SF_TRANSACTION_ELSEWHERE', {
+        message:
+          s.transactionOn === this.d.replica
+            ? "This session's open transaction was lost; ROLLBACK to end it."
+            : "This session's open transaction is held by another phigate replica (route a session's requests to one replica), or was lost when that replica stopped; ROLLBACK to end it here.",
+      });
+  }
+
+  /** Opens the session's transaction here and records where it is held. */
+  private async begin(s: SfSession): Promise<UpstreamSession> {
+    const open = this.d.transactions.current(s.id);
+    if (open) return open;
+    this.assertNotElsewhere(s);
+    const session = await this.d.transactions.begin(s);
+    try {
+      s.transactionOn = (await this.d.store.putTransaction(s, this.d.replica)).transactionOn;
+    } catch (err) {
+      await this.d.transactions.end(s.id, 'ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    return session;
+  }
+
+  /** COMMIT or ROLLBACK; a ROLLBACK of a transaction this replica does not hold forgets it, a COMMIT of one is refused. */
+  private async end(s: SfSession, how: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    if (!this.d.transactions.current(s.id)) {
+      if (!s.transactionOn) return;
+      if (how === 'COMMIT') this.assertNotElsewhere(s);
+      s.transactionOn = (await this.d.store.putTransaction(s, undefined)).transactionOn;
+      return;
+    }
+    try {
+      await this.d.transactions.end(s.id, how);
+    } finally {
+      await this.d.store.putTransaction(s, undefined).then(
+        (next) => {
+          s.transactionOn = next.transactionOn;
+        },
+        () => this.d.log.warn({ sessionId: s.id }, 'snowflake transaction end not recorded (session store unavailable)'),
+      );
+    }
   }
 
   /** The client's settings the upstream applies (name → SQL literal). */
@@ -68,7 +121,7 @@ export class SessionControl {
     if (st.kind === 'set') Object.assign(next, st.values);
     else for (const n of st.names) delete next[n];
     // Turning AUTOCOMMIT back on ends the open transaction with a commit.
-    if (autocommitOff(s.settings) && !autocommitOff(next)) await this.d.transactions.end(s.id, 'COMMIT');
+    if (autocommitOff(s.settings) && !autocommitOff(next)) await this.end(s, 'COMMIT');
     s.settings = (await this.d.store.putSettings(s, next)).settings;
     this.d.log.info(
       { sessionId: s.id, parameters: Object.keys(st.kind === 'set' ? st.values : Object.fromEntries(st.names.map((n) => [n, '']))) },

@@ -27,6 +27,8 @@ export interface SfSession {
   masterExpires: number;
   /** Parameters the client set with ALTER SESSION (session-statements.ts), normalised; absent: all defaults. */
   settings?: Record<string, string>;
+  /** The gateway replica holding the session's open transaction (transactions.ts); absent: none. */
+  transactionOn?: string;
   /** The driver the login named (`CLIENT_APP_ID`) and the result format it chose (result-format.ts); absent: JSON. */
   client?: string;
   resultFormat?: ResultFormat;
@@ -143,11 +145,21 @@ export class SfStore {
   }
 
   /** Stores the session's ALTER SESSION parameters (its tokens and expiry unchanged). */
-  async putSettings(s: SfSession, settings: Record<string, string>): Promise<SfSession> {
+  putSettings(s: SfSession, settings: Record<string, string>): Promise<SfSession> {
+    return this.patch(s, { settings });
+  }
+
+  /** Records which replica holds the session's open transaction (undefined: none). */
+  putTransaction(s: SfSession, replica: string | undefined): Promise<SfSession> {
+    return this.patch(s, { transactionOn: replica });
+  }
+
+  private async patch(s: SfSession, fields: Pick<SfSession, 'settings'> | Pick<SfSession, 'transactionOn'>): Promise<SfSession> {
     const raw = await this.run(() => this.redis.get(`${this.p}s:${s.id}`));
     if (!raw) throw new AppError('GATEWAY_SF_SESSION_INVALID');
     // Re-read so a concurrent renewal's token is kept.
-    const next: SfSession = { ...(JSON.parse(raw) as SfSession), settings };
+    const next: SfSession = { ...(JSON.parse(raw) as SfSession), ...fields };
+    if (next.transactionOn === undefined) delete next.transactionOn;
     await this.run(() => this.redis.set(`${this.p}s:${s.id}`, JSON.stringify(next), 'PX', Math.max(1, s.masterExpires - Date.now())));
     return next;
   }
