@@ -1,4 +1,4 @@
--- One hash chain per Kafka topic partition (docs/adr/0009-audit-partition-chains.md). Applied by an
+-- One hash chain per Kafka topic partition (docs/adr/0010-audit-partition-chains.md). Applied by an
 -- administrator after 002 with psql variables :app_role and :app_password. Idempotent. Backfill-
 -- safe: every statement here is a catalog change or builds a partial index that stored rows (all
 -- legacy, kafka_topic NULL) do not enter; no stored event is rewritten.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-// Format 2 of a chain record (docs/adr/0009-audit-partition-chains.md): one record per consumed
+// Format 2 of a chain record (docs/adr/0010-audit-partition-chains.md): one record per consumed
 // Kafka message, chained per topic partition. Pure: the caller decodes events (decodeEvent of
 // @phigate/bus) and passes the result in, so the writer and verify derive columns the same way.
 
