@@ -1,10 +1,10 @@
 // Arrow results through the Snowflake door (issue 16, item 8), against the stack's gateway: the
 // official Python connector gets Arrow by default and fetch_pandas_all / fetch_arrow_all read it with
-// the right dtypes (ints int64, timestamps datetime64, dates dates, masked columns text), a session that
-// asks for JSON still gets JSON with the same frames; on the wire, the inline part and the chunks are
-// Arrow IPC streams whose masked column holds only the redaction; snowflake-jdbc reads Arrow when it
-// asks for it (JDBC_QUERY_RESULT_FORMAT=ARROW), gosnowflake likewise (GO_QUERY_RESULT_FORMAT=arrow),
-// with the same values as JSON.
+// the right dtypes (ints int64, timestamps datetime64, dates dates, masked columns text); a session
+// that asks for JSON (at login or by ALTER SESSION) still gets JSON with the same frames; on the wire,
+// the inline part and the chunks are Arrow IPC streams whose masked column holds only the redaction;
+// snowflake-jdbc reads Arrow when it asks for it (JDBC_QUERY_RESULT_FORMAT=ARROW), gosnowflake
+// likewise (GO_QUERY_RESULT_FORMAT=arrow), with the same values as JSON.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -60,6 +60,7 @@ test('Python: fetch_pandas_all and fetch_arrow_all read Arrow with the right dty
   }
   assert.deepEqual(arrow.nulls, json.nulls);
   assert.deepEqual(arrow.digests, json.digests, 'Arrow and JSON give the same frames');
+  assert.deepEqual(run.steps.altered.formats, ['arrow', 'json', 'arrow'], 'ALTER SESSION SET / UNSET switches the format');
 });
 
 test('on the wire: rowsetBase64 and every chunk are Arrow IPC streams with Snowflake field metadata; the masked column is TEXT', async () => {
