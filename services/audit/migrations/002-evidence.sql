@@ -127,7 +127,7 @@ CREATE INDEX IF NOT EXISTS audit_events_tables_idx ON audit_events USING gin (au
 CREATE INDEX IF NOT EXISTS audit_events_columns_idx ON audit_events USING gin (audit_columns(payload)) WHERE type = 'query.received';
 CREATE INDEX IF NOT EXISTS audit_events_time_idx ON audit_events (event_time, seq);
 CREATE INDEX IF NOT EXISTS audit_events_connection_idx ON audit_events (connection, event_time);
-CREATE INDEX IF NOT EXISTS audit_events_ingested_idx ON audit_events (ingested_at, seq);
+-- (audit_events_ingested_idx, on every row, was here; 003 replaces it with a partial index.)
 
 -- The application role: checkpoints are INSERT and SELECT like events; settings are read-only;
 -- purge only through the function, which enforces the floor and the anchor.

@@ -28,6 +28,11 @@ ALTER TABLE audit_events ALTER COLUMN payload DROP NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS audit_events_chain_idx ON audit_events (kafka_topic, kafka_partition, kafka_offset)
   WHERE kafka_topic IS NOT NULL;
 
+-- The write path: the purge reads ingested_at of format 1 records only, so its index need not grow
+-- with every append any more.
+CREATE INDEX IF NOT EXISTS audit_events_ingested_legacy_idx ON audit_events (ingested_at, seq) WHERE kafka_topic IS NULL;
+DROP INDEX IF EXISTS audit_events_ingested_idx;
+
 -- Statistics for the new columns: without them the planner takes every stored row for a format 2
 -- record and scans the whole table to verify the format 1 chain.
 ANALYZE audit_events;

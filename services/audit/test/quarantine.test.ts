@@ -72,4 +72,21 @@ test('forged events with a lone surrogate or a NUL injected into Kafka are quara
     100,
   );
   assert.deepEqual(reasons, ['TEXT_LONE_SURROGATE', 'TEXT_NUL']);
+
+  // Counted, and the lag of every partition is visible (the service measures it every few seconds).
+  const metrics = await eventually(
+    'the audit service to report its consumer lag',
+    async () => {
+      const text = await (await fetch(`${need('AUDIT_URL')}/metrics`)).text();
+      return text.includes('phigate_audit_consumer_lag{') ? text : undefined;
+    },
+    30_000,
+    250,
+  );
+  assert.match(metrics, /^phigate_audit_quarantined_total\{reason="TEXT_NUL"[^}]*\} [1-9]/m);
+  const admin = kafka.admin();
+  await admin.connect();
+  const partitions = (await admin.fetchTopicOffsets(TOPICS.AUDIT)).length;
+  await admin.disconnect();
+  assert.equal([...metrics.matchAll(/^phigate_audit_consumer_lag\{partition="\d+"[^}]*\} \d+$/gm)].length, partitions, 'one lag gauge per partition');
 });
