@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ColumnInfo, classify, describeRows, likeMatches, rewriteViews, SHAPES, showRows, type TableRef, typeJson } from './metadata.js';
+import type { AppError } from '@phigate/errors';
+import {
+  type ColumnInfo,
+  classify,
+  describeRows,
+  likeMatches,
+  Metadata,
+  type MetadataQueries,
+  rewriteViews,
+  SHAPES,
+  showRows,
+  type TableRef,
+  typeJson,
+} from './metadata.js';
 
 const VISIBLE: TableRef[] = [
   { database: 'CLINICAL', schema: 'PUBLIC', name: 'PATIENTS' },
@@ -166,4 +179,43 @@ test('likeMatches: case-insensitive, % and _', () => {
   assert.ok(!likeMatches('claim', 'CLAIMS'));
   assert.ok(likeMatches(undefined, 'X'));
   assert.ok(!likeMatches('a.c', 'ABC'));
+});
+
+test('Metadata.submit: lists only what the decision path allows; a hidden DESCRIBE is recorded and reads as missing; INFORMATION_SCHEMA runs narrowed', async () => {
+  const tables = [
+    { database: 'CLINICAL', schema: 'PUBLIC', name: 'PATIENTS' },
+    { database: 'CLINICAL', schema: 'PUBLIC', name: 'DEMO_META' },
+    { database: 'CLINICAL', schema: 'INFORMATION_SCHEMA', name: 'TABLES' },
+  ];
+  const recorded: string[] = [];
+  const submitted: Array<{ sql: string; upstreamSql?: string }> = [];
+  const row = (table: string, column: string) => ['CLINICAL', 'PUBLIC', table, column, '1', 'TEXT', '16777216', null, null, null, 'YES', null];
+  const q = {
+    catalog: async () => ({ database: 'CLINICAL', tables: () => tables }),
+    decide: async (r: { sql: string }) => ({ action: r.sql.includes('DEMO_META') ? 'deny' : 'allow' }),
+    prepare: async (r: { requestId: string }) => ({ ctx: { requestId: r.requestId }, analysis: {}, decision: {} }),
+    execute: async () => ({ columns: [], rows: [row('PATIENTS', 'ID'), row('DEMO_META', 'SECRET')], rowCount: 2, truncated: false, command: 'SELECT' }),
+    recordOrFail: async (_ctx: unknown, events: Array<{ type: string }>) => {
+      recorded.push(...events.map((e) => e.type));
+    },
+    submit: async (r: { sql: string; upstreamSql?: string }) => {
+      submitted.push(r);
+      return { kind: 'result' };
+    },
+  };
+  const m = new Metadata(q as unknown as MetadataQueries);
+  const req = { requestId: 'r1', sessionId: 's', frontDoor: 'snowflake', identity: {}, connection: 'clinical-sf', params: [], traceparent: '' } as never;
+  const show = await m.submit({ ...(req as object), sql: 'SHOW TABLES' } as never, classify('SHOW TABLES')!, CTX);
+  assert.equal(show.kind, 'result');
+  assert.deepEqual(show.kind === 'result' ? show.result.rows.map((r) => r[1]) : [], ['PATIENTS']);
+  const columns = await m.submit({ ...(req as object), sql: 'SHOW COLUMNS' } as never, classify('SHOW COLUMNS')!, CTX);
+  assert.deepEqual(columns.kind === 'result' ? columns.result.rows.map((r) => `${r[0]}.${r[2]}`) : [], ['PATIENTS.ID']);
+  await assert.rejects(
+    m.submit({ ...(req as object), sql: 'DESC TABLE DEMO_META' } as never, classify('DESC TABLE DEMO_META')!, CTX),
+    (e: AppError) => e.code === 'GATEWAY_SF_OBJECT_NOT_VISIBLE' && e.message === "Table 'DEMO_META' does not exist or not authorized.",
+  );
+  assert.deepEqual(recorded, ['query.failed']);
+  await m.submit({ ...(req as object), sql: 'select * from information_schema.tables' } as never, { type: 'information_schema' }, CTX);
+  assert.equal(submitted[0]!.sql, 'select * from information_schema.tables');
+  assert.match(submitted[0]!.upstreamSql!, /TABLE_NAME IN \('PATIENTS'\)\)\)\)$/);
 });
