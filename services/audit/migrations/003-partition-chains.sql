@@ -44,20 +44,29 @@ ALTER TABLE audit_checkpoints ALTER COLUMN last_hash DROP NOT NULL;
 ALTER TABLE audit_checkpoints ALTER COLUMN first_seq DROP NOT NULL;
 ALTER TABLE audit_checkpoints ALTER COLUMN first_prev DROP NOT NULL;
 
--- The retention purge deletes a prefix of the format 1 chain only (a per-partition purge is not
--- implemented yet: format 2 records are kept).
-CREATE OR REPLACE FUNCTION audit_purge(p_keep_from bigint, p_before timestamptz) RETURNS bigint
+-- The store's own retention floor, checked by every purge function whatever the service asks for.
+CREATE OR REPLACE FUNCTION audit_purge_floor(p_before timestamptz) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   v_floor integer;
-  v_prev bytea;
-  v_young bigint;
-  v_deleted bigint;
 BEGIN
   SELECT min_retention_days INTO v_floor FROM audit_settings;
   IF p_before > now() - make_interval(days => coalesce(v_floor, 2190)) THEN
     RAISE EXCEPTION 'purge cutoff is younger than the minimum retention (% days)', v_floor USING ERRCODE = '42501';
   END IF;
+END $$;
+REVOKE ALL ON FUNCTION audit_purge_floor(timestamptz) FROM PUBLIC;
+
+-- The retention purge of the format 1 chain deletes format 1 records only (partition chains have
+-- audit_purge_chain below).
+CREATE OR REPLACE FUNCTION audit_purge(p_keep_from bigint, p_before timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  v_prev bytea;
+  v_young bigint;
+  v_deleted bigint;
+BEGIN
+  PERFORM audit_purge_floor(p_before);
   SELECT prev_hash INTO v_prev FROM audit_events WHERE seq = p_keep_from AND kafka_topic IS NULL;
   IF v_prev IS NULL THEN
     RAISE EXCEPTION 'purge must keep an existing record' USING ERRCODE = '22023';
@@ -78,3 +87,36 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION audit_purge(bigint, timestamptz) FROM PUBLIC;
 SELECT format('GRANT EXECUTE ON FUNCTION audit_purge(bigint, timestamptz) TO %I', :'app_role') \gexec
+
+-- The retention purge of a partition chain: deletes the records before offset p_keep_from of one
+-- chain, only behind a signed purge anchor (a format 2 checkpoint of kind purge whose line for this
+-- chain names that first kept record and the hash it links to), never younger than the floor.
+CREATE OR REPLACE FUNCTION audit_purge_chain(p_topic text, p_partition int, p_keep_from bigint, p_before timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  v_prev bytea;
+  v_young bigint;
+  v_deleted bigint;
+BEGIN
+  PERFORM audit_purge_floor(p_before);
+  SELECT prev_hash INTO v_prev FROM audit_events WHERE kafka_topic = p_topic AND kafka_partition = p_partition AND kafka_offset = p_keep_from;
+  IF v_prev IS NULL THEN
+    RAISE EXCEPTION 'purge must keep an existing record' USING ERRCODE = '22023';
+  END IF;
+  SELECT count(*) INTO v_young FROM audit_events
+   WHERE kafka_topic = p_topic AND kafka_partition = p_partition AND kafka_offset < p_keep_from AND ingested_at >= p_before;
+  IF v_young > 0 THEN
+    RAISE EXCEPTION 'purge would delete % records younger than the cutoff', v_young USING ERRCODE = '42501';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE kind = 'purge' AND body LIKE 'phigate-audit-checkpoint/2' || E'\n%'
+                   AND position(format(E'\nchain %s %s first %s %s ', p_topic, p_partition, p_keep_from, encode(v_prev, 'hex')) IN body) > 0) THEN
+    RAISE EXCEPTION 'purge needs a signed purge anchor for offset % of %/%', p_keep_from, p_topic, p_partition USING ERRCODE = '55000';
+  END IF;
+  PERFORM set_config('phigate.audit_purge', 'on', true);
+  DELETE FROM audit_events WHERE kafka_topic = p_topic AND kafka_partition = p_partition AND kafka_offset < p_keep_from;
+  GET DIAGNOSTICS v_deleted = ROW_COUNT;
+  PERFORM set_config('phigate.audit_purge', 'off', true);
+  RETURN v_deleted;
+END $$;
+REVOKE ALL ON FUNCTION audit_purge_chain(text, int, bigint, timestamptz) FROM PUBLIC;
+SELECT format('GRANT EXECUTE ON FUNCTION audit_purge_chain(text, int, bigint, timestamptz) TO %I', :'app_role') \gexec

@@ -191,11 +191,13 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
     lag = { total, measured: true };
   };
   const purge = async () => {
-    const r = await store.purge(new Date(Date.now() - config.AUDIT_RETENTION_DAYS * DAY_MS), sign, origin);
-    if (r.deleted) {
-      checkpoints.inc({ kind: 'purge' });
-      purged.inc(r.deleted);
-      log.info({ deleted: r.deleted, keptFrom: r.keptFrom, anchor: r.anchor }, 'retention purge done');
+    const before = new Date(Date.now() - config.AUDIT_RETENTION_DAYS * DAY_MS);
+    const r = await store.purge(before, sign, origin);
+    const c = await store.purgeChains(before, signH, origin);
+    if (r.deleted || c.deleted) {
+      checkpoints.inc({ kind: 'purge' }, (r.deleted ? 1 : 0) + (c.deleted ? 1 : 0));
+      purged.inc(r.deleted + c.deleted);
+      log.info({ deleted: r.deleted + c.deleted, chains: c.chains, anchor: c.anchor ?? r.anchor }, 'retention purge done');
     }
   };
 

@@ -24,6 +24,8 @@ export interface ChainExtent {
   records: number;
   /** Records after the newest signed head of this chain. */
   unsigned: number;
+  /** The purge anchor (a checkpoint seq) the chain's first record was checked against, if purged. */
+  anchoredBy?: number;
 }
 
 /** The outcome of verifying the per-partition chains. */
@@ -59,12 +61,15 @@ export async function verifyChains(
   // Per chain: the hash each signed head expects at its offset, and the newest signed head.
   const expected = new Map<string, Map<string, { hash: Buffer; checkpoint: number }>>();
   const newest = new Map<string, { topic: string; partition: number; first: string; offset: bigint; checkpoint: number }>();
+  // Per chain: the latest purge anchor, where the chain may start instead of genesis.
+  const anchors = new Map<string, { offset: string; prev: Buffer; checkpoint: number }>();
   for (const c of [...checkpoints].sort((a, b) => a.seq - b.seq)) {
     const body = decodeHeads(c.body);
     const reason = checkpointProblem(c, body, trust);
     if (reason || !body) return fail({ reason: reason ?? 'checkpoint_malformed', checkpoint: c.seq });
     for (const h of body.heads) {
       const k = chainKey(h.topic, h.partition);
+      if (body.kind === 'purge') anchors.set(k, { offset: h.firstOffset, prev: h.firstPrev, checkpoint: c.seq });
       const m = expected.get(k) ?? new Map();
       m.set(h.lastOffset, { hash: h.lastHash, checkpoint: c.seq });
       expected.set(k, m);
@@ -104,7 +109,11 @@ export async function verifyChains(
       if (bad) return bad;
       cur = { topic: r.topic, partition: r.partition, firstOffset: r.offset, lastOffset: r.offset, records: 0, unsigned: 0 };
       prev = undefined;
-      if (!r.prevHash.equals(GENESIS)) return fail({ reason: 'unanchored_start', ...where });
+      const anchor = anchors.get(chainKey(r.topic, r.partition));
+      if (anchor) {
+        if (r.offset !== anchor.offset || !r.prevHash.equals(anchor.prev)) return fail({ reason: 'anchor_mismatch', ...where, checkpoint: anchor.checkpoint });
+        cur.anchoredBy = anchor.checkpoint;
+      } else if (!r.prevHash.equals(GENESIS)) return fail({ reason: 'unanchored_start', ...where });
     } else if (prev) {
       const next = BigInt(prev.offset) + 1n;
       if (BigInt(r.offset) !== next)

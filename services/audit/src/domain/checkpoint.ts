@@ -109,7 +109,8 @@ export interface ChainHead {
 /** A signed vector of chain heads. */
 export interface HeadsCheckpoint {
   origin: string;
-  kind: 'periodic';
+  /** periodic: the heads at a point in time; purge: also anchors each listed chain at its `first` record. */
+  kind: 'periodic' | 'purge';
   time: Date;
   heads: ChainHead[];
 }
@@ -136,7 +137,7 @@ export function decodeHeads(body: string): HeadsCheckpoint | undefined {
   const lines = body.split('\n');
   if (lines.length < 5 || lines[0] !== HEADS_FORMAT || lines.at(-1) !== '') return undefined;
   const origin = LINE.origin.exec(lines[1]!);
-  const kind = /^kind (periodic)$/.exec(lines[2]!);
+  const kind = /^kind (periodic|purge)$/.exec(lines[2]!);
   const time = LINE.time.exec(lines[3]!);
   if (!origin || !kind || !time) return undefined;
   const t = new Date(time[1]!);
@@ -154,7 +155,7 @@ export function decodeHeads(body: string): HeadsCheckpoint | undefined {
       lastHash: Buffer.from(m[6]!, 'hex'),
     });
   }
-  return { origin: origin[1]!, kind: 'periodic', time: t, heads };
+  return { origin: origin[1]!, kind: kind[1] as HeadsCheckpoint['kind'], time: t, heads };
 }
 
 /** Signs a checkpoint of chain heads with an Ed25519 private key. */

@@ -63,6 +63,12 @@ const CHAIN_LOCK = 0x70686967;
 const isDataError = (err: unknown) => /^(22|54)/.test(String((err as { code?: string })?.code ?? ''));
 const isUniqueViolation = (err: unknown) => (err as { code?: string })?.code === '23505';
 
+/** The store refused a purge (its floor, a missing anchor, younger records) or was unavailable. */
+const purgeError = (err: unknown): AppError =>
+  (err as { code?: string }).code === '42501' || (err as { code?: string }).code === '55000'
+    ? new AppError('AUDIT_PURGE_REFUSED', { cause: err, details: { reason: (err as Error).message } })
+    : new AppError('AUDIT_STORE_UNAVAILABLE', { cause: err });
+
 /** A message kept quarantined: where it is, why, and what it was. */
 export interface Quarantined extends RecordPosition {
   reason: QuarantineReason;
@@ -453,37 +459,8 @@ export class PgAuditStore {
   async checkpointHeads(sign: HeadsSigner, origin: string): Promise<SignedHeads | undefined> {
     const client = await this.connect();
     try {
-      const r = await client.query<{
-        kafka_topic: string;
-        kafka_partition: number;
-        first_offset: string;
-        first_prev: Buffer;
-        last_offset: string;
-        last_hash: Buffer;
-      }>(
-        `WITH RECURSIVE c AS (
-           (SELECT kafka_topic, kafka_partition FROM audit_events WHERE kafka_topic IS NOT NULL ORDER BY kafka_topic, kafka_partition LIMIT 1)
-           UNION ALL
-           SELECT n.kafka_topic, n.kafka_partition FROM c, LATERAL (
-             SELECT kafka_topic, kafka_partition FROM audit_events
-              WHERE kafka_topic IS NOT NULL AND (kafka_topic, kafka_partition) > (c.kafka_topic, c.kafka_partition)
-              ORDER BY kafka_topic, kafka_partition LIMIT 1) n)
-         SELECT c.kafka_topic, c.kafka_partition, f.kafka_offset::text AS first_offset, f.prev_hash AS first_prev, l.kafka_offset::text AS last_offset, l.hash AS last_hash
-           FROM c,
-           LATERAL (SELECT kafka_offset, prev_hash FROM audit_events WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic
-                      AND kafka_partition = c.kafka_partition ORDER BY kafka_offset LIMIT 1) f,
-           LATERAL (SELECT kafka_offset, hash FROM audit_events WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic
-                      AND kafka_partition = c.kafka_partition ORDER BY kafka_offset DESC LIMIT 1) l`,
-      );
-      if (!r.rows.length) return undefined;
-      const heads: ChainHead[] = r.rows.map((x) => ({
-        topic: x.kafka_topic,
-        partition: x.kafka_partition,
-        firstOffset: x.first_offset,
-        firstPrev: x.first_prev,
-        lastOffset: x.last_offset,
-        lastHash: x.last_hash,
-      }));
+      const heads = await this.heads(client);
+      if (!heads.length) return undefined;
       const latest = await client.query<{ body: string }>(`SELECT body FROM audit_checkpoints WHERE body LIKE $1 ORDER BY seq DESC LIMIT 1`, [
         `${HEADS_FORMAT}%`,
       ]);
@@ -574,9 +551,92 @@ export class PgAuditStore {
       return { deleted: Number(r.rows[0]?.n ?? 0), keptFrom, anchor };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if ((err as { code?: string }).code === '42501' || (err as { code?: string }).code === '55000')
-        throw new AppError('AUDIT_PURGE_REFUSED', { cause: err, details: { reason: (err as Error).message } });
-      throw new AppError('AUDIT_STORE_UNAVAILABLE', { cause: err });
+      throw purgeError(err);
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Every partition chain's first and last record (a skip scan over the chain index). */
+  private async heads(client: pg.PoolClient): Promise<ChainHead[]> {
+    const r = await client.query<{
+      kafka_topic: string;
+      kafka_partition: number;
+      first_offset: string;
+      first_prev: Buffer;
+      last_offset: string;
+      last_hash: Buffer;
+    }>(
+      `WITH RECURSIVE c AS (
+         (SELECT kafka_topic, kafka_partition FROM audit_events WHERE kafka_topic IS NOT NULL ORDER BY kafka_topic, kafka_partition LIMIT 1)
+         UNION ALL
+         SELECT n.kafka_topic, n.kafka_partition FROM c, LATERAL (
+           SELECT kafka_topic, kafka_partition FROM audit_events
+            WHERE kafka_topic IS NOT NULL AND (kafka_topic, kafka_partition) > (c.kafka_topic, c.kafka_partition)
+            ORDER BY kafka_topic, kafka_partition LIMIT 1) n)
+       SELECT c.kafka_topic, c.kafka_partition, f.kafka_offset::text AS first_offset, f.prev_hash AS first_prev, l.kafka_offset::text AS last_offset, l.hash AS last_hash
+         FROM c,
+         LATERAL (SELECT kafka_offset, prev_hash FROM audit_events WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic
+                    AND kafka_partition = c.kafka_partition ORDER BY kafka_offset LIMIT 1) f,
+         LATERAL (SELECT kafka_offset, hash FROM audit_events WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic
+                    AND kafka_partition = c.kafka_partition ORDER BY kafka_offset DESC LIMIT 1) l`,
+    );
+    return r.rows.map((x) => ({
+      topic: x.kafka_topic,
+      partition: x.kafka_partition,
+      firstOffset: x.first_offset,
+      firstPrev: x.first_prev,
+      lastOffset: x.last_offset,
+      lastHash: x.last_hash,
+    }));
+  }
+
+  /**
+   * The retention purge of the partition chains: in each chain, every record before the first one
+   * ingested at or after `before` (the newest is always kept). One signed purge anchor names each
+   * chain's first kept record and the hash it links to; then audit_purge_chain() (SECURITY
+   * DEFINER: the floor, the anchor, nothing younger) deletes, in the same transaction.
+   */
+  async purgeChains(before: Date, sign: HeadsSigner, origin: string): Promise<{ deleted: number; chains: number; anchor?: number }> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN');
+      const purge: ChainHead[] = [];
+      for (const h of await this.heads(client)) {
+        const keep = await client.query<{ o: string; prev_hash: Buffer }>(
+          `SELECT kafka_offset::text AS o, prev_hash FROM audit_events WHERE kafka_topic = $1 AND kafka_partition = $2
+              AND kafka_offset = coalesce((SELECT min(kafka_offset) FROM audit_events WHERE kafka_topic = $1 AND kafka_partition = $2 AND ingested_at >= $3), $4::bigint)`,
+          [h.topic, h.partition, before.toISOString(), h.lastOffset],
+        );
+        const k = keep.rows[0];
+        if (k && BigInt(k.o) > BigInt(h.firstOffset)) purge.push({ ...h, firstOffset: k.o, firstPrev: k.prev_hash });
+      }
+      if (!purge.length) {
+        await client.query('COMMIT');
+        return { deleted: 0, chains: 0 };
+      }
+      const signed = sign({ origin, kind: 'purge', time: new Date(), heads: purge });
+      const ins = await client.query<{ seq: string }>('INSERT INTO audit_checkpoints (kind, key_id, body, signature) VALUES ($1, $2, $3, $4) RETURNING seq', [
+        'purge',
+        signed.keyId,
+        signed.body,
+        signed.signature,
+      ]);
+      let deleted = 0;
+      for (const h of purge) {
+        const r = await client.query<{ n: string }>('SELECT audit_purge_chain($1, $2, $3, $4) AS n', [
+          h.topic,
+          h.partition,
+          h.firstOffset,
+          before.toISOString(),
+        ]);
+        deleted += Number(r.rows[0]?.n ?? 0);
+      }
+      await client.query('COMMIT');
+      return { deleted, chains: purge.length, anchor: Number(ins.rows[0]!.seq) };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw purgeError(err);
     } finally {
       client.release();
     }
