@@ -151,6 +151,8 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
 
   // Held statements: continuations in Redis, decisions from the approval service, resumed by
   // whichever replica claims them first.
+  // Names this replica in held-statement claims and in its Snowflake sessions' open transactions.
+  const replicaId = config.GATEWAY_REPLICA_ID ?? `${hostname()}:${process.pid}`;
   const signals = new HeldSignals({
     redisUrl: config.REDIS_URL,
     decisionsChannel: `${config.APPROVAL_KEY_PREFIX}decisions`,
@@ -171,7 +173,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
           details: { connection: ctx.connection },
         });
     },
-    replicaId: config.GATEWAY_REPLICA_ID ?? `${hostname()}:${process.pid}`,
+    replicaId,
     retainMs: config.GATEWAY_HELD_RETAIN_MS,
     runTimeoutMs: config.GATEWAY_HELD_RUN_TIMEOUT_MS,
     maxExpiryMs: config.GATEWAY_HELD_MAX_EXPIRY_MS,
@@ -234,6 +236,8 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
           session: (connection, role) => upstream.session(connection, role),
           warehouseOf: (connection) => registry.snapshot().get(connection)?.warehouse,
         },
+        replicaId,
+        transactionIdleMs: config.GATEWAY_SF_TRANSACTION_IDLE_SEC * 1000,
       });
     },
     ops: {

@@ -98,6 +98,8 @@ export const gatewayConfigSchema = z
     GATEWAY_SF_RESULT_TTL_MS: fields.ms(900_000),
     /** Snowflake door: base URL written into result chunk URLs (default: the scheme and Host the client used). */
     GATEWAY_SF_PUBLIC_URL: z.url().optional(),
+    /** Snowflake door: a client's open transaction idle this long (no statement running) is rolled back, freeing its upstream session. */
+    GATEWAY_SF_TRANSACTION_IDLE_SEC: z.coerce.number().int().min(10).default(3600),
     /** PostgreSQL wire door: listen address and port (0: any free port). */
     GATEWAY_PG_HOST: fields.host(),
     /** PostgreSQL wire door port (0: any free port). */

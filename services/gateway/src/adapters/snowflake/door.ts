@@ -39,6 +39,10 @@ export interface SnowflakeDoorDeps {
   upstream?: { session(connection: string, role: string): Promise<UpstreamSession>; warehouseOf?(connection: string): string | undefined };
   /** How often open transactions are checked against their (possibly expired) door sessions (ms). */
   transactionSweepMs?: number;
+  /** An open transaction idle this long is rolled back (ms; default one hour). */
+  transactionIdleMs?: number;
+  /** This replica's name (a session's open transaction is recorded as held here); default a random one. */
+  replicaId?: string;
 }
 
 /** What the door reads of every request before an endpoint sees it: the JSON body and the query string. */
@@ -68,11 +72,12 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
     alive: (id) => d.store.sessionAlive(id),
     log: d.log,
     sweepMs: d.transactionSweepMs ?? 30_000,
+    idleMs: d.transactionIdleMs ?? 3_600_000,
   });
   const control = new SessionControl({
     store: d.store,
     transactions,
-    replica: randomUUID(),
+    replica: d.replicaId ?? randomUUID(),
     ...(upstream?.warehouseOf ? { warehouseOf: (c) => upstream.warehouseOf?.(c) } : {}),
     log: d.log,
   });

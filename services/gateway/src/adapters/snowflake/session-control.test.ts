@@ -21,6 +21,8 @@ function fakeSession(log: string[], name: string): UpstreamSession {
   };
 }
 
+let clock = 0;
+
 function setup(alive = true) {
   const log: string[] = [];
   let pinned = 0;
@@ -30,6 +32,8 @@ function setup(alive = true) {
     alive: async () => alive,
     log: createLogger({ service: 'test', level: 'silent' }),
     sweepMs: 60_000,
+    idleMs: 1000,
+    now: () => clock,
   });
   const control = new SessionControl({
     store: {
@@ -134,4 +138,23 @@ test('USE: the session’s own warehouse, database, schema and role pass; others
   assert.equal(await codeOf(control.answer(s, 'USE ROLE sysadmin')), 'GATEWAY_SF_ROLE_CHANGE_REFUSED');
   assert.equal(await codeOf(control.answer(s, 'USE SECONDARY ROLES ALL')), 'GATEWAY_SF_ROLE_CHANGE_REFUSED');
   assert.equal(await control.answer(s, 'SELECT 1'), undefined);
+});
+
+test('an open transaction idle past its limit is rolled back; one with a statement running is not', async () => {
+  const { log, control, transactions, s } = setup();
+  await control.answer(s, 'BEGIN');
+  const running = await control.statementSession(s);
+  clock += 5000;
+  await transactions.sweep();
+  assert.ok(transactions.current(s.id), 'a statement is running on it');
+  control.statementDone(s, running!);
+  clock += 500;
+  await transactions.sweep();
+  assert.ok(transactions.current(s.id), 'not idle long enough');
+  clock += 1000;
+  await transactions.sweep();
+  assert.equal(transactions.current(s.id), undefined);
+  assert.deepEqual(log, ['s1: BEGIN', 's1: ROLLBACK', 's1: released']);
+  // The session's record still names this replica: its next statement learns the transaction is gone.
+  assert.equal(await codeOf(control.statementSession(s)), 'GATEWAY_SF_TRANSACTION_ELSEWHERE');
 });

@@ -55,10 +55,17 @@ export class SessionControl {
    * when AUTOCOMMIT is off (Snowflake opens one with the first statement), else none (pooled).
    */
   async statementSession(s: SfSession): Promise<UpstreamSession | undefined> {
-    const open = this.d.transactions.current(s.id);
+    const open = this.d.transactions.use(s.id);
     if (open) return open;
     this.assertNotElsewhere(s);
-    return autocommitOff(s.settings) ? this.begin(s) : undefined;
+    if (!autocommitOff(s.settings)) return undefined;
+    await this.begin(s);
+    return this.d.transactions.use(s.id);
+  }
+
+  /** The statement that statementSession gave `session` to has ended. */
+  statementDone(s: SfSession, session: UpstreamSession): void {
+    this.d.transactions.done(s.id, session);
   }
 
   /**
@@ -71,7 +78,7 @@ export class SessionControl {
       throw new AppError('GATEWAY_SF_TRANSACTION_ELSEWHERE', {
         message:
           s.transactionOn === this.d.replica
-            ? "This session's open transaction was lost; ROLLBACK to end it."
+            ? "This session's open transaction is gone (rolled back after GATEWAY_SF_TRANSACTION_IDLE_SEC without a statement, or lost); ROLLBACK to end it."
             : "This session's open transaction is held by another phigate replica (route a session's requests to one replica), or was lost when that replica stopped; ROLLBACK to end it here.",
       });
   }

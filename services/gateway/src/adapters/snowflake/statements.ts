@@ -8,6 +8,7 @@ import { AppError, toAppError } from '@phigate/errors';
 import { dmlCounters, type Envelope, inProgress, ok, resultData, statementTypeId } from '@phigate/snowflake-wire';
 import type { Logger } from '@phigate/telemetry';
 import type { HeldQueries } from '../../domain/held-queries.js';
+import type { UpstreamSession } from '../../domain/ports.js';
 import type { QueryService } from '../../domain/query-service.js';
 import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import { bindStatement, takesArrayBinds } from './binds.js';
@@ -113,9 +114,10 @@ export class Statements {
   }
 
   private async run(s: SfSession, q: QueryRecord, sql: string, params: unknown[], traceparent: string): Promise<void> {
+    let session: UpstreamSession | undefined;
     try {
       // Inside the client's transaction (or AUTOCOMMIT off) the statement runs on its pinned upstream session.
-      const session = await this.d.control?.statementSession(s);
+      session = await this.d.control?.statementSession(s);
       const outcome = await this.submit(s, {
         requestId: q.queryId,
         sessionId: String(s.id),
@@ -145,6 +147,8 @@ export class Statements {
       q.status = 'failed';
       q.error = statementError(e, q.queryId);
       q.endTime = Date.now();
+    } finally {
+      if (session) this.d.control?.statementDone(s, session);
     }
     await this.results.settle(q);
   }

@@ -15,21 +15,48 @@ export interface TransactionDeps {
   log: Logger;
   /** How often open transactions are checked against their door sessions (ms). */
   sweepMs: number;
+  /** A transaction with no statement running for this long is rolled back (ms): a client gone without logging out must not hold a pooled upstream session until its session expires. */
+  idleMs: number;
+  now?: () => number;
 }
 
 interface Open {
   session: UpstreamSession;
+  /** Statements running on it now. */
+  running: number;
+  /** When it was last used (ms since the epoch). */
+  usedAt: number;
 }
 
 export class SfTransactions {
   private readonly open = new Map<number, Open>();
   private sweeper: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
 
-  constructor(private readonly d: TransactionDeps) {}
+  constructor(private readonly d: TransactionDeps) {
+    this.now = d.now ?? Date.now;
+  }
 
   /** The upstream session of the door session's open transaction, if it has one here. */
   current(sessionId: number): UpstreamSession | undefined {
     return this.open.get(sessionId)?.session;
+  }
+
+  /** The open transaction's session for a statement about to run on it (`done` when it ends). */
+  use(sessionId: number): UpstreamSession | undefined {
+    const tx = this.open.get(sessionId);
+    if (!tx) return undefined;
+    tx.running++;
+    tx.usedAt = this.now();
+    return tx.session;
+  }
+
+  /** A statement that ran on `session` (use) ended. */
+  done(sessionId: number, session: UpstreamSession): void {
+    const tx = this.open.get(sessionId);
+    if (tx?.session !== session) return;
+    tx.running = Math.max(0, tx.running - 1);
+    tx.usedAt = this.now();
   }
 
   /** Opens a transaction (BEGIN on a pinned session); inside one, BEGIN changes nothing, as Snowflake ignores it. */
@@ -49,7 +76,7 @@ export class SfTransactions {
       void session.control('ROLLBACK').finally(() => session.release());
       return raced.session;
     }
-    this.open.set(s.id, { session });
+    this.open.set(s.id, { session, running: 0, usedAt: this.now() });
     this.startSweeping();
     this.d.log.info({ sessionId: s.id }, 'snowflake transaction opened');
     return session;
@@ -94,7 +121,12 @@ export class SfTransactions {
   }
 
   async sweep(): Promise<void> {
-    for (const id of [...this.open.keys()]) {
+    for (const [id, tx] of [...this.open]) {
+      if (tx.running === 0 && this.now() - tx.usedAt > this.d.idleMs) {
+        // The session's record still names this replica: its next statement learns the transaction is gone.
+        await this.abandon(id, 'idle');
+        continue;
+      }
       const alive = await this.d.alive(id).catch(() => true);
       if (!alive) await this.abandon(id, 'session expired or closed');
     }
