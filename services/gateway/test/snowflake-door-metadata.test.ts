@@ -119,7 +119,7 @@ test('policy, not only the role, decides what is listed: billing (whose role may
 });
 
 test('snowflake-sqlalchemy: inspect().get_schema_names/get_table_names/get_columns and pandas.read_sql through the engine', async () => {
-  const python = await tool('pydeps', '--print-sqlalchemy', 'snowflake-sqlalchemy');
+  const python = await tool('pydeps', '--print', 'snowflake-sqlalchemy (in the Python connector venv)');
   const { host, port } = gateway();
   const s = await steps(python, [join(FIXTURES, 'snowflake/metadata_sqlalchemy.py'), host, port, ACCOUNT, await demoToken('etl-pipeline')]);
   assert.deepEqual(s.schemas.names, ['public', 'scratch']);
