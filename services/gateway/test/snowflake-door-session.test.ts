@@ -73,6 +73,7 @@ test('Python: ALTER SESSION SET QUERY_TAG and TIMEZONE (timestamps in that zone)
     utc: '2024-01-01T12:00:00+00:00',
     zoned: '2024-01-01T07:00:00-05:00',
     unset: '2024-01-01T12:00:00+00:00',
+    shown: [['QUERY_TAG', 'phigate-test', '', 'SESSION', 'applied to the warehouse session', 'STRING']],
   });
   for (const k of ['warehouse', 'database', 'schema', 'dbt']) assert.equal(use[k], null, `${k} is accepted`);
   assert.deepEqual([use.otherWarehouse.errno, use.otherWarehouse.sqlstate, use.otherWarehouse.code], [2043, '02000', 'GATEWAY_SF_USE_REFUSED']);

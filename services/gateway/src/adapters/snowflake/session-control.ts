@@ -5,11 +5,11 @@
 // to policy; each is answered as Snowflake answers it ("Statement executed successfully.").
 import { randomUUID } from 'node:crypto';
 import { AppError } from '@phigate/errors';
-import { type Envelope, ok, resultData, statementTypeId, textColumn } from '@phigate/snowflake-wire';
+import { type ColumnType, type Envelope, ok, resultData, statementTypeId, textColumn } from '@phigate/snowflake-wire';
 import type { Logger } from '@phigate/telemetry';
 import type { UpstreamSession } from '../../domain/ports.js';
 import { sessionInfo } from './login.js';
-import { autocommitOff, classifySession, type SessionStatement, upstreamSettings, withSessionParameters } from './session-statements.js';
+import { autocommitOff, classifySession, parameterRows, type SessionStatement, upstreamSettings, withSessionParameters } from './session-statements.js';
 import type { SfSession, SfStore } from './store.js';
 import type { SfTransactions } from './transactions.js';
 
@@ -47,6 +47,8 @@ export class SessionControl {
       case 'use':
         this.use(s, st);
         return done(s, 'USE');
+      case 'show-parameters':
+        return reply(s, 'SHOW', PARAMETER_COLUMNS, parameterRows(s.settings, st.like));
     }
   }
 
@@ -174,13 +176,20 @@ export class SessionControl {
 /** ALTER SESSION's statement type (Snowflake's SCL family, 0x4000, class 0x4100). */
 const ALTER_SESSION = 0x4100;
 
+/** SHOW PARAMETERS' columns, in Snowflake's order. */
+const PARAMETER_COLUMNS = ['key', 'value', 'default', 'level', 'description', 'type'].map((n) => textColumn(n, false));
+
 /** Snowflake's answer to a statement that changes the session: one `status` row. */
 function done(s: SfSession, command: string | number): Envelope {
+  return reply(s, command, [textColumn('status', false)], [['Statement executed successfully.']]);
+}
+
+function reply(s: SfSession, command: string | number, columns: ColumnType[], rowset: string[][]): Envelope {
   const data = resultData({
     queryId: randomUUID(),
-    columns: [textColumn('status', false)],
-    rowset: [['Statement executed successfully.']],
-    total: 1,
+    columns,
+    rowset,
+    total: rowset.length,
     statementTypeId: typeof command === 'number' ? command : statementTypeId(command),
     session: sessionInfo(s),
     arrayBindSupported: false,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAppError } from '@phigate/errors';
-import { autocommitOff, classifySession, upstreamSettings, withSessionParameters } from './session-statements.js';
+import { autocommitOff, classifySession, parameterRows, upstreamSettings, withSessionParameters } from './session-statements.js';
 
 const refusal = (sql: string) => {
   try {
@@ -22,7 +22,7 @@ test('transaction control in the forms drivers and people send it', () => {
 });
 
 test('any other statement is not a session statement', () => {
-  for (const sql of ['SELECT 1', "SELECT 'BEGIN'", 'BEGIN; SELECT 1', 'COMMIT AND CHAIN', 'ALTER TABLE T SET X = 1', 'SHOW PARAMETERS', 'USE'])
+  for (const sql of ['SELECT 1', "SELECT 'BEGIN'", 'BEGIN; SELECT 1', 'COMMIT AND CHAIN', 'ALTER TABLE T SET X = 1', 'SHOW PARAMETERS IN ACCOUNT', 'USE'])
     assert.equal(classifySession(sql), undefined, sql);
 });
 
@@ -97,4 +97,25 @@ test('settings: what the upstream gets (SQL literals), what drivers read back, A
     { name: 'QUOTED_IDENTIFIERS_IGNORE_CASE', value: false },
   ]);
   assert.deepEqual(withSessionParameters(undefined, undefined), [{ name: 'AUTOCOMMIT', value: true }]);
+});
+
+test('SHOW PARAMETERS [LIKE …] [IN SESSION]: the allow-list with the session’s values', () => {
+  assert.deepEqual(classifySession("SHOW PARAMETERS LIKE 'time%' IN SESSION"), { kind: 'show-parameters', like: 'time%' });
+  assert.deepEqual(classifySession('show parameters'), { kind: 'show-parameters' });
+  assert.equal(classifySession('SHOW PARAMETERS IN ACCOUNT'), undefined);
+  assert.deepEqual(
+    parameterRows({ TIMEZONE: 'Europe/Paris' }, 'time%').map((r) => r.slice(0, 4)),
+    [
+      ['TIME_INPUT_FORMAT', 'AUTO', 'AUTO', ''],
+      ['TIME_OUTPUT_FORMAT', 'HH24:MI:SS', 'HH24:MI:SS', ''],
+      ['TIMESTAMP_INPUT_FORMAT', 'AUTO', 'AUTO', ''],
+      ['TIMESTAMP_LTZ_OUTPUT_FORMAT', '', '', ''],
+      ['TIMESTAMP_NTZ_OUTPUT_FORMAT', 'YYYY-MM-DD HH24:MI:SS.FF3', 'YYYY-MM-DD HH24:MI:SS.FF3', ''],
+      ['TIMESTAMP_OUTPUT_FORMAT', 'YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM', 'YYYY-MM-DD HH24:MI:SS.FF3 TZHTZM', ''],
+      ['TIMESTAMP_TZ_OUTPUT_FORMAT', '', '', ''],
+      ['TIMEZONE', 'Europe/Paris', 'Etc/UTC', 'SESSION'],
+    ],
+  );
+  assert.equal(parameterRows(undefined, 'auto_ommit').length, 1, '_ is one character');
+  assert.deepEqual(parameterRows(undefined, 'autoommit'), []);
 });

@@ -66,7 +66,8 @@ export type SessionStatement =
   | { kind: 'rollback' }
   | { kind: 'set'; values: Readonly<Record<string, string>> }
   | { kind: 'unset'; names: readonly string[] }
-  | { kind: 'use'; object: 'ROLE' | 'SECONDARY ROLES' | 'WAREHOUSE' | 'DATABASE' | 'SCHEMA'; name: string; database?: string };
+  | { kind: 'use'; object: 'ROLE' | 'SECONDARY ROLES' | 'WAREHOUSE' | 'DATABASE' | 'SCHEMA'; name: string; database?: string }
+  | { kind: 'show-parameters'; like?: string };
 
 /** The statement without comments and its trailing semicolon; string literals kept as written. */
 function stripped(sql: string): string {
@@ -115,6 +116,9 @@ export function classifySession(sql: string): SessionStatement | undefined {
   if (/^(BEGIN(\s+(WORK|TRANSACTION))?|START\s+TRANSACTION)(\s+NAME\s+\S+)?$/i.test(s)) return { kind: 'begin' };
   if (/^COMMIT(\s+WORK)?$/i.test(s)) return { kind: 'commit' };
   if (/^ROLLBACK(\s+WORK)?$/i.test(s)) return { kind: 'rollback' };
+  // SHOW PARAMETERS of the session (other levels: account, user, warehouse, … are not the door's).
+  const show = /^SHOW\s+PARAMETERS(?:\s+LIKE\s+'((?:[^'\\]|\\.|'')*)')?(?:\s+IN\s+SESSION)?$/i.exec(s);
+  if (show) return show[1] === undefined ? { kind: 'show-parameters' } : { kind: 'show-parameters', like: show[1].replace(/''/g, "'") };
   const alter = /^ALTER\s+SESSION(?:\s+(SET|UNSET)\b([\s\S]*))?$/i.exec(s);
   if (alter) return alterSession(alter[1]?.toUpperCase(), alter[2] ?? '');
   const use = new RegExp(`^USE(?:\\s+(ROLE|SECONDARY\\s+ROLES|WAREHOUSE|DATABASE|SCHEMA))?\\s+(${IDENT})(?:\\s*\\.\\s*(${IDENT}))?$`, 'i').exec(s);
@@ -228,6 +232,32 @@ export function upstreamSettings(settings: Readonly<Record<string, string>> | un
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(settings ?? {})) if (SESSION_PARAMETERS[k]?.upstream) out[k] = literal(k, v);
   return out;
+}
+
+/** SHOW PARAMETERS' rows for the allow-list (Snowflake's columns: key, value, default, level, description, type). */
+export function parameterRows(settings: Readonly<Record<string, string>> | undefined, like?: string): string[][] {
+  const pattern = like === undefined ? undefined : likePattern(like);
+  return Object.entries(SESSION_PARAMETERS)
+    .filter(([name]) => !pattern || pattern.test(name))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, spec]) => {
+      const set = settings?.[name];
+      const type = spec.kind === 'bool' ? 'BOOLEAN' : spec.kind === 'int' ? 'NUMBER' : 'STRING';
+      return [
+        name,
+        set ?? spec.default,
+        spec.default,
+        set === undefined ? '' : 'SESSION',
+        spec.upstream ? 'applied to the warehouse session' : "phigate's Snowflake door",
+        type,
+      ];
+    });
+}
+
+/** Snowflake's LIKE in SHOW: case-insensitive, `%` any run, `_` one character. */
+function likePattern(like: string): RegExp {
+  const body = [...like].map((c) => (c === '%' ? '.*' : c === '_' ? '.' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}$`, 'i');
 }
 
 /** Whether the session runs each statement in an implicit transaction (AUTOCOMMIT off). */
