@@ -235,6 +235,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
         upstream: {
           session: (connection, role) => upstream.session(connection, role),
           warehouseOf: (connection) => registry.snapshot().get(connection)?.warehouse,
+          typeOf: (connection) => registry.snapshot().get(connection)?.type,
         },
         replicaId,
         transactionIdleMs: config.GATEWAY_SF_TRANSACTION_IDLE_SEC * 1000,

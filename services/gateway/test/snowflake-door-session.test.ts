@@ -188,3 +188,23 @@ test('Node: BEGIN, COMMIT and ROLLBACK as statements answer as Snowflake does; A
   const { rows } = await exec("SELECT TO_TIMESTAMP_LTZ('2024-01-01 12:00:00 +00:00') AS T");
   assert.match(JSON.stringify(rows[0]!.T), /2024-01-01 21:00:00/);
 });
+
+test('a PostgreSQL connection behind the Snowflake door: ALTER SESSION stays in the door, BEGIN/ROLLBACK pin its upstream session', async (t) => {
+  const conn = await sfConnect({
+    gatewayUrl: new URL(need('GATEWAY_URL')).origin,
+    token: await demoToken('etl-pipeline'),
+    account: 'clinical-pg',
+    database: 'clinical',
+    schema: 'public',
+  });
+  t.after(() => sfDestroy(conn));
+  const exec = (sqlText: string) =>
+    new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
+      conn.execute({ sqlText, complete: (err, _stmt, rows) => (err ? reject(err) : resolve((rows ?? []) as Array<Record<string, unknown>>)) }),
+    );
+  await exec("ALTER SESSION SET QUERY_TAG = 'etl' TIMEZONE = 'Europe/Paris'");
+  assert.deepEqual(await exec('SELECT id, ssn FROM patients WHERE id = 1'), [{ id: 1, ssn: '[REDACTED]' }]);
+  await exec('BEGIN');
+  assert.deepEqual(await exec('SELECT id FROM patients WHERE id = 2'), [{ id: 2 }]);
+  await exec('ROLLBACK');
+});

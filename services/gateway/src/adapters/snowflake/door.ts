@@ -36,7 +36,12 @@ export interface SnowflakeDoorDeps {
   heldRetainMs: number;
   publicUrl?: string;
   /** Pinned upstream sessions for clients' transactions; without it BEGIN and AUTOCOMMIT off are refused. */
-  upstream?: { session(connection: string, role: string): Promise<UpstreamSession>; warehouseOf?(connection: string): string | undefined };
+  upstream?: {
+    session(connection: string, role: string): Promise<UpstreamSession>;
+    warehouseOf?(connection: string): string | undefined;
+    /** The connection's upstream type (`snowflake`, `postgresql`). */
+    typeOf?(connection: string): string | undefined;
+  };
   /** How often open transactions are checked against their (possibly expired) door sessions (ms). */
   transactionSweepMs?: number;
   /** An open transaction idle this long is rolled back (ms; default one hour). */
@@ -79,6 +84,7 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
     transactions,
     replica: d.replicaId ?? randomUUID(),
     ...(upstream?.warehouseOf ? { warehouseOf: (c) => upstream.warehouseOf?.(c) } : {}),
+    ...(upstream?.typeOf ? { typeOf: (c) => upstream.typeOf?.(c) } : {}),
     log: d.log,
   });
   const statements = new Statements({ ...d, control }, results);

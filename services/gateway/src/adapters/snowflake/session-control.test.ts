@@ -45,6 +45,7 @@ function setup(alive = true) {
     },
     transactions,
     replica: 'here',
+    typeOf: (c) => (c === 'clinical-sf' ? 'snowflake' : 'postgresql'),
     log: createLogger({ service: 'test', level: 'silent' }),
   });
   const s = {
@@ -157,4 +158,11 @@ test('an open transaction idle past its limit is rolled back; one with a stateme
   assert.deepEqual(log, ['s1: BEGIN', 's1: ROLLBACK', 's1: released']);
   // The session's record still names this replica: its next statement learns the transaction is gone.
   assert.equal(await codeOf(control.statementSession(s)), 'GATEWAY_SF_TRANSACTION_ELSEWHERE');
+});
+
+test('ALTER SESSION parameters reach a Snowflake upstream only (a PostgreSQL connection behind the door keeps them in the door)', async () => {
+  const { control, s } = setup();
+  await control.answer(s, "ALTER SESSION SET QUERY_TAG = 'etl' TIMEZONE = 'Europe/Paris' AUTOCOMMIT = TRUE");
+  assert.deepEqual(control.settings(s), { QUERY_TAG: "'etl'", TIMEZONE: "'Europe/Paris'" });
+  assert.deepEqual(control.settings({ ...s, connection: 'clinical-pg' }), {});
 });

@@ -20,6 +20,8 @@ export interface SessionControlDeps {
   replica: string;
   /** The warehouse a connection's upstream runs on, when the connection names one. */
   warehouseOf?: (connection: string) => string | undefined;
+  /** The connection's upstream type: only a Snowflake upstream takes the client's ALTER SESSION parameters. */
+  typeOf?: (connection: string) => string | undefined;
   log: Logger;
 }
 
@@ -120,9 +122,13 @@ export class SessionControl {
     }
   }
 
-  /** The client's settings the upstream applies (name → SQL literal). */
+  /**
+   * The client's settings the upstream applies (name → SQL literal). A PostgreSQL connection behind
+   * the Snowflake door gets none: Snowflake's parameters are not its settings (they stay in the door,
+   * and in the responses' parameters the driver reads).
+   */
   settings(s: SfSession): Record<string, string> {
-    return upstreamSettings(s.settings);
+    return this.d.typeOf?.(s.connection) === 'snowflake' ? upstreamSettings(s.settings) : {};
   }
 
   private async alter(s: SfSession, st: Extract<SessionStatement, { kind: 'set' | 'unset' }>): Promise<void> {
