@@ -34,8 +34,13 @@ type Outcome =
   | { kind: 'denied'; rules: string[]; text: string; requestId?: string }
   | { kind: 'error'; code: string; text: string };
 
-/** Errors that refuse a statement as the database would (a syntax error, an unknown relation), before anything runs. */
-const INVALID = new Set(['GATEWAY_SQL_INVALID', '42601', '42P01', '1003', '001003', '2003', '002003']);
+/**
+ * Errors that refuse a statement before anything runs: as the database would (a syntax error, an
+ * unknown relation; for Snowflake the warehouse compiles what the analysis could not read, without
+ * running it, and the local warehouse rejects some valid Snowflake syntax it does not translate), or
+ * as the door itself refuses a role change (003013).
+ */
+const INVALID = new Set(['GATEWAY_SQL_INVALID', '42601', '42P01', '1003', '001003', '2003', '002003', '3013', '003013']);
 /** The rules that refuse a masked column's flow (deploy/local/policies/00-guardrails.yaml). */
 const MASKED_RULE = /^block-(masked-|predicates-on-masked-columns)/;
 const corpus = (file: string) => parse(readFileSync(join(REPO_ROOT, 'deploy/local/policies/tests', file), 'utf8')) as Corpus;
@@ -101,6 +106,8 @@ async function viaHttp(who: string, connection: string, sql: string): Promise<Ou
   if (res.status === 200) return { kind: 'rows', text };
   if (body.code === 'GATEWAY_POLICY_DENIED')
     return { kind: 'denied', rules: (body.ruleIds as string[] | undefined) ?? [String(body.ruleId)], text, requestId: body.requestId };
+  // The warehouse's own compilation error (a statement the analysis could not read, compiled without running): its code.
+  if (body.code === 'GATEWAY_UPSTREAM_ERROR' && typeof body.sfCode === 'string') return { kind: 'error', code: body.sfCode, text };
   return { kind: 'error', code: String(body.code), text };
 }
 
