@@ -88,6 +88,11 @@ test('Python: ALTER SESSION SET QUERY_TAG and TIMEZONE (timestamps in that zone)
   assert.deepEqual([use.unknown.errno, use.unknown.sqlstate, use.unknown.code], [2040, '0A000', 'GATEWAY_SF_SESSION_PARAMETER_REFUSED']);
   assert.match(use.unknown.msg, /Session parameter 'USE_CACHED_RESULT' cannot be changed .* allows: AUTOCOMMIT, .*QUERY_TAG, TIMEZONE/);
   assert.match(use.ignoreCase.msg, /QUOTED_IDENTIFIERS_IGNORE_CASE'.* accepts only FALSE/);
+  // The same parameters set at login (connect(autocommit=False, session_parameters=…)) count as ALTER SESSION does.
+  const { login } = p.steps;
+  assert.deepEqual([login.after, login.zoned], [2, '2024-01-01T07:00:00-05:00'], 'autocommit=False at connect: the write was rolled back');
+  assert.equal(login.refused.errno, 390100);
+  assert.match(login.refused.msg, /Invalid value \[true\] for parameter 'QUOTED_IDENTIFIERS_IGNORE_CASE'/);
 });
 
 test('snowflake-sqlalchemy: an engine connects (and rolls back on return), reads masked, and runs a transaction', async () => {

@@ -12,6 +12,7 @@ import type { Logger } from '@phigate/telemetry';
 import type { RequestContext } from '../../domain/ports.js';
 import type { QueryService } from '../../domain/query-service.js';
 import { loginResultFormat } from './result-format.js';
+import { loginSettings, withSessionParameters } from './session-statements.js';
 import type { SfSession, SfStore } from './store.js';
 
 export interface LoginDeps {
@@ -113,6 +114,8 @@ export async function login(d: LoginDeps, body: Record<string, unknown>, params:
     schema: shown(conn.defaultSchema),
     warehouse: params.get('warehouse')?.toUpperCase() ?? 'PHIGATE',
     ...loginResultFormat(data),
+    // AUTOCOMMIT, QUERY_TAG, TIMEZONE … a driver sets at login (session-statements.ts).
+    ...withLoginSettings(data.SESSION_PARAMETERS),
     tokenExpires: now + d.sessionValiditySec * 1000,
     masterExpires: now + d.masterValiditySec * 1000,
   });
@@ -128,7 +131,7 @@ export async function login(d: LoginDeps, body: Record<string, unknown>, params:
     });
   }
   d.log.info({ sessionId: session.id, subject: identity.subject, connection: conn.name, role }, 'snowflake session opened');
-  return loginData({
+  const granted = loginData({
     token,
     masterToken,
     validityInSeconds: d.sessionValiditySec,
@@ -137,6 +140,8 @@ export async function login(d: LoginDeps, body: Record<string, unknown>, params:
     displayUserName: identity.clientId,
     sessionInfo: sessionInfo(session),
   });
+  if (session.settings) granted.parameters = withSessionParameters(granted.parameters, session.settings);
+  return granted;
 }
 
 /** `POST /session/token-request` (RENEW): a new session token for the master token's session. */
@@ -177,4 +182,9 @@ export async function logout(d: LoginDeps, s: SfSession, params: URLSearchParams
 function uuidOf(name: string): string {
   const h = createHash('sha256').update(name).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((Number.parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function withLoginSettings(raw: unknown): Pick<SfSession, 'settings'> {
+  const settings = loginSettings(raw);
+  return settings ? { settings } : {};
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAppError } from '@phigate/errors';
-import { autocommitOff, classifySession, parameterRows, upstreamSettings, withSessionParameters } from './session-statements.js';
+import { autocommitOff, classifySession, loginSettings, parameterRows, upstreamSettings, withSessionParameters } from './session-statements.js';
 
 const refusal = (sql: string) => {
   try {
@@ -118,4 +118,15 @@ test('SHOW PARAMETERS [LIKE …] [IN SESSION]: the allow-list with the session�
   );
   assert.equal(parameterRows(undefined, 'auto_ommit').length, 1, '_ is one character');
   assert.deepEqual(parameterRows(undefined, 'autoommit'), []);
+});
+
+test('login SESSION_PARAMETERS: allow-listed ones set as ALTER SESSION would, the drivers’ own ignored, a refused value refuses', () => {
+  assert.deepEqual(loginSettings({ AUTOCOMMIT: false, query_tag: "it's", CLIENT_SESSION_KEEP_ALIVE: false, STATEMENT_TIMEOUT_IN_SECONDS: 30 }), {
+    AUTOCOMMIT: 'false',
+    QUERY_TAG: "it's",
+    STATEMENT_TIMEOUT_IN_SECONDS: '30',
+  });
+  assert.equal(loginSettings({ CLIENT_REQUEST_MFA_TOKEN: false }), undefined);
+  assert.equal(loginSettings(undefined), undefined);
+  assert.throws(() => loginSettings({ QUOTED_IDENTIFIERS_IGNORE_CASE: true }), /accepts only FALSE/);
 });

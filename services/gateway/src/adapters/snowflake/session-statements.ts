@@ -217,6 +217,23 @@ function parameterValue(name: string, raw: string): string {
   return value;
 }
 
+/**
+ * The allow-listed parameters a login-request's SESSION_PARAMETERS sets (Python's
+ * `connect(autocommit=False, session_parameters={…})`), checked as ALTER SESSION checks them; a
+ * refused value refuses the login. Others are the drivers' own (CLIENT_…) or not the door's: ignored,
+ * as they would be after login. Undefined when none is set.
+ */
+export function loginSettings(raw: unknown): Record<string, string> | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const name = k.toUpperCase();
+    if (!SESSION_PARAMETERS[name] || v === null || v === undefined || typeof v === 'object') continue;
+    out[name] = parameterValue(name, typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v));
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** A parameter's value as a SQL literal for the upstream's ALTER SESSION. */
 function literal(name: string, value: string): string {
   const kind = SESSION_PARAMETERS[name]?.kind;
