@@ -436,15 +436,16 @@ export class PgAuditStore {
   /** Checkpoints for the auditor API, newest first. */
   async listCheckpoints(
     limit: number,
-  ): Promise<{ seq: number; kind: string; lastSeq: number; createdAt: string; keyId: string; body: string; signature: string }[]> {
-    const r = await this.pool.query<{ seq: string; kind: string; last_seq: string; created_at: Date; key_id: string; body: string; signature: Buffer }>(
+  ): Promise<{ seq: number; kind: string; lastSeq?: number; createdAt: string; keyId: string; body: string; signature: string }[]> {
+    const r = await this.pool.query<{ seq: string; kind: string; last_seq: string | null; created_at: Date; key_id: string; body: string; signature: Buffer }>(
       'SELECT seq, kind, last_seq, created_at, key_id, body, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT $1',
       [limit],
     );
     return r.rows.map((x) => ({
       seq: Number(x.seq),
       kind: x.kind,
-      lastSeq: Number(x.last_seq),
+      // Format 1 checkpoints only: a checkpoint of chain heads names its offsets in its body.
+      ...(x.last_seq === null ? {} : { lastSeq: Number(x.last_seq) }),
       createdAt: x.created_at.toISOString(),
       keyId: x.key_id,
       body: x.body,
