@@ -68,6 +68,7 @@ test('Python: ALTER SESSION SET QUERY_TAG and TIMEZONE (timestamps in that zone)
   ]);
   assert.equal(await p.done, 0, `the Python script failed:\n${p.stderr()}`);
   const { parameters, use } = p.steps;
+  assert.deepEqual(p.steps.async, { step: 'async', status: 'SUCCESS', rows: [['Statement executed successfully.']] });
   assert.deepEqual(parameters, {
     step: 'parameters',
     utc: '2024-01-01T12:00:00+00:00',

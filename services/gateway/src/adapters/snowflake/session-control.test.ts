@@ -38,6 +38,7 @@ function setup(alive = true) {
   const control = new SessionControl({
     store: {
       putSettings: async (s, settings) => Object.assign(stored, { settings }, s, { settings }) as SfSession,
+      putQuery: async () => undefined,
       putTransaction: async (s, replica) => {
         stored.transactionOn = replica;
         return { ...s, transactionOn: replica };

@@ -14,7 +14,7 @@ import type { SfSession, SfStore } from './store.js';
 import type { SfTransactions } from './transactions.js';
 
 export interface SessionControlDeps {
-  store: Pick<SfStore, 'putSettings' | 'putTransaction'>;
+  store: Pick<SfStore, 'putSettings' | 'putTransaction' | 'putQuery'>;
   transactions: SfTransactions;
   /** This gateway replica (a session's open transaction is recorded as held here). */
   replica: string;
@@ -28,10 +28,33 @@ export interface SessionControlDeps {
 export class SessionControl {
   constructor(private readonly d: SessionControlDeps) {}
 
-  /** The answer to a session statement, or undefined when `sql` is any other statement. */
+  /**
+   * The answer to a session statement, or undefined when `sql` is any other statement. The answer is
+   * kept as the statement's result too, so a client that asks for it by query id (Python's
+   * get_results_from_sfqid after execute_async, monitoring) finds it.
+   */
   async answer(s: SfSession, sql: string): Promise<Envelope | undefined> {
     const st = classifySession(sql);
     if (!st) return undefined;
+    const answer = await this.answerOf(s, st);
+    const data = answer.data as Record<string, unknown> & { queryId: string };
+    const now = Date.now();
+    await this.d.store.putQuery({
+      queryId: data.queryId,
+      sessionId: s.id,
+      subject: s.identity.subject,
+      issuer: s.identity.issuer,
+      asyncExec: false,
+      status: 'done',
+      startTime: now,
+      endTime: now,
+      data,
+      chunks: [],
+    });
+    return answer;
+  }
+
+  private async answerOf(s: SfSession, st: SessionStatement): Promise<Envelope> {
     switch (st.kind) {
       case 'begin':
         await this.begin(s);
