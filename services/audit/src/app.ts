@@ -5,10 +5,12 @@ import { oidcIssuers } from '@phigate/config';
 import { Counter, createMetrics, Gauge, type Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import { buildHttp } from './adapters/http/server.js';
+import { topicPositions } from './adapters/kafka/positions.js';
 import { SiemRelay } from './adapters/kafka/siem-relay.js';
 import { createStatementRedactor } from './adapters/sql/literal-redactor.js';
 import { type HeadsSigner, PgAuditStore, type Quarantined, type SignedHeads, type Signer } from './adapters/store/pg-store.js';
 import type { AuditConfig } from './config.js';
+import { crossCheck } from './domain/chains.js';
 import { keyIdOf, signCheckpoint, signHeads, type Trust } from './domain/checkpoint.js';
 import { PhiCatalog } from './domain/phi-catalog.js';
 
@@ -208,7 +210,11 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
     auditorGroups: config.AUDITOR_GROUPS,
     catalog,
     verifyStore: async () => {
+      // The topic's committed positions first: a batch is stored before its offsets are committed.
+      const positions = await topicPositions(kafka, config.AUDIT_TOPIC, config.AUDIT_CONSUMER_GROUP).catch(() => undefined);
       const report = await store.verify(trust);
+      const lost = report.ok && positions ? crossCheck(config.AUDIT_TOPIC, report.chains, positions, await store.legacyMaxOffsets()) : undefined;
+      if (lost) Object.assign(report, { ok: false, firstBad: lost });
       if (report.checkpoints.latest) lastCheckpoint.set(report.checkpoints.latest.seq);
       return report;
     },
