@@ -135,7 +135,7 @@ test('JDBC: setAutoCommit(false), rollback() and commit(), a masked read inside'
   assert.ok(j.steps.done);
 });
 
-test('gosnowflake: BeginTx with Rollback and Commit, a masked read inside', async () => {
+test('gosnowflake: BeginTx with Rollback and Commit, a masked read inside, a bind with typed scans of the unmasked columns, async mode', async () => {
   const godeps = join(REPO_ROOT, 'deploy/local/bin/godeps-sf');
   await run('bash', [godeps]).catch((e: { stderr?: string }) => {
     throw new Error(`the gosnowflake fixture could not be built (Go 1.26+ is needed; see deploy/local/bin/godeps-sf):\n${e.stderr ?? e}`);
@@ -156,6 +156,15 @@ test('gosnowflake: BeginTx with Rollback and Commit, a masked read inside', asyn
   );
   assert.deepEqual(steps['rolled-back'], { step: 'rolled-back', inside: 1, after: 0 });
   assert.deepEqual(steps.committed, { step: 'committed', after: 1, id: 1, ssn: '[REDACTED]' });
+  assert.deepEqual(steps.bind, { step: 'bind', id: 2, ssn: '[REDACTED]', dobYear: true }, 'a bind masks SSN alone; DOB scans as a time');
+  assert.deepEqual(steps.async, {
+    step: 'async',
+    rows: [
+      [1, '[REDACTED]'],
+      [2, '[REDACTED]'],
+      [3, '[REDACTED]'],
+    ],
+  });
   assert.ok(steps.done);
 });
 
