@@ -44,7 +44,11 @@ export const auditConfigSchema = z.object({
   AUDIT_HOST: fields.host(),
   AUDIT_HTTP_PORT: fields.port(8082),
   KAFKA_BROKERS: fields.list(),
-  /** The audit topic the gateway produces to. */
+  /**
+   * The audit event topic: consumed by this service (one hash chain per partition), where it also
+   * publishes audit.event_quarantined, and against whose committed offsets verify cross-checks.
+   * Must be the topic the gateways produce to.
+   */
   AUDIT_TOPIC: z.string().default('phigate.audit.v1'),
   /** Consumer group of the audit store writers (replicas share it). */
   AUDIT_CONSUMER_GROUP: z.string().min(1).default('phigate-audit'),

@@ -42,9 +42,10 @@ interface Field {
 type Schema = { shape: Record<string, { safeParse(v: unknown): { success: boolean; data?: unknown } }> };
 
 /** Doc comments above `KEY:` lines in a config source file. */
-function comments(source: string): Map<string, string> {
+export function comments(source: string): Map<string, string> {
   const out = new Map<string, string>();
-  const re = /\/\*\*([\s\S]*?)\*\/\s*\n\s*([A-Z][A-Z0-9_]+)\s*:/g;
+  // One comment's text never spans a `*/`: a comment above a helper must not run on to the next key.
+  const re = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*([A-Z][A-Z0-9_]+)\s*:/g;
   for (const m of source.matchAll(re)) {
     const text = (m[1] ?? '')
       .split('\n')
