@@ -68,6 +68,18 @@ test('Snowflake folds unquoted names to upper case and keeps quoted ones', () =>
   assert.equal(run('select "ssn" from patients').statements[0]!.columnsResolved, false);
 });
 
+test('QUOTED_IDENTIFIERS_IGNORE_CASE: quoted names resolve as if unquoted, in upper case; the fingerprint stays the statement’s', () => {
+  const ignoring = (sql: string) => analyse(sql, 'snowflake', parse, catalog, 'PUBLIC', { quotedIdentifiersIgnoreCase: true });
+  const a = ignoring('select "ssn", p."First_Name" from "patients" as "p" where "zip" = ?');
+  assert.equal(a.understood, true);
+  assert.deepEqual(colsOf(a.statements[0]!.columnsRead), ['PATIENTS.FIRST_NAME', 'PATIENTS.SSN', 'PATIENTS.ZIP']);
+  assert.equal(a.statements[0]!.columnsResolved, true);
+  assert.deepEqual(colsOf(ignoring(`select * from identifier('"clinical"."public"."patients"')`).statements[0]!.columnsRead), ['PATIENTS.*']);
+  assert.equal(a.fingerprint, run('select "ssn", p."First_Name" from "patients" as "p" where "zip" = ?').fingerprint);
+  // Under the default the same text names other objects, which do not exist.
+  assert.equal(run('select "ssn", p."First_Name" from "patients" as "p" where "zip" = ?').understood, false);
+});
+
 test('IDENTIFIER(), JSON paths, EXCLUDE and FLATTEN resolve to the real table and column', () => {
   assert.deepEqual(colsOf(run("select * from identifier('clinical.public.patients')").statements[0]!.columnsRead), ['PATIENTS.*']);
   assert.equal(run('select * from identifier(?)').understood, false);

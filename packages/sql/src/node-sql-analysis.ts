@@ -29,6 +29,12 @@ export interface ParsedSql {
 /** Parses SQL (node-sql-parser); throws on syntax it does not understand. */
 export type SqlParser = (sql: string, dialect: 'postgresql' | 'snowflake') => ParsedSql;
 
+/** How a client's session changes name resolution (Snowflake session parameters). */
+export interface AnalysisOptions {
+  /** QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: quoted names resolve as if unquoted (upper case). */
+  quotedIdentifiersIgnoreCase?: boolean;
+}
+
 /**
  * Literal-normalised fingerprint: string and numeric literals become `?`, whitespace and case
  * outside quoted identifiers are folded. Equal fingerprints mean the same statement shape.
@@ -230,8 +236,11 @@ function countParams(ast: unknown): number {
   return n;
 }
 
-/** Splits `db.sch."Tbl"` (the argument of IDENTIFIER()) into names, folded as Snowflake folds them. */
-function identifierChain(s: string): string[] {
+/**
+ * Splits `db.sch."Tbl"` (the argument of IDENTIFIER()) into names, folded as Snowflake folds them
+ * (quoted ones too when the session sets QUOTED_IDENTIFIERS_IGNORE_CASE).
+ */
+function identifierChain(s: string, quotedIgnoreCase: boolean): string[] {
   if (s.includes(PLACEHOLDER)) throw new Unsupported('IDENTIFIER() of a literal with escapes');
   const parts: string[] = [];
   let i = 0;
@@ -252,7 +261,7 @@ function identifierChain(s: string): string[] {
         break;
       }
       if (!v) throw new Unsupported('IDENTIFIER() of an empty name');
-      parts.push(v);
+      parts.push(quotedIgnoreCase ? v.toUpperCase() : v);
     } else {
       const m = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(s.slice(i));
       if (!m) throw new Unsupported(`IDENTIFIER() of something that is not a name: ${JSON.stringify(s.slice(0, 80))}`);
@@ -303,6 +312,7 @@ class StatementAnalyser {
     private readonly parse: SqlParser,
     private readonly catalog: Catalog,
     private readonly defaultSchema: string,
+    private readonly options: AnalysisOptions,
   ) {}
 
   run(tokens: Token[], statementCount: number): StatementFacts {
@@ -442,7 +452,7 @@ class StatementAnalyser {
         const a = obj(args[0]);
         if (args.length !== 1 || a?.type !== 'single_quote_string' || typeof a.value !== 'string')
           throw new Unsupported(`${name.toUpperCase()}() of something other than a string literal`);
-        return identifierChain(a.value);
+        return identifierChain(a.value, this.options.quotedIdentifiersIgnoreCase === true);
       }
     }
     throw new Unsupported('a table reference the analyser cannot read');
@@ -755,7 +765,7 @@ class StatementAnalyser {
     if (name === 'identifier') {
       const a = obj(args[0]);
       if (args.length === 1 && a?.type === 'single_quote_string' && typeof a.value === 'string') {
-        const parts = identifierChain(a.value);
+        const parts = identifierChain(a.value, this.options.quotedIdentifiersIgnoreCase === true);
         return this.column(scope, parts.slice(0, -1), parts[parts.length - 1]!, mode);
       }
       return this.anyColumn(scope, mode);
@@ -1269,7 +1279,7 @@ class StatementAnalyser {
     if (isWord(t[k], 'IDENTIFIER') && isOp(t[k + 1], '(')) {
       const s = t[k + 2];
       if (s?.type !== 'string' || !s.simple || !isOp(t[k + 3], ')')) throw new Unsupported('IDENTIFIER() of something other than a string literal');
-      return { parts: identifierChain(s.value!), end: k + 4 };
+      return { parts: identifierChain(s.value!, this.options.quotedIdentifiersIgnoreCase === true), end: k + 4 };
     }
     const parts: string[] = [];
     let m = k;
@@ -1716,7 +1726,14 @@ const FILE_TRANSFER = /^\s*(GET|PUT)\s+(?:'[^'\\;]*'|[^\s;'"]+)\s+(?:'[^'\\;]*'|
  * understand yields `understood: false`, which policy denies unless a rule explicitly allows
  * unknown statements.
  */
-export function analyse(sql: string, dialect: 'postgresql' | 'snowflake', parse: SqlParser, catalog: Catalog, defaultSchema: string): Analysis {
+export function analyse(
+  sql: string,
+  dialect: 'postgresql' | 'snowflake',
+  parse: SqlParser,
+  catalog: Catalog,
+  defaultSchema: string,
+  options: AnalysisOptions = {},
+): Analysis {
   const notUnderstood = (fp: string, error: string, statements: StatementFacts[] = []): Analysis => ({
     dialect,
     fingerprint: fp,
@@ -1743,13 +1760,15 @@ export function analyse(sql: string, dialect: 'postgresql' | 'snowflake', parse:
     return notUnderstood(fingerprint(sql), `syntax not understood: ${(err as Error).message}`);
   }
   const fp = tokenFingerprint(tokens);
+  // QUOTED_IDENTIFIERS_IGNORE_CASE: Snowflake resolves a quoted name as if unquoted, in upper case.
+  if (options.quotedIdentifiersIgnoreCase) tokens = tokens.map((t) => (t.type === 'qident' ? { ...t, value: t.value!.toUpperCase() } : t));
   const pieces = splitStatements(tokens);
   if (!pieces.length) return notUnderstood(fp, 'nothing to analyse');
   const statements: StatementFacts[] = [];
   const errors: string[] = [];
   for (const [i, piece] of pieces.entries()) {
     try {
-      statements.push(new StatementAnalyser(parse, catalog, defaultSchema).run(piece, pieces.length));
+      statements.push(new StatementAnalyser(parse, catalog, defaultSchema, options).run(piece, pieces.length));
     } catch (err) {
       const msg =
         err instanceof Unsupported || err instanceof LexError ? err.message : `the analyser failed: ${String((err as Error)?.message ?? err).slice(0, 120)}`;

@@ -118,7 +118,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     canaryReportSample: config.GATEWAY_CANARY_REPORT_SAMPLE,
     connections: () => registry.snapshot(),
     bindings: () => bindings.bindings,
-    analyse: (sql, conn, catalog) => {
+    analyse: (sql, conn, catalog, options) => {
       if (!analyser) throw new Error('the SQL analyser is not loaded');
       // Keyed by the exact text for this catalog snapshot: repeated statements are parsed once.
       let cache = analyses.get(catalog);
@@ -126,14 +126,15 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
         cache = new Lru(config.GATEWAY_ANALYSIS_CACHE_SIZE);
         analyses.set(catalog, cache);
       }
-      const key = `${conn.name}\0${conn.dialect}\0${conn.defaultSchema}\0${sql}`;
+      const ignoreCase = options?.quotedIdentifiersIgnoreCase === true;
+      const key = `${conn.name}\0${conn.dialect}\0${conn.defaultSchema}\0${ignoreCase ? 'I' : ''}\0${sql}`;
       const hit = sql.length <= 8192 ? cache.get(key) : undefined;
       if (hit) {
         analysisHits++;
         return hit;
       }
       analysisMisses++;
-      const analysis = analyser(sql, conn.dialect, catalog, conn.defaultSchema);
+      const analysis = analyser(sql, conn.dialect, catalog, conn.defaultSchema, options);
       if (sql.length <= 8192) cache.set(key, analysis);
       return analysis;
     },

@@ -18,14 +18,16 @@ import { sfConnect, sfDestroy } from './fixtures/snowflake/connect.js';
 const run = promisify(execFile);
 const ACCOUNT = 'clinical-sf';
 
+type StoredEvent = { type: string; queryReceived?: { statement: string; queryTag?: string; analysis: { understood: boolean } } };
+
 /** The audit trail of one request, once `wanted` are all in it (the auditor's API). */
-async function auditTrail(requestId: string, wanted: string[]): Promise<string[]> {
+async function auditEvents(requestId: string, wanted: string[]): Promise<StoredEvent[]> {
   const auditor = await demoToken('audra');
   return eventually(`the audit events of ${requestId}`, async () => {
     const res = await fetch(`${need('AUDIT_URL')}/v1/requests/${requestId}`, { headers: { authorization: `Bearer ${auditor}` } });
     if (res.status !== 200) return undefined;
-    const types = ((await res.json()) as { events: Array<{ type: string }> }).events.map((e) => e.type);
-    return wanted.every((t) => types.includes(t)) ? types : undefined;
+    const events = ((await res.json()) as { events: StoredEvent[] }).events;
+    return wanted.every((t) => events.some((e) => e.type === t)) ? events : undefined;
   });
 }
 
@@ -46,7 +48,7 @@ test('Python: rollback(), autocommit(False) with commit() and rollback(), a clos
   assert.deepEqual([closed.after, closed.updated, closed.labels], [2, 1, ['after', 'python']]);
 
   assert.deepEqual(off.masked, [1, '[REDACTED]']);
-  await auditTrail(off.maskedQid, ['query.received', 'policy.decided', 'query.executed', 'masking.applied', 'query.completed']);
+  await auditEvents(off.maskedQid, ['query.received', 'policy.decided', 'query.executed', 'masking.applied', 'query.completed']);
 
   assert.deepEqual(held.refusal, {
     errno: 2040,
@@ -69,7 +71,11 @@ test('Python: ALTER SESSION SET QUERY_TAG and TIMEZONE (timestamps in that zone)
   assert.equal(await p.done, 0, `the Python script failed:\n${p.stderr()}`);
   const { parameters, use } = p.steps;
   assert.deepEqual(p.steps.async, { step: 'async', status: 'SUCCESS', rows: [['Statement executed successfully.']] });
-  assert.deepEqual(parameters, {
+  const { taggedQid, ...shownParameters } = parameters;
+  // QUERY_TAG is recorded on the audit record of each statement run under it.
+  const tagged = await auditEvents(taggedQid, ['query.received', 'query.completed']);
+  assert.equal(tagged.find((e) => e.type === 'query.received')?.queryReceived?.queryTag, 'phigate-test');
+  assert.deepEqual(shownParameters, {
     step: 'parameters',
     utc: '2024-01-01T12:00:00+00:00',
     zoned: '2024-01-01T07:00:00-05:00',
@@ -88,12 +94,22 @@ test('Python: ALTER SESSION SET QUERY_TAG and TIMEZONE (timestamps in that zone)
   assert.equal(use.secondary.code, 'GATEWAY_SF_ROLE_CHANGE_REFUSED');
   assert.deepEqual([use.unknown.errno, use.unknown.sqlstate, use.unknown.code], [2040, '0A000', 'GATEWAY_SF_SESSION_PARAMETER_REFUSED']);
   assert.match(use.unknown.msg, /Session parameter 'USE_CACHED_RESULT' cannot be changed .* allows: AUTOCOMMIT, .*QUERY_TAG, TIMEZONE/);
-  assert.match(use.ignoreCase.msg, /QUOTED_IDENTIFIERS_IGNORE_CASE'.* accepts only FALSE/);
+  // QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE: lower-case quoted names resolve to PATIENTS and its
+  // columns, decided and masked as such (SSN masked, ID in clear); under the default they name
+  // nothing, and the warehouse says so as Snowflake does.
+  const ignoreCase = p.steps['ignore-case'];
+  for (const refused of [ignoreCase.byDefault, ignoreCase.after]) {
+    assert.deepEqual([refused.errno, refused.sqlstate], [2003, '42S02']);
+    assert.match(refused.msg, /^SQL compilation error:\nObject '.*' does not exist or not authorized\.$/);
+  }
+  assert.deepEqual(ignoreCase.ignoring, [1, '[REDACTED]']);
+  const ignoring = await auditEvents(ignoreCase.ignoringQid, ['query.received', 'masking.applied', 'query.completed']);
+  assert.equal(ignoring.find((e) => e.type === 'query.received')?.queryReceived?.analysis.understood, true);
   // The same parameters set at login (connect(autocommit=False, session_parameters=…)) count as ALTER SESSION does.
   const { login } = p.steps;
   assert.deepEqual([login.after, login.zoned], [2, '2024-01-01T07:00:00-05:00'], 'autocommit=False at connect: the write was rolled back');
   assert.equal(login.refused.errno, 390100);
-  assert.match(login.refused.msg, /Invalid value \[true\] for parameter 'QUOTED_IDENTIFIERS_IGNORE_CASE'/);
+  assert.match(login.refused.msg, /Invalid value \[Mars\/Olympus_Mons\] for parameter 'TIMEZONE'/);
 });
 
 test('snowflake-sqlalchemy: an engine connects (and rolls back on return), reads masked, and runs a transaction', async () => {

@@ -27,6 +27,7 @@ import { type LoadedUser, passwordMatches, verifyKeyPairJwt } from './adapters/c
 import type { EncodedResult, Engine, EngineSession, ExecOutcome } from './adapters/duckdb/engine.js';
 import { type GrantChecker, refusalMessage } from './domain/grants.js';
 import { fail, SnowflakeError } from './domain/protocol.js';
+import { quotedIgnoreCaseChange } from './domain/session-parameters.js';
 import { CODES, fromAnalyser, type Statement, toSnowflakeError } from './domain/snowflake-errors.js';
 import { quotedNames, type SessionContext, systemWait, translateMapped } from './domain/translate.js';
 import { foldIdentifier } from './domain/users.js';
@@ -64,6 +65,8 @@ interface Session {
   warehouse: string;
   engine: EngineSession;
   byRequestId: Map<string, Query>;
+  /** QUOTED_IDENTIFIERS_IGNORE_CASE: quoted names resolve as if unquoted. */
+  quotedIgnoreCase: boolean;
 }
 
 type Status = 'RUNNING' | 'SUCCESS' | 'FAILED_WITH_ERROR' | 'ABORTED';
@@ -195,6 +198,7 @@ export class Warehouse {
       warehouse,
       engine: await this.o.engine.openSession(schema, role),
       byRequestId: new Map(),
+      quotedIgnoreCase: false,
     };
     this.sessions.set(session.token, session);
     this.masters.set(session.masterToken, session);
@@ -436,14 +440,17 @@ export class Warehouse {
   private async run(s: Session, sqlText: string, b: Record<string, unknown>, signal: AbortSignal): Promise<Result> {
     if (!sqlText.trim()) throw new SnowflakeError(CODES.EMPTY.code, CODES.EMPTY.sqlState, 'SQL compilation error:\nEmpty SQL statement.');
     const params = (b.parameters ?? {}) as Record<string, unknown>;
-    if (/^\s*ALTER\s+SESSION\s+(SET|UNSET)\b/i.test(sqlText) && !/;\s*\S/.test(sqlText))
+    if (/^\s*ALTER\s+SESSION\s+(SET|UNSET)\b/i.test(sqlText) && !/;\s*\S/.test(sqlText)) {
+      const ignoreCase = quotedIgnoreCaseChange(sqlText);
+      if (ignoreCase !== undefined) s.quotedIgnoreCase = ignoreCase === true;
       return statusResult('Statement executed successfully.', STATEMENT_TYPE.SCL);
+    }
     const wait = systemWait(sqlText);
     if (wait) {
       await sleep(wait.ms, signal);
       return { statementTypeId: STATEMENT_TYPE.SELECT, columns: [textColumn(wait.label)], rows: [[`waited ${wait.ms / 1000} seconds`]] };
     }
-    const analysis: Analysis = this.o.analyser(sqlText, 'snowflake', this.o.catalog, s.schema);
+    const analysis: Analysis = this.o.analyser(sqlText, 'snowflake', this.o.catalog, s.schema, { quotedIdentifiersIgnoreCase: s.quotedIgnoreCase });
     const expected = params.MULTI_STATEMENT_COUNT === undefined ? 1 : Number(params.MULTI_STATEMENT_COUNT);
     if (analysis.statements.length > 1 || (expected > 1 && analysis.statements.length !== expected))
       throw new SnowflakeError(
@@ -471,7 +478,8 @@ export class Warehouse {
       const duck = translateMapped(sqlText, context(s));
       stmt.duck = duck;
       const isDml = dmlCounters(facts.kind, 0) !== undefined;
-      const quoted = quotedNames(sqlText);
+      // Result column names as Snowflake reports them: a quoted alias keeps its case unless the session ignores it.
+      const quoted = s.quotedIgnoreCase ? new Set<string>() : quotedNames(sqlText);
       if (b.describeOnly === true) {
         const d = await s.engine.describe(duck.text, (raw) => (quoted.has(raw) ? raw : raw.toUpperCase()));
         const type = statementTypeId(facts.kind);

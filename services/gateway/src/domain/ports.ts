@@ -126,7 +126,7 @@ export interface MaskingPort {
 
 /** Domain-level audit events; the Kafka adapter turns them into the public envelope. */
 export type DomainEvent =
-  | { type: 'query.received'; statement: string; analysis: Analysis }
+  | { type: 'query.received'; statement: string; analysis: Analysis; queryTag?: string }
   | { type: 'policy.decided'; decision: Decision }
   | { type: 'query.executed'; upstreamMs: number; columns: string[] }
   | { type: 'query.failed'; code: string; message: string; stage: string }

@@ -1,6 +1,6 @@
 import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { UNKNOWN_STATEMENT_RULE } from '@phigate/model';
-import type { Catalog } from '@phigate/sql';
+import type { AnalysisOptions, Catalog } from '@phigate/sql';
 import { type Binding, resolveRole } from './bindings.js';
 import type {
   AuditPort,
@@ -49,6 +49,10 @@ export interface QueryRequest {
    * analysed, decided and recorded.
    */
   upstreamSql?: string;
+  /** The client's label for the statement (the Snowflake door's QUERY_TAG), recorded on `query.received`. */
+  queryTag?: string;
+  /** How the client's session resolves names (the Snowflake door's QUOTED_IDENTIFIERS_IGNORE_CASE). */
+  analysisOptions?: AnalysisOptions;
 }
 
 export interface QueryResult {
@@ -110,7 +114,7 @@ export interface QueryServiceDeps {
   connections: () => ReadonlyMap<string, ConnectionInfo>;
   bindings: () => readonly Binding[];
   /** Analyses SQL in the connection's dialect against its catalog. */
-  analyse: (sql: string, connection: ConnectionInfo, catalog: Catalog) => Analysis;
+  analyse: (sql: string, connection: ConnectionInfo, catalog: Catalog, options?: AnalysisOptions) => Analysis;
   policy: PolicyPort;
   upstream: UpstreamPort;
   masking: MaskingPort;
@@ -235,8 +239,8 @@ export class QueryService {
     const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
     });
-    const analysis = this.deps.analyse(req.sql, conn, catalog);
-    const received: DomainEvent = { type: 'query.received', statement: req.sql, analysis };
+    const analysis = this.deps.analyse(req.sql, conn, catalog, req.analysisOptions);
+    const received: DomainEvent = { type: 'query.received', statement: req.sql, analysis, ...(req.queryTag ? { queryTag: req.queryTag } : {}) };
 
     let decision: Decision;
     try {
@@ -298,12 +302,12 @@ export class QueryService {
    * The decision a statement would get now, without recording or running anything: what a door
    * needs to describe a statement's result (which columns will be masked) before it executes.
    */
-  async decide(req: Pick<QueryRequest, 'requestId' | 'frontDoor' | 'identity' | 'connection' | 'sql'>): Promise<Decision> {
+  async decide(req: Pick<QueryRequest, 'requestId' | 'frontDoor' | 'identity' | 'connection' | 'sql' | 'analysisOptions'>): Promise<Decision> {
     const { conn, role } = this.bind(req.identity, req.connection);
     const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
     });
-    const analysis = this.deps.analyse(req.sql, conn, catalog);
+    const analysis = this.deps.analyse(req.sql, conn, catalog, req.analysisOptions);
     return this.deps.policy
       .evaluate({ requestId: req.requestId, identity: req.identity, connection: conn.name, role, frontDoor: req.frontDoor, analysis })
       .catch((err) => {

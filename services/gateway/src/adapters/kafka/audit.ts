@@ -22,7 +22,13 @@ function planToProto(plan: Decision['maskingPlan']): maskingV1.MaskingPlan {
 function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
   switch (e.type) {
     case 'query.received':
-      return buildEvent(e.type, ctx, { statement: e.statement, fingerprint: e.analysis.fingerprint, dialect: e.analysis.dialect, analysis: e.analysis });
+      return buildEvent(e.type, ctx, {
+        statement: e.statement,
+        fingerprint: e.analysis.fingerprint,
+        dialect: e.analysis.dialect,
+        analysis: e.analysis,
+        queryTag: e.queryTag ?? '',
+      });
     case 'policy.decided': {
       const d = e.decision;
       return buildEvent(e.type, ctx, {

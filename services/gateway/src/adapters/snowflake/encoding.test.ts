@@ -63,6 +63,13 @@ test('provenance traces bare columns, aliases and stars to their table columns, 
   ]);
   assert.equal(sources('SELECT id FROM patients UNION SELECT id FROM claims'), undefined);
   assert.equal(sources('SELECT id FROM nowhere'), undefined);
+  // A bare quoted name is a column (the grammar reads it as a string): exact by default; under
+  // QUOTED_IDENTIFIERS_IGNORE_CASE, quoted table and column names fold as unquoted ones do.
+  assert.deepEqual(sources('SELECT "SSN", "ssn", "ID" AS "x" FROM patients'), ['PATIENTS.SSN', null, 'PATIENTS.ID']);
+  assert.equal(sources('SELECT "ssn" FROM "patients"'), undefined);
+  const ignoring = (sql: string) =>
+    resultSources(parser.astify(sql, { database: 'snowflake' }), cat, 'PUBLIC', true)?.map((s) => (s ? `${s.table}.${s.column}` : null));
+  assert.deepEqual(ignoring('SELECT "ssn", "Id", "patient_id" FROM "public"."patients", claims'), ['PATIENTS.SSN', null, 'CLAIMS.PATIENT_ID']);
 });
 
 test('provenance never lines a source up with another result column: EXCLUDE exactly, other star forms not at all', () => {

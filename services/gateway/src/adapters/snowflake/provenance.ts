@@ -23,9 +23,9 @@ interface FromItem {
 
 type Node = Record<string, unknown>;
 
-/** Snowflake folds unquoted identifiers to upper case; a quoted one is exact. */
-function fold(name: string, quoted: boolean): string {
-  return quoted ? name : name.toUpperCase();
+/** Snowflake folds unquoted identifiers to upper case; a quoted one is exact (unless the session sets QUOTED_IDENTIFIERS_IGNORE_CASE). */
+function fold(name: string, quoted: boolean, quotedIgnoreCase: boolean): string {
+  return quoted && !quotedIgnoreCase ? name : name.toUpperCase();
 }
 
 function tableOf(catalog: Catalog, schema: string, table: string): { schema: string; table: string } | undefined {
@@ -57,9 +57,9 @@ function expands(e: unknown): boolean {
 }
 
 /** A name in an EXCLUDE list, folded as Snowflake folds it; undefined when it is not a plain name. */
-function excludedName(x: unknown): { qualifier?: string; name: string } | undefined {
+function excludedName(x: unknown, quotedIgnoreCase: boolean): { qualifier?: string; name: string } | undefined {
   const n = x as Node | undefined;
-  if (n?.type === 'double_quote_string' && typeof n.value === 'string') return { name: n.value };
+  if (n?.type === 'double_quote_string' && typeof n.value === 'string') return { name: fold(n.value, true, quotedIgnoreCase) };
   if (n?.type !== 'column_ref' || typeof n.column !== 'string' || n.column === '*' || n.schema != null || n.db != null) return undefined;
   if ((Array.isArray(n.notations) && n.notations.some((p) => p !== '.')) || n.array_index != null) return undefined;
   return { ...(typeof n.table === 'string' ? { qualifier: n.table.toUpperCase() } : {}), name: n.column.toUpperCase() };
@@ -69,7 +69,7 @@ function excludedName(x: unknown): { qualifier?: string; name: string } | undefi
  * The source of each result column of `ast` (node-sql-parser's AST of one statement), or
  * undefined when the statement is not a plain SELECT whose select list can be traced exactly.
  */
-export function resultSources(ast: unknown, catalog: Catalog, defaultSchema: string): Array<Source | undefined> | undefined {
+export function resultSources(ast: unknown, catalog: Catalog, defaultSchema: string, quotedIgnoreCase = false): Array<Source | undefined> | undefined {
   const stmts = Array.isArray(ast) ? ast : [ast];
   if (stmts.length !== 1) return undefined;
   const s = stmts[0] as Node | undefined;
@@ -83,8 +83,8 @@ export function resultSources(ast: unknown, catalog: Catalog, defaultSchema: str
     if (f.using != null) merged = true;
     const surround = (f.surround ?? {}) as Record<string, string>;
     const schemaName = typeof f.schema === 'string' ? f.schema : typeof f.db === 'string' && !f.schema ? f.db : undefined;
-    const schema = schemaName ? fold(schemaName, surround.schema === '"' || surround.db === '"') : defaultSchema;
-    const t = tableOf(catalog, schema, fold(f.table, surround.table === '"'));
+    const schema = schemaName ? fold(schemaName, surround.schema === '"' || surround.db === '"', quotedIgnoreCase) : defaultSchema;
+    const t = tableOf(catalog, schema, fold(f.table, surround.table === '"', quotedIgnoreCase));
     if (!t) return undefined;
     from.push({ ...t, alias: typeof f.as === 'string' ? f.as.toUpperCase() : t.table });
   }
@@ -107,7 +107,7 @@ export function resultSources(ast: unknown, catalog: Catalog, defaultSchema: str
         const args = (suffix.args as Node | undefined)?.value;
         if (!Array.isArray(args) || !args.length) return undefined;
         for (const a of args) {
-          const x = excludedName(a);
+          const x = excludedName(a, quotedIgnoreCase);
           if (!x) return undefined;
           exclude.push(x);
         }
@@ -133,6 +133,13 @@ export function resultSources(ast: unknown, catalog: Catalog, defaultSchema: str
           out.push({ schema: f.schema, table: f.table, column: c });
         }
       }
+      continue;
+    }
+    if (expr?.type === 'double_quote_string' && typeof expr.value === 'string') {
+      // The grammar reads a bare quoted name as a string; in Snowflake double quotes always make an identifier.
+      const column = fold(expr.value, true, quotedIgnoreCase);
+      const owners = from.filter((f) => (columnsOf(f) ?? []).includes(column));
+      out.push(owners.length === 1 ? { schema: owners[0]!.schema, table: owners[0]!.table, column } : undefined);
       continue;
     }
     if (expands(expr)) return undefined;

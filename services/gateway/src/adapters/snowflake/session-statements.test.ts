@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAppError } from '@phigate/errors';
-import { autocommitOff, classifySession, loginSettings, parameterRows, upstreamSettings, withSessionParameters } from './session-statements.js';
+import {
+  analysisOptions,
+  autocommitOff,
+  classifySession,
+  loginSettings,
+  parameterRows,
+  upstreamSettings,
+  withSessionParameters,
+} from './session-statements.js';
 
 const refusal = (sql: string) => {
   try {
@@ -51,7 +59,7 @@ test('ALTER SESSION UNSET names allowed parameters', () => {
 test('ALTER SESSION outside the allow-list, or with a value the door refuses, names the parameter and what is allowed', () => {
   assert.match(refusal('ALTER SESSION SET USE_CACHED_RESULT = FALSE'), /'USE_CACHED_RESULT'.*allows: AUTOCOMMIT, .*QUERY_TAG, TIMEZONE/);
   assert.match(refusal('ALTER SESSION UNSET ROWS_PER_RESULTSET'), /'ROWS_PER_RESULTSET'/);
-  assert.match(refusal('ALTER SESSION SET QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE'), /accepts only FALSE/);
+  assert.match(refusal("ALTER SESSION SET BINARY_OUTPUT_FORMAT = 'XML'"), /'BINARY_OUTPUT_FORMAT'.*accepts only HEX or BASE64/);
   assert.match(refusal("ALTER SESSION SET TIMEZONE = 'Mars/Olympus'"), /IANA time zone/);
   assert.match(refusal('ALTER SESSION SET AUTOCOMMIT = maybe'), /boolean/);
   assert.match(refusal('ALTER SESSION SET STATEMENT_TIMEOUT_IN_SECONDS = -1'), /whole number/);
@@ -78,9 +86,17 @@ test('settings: what the upstream gets (SQL literals), what drivers read back, A
     STATEMENT_TIMEOUT_IN_SECONDS: '30',
     QUOTED_IDENTIFIERS_IGNORE_CASE: 'false',
   };
-  assert.deepEqual(upstreamSettings(settings), { QUERY_TAG: "'it''s'", TIMEZONE: "'Europe/Paris'", STATEMENT_TIMEOUT_IN_SECONDS: '30' });
+  // QUOTED_IDENTIFIERS_IGNORE_CASE reaches the upstream (names resolve there as in the analyser).
+  assert.deepEqual(upstreamSettings(settings), {
+    QUERY_TAG: "'it''s'",
+    TIMEZONE: "'Europe/Paris'",
+    STATEMENT_TIMEOUT_IN_SECONDS: '30',
+    QUOTED_IDENTIFIERS_IGNORE_CASE: 'false',
+  });
   assert.equal(autocommitOff(settings), true);
   assert.equal(autocommitOff(undefined), false);
+  assert.equal(analysisOptions(settings), undefined);
+  assert.deepEqual(analysisOptions({ QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' }), { quotedIdentifiersIgnoreCase: true });
   const params = withSessionParameters(
     [
       { name: 'TIMEZONE', value: 'Etc/UTC' },
@@ -128,5 +144,6 @@ test('login SESSION_PARAMETERS: allow-listed ones set as ALTER SESSION would, th
   });
   assert.equal(loginSettings({ CLIENT_REQUEST_MFA_TOKEN: false }), undefined);
   assert.equal(loginSettings(undefined), undefined);
-  assert.throws(() => loginSettings({ QUOTED_IDENTIFIERS_IGNORE_CASE: true }), /accepts only FALSE/);
+  assert.deepEqual(loginSettings({ QUOTED_IDENTIFIERS_IGNORE_CASE: true }), { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' });
+  assert.throws(() => loginSettings({ BINARY_OUTPUT_FORMAT: 'XML' }), /accepts only HEX or BASE64/);
 });

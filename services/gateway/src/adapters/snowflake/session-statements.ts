@@ -4,6 +4,7 @@
 // what it asks for out (or undefined: any other statement, which goes through the query lifecycle).
 // A session statement the door does not allow is a registered refusal naming what it does allow.
 import { AppError } from '@phigate/errors';
+import type { AnalysisOptions } from '@phigate/sql';
 
 /** How a parameter's value is read from the statement and written to the upstream's ALTER SESSION. */
 type ValueKind = 'bool' | 'int' | 'string' | 'timezone' | 'enum';
@@ -14,27 +15,19 @@ interface ParameterSpec {
   upstream: boolean;
   /** Values the door accepts, when narrower than the kind's (upper-case text). */
   only?: readonly string[];
-  /** Why `only`: said when another value is refused. */
-  why?: string;
   /** Snowflake's default (what SHOW PARAMETERS and UNSET come back to). */
   default: string;
 }
 
 /**
  * The ALTER SESSION allow-list. AUTOCOMMIT is the door's (it opens and ends the client's transaction
- * on a pinned upstream session); QUOTED_IDENTIFIERS_IGNORE_CASE is only accepted at its default, as
- * the gateway's analyser resolves names the way Snowflake does by default; the rest shape results
- * and are applied to the upstream session.
+ * on a pinned upstream session); QUOTED_IDENTIFIERS_IGNORE_CASE changes how names resolve, so it is
+ * applied upstream and the gateway's analyser resolves the session's statements the same way; the
+ * rest shape results and are applied to the upstream session.
  */
 export const SESSION_PARAMETERS: Readonly<Record<string, ParameterSpec>> = {
   AUTOCOMMIT: { kind: 'bool', upstream: false, default: 'true' },
-  QUOTED_IDENTIFIERS_IGNORE_CASE: {
-    kind: 'bool',
-    upstream: false,
-    only: ['FALSE'],
-    why: 'the gateway resolves quoted identifiers case-sensitively, as Snowflake does by default, when it decides what a statement reads',
-    default: 'false',
-  },
+  QUOTED_IDENTIFIERS_IGNORE_CASE: { kind: 'bool', upstream: true, default: 'false' },
   QUERY_TAG: { kind: 'string', upstream: true, default: '' },
   TIMEZONE: { kind: 'timezone', upstream: true, default: 'Etc/UTC' },
   STATEMENT_TIMEOUT_IN_SECONDS: { kind: 'int', upstream: true, default: '172800' },
@@ -212,8 +205,7 @@ function parameterValue(name: string, raw: string): string {
       if (text.length > 2000) throw bad('at most 2000 characters');
       value = text;
   }
-  if (spec.only && !spec.only.includes(value.toUpperCase()))
-    throw bad(`phigate's Snowflake door accepts only ${spec.only.join(' or ')}${spec.why ? `: ${spec.why}` : ''}`);
+  if (spec.only && !spec.only.includes(value.toUpperCase())) throw bad(`phigate's Snowflake door accepts only ${spec.only.join(' or ')}`);
   return value;
 }
 
@@ -280,6 +272,11 @@ function likePattern(like: string): RegExp {
 /** Whether the session runs each statement in an implicit transaction (AUTOCOMMIT off). */
 export function autocommitOff(settings: Readonly<Record<string, string>> | undefined): boolean {
   return settings?.AUTOCOMMIT === 'false';
+}
+
+/** How the session's statements resolve names: what the analyser needs to read them as the upstream does. */
+export function analysisOptions(settings: Readonly<Record<string, string>> | undefined): AnalysisOptions | undefined {
+  return settings?.QUOTED_IDENTIFIERS_IGNORE_CASE === 'true' ? { quotedIdentifiersIgnoreCase: true } : undefined;
 }
 
 /**

@@ -17,7 +17,7 @@ import { sessionInfo } from './login.js';
 import { classify, Metadata, type MetadataQueries } from './metadata.js';
 import type { Results } from './results.js';
 import type { SessionControl } from './session-control.js';
-import { withSessionParameters } from './session-statements.js';
+import { analysisOptions, withSessionParameters } from './session-statements.js';
 import type { QueryRecord, SfSession, SfStore } from './store.js';
 
 export interface StatementDeps {
@@ -118,6 +118,7 @@ export class Statements {
     try {
       // Inside the client's transaction (or AUTOCOMMIT off) the statement runs on its pinned upstream session.
       session = await this.d.control?.statementSession(s);
+      const resolution = analysisOptions(s.settings);
       const outcome = await this.submit(s, {
         requestId: q.queryId,
         sessionId: String(s.id),
@@ -129,6 +130,8 @@ export class Statements {
         traceparent,
         ...(session ? { session } : {}),
         ...(this.d.control ? { settings: this.d.control.settings(s) } : {}),
+        ...(s.settings?.QUERY_TAG ? { queryTag: s.settings.QUERY_TAG } : {}),
+        ...(resolution ? { analysisOptions: resolution } : {}),
       });
       if (outcome.kind === 'held') {
         q.status = 'held';

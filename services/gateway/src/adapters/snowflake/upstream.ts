@@ -275,7 +275,7 @@ export class SnowflakeUpstream implements UpstreamPort {
         throw new AppError('COMMON_INTERNAL', { message: 'a pinned session of another connection or role' });
       try {
         await this.reconcile(pinned.conn, opts.settings);
-        const { command, rowCount } = await this.statement(pinned.conn, connection, sql, params, sink, opts.caller);
+        const { command, rowCount } = await this.statement(pinned.conn, connection, sql, params, sink, opts);
         return { command, rowCount, upstreamMs: Math.round(performance.now() - started), finish: async () => {} };
       } catch (err) {
         if (err instanceof AppError) throw err;
@@ -299,7 +299,7 @@ export class SnowflakeUpstream implements UpstreamPort {
         await run(conn, 'BEGIN');
         open = true;
       }
-      const { command, rowCount } = await this.statement(conn, connection, sql, params, sink, opts.caller);
+      const { command, rowCount } = await this.statement(conn, connection, sql, params, sink, opts);
       const finish = async (commit: boolean) => {
         if (!open) return;
         open = false;
@@ -344,7 +344,14 @@ export class SnowflakeUpstream implements UpstreamPort {
   }
 
   /** Runs one statement on `conn`: DML answers its count, anything else streams its rows (typed cells, traced sources) into `sink`. */
-  private async statement(conn: Conn, connection: string, sql: string, params: unknown[], sink: Parameters<UpstreamPort['execute']>[4], caller?: string) {
+  private async statement(
+    conn: Conn,
+    connection: string,
+    sql: string,
+    params: unknown[],
+    sink: Parameters<UpstreamPort['execute']>[4],
+    { caller, settings }: { caller?: string; settings?: Readonly<Record<string, string>> },
+  ) {
     const c = this.connection(connection);
     // CURRENT_USER() is the caller, not the gateway's service user (CURRENT_ROLE() already is the mapped role).
     const stmt = await run(conn, caller ? withCurrentUser(sql, caller) : sql, params, true);
@@ -355,7 +362,7 @@ export class SnowflakeUpstream implements UpstreamPort {
       // DML answers with counters; the doors report the count, so no row goes through masking.
       return { command, rowCount: Math.max(0, stmt.getNumUpdatedRows() ?? 0) };
     }
-    const sources = await this.sources(connection, c.defaultSchema, sql, meta.length);
+    const sources = await this.sources(connection, c.defaultSchema, sql, meta.length, settings?.QUOTED_IDENTIFIERS_IGNORE_CASE === 'true');
     const cols: ResultColumn[] = meta.map((m, i) => {
       const source = sources?.[i];
       return {
@@ -392,11 +399,11 @@ export class SnowflakeUpstream implements UpstreamPort {
   }
 
   /** Where each result column came from, when the statement is a SELECT simple enough to trace. */
-  private async sources(connection: string, defaultSchema: string, sql: string, width: number) {
+  private async sources(connection: string, defaultSchema: string, sql: string, width: number, quotedIgnoreCase: boolean) {
     try {
       // Binds as the analysis read them: `?` is not in the grammar, `:n` is.
       const ast = this.parser.astify(numberedBinds(sql), { database: 'snowflake' });
-      const sources = resultSources(ast, await this.catalog(connection), defaultSchema.toUpperCase());
+      const sources = resultSources(ast, await this.catalog(connection), defaultSchema.toUpperCase(), quotedIgnoreCase);
       return sources?.length === width ? sources : undefined;
     } catch {
       return undefined;

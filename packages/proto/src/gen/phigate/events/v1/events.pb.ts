@@ -86,7 +86,15 @@ export interface QueryReceived {
   statement: string;
   fingerprint: string;
   dialect: string;
-  analysis?: Analysis | undefined;
+  analysis?:
+    | Analysis
+    | undefined;
+  /**
+   * The client's own label for the statement, as the client set it: the Snowflake door's
+   * QUERY_TAG session parameter in effect when the statement arrived. Empty when none is set.
+   * Client-supplied and unverified: a SIEM may group by it, never trust it as identity.
+   */
+  queryTag: string;
 }
 
 export interface PolicyDecided {
@@ -1172,7 +1180,7 @@ export const SessionClosed: MessageFns<SessionClosed> = {
 };
 
 function createBaseQueryReceived(): QueryReceived {
-  return { statement: "", fingerprint: "", dialect: "", analysis: undefined };
+  return { statement: "", fingerprint: "", dialect: "", analysis: undefined, queryTag: "" };
 }
 
 export const QueryReceived: MessageFns<QueryReceived> = {
@@ -1188,6 +1196,9 @@ export const QueryReceived: MessageFns<QueryReceived> = {
     }
     if (message.analysis !== undefined) {
       Analysis.encode(message.analysis, writer.uint32(34).fork()).join();
+    }
+    if (message.queryTag !== "") {
+      writer.uint32(42).string(message.queryTag);
     }
     return writer;
   },
@@ -1237,6 +1248,14 @@ export const QueryReceived: MessageFns<QueryReceived> = {
             message.analysis = Analysis.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.queryTag = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1255,6 +1274,11 @@ export const QueryReceived: MessageFns<QueryReceived> = {
       fingerprint: isSet(object.fingerprint) ? globalThis.String(object.fingerprint) : "",
       dialect: isSet(object.dialect) ? globalThis.String(object.dialect) : "",
       analysis: isSet(object.analysis) ? Analysis.fromJSON(object.analysis) : undefined,
+      queryTag: isSet(object.queryTag)
+        ? globalThis.String(object.queryTag)
+        : isSet(object.query_tag)
+        ? globalThis.String(object.query_tag)
+        : "",
     };
   },
 
@@ -1272,6 +1296,9 @@ export const QueryReceived: MessageFns<QueryReceived> = {
     if (message.analysis !== undefined) {
       obj.analysis = Analysis.toJSON(message.analysis);
     }
+    if (message.queryTag !== "") {
+      obj.queryTag = message.queryTag;
+    }
     return obj;
   },
 
@@ -1286,6 +1313,7 @@ export const QueryReceived: MessageFns<QueryReceived> = {
     message.analysis = (object.analysis !== undefined && object.analysis !== null)
       ? Analysis.fromPartial(object.analysis)
       : undefined;
+    message.queryTag = object.queryTag ?? "";
     return message;
   },
 };
