@@ -31,7 +31,7 @@ async function auditEvents(requestId: string, wanted: string[]): Promise<StoredE
   });
 }
 
-test('Python: rollback(), autocommit(False) with commit() and rollback(), a closed session rolls back; a masked read inside stays masked and audited', async (t) => {
+test('Python: rollback(), autocommit(False) with commit() and rollback(), a closed session rolls back; a masked read inside stays masked and audited; DictCursor', async (t) => {
   const url = new URL(need('GATEWAY_URL'));
   const id = uniqueName('sf-session');
   const p = runPython(t, 'session.py', [url.hostname, url.port, ACCOUNT, await demoToken('etl-pipeline'), id, await demoToken('billing-service')]);
@@ -48,6 +48,11 @@ test('Python: rollback(), autocommit(False) with commit() and rollback(), a clos
   assert.deepEqual([closed.after, closed.updated, closed.labels], [2, 1, ['after', 'python']]);
 
   assert.deepEqual(off.masked, [1, '[REDACTED]']);
+  // DictCursor: keyed by column name, SSN masked, the unmasked columns typed (DOB a date).
+  const dict = p.steps['dict-cursor'].row;
+  assert.deepEqual(Object.keys(dict), ['ID', 'SSN', 'DOB']);
+  assert.deepEqual([dict.ID, dict.SSN], [1, '[REDACTED]']);
+  assert.match(dict.DOB, /^\d{4}-\d{2}-\d{2}$/);
   await auditEvents(off.maskedQid, ['query.received', 'policy.decided', 'query.executed', 'masking.applied', 'query.completed']);
 
   assert.deepEqual(held.refusal, {
