@@ -142,13 +142,14 @@ test('a FIXED value past int64 goes out as decimal128; a cell its type cannot ho
   );
 });
 
-test('the result format: Arrow for the Python connector unless it asks for JSON; JDBC and Go when they ask; JSON for others', () => {
+test('the result format: Arrow for the Python connector and gosnowflake unless they ask for JSON; JDBC when it asks; JSON for others', () => {
   const login = (client: string, params: Record<string, unknown> = {}) => loginResultFormat({ CLIENT_APP_ID: client, SESSION_PARAMETERS: params });
   assert.deepEqual(login('PythonConnector'), { client: 'PythonConnector', resultFormat: 'arrow' });
   assert.equal(login('PythonConnector', { python_connector_query_result_format: 'json' }).resultFormat, 'json');
   assert.equal(login('JDBC').resultFormat, 'json');
   assert.equal(login('JDBC', { JDBC_QUERY_RESULT_FORMAT: 'ARROW' }).resultFormat, 'arrow');
-  assert.equal(login('Go', { GO_QUERY_RESULT_FORMAT: 'arrow' }).resultFormat, 'arrow');
+  assert.equal(login('Go').resultFormat, 'arrow');
+  assert.equal(login('Go', { GO_QUERY_RESULT_FORMAT: 'json' }).resultFormat, 'json');
   assert.equal(login('JavaScript', { PYTHON_CONNECTOR_QUERY_RESULT_FORMAT: 'ARROW' }).resultFormat, 'json');
   assert.equal(loginResultFormat({}).resultFormat, 'json');
   // ALTER SESSION of the driver's parameter wins over the login.

@@ -3,9 +3,9 @@
 // (PYTHON_CONNECTOR_QUERY_RESULT_FORMAT, JDBC_QUERY_RESULT_FORMAT, GO_QUERY_RESULT_FORMAT: ARROW or
 // JSON, defaulting to ARROW), which a driver sends in the login's SESSION_PARAMETERS when its user
 // sets it (or the user sets later with ALTER SESSION); the drivers then read `queryResultFormat` in
-// each answer. The door does the same except for the defaults: the Python connector defaults to
-// Arrow; JDBC and gosnowflake get Arrow when they ask for it, JSON otherwise (JDBC's Arrow reader
-// needs a JVM flag most users do not set; Go's is tested for the common scans only), and every
+// each answer. The door does the same except for one default: the Python connector and gosnowflake
+// default to Arrow, as on Snowflake; JDBC gets Arrow when it asks for it, JSON otherwise (its Arrow
+// reader needs a JVM flag on Java 17+ that a JDBC user who never met Arrow has not set), and every
 // other client (snowflake-sdk for Node has no Arrow reader) gets JSON.
 import type { SfSession } from './store.js';
 
@@ -15,7 +15,7 @@ export type ResultFormat = 'arrow' | 'json';
 const DRIVERS: Readonly<Record<string, { parameter: string; fallback: ResultFormat }>> = {
   PythonConnector: { parameter: 'PYTHON_CONNECTOR_QUERY_RESULT_FORMAT', fallback: 'arrow' },
   JDBC: { parameter: 'JDBC_QUERY_RESULT_FORMAT', fallback: 'json' },
-  Go: { parameter: 'GO_QUERY_RESULT_FORMAT', fallback: 'json' },
+  Go: { parameter: 'GO_QUERY_RESULT_FORMAT', fallback: 'arrow' },
 };
 
 const asFormat = (v: unknown): ResultFormat | undefined => {
