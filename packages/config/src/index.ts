@@ -197,3 +197,5 @@ export function watchDebounced(path: string, onChange: () => void, delayMs = 100
     },
   };
 }
+
+export * from './redis-security.js';

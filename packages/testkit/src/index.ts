@@ -198,3 +198,5 @@ export function kafkaEventsSince(sinceMs: number): Array<Record<string, any>> {
       .map((l) => JSON.parse(l) as Record<string, any>)
   );
 }
+
+export * from './redis-cluster.js';

@@ -1,9 +1,9 @@
 import { createTokenVerifier } from '@phigate/auth';
 import { oidcIssuers } from '@phigate/config';
 import { AppError, isAppError, toAppError } from '@phigate/errors';
+import { createRedisClient } from '@phigate/redis';
 import { Counter, createMetrics, type Logger, registerOpsRoutes } from '@phigate/telemetry';
 import Fastify from 'fastify';
-import { Redis } from 'ioredis';
 import { registerApproverRoutes } from './adapters/http/approver-routes.js';
 import { registerInternalRoutes } from './adapters/http/internal-routes.js';
 import { createSlackClient, responseUrlPolicy } from './adapters/http/slack-client.js';
@@ -41,7 +41,7 @@ export function buildApp(config: ApprovalConfig, log: Logger, deps: ApprovalDeps
     labelNames: ['outcome'] as const,
     registers: [metrics],
   });
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+  const redis = createRedisClient(config, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', () => {});
   const store = createRedisApprovalStore(redis, {
     prefix: config.APPROVAL_KEY_PREFIX,

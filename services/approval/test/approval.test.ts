@@ -6,11 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@phigate/config';
+import { type RedisClient, redisEnv, redisFromEnv } from '@phigate/redis';
 import { buildSlackSink, type SlackRecord, silentLogger } from '@phigate/slack-sink';
 import { signedClick } from '@phigate/slack-sink/click';
 import { createLogger } from '@phigate/telemetry';
-import { demoToken, eventually, need, uniqueName } from '@phigate/testkit';
-import { Redis } from 'ioredis';
+import { demoToken, eventually, need, stackEnv, uniqueName } from '@phigate/testkit';
 import { buildApp } from '../src/app.js';
 import { approvalConfigSchema } from '../src/config.js';
 import { slackSignature } from '../src/domain/slack-signature.js';
@@ -28,7 +28,7 @@ interface Harness {
   secret: string;
   token: string;
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   sink: ReturnType<typeof buildSlackSink>;
   sinkUrl: string;
   clock: { now: Date };
@@ -44,6 +44,7 @@ async function start(t: TestContext): Promise<Harness> {
   const prefix = `${uniqueName('approval-test')}:`;
   const config = loadConfig(approvalConfigSchema, {
     APPROVAL_HTTP_PORT: '0',
+    ...redisEnv(stackEnv()),
     REDIS_URL: redisUrl,
     APPROVAL_KEY_PREFIX: prefix,
     SLACK_SIGNING_SECRET: secret,
@@ -59,7 +60,7 @@ async function start(t: TestContext): Promise<Harness> {
   const app = buildApp(config, createLogger({ service: 'approval-test', level: 'silent' }), { clock: () => clock.now });
   const { httpPort } = await app.start();
   t.after(() => app.stop());
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = redisFromEnv(stackEnv(), { maxRetriesPerRequest: 1 });
   t.after(async () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
@@ -130,7 +131,7 @@ const webhooks = (h: Harness): SlackRecord[] => h.sink.records().filter((r) => r
 test('one approval by an eligible approver grants; the update reaches response_url; a replay changes nothing', async (t) => {
   const h = await start(t);
   const signals: string[] = [];
-  const sub = new Redis(need('REDIS_URL'));
+  const sub = redisFromEnv(stackEnv());
   t.after(() => sub.disconnect());
   await sub.subscribe(`${h.prefix}decisions`);
   sub.on('message', (_channel, message) => signals.push(message));
@@ -154,7 +155,7 @@ test('one approval by an eligible approver grants; the update reaches response_u
       ['deny', id],
     ],
   );
-  const stored = await h.redis.hget(`${h.prefix}approval:${id}`, 's');
+  const stored = await h.redis.hget(`${h.prefix}approval:{${id}}`, 's');
   assert.ok(stored && !stored.includes(SSN), 'only the redacted statement is stored');
 
   const responseUrl = `${h.sinkUrl}/response/${uniqueName('r')}`;
@@ -347,6 +348,7 @@ test('without a token configured the internal API is not served; ops routes answ
   t.after(() => sink.stop());
   const config = loadConfig(approvalConfigSchema, {
     APPROVAL_HTTP_PORT: '0',
+    ...redisEnv(stackEnv()),
     REDIS_URL: need('REDIS_URL'),
     SLACK_SIGNING_SECRET: randomBytes(24).toString('hex'),
     SLACK_WEBHOOK_URL: `${url}/services/T/B/x`,

@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import { createTokenVerifier, type TokenVerifier } from '@phigate/auth';
 import { oidcIssuers } from '@phigate/config';
 import { AppError } from '@phigate/errors';
+import { createRedisClient } from '@phigate/redis';
 import { type Analyser, type Catalog, createAnalyser } from '@phigate/sql';
 import { Counter, createMetrics, Gauge, Histogram, type Logger } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { BindingsFile, loadConnectionsFile } from './adapters/files/connections.js';
 import { createMaskingClient } from './adapters/grpc/masking-client.js';
@@ -103,7 +103,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     },
   });
   const audit = createKafkaAudit(publisher);
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+  const redis = createRedisClient(config, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
   const verify =
     overrides.verify ??
@@ -155,7 +155,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   // Names this replica in held-statement claims and in its Snowflake sessions' open transactions.
   const replicaId = config.GATEWAY_REPLICA_ID ?? `${hostname()}:${process.pid}`;
   const signals = new HeldSignals({
-    redisUrl: config.REDIS_URL,
+    subscriber: createRedisClient(config, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: 2000 }),
     decisionsChannel: `${config.APPROVAL_KEY_PREFIX}decisions`,
     outcomesChannel: outcomesChannel(config.GATEWAY_KEY_PREFIX),
     onDecision: (requestId) => void held.resume(requestId),

@@ -1,4 +1,4 @@
-import { fields, internalTlsFields, internalTlsProblems, z } from '@phigate/config';
+import { fields, internalTlsFields, internalTlsProblems, redisFields, redisProblems, z } from '@phigate/config';
 
 export const gatewayConfigSchema = z
   .object({
@@ -30,7 +30,8 @@ export const gatewayConfigSchema = z
     GATEWAY_AUDIT_LINGER_MS: z.coerce.number().int().min(0).max(1000).optional(),
     /** The outbox's event-count bound. */
     GATEWAY_AUDIT_OUTBOX_MAX_EVENTS: z.coerce.number().int().min(1000).default(1_000_000),
-    REDIS_URL: z.url(),
+    /** Redis: URL (rediss:// for TLS), mode, CA, credentials (@phigate/config's redisFields). */
+    ...redisFields(),
     ...fields.oidc(),
     /** The gateway's control database (connection registry), as its least-privilege role. */
     GATEWAY_DATABASE_URL: z.string().min(1),
@@ -134,6 +135,7 @@ export const gatewayConfigSchema = z
   })
   .superRefine((c, ctx) => {
     for (const message of internalTlsProblems(c, [c.POLICY_GRPC_ADDR, c.MASKING_GRPC_ADDR])) ctx.addIssue({ code: 'custom', message });
+    for (const message of redisProblems(c)) ctx.addIssue({ code: 'custom', message });
   });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { demoToken, need } from '@phigate/testkit';
+import { demoToken, need, stackEnv } from '@phigate/testkit';
 import pg from 'pg';
 
 async function query(token: string, sql: string, connection = 'clinical-pg') {
@@ -128,8 +128,8 @@ test('invalid admin input gets a clear error that echoes no value', async () => 
 });
 
 test('each identity has a request budget; over it, a clear 429 with Retry-After', async () => {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(need('REDIS_URL'));
+  need('REDIS_URL');
+  const redis = (await import('@phigate/redis')).redisFromEnv(stackEnv());
   const carol = await demoToken('carol');
   try {
     // Fill carol's budget for this minute and the next (so a minute boundary cannot flake the test).

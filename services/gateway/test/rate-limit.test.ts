@@ -1,12 +1,14 @@
 // The shared rate limit against the real Redis: two replicas leasing budget from one counter.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { need, uniqueName } from '@phigate/testkit';
+import { redisFromEnv } from '@phigate/redis';
+import { need, stackEnv, uniqueName } from '@phigate/testkit';
 import { Redis } from 'ioredis';
 import { createRedisRateLimit } from '../src/adapters/redis/rate-limit.js';
 
 test('two replicas leasing from one budget never admit more than the limit, and admit nearly all of it', async (t) => {
-  const redis = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
+  need('REDIS_URL');
+  const redis = redisFromEnv(stackEnv(), { maxRetriesPerRequest: 1 });
   t.after(() => redis.disconnect());
   const prefix = `${uniqueName('rl-test')}:`;
   const limit = 500;

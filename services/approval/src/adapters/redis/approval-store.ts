@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@phigate/errors';
-import type { Redis } from 'ioredis';
+import { hashTag, type RedisClient } from '@phigate/redis';
 import { type ApprovalRequest, type ApprovalState, decide, openApproval } from '../../domain/approvals.js';
 import type { ApprovalStore, VoteResult } from '../../domain/ports.js';
 
@@ -25,7 +25,12 @@ export interface DecisionSignal {
   status: ApprovalState['status'];
 }
 
-// An approval is a hash {v: version, s: state JSON}. Votes are decided in JS by the pure `decide`,
+// An approval is a hash {v: version, s: state JSON} at `<prefix>approval:{<id>}`, and the replay
+// keys of its votes carry the same hash tag, so the CAS script stays on one Redis Cluster slot.
+// Two indexes live elsewhere and are never written inside a script: `<prefix>request:{<requestId>}`
+// (one approval per held request, claimed with SET NX after the approval is written) and the
+// pending set by expiry (added after create, removed after a final vote, best effort; `listPending`
+// reads each entry's hash, which is the truth). Votes are decided in JS by the pure `decide`,
 // then written by a compare-and-set on the version, so the rules live in one place and the write
 // is atomic without WATCH (which would need a connection per request). On a conflict the vote is
 // decided again on the newer state.
@@ -40,23 +45,8 @@ if ARGV[3] ~= '' then
   redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 end
 if withReplay then redis.call('SET', KEYS[2], '1', 'PX', ARGV[5]) end
-if ARGV[6] ~= '' then
-  redis.call('ZREM', KEYS[3], ARGV[8])
-  redis.call('PUBLISH', ARGV[7], ARGV[6])
-end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[6]) end
 return 'ok'
-`;
-
-// One approval per held request: a retried create finds the first one.
-const CREATE = `
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-redis.call('HSET', KEYS[2], 'v', '1', 's', ARGV[2])
-redis.call('PEXPIREAT', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-return ''
 `;
 
 const MAX_ATTEMPTS = 32;
@@ -64,26 +54,35 @@ const MAX_ATTEMPTS = 32;
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 /**
- * Approvals in Redis (a single node or Sentinel: the scripts touch keys that Redis Cluster would
- * place in different slots). Every failure to reach Redis is an error: callers fail closed.
+ * Approvals in Redis (a single node, Sentinel or Redis Cluster). Every failure to reach Redis is an
+ * error: callers fail closed.
  */
-export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreOptions): ApprovalStore {
+export function createRedisApprovalStore(redis: RedisClient, opts: RedisApprovalStoreOptions): ApprovalStore {
   const key = {
-    approval: (id: string) => `${opts.prefix}approval:${id}`,
-    request: (requestId: string) => `${opts.prefix}request:${requestId}`,
-    replay: (k: string) => `${opts.prefix}replay:${k}`,
+    approval: (id: string) => `${opts.prefix}approval:${hashTag(id)}`,
+    request: (requestId: string) => `${opts.prefix}request:${hashTag(requestId)}`,
+    replay: (id: string, k: string) => `${opts.prefix}approval:${hashTag(id)}:replay:${k}`,
     /** Pending approvals by expiry, for the approvers' API. */
     pending: `${opts.prefix}pending`,
   };
   const channel = decisionsChannel(opts.prefix);
   // defineCommand runs EVALSHA and falls back to EVAL when the script is not cached.
-  redis.defineCommand('phigateApprovalCas', { numberOfKeys: 3, lua: CAS });
-  redis.defineCommand('phigateApprovalCreate', { numberOfKeys: 3, lua: CREATE });
-  const commands = redis as unknown as { phigateApprovalCas: ScriptFn; phigateApprovalCreate: ScriptFn };
+  redis.defineCommand('phigateApprovalCas', { numberOfKeys: 2, lua: CAS });
+  const commands = redis as unknown as { phigateApprovalCas: ScriptFn };
   const keepUntil = (request: ApprovalRequest) => Date.parse(request.expiresAt) + opts.retentionMs;
 
+  // Before the hash tag, an approval was `<prefix>approval:<id>`. One open across the upgrade is
+  // renamed to its new key when first read. The old layout ran on a single node or Sentinel only;
+  // under Cluster the rename fails (CROSSSLOT) and the approval is not found.
+  const adoptLegacy = (id: string): Promise<boolean> =>
+    redis.renamenx(`${opts.prefix}approval:${id}`, key.approval(id)).then(
+      (n) => n === 1,
+      () => false,
+    );
+
   async function read(id: string): Promise<{ version: string; state: ApprovalState } | undefined> {
-    const h = await unavailable(() => redis.hgetall(key.approval(id)));
+    let h = await unavailable(() => redis.hgetall(key.approval(id)));
+    if (!h.v && (await adoptLegacy(id))) h = await unavailable(() => redis.hgetall(key.approval(id)));
     if (!h.v || !h.s) return undefined;
     return { version: h.v, state: JSON.parse(h.s) as ApprovalState };
   }
@@ -92,8 +91,7 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
     const reply = await unavailable(() =>
       commands.phigateApprovalCas(
         key.approval(id),
-        key.replay(replayKey ?? ''),
-        key.pending,
+        key.replay(id, replayKey ?? ''),
         replayKey ? '1' : '0',
         version,
         next ? JSON.stringify(next) : '',
@@ -101,32 +99,41 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
         opts.replayTtlMs,
         signal ? JSON.stringify(signal) : '',
         channel,
-        id,
       ),
     );
+    // Out of the script (another slot under Cluster); a stale entry is skipped by listPending.
+    if (reply === 'ok' && signal) await redis.zrem(key.pending, id).catch(() => undefined);
     return String(reply) as 'ok' | 'replay' | 'missing' | 'conflict';
   }
 
   return {
     async create(request) {
       const state = openApproval(request);
-      const existing = String(
-        await unavailable(() =>
-          commands.phigateApprovalCreate(
-            key.request(request.requestId),
-            key.approval(request.approvalId),
-            key.pending,
-            request.approvalId,
-            JSON.stringify(state),
-            keepUntil(request),
-            Date.parse(request.expiresAt),
-          ),
-        ),
+      const until = keepUntil(request);
+      const approvalKey = key.approval(request.approvalId);
+      // The approval first (no one knows its id yet), then the claim of the request: a create that
+      // loses the claim to a concurrent or earlier one deletes its own approval and returns theirs.
+      await unavailable(() =>
+        redis
+          .multi()
+          .hset(approvalKey, { v: '1', s: JSON.stringify(state) })
+          .pexpireat(approvalKey, until)
+          .exec()
+          .then(check),
       );
-      if (existing === '') return { state, created: true };
-      const found = await read(existing);
-      if (!found) throw new AppError('COMMON_INTERNAL', { message: 'an approval index entry points at no approval', details: { approvalId: existing } });
-      return { state: found.state, created: false };
+      const claimed = await unavailable(() => redis.set(key.request(request.requestId), request.approvalId, 'PXAT', until, 'NX'));
+      let result: { state: ApprovalState; created: boolean } = { state, created: true };
+      if (claimed !== 'OK') {
+        await unavailable(() => redis.del(approvalKey));
+        const existing = await unavailable(() => redis.get(key.request(request.requestId)));
+        const found = existing ? await read(existing) : undefined;
+        if (!found) throw new AppError('COMMON_INTERNAL', { message: 'an approval index entry points at no approval', details: { approvalId: existing } });
+        result = { state: found.state, created: false };
+      }
+      // Idempotent, so a retried create repairs an index entry a failed one did not add.
+      if (result.state.status === 'pending')
+        await unavailable(() => redis.zadd(key.pending, Date.parse(result.state.request.expiresAt), result.state.request.approvalId));
+      return result;
     },
 
     async get(id) {
@@ -178,6 +185,11 @@ export function createRedisApprovalStore(redis: Redis, opts: RedisApprovalStoreO
       );
     },
   };
+}
+
+function check(res: [Error | null, unknown][] | null): void {
+  if (!res) throw new Error('the Redis transaction was discarded');
+  for (const [err] of res) if (err) throw err;
 }
 
 async function unavailable<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,8 +1,9 @@
+import type { RedisClient } from '@phigate/redis';
 import type { Logger } from '@phigate/telemetry';
-import { Redis } from 'ioredis';
 
 export interface HeldSignalsOptions {
-  redisUrl: string;
+  /** A connection of its own (lazyConnect, retrying): a subscribed connection runs no other command. */
+  subscriber: RedisClient;
   /** The approval service's channel of final decisions: JSON {approvalId, requestId, status}. */
   decisionsChannel: string;
   /** The gateway's channel of finished held requests: the request id. */
@@ -17,11 +18,11 @@ export interface HeldSignalsOptions {
  * a disconnected subscriber missed.
  */
 export class HeldSignals {
-  private readonly sub: Redis;
+  private readonly sub: RedisClient;
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(private readonly opts: HeldSignalsOptions) {
-    this.sub = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: 2000 });
+    this.sub = opts.subscriber;
     this.sub.on('error', () => {}); // ioredis reconnects and resubscribes by itself
     this.sub.on('message', (channel: string, message: string) => {
       if (channel === opts.outcomesChannel) this.wake(message);

@@ -1,5 +1,5 @@
 import { AppError } from '@phigate/errors';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@phigate/redis';
 import type { RateLimitPort } from '../../domain/ports.js';
 
 interface Lease {
@@ -19,7 +19,7 @@ interface Lease {
  * exceeded across replicas; at worst a replica's unused lease is lost at the end of the window.
  * When Redis cannot grant a lease, the request is refused (fail closed) rather than let through.
  */
-export function createRedisRateLimit(redis: Redis, perMinute: number, prefix = 'phigate:rl:'): RateLimitPort {
+export function createRedisRateLimit(redis: RedisClient, perMinute: number, prefix = 'phigate:rl:'): RateLimitPort {
   const leases = new Map<string, Lease>();
   const cap = Math.max(1, Math.floor(perMinute / 50));
   let lastSweep = 0;
@@ -43,6 +43,7 @@ export function createRedisRateLimit(redis: Redis, perMinute: number, prefix = '
         return { allowed: true, retryAfterSec };
       }
       const size = lease.next;
+      // One key per identity and window: the transaction below stays on one Cluster slot.
       const key = `${prefix}${subject}:${window}`;
       let total: number;
       try {

@@ -1,7 +1,7 @@
 import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '@phigate/errors';
+import type { RedisClient } from '@phigate/redis';
 import type { Envelope } from '@phigate/snowflake-wire';
-import type { Redis } from 'ioredis';
 import { type Keyring, type Sealed, seal, unseal } from '../../domain/sealing.js';
 import type { Identity } from '../../domain/types.js';
 import type { ResultFormat } from './result-format.js';
@@ -10,6 +10,11 @@ import type { ResultFormat } from './result-format.js';
 // sessions (keyed by the SHA-256 of their opaque tokens; the tokens themselves are never stored),
 // query records and result chunks (sealed: they hold masked rows), and the per-session
 // requestId → queryId map that makes a re-sent query-request attach to the statement it started.
+// A session's record and its two token indexes are separate keys that Redis Cluster places on
+// different slots (a token names its session only through its hash), so they are written one by one,
+// in an order where a reader never finds a token that leads to the wrong session: the record first,
+// then its indexes; on renewal the new index before the old one goes; on logout the record first.
+// A lookup checks the token against the record's current hash, so a stale index leads nowhere.
 
 export interface SfSession {
   /** Numeric (Go reads it as int64). */
@@ -85,7 +90,7 @@ export class SfStore {
   private derived: Keyring | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly o: SfStoreOptions,
   ) {
     this.p = `${o.prefix}sf:`;
@@ -99,13 +104,12 @@ export class SfStore {
     const masterToken = newToken('MT-');
     const session: SfSession = { ...s, id: randomBytes(6).readUIntBE(0, 6), tokenHash: hash(token), masterHash: hash(masterToken) };
     const ttl = Math.max(1, session.masterExpires - Date.now());
+    await this.run(() => this.redis.set(`${this.p}s:${session.id}`, JSON.stringify(session), 'PX', ttl));
     await this.run(() =>
-      this.redis
-        .multi()
-        .set(`${this.p}s:${session.id}`, JSON.stringify(session), 'PX', ttl)
-        .set(`${this.p}st:${session.tokenHash}`, String(session.id), 'PX', ttl)
-        .set(`${this.p}mt:${session.masterHash}`, String(session.id), 'PX', ttl)
-        .exec(),
+      Promise.all([
+        this.redis.set(`${this.p}st:${session.tokenHash}`, String(session.id), 'PX', ttl),
+        this.redis.set(`${this.p}mt:${session.masterHash}`, String(session.id), 'PX', ttl),
+      ]),
     );
     return { session, token, masterToken };
   }
@@ -133,14 +137,9 @@ export class SfStore {
     const token = newToken('ST-');
     const next: SfSession = { ...s, tokenHash: hash(token), tokenExpires: Math.min(Date.now() + validityMs, s.masterExpires) };
     const ttl = Math.max(1, s.masterExpires - Date.now());
-    await this.run(() =>
-      this.redis
-        .multi()
-        .set(`${this.p}s:${s.id}`, JSON.stringify(next), 'PX', ttl)
-        .del(`${this.p}st:${s.tokenHash}`)
-        .set(`${this.p}st:${next.tokenHash}`, String(s.id), 'PX', ttl)
-        .exec(),
-    );
+    await this.run(() => this.redis.set(`${this.p}st:${next.tokenHash}`, String(s.id), 'PX', ttl));
+    await this.run(() => this.redis.set(`${this.p}s:${s.id}`, JSON.stringify(next), 'PX', ttl));
+    await this.run(() => this.redis.del(`${this.p}st:${s.tokenHash}`));
     return { session: next, token };
   }
 
@@ -170,7 +169,8 @@ export class SfStore {
   }
 
   async endSession(s: SfSession): Promise<void> {
-    await this.run(() => this.redis.del(`${this.p}s:${s.id}`, `${this.p}st:${s.tokenHash}`, `${this.p}mt:${s.masterHash}`));
+    await this.run(() => this.redis.del(`${this.p}s:${s.id}`));
+    await this.run(() => Promise.all([this.redis.del(`${this.p}st:${s.tokenHash}`), this.redis.del(`${this.p}mt:${s.masterHash}`)]));
   }
 
   // ---- queries ----------------------------------------------------------------------------
