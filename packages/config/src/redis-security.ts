@@ -25,6 +25,8 @@ export const redisFields = () => ({
   REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
   REDIS_SENTINELS: hostPortList().optional(),
   REDIS_SENTINEL_NAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_USERNAME: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   REDIS_CLUSTER_NODES: hostPortList().optional(),
   REDIS_PLAINTEXT: fields.bool(false),
 });
@@ -40,6 +42,8 @@ export interface RedisSettings {
   REDIS_TLS_KEY_FILE?: string | undefined;
   REDIS_SENTINELS?: readonly string[] | undefined;
   REDIS_SENTINEL_NAME?: string | undefined;
+  REDIS_SENTINEL_USERNAME?: string | undefined;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
   REDIS_CLUSTER_NODES?: readonly string[] | undefined;
   REDIS_PLAINTEXT: boolean;
 }
@@ -68,8 +72,8 @@ export function redisProblems(c: RedisSettings): string[] {
   const tls = redisUsesTls(c);
   if (c.REDIS_MODE === 'sentinel' && (!c.REDIS_SENTINELS?.length || !c.REDIS_SENTINEL_NAME))
     problems.push('REDIS_SENTINELS and REDIS_SENTINEL_NAME: required when REDIS_MODE=sentinel');
-  if (c.REDIS_MODE !== 'sentinel' && (c.REDIS_SENTINELS || c.REDIS_SENTINEL_NAME))
-    problems.push('REDIS_SENTINELS, REDIS_SENTINEL_NAME: only with REDIS_MODE=sentinel');
+  if (c.REDIS_MODE !== 'sentinel' && (c.REDIS_SENTINELS || c.REDIS_SENTINEL_NAME || c.REDIS_SENTINEL_USERNAME || c.REDIS_SENTINEL_PASSWORD))
+    problems.push('REDIS_SENTINELS, REDIS_SENTINEL_*: only with REDIS_MODE=sentinel');
   if (c.REDIS_MODE !== 'cluster' && c.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: only with REDIS_MODE=cluster');
   if (Boolean(c.REDIS_TLS_CERT_FILE) !== Boolean(c.REDIS_TLS_KEY_FILE)) problems.push('REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE: set both, or neither');
   if (!tls && (c.REDIS_TLS_CA_FILE || c.REDIS_TLS_CERT_FILE || c.REDIS_TLS_KEY_FILE))

@@ -59,10 +59,10 @@ export function createRedisClient(c: RedisSettings, options: RedisClientOptions 
       ...base,
       sentinels: (c.REDIS_SENTINELS ?? []).map(hostPort),
       name: c.REDIS_SENTINEL_NAME ?? '',
-      // The same TLS and credentials for the sentinels as for the primary they name.
+      // The same TLS for the sentinels as for the primary they name; their own credentials, if any.
       ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
-      ...(username ? { sentinelUsername: username } : {}),
-      ...(password ? { sentinelPassword: password } : {}),
+      ...(c.REDIS_SENTINEL_USERNAME ? { sentinelUsername: c.REDIS_SENTINEL_USERNAME } : {}),
+      ...(c.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: c.REDIS_SENTINEL_PASSWORD } : {}),
     });
   }
   return new Redis({ ...base, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) });
