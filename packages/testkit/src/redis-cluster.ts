@@ -1,12 +1,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, stackEnv } from './index.js';
 
-/** A throwaway Redis Cluster of local redis-server processes; see {@link startRedisCluster}. */
-export interface RedisClusterHandle {
+/** Throwaway local redis-server processes (a cluster, or a primary with a Sentinel) and how to reach them. */
+export interface LocalRedis {
   /** `host:port` of every primary. */
   nodes: string[];
   /** REDIS_* settings that reach it as a service would (REDIS_MODE=cluster, TLS like the stack's Redis). */
@@ -22,25 +22,13 @@ const run = promisify(execFile);
  * Redis runs with TLS, so does the cluster (client and cluster bus), with the same dev certificate.
  * Needs Debian's redis-server and redis-tools, which `deploy/local/bin/infra up` installs.
  */
-export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle> {
+export async function startRedisCluster(masters = 3): Promise<LocalRedis> {
   const ca = stackEnv().REDIS_TLS_CA_FILE;
   const dir = mkdtempSync(join(tmpdir(), 'phigate-redis-cluster-'));
   const procs: ChildProcess[] = [];
   const nodes: string[] = [];
   const tlsCli = ca ? ['--tls', '--cacert', ca] : [];
-  const stop = async () => {
-    await Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.exitCode !== null || p.signalCode !== null) return resolve();
-            p.once('exit', () => resolve());
-            p.kill('SIGTERM');
-          }),
-      ),
-    );
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = () => stopAll(procs, dir);
   try {
     for (let i = 0; i < masters; i++) {
       const port = await freePort();
@@ -68,6 +56,63 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
   const env: Record<string, string> = { REDIS_URL: `${scheme}://${nodes[0]}`, REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: nodes.slice(1).join(',') };
   if (ca) env.REDIS_TLS_CA_FILE = ca;
   return { nodes, env, stop };
+}
+
+/**
+ * Starts one redis-server and one Sentinel (quorum 1) that monitors it as `phigate`, both on free
+ * ports and, when the stack's Redis runs with TLS, with TLS (the Sentinel reaches the primary over
+ * TLS too). `env` is REDIS_MODE=sentinel with REDIS_SENTINELS naming the Sentinel.
+ */
+export async function startRedisSentinel(): Promise<LocalRedis> {
+  const ca = stackEnv().REDIS_TLS_CA_FILE;
+  const dir = mkdtempSync(join(tmpdir(), 'phigate-redis-sentinel-'));
+  const tlsCli = ca ? ['--tls', '--cacert', ca] : [];
+  const procs: ChildProcess[] = [];
+  const stop = () => stopAll(procs, dir);
+  const [port, sentinelPort] = [await freePort(), await freePort()];
+  const listen = (p: number) =>
+    ca
+      ? `port 0\ntls-port ${p}\ntls-cert-file ${join(dirname(ca), 'redis.pem')}\ntls-key-file ${join(dirname(ca), 'redis.key')}\ntls-ca-cert-file ${ca}\ntls-auth-clients optional\ntls-replication yes\n`
+      : `port ${p}\n`;
+  writeFileSync(join(dir, 'primary.conf'), `${listen(port)}bind 127.0.0.1\ndir ${dir}\nsave ""\nappendonly no\nlogfile ${join(dir, 'primary.log')}\n`);
+  writeFileSync(
+    join(dir, 'sentinel.conf'),
+    `${listen(sentinelPort)}bind 127.0.0.1\ndir ${dir}\nlogfile ${join(dir, 'sentinel.log')}\nsentinel monitor phigate 127.0.0.1 ${port} 1\n`,
+  );
+  try {
+    procs.push(spawn('redis-server', [join(dir, 'primary.conf')], { stdio: 'ignore' }));
+    procs.push(spawn('redis-server', [join(dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore' }));
+    await waitForPing(`127.0.0.1:${port}`, tlsCli);
+    await waitUntil('the sentinel naming its primary', async () =>
+      (await cli(`127.0.0.1:${sentinelPort}`, tlsCli, 'sentinel', 'get-master-addr-by-name', 'phigate')).includes(String(port)),
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`could not start Redis with a Sentinel (redis-server comes from 'deploy/local/bin/infra up'): ${(err as Error).message}`);
+  }
+  const env: Record<string, string> = {
+    // Sentinel mode takes the scheme (TLS) and credentials from REDIS_URL; the primary's address from the Sentinel.
+    REDIS_URL: `${ca ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
+    REDIS_MODE: 'sentinel',
+    REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`,
+    REDIS_SENTINEL_NAME: 'phigate',
+  };
+  if (ca) env.REDIS_TLS_CA_FILE = ca;
+  return { nodes: [`127.0.0.1:${port}`], env, stop };
+}
+
+async function stopAll(procs: ChildProcess[], dir: string): Promise<void> {
+  await Promise.all(
+    procs.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          p.once('exit', () => resolve());
+          p.kill('SIGTERM');
+        }),
+    ),
+  );
+  rmSync(dir, { recursive: true, force: true });
 }
 
 async function cli(node: string, tlsCli: string[], ...args: string[]): Promise<string> {

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { type RedisClient, redisFromEnv } from '@phigate/redis';
-import { eventually, type RedisClusterHandle, startRedisCluster, uniqueName } from '@phigate/testkit';
+import { eventually, type LocalRedis, startRedisCluster, uniqueName } from '@phigate/testkit';
 import { createRedisHeldStore, outcomesChannel } from '../src/adapters/redis/held-store.js';
 import { createRedisRateLimit } from '../src/adapters/redis/rate-limit.js';
 import { SfStore } from '../src/adapters/snowflake/store.js';
 import type { Continuation } from '../src/domain/held-queries.js';
 import type { Keyring } from '../src/domain/sealing.js';
 
-let cluster: RedisClusterHandle;
+let cluster: LocalRedis;
 let redis: RedisClient;
 const keyring: Keyring = { activeKeyId: 'k1', keys: new Map([['k1', randomBytes(32)]]) };
 

@@ -1,11 +1,12 @@
-// Approvals on a real Redis Cluster (three primaries started for this file, TLS when the stack's
-// Redis uses it): the vote script keeps an approval and its replay keys on one slot, and the
-// request and pending indexes are written outside it, so nothing fails with CROSSSLOT.
+// Approvals on the Redis topologies besides a single node, each started for this file (TLS when the
+// stack's Redis uses it): a three-primary Redis Cluster, where the vote script keeps an approval
+// and its replay keys on one slot and the request and pending indexes are written outside it (no
+// CROSSSLOT), and a primary found through a Sentinel.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { redisFromEnv } from '@phigate/redis';
-import { eventually, startRedisCluster, uniqueName } from '@phigate/testkit';
+import { eventually, type LocalRedis, startRedisCluster, startRedisSentinel, uniqueName } from '@phigate/testkit';
 import { createRedisApprovalStore, decisionsChannel } from '../src/adapters/redis/approval-store.js';
 import type { ApprovalRequest } from '../src/domain/approvals.js';
 
@@ -29,14 +30,23 @@ function request(over: Partial<ApprovalRequest> = {}): ApprovalRequest {
 }
 
 test('approvals on a cluster: one per request, votes with replay keys, decisions announced, the pending index kept', async (t) => {
-  const cluster = await startRedisCluster(3);
-  t.after(() => cluster.stop());
+  await approvalsOn(t, await startRedisCluster(3));
+});
+
+test('approvals through a Sentinel: the same, on the primary it names', async (t) => {
+  await approvalsOn(t, await startRedisSentinel());
+});
+
+async function approvalsOn(t: TestContext, cluster: LocalRedis): Promise<void> {
   const redis = redisFromEnv(cluster.env, { maxRetriesPerRequest: 1 });
-  t.after(() => redis.disconnect());
+  const sub = redisFromEnv(cluster.env);
+  t.after(async () => {
+    redis.disconnect();
+    sub.disconnect();
+    await cluster.stop();
+  });
   const prefix = `${uniqueName('approval-cluster')}:`;
   const store = createRedisApprovalStore(redis, { prefix, retentionMs: 60_000, replayTtlMs: 60_000 });
-  const sub = redisFromEnv(cluster.env);
-  t.after(() => sub.disconnect());
   const decisions: string[] = [];
   sub.on('message', (_channel: string, message: string) => decisions.push(message));
   await sub.subscribe(decisionsChannel(prefix));
@@ -70,4 +80,4 @@ test('approvals on a cluster: one per request, votes with replay keys, decisions
   );
   await store.markNotified(first.approvalId, new Date());
   assert.ok((await store.get(first.approvalId))?.notifiedAt);
-});
+}
