@@ -269,6 +269,18 @@ test('two approvers clicking at once cannot both finalise', async (t) => {
   assert.equal((await status(h, body.approvalId)).status, 'granted');
 });
 
+test('an approval stored before hash tags (approval:<id>) is adopted when first read, and can still be decided', async (t) => {
+  const h = await start(t);
+  const created = await createApproval(h);
+  const id = created.body.approvalId as string;
+  // Back to the old layout, as a service before the upgrade left it.
+  await h.redis.rename(`${h.prefix}approval:{${id}}`, `${h.prefix}approval:${id}`);
+  assert.equal((await status(h, id)).status, 'pending');
+  assert.equal(await h.redis.exists(`${h.prefix}approval:{${id}}`), 1, 'renamed to the new key');
+  assert.equal((await click(h, { user: 'U0BOB', action: 'approve', approvalId: id })).status, 200);
+  assert.equal((await status(h, id)).status, 'granted');
+});
+
 test('a denial ends the request; a new vote is refused and a repeated one is idempotent', async (t) => {
   const h = await start(t);
   const { body } = await createApproval(h, { quorum: 2 });
