@@ -86,25 +86,10 @@ function hostPort(address: string): { host: string; port: number } {
 
 /**
  * The hash tag that keeps every key of one held request, approval or session on one Redis Cluster
- * slot, so the atomic scripts and transactions over them never fail with CROSSSLOT: `{id}`.
- * Braces are not allowed inside the id (they would end the tag early).
+ * slot, so the atomic scripts and transactions over them never fail with CROSSSLOT: `{id}`. Every
+ * key of one id starts its tag the same way, so they share a slot even when the id holds a brace
+ * (Redis hashes what lies between the first `{` and the next `}`).
  */
 export function hashTag(id: string): string {
-  if (/[{}]/.test(id)) throw new Error('a Redis hash tag id must not contain braces');
   return `{${id}}`;
-}
-
-/**
- * The REDIS_* variables of `env` (and their `_FILE` forms): what a test or tool hands on to a
- * service's config so it reaches the same Redis the same way (TLS, CA, credentials, mode).
- */
-export function redisEnv(env: Env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (k.startsWith('REDIS_') && v !== undefined) out[k] = v;
-  return out;
-}
-
-/** A client for the Redis that `env`'s REDIS_* variables name, validated as a service's would be. */
-export function redisFromEnv(env: Env, options: RedisClientOptions = {}): RedisClient {
-  return createRedisClient(loadConfig(z.object(redisFields()).superRefine(redisRefine), redisEnv(env)), options);
 }
