@@ -20,6 +20,8 @@ export interface AuditApp {
 }
 
 const DAY_MS = 86_400_000;
+// Search rows derived per chain and round; a full round means more may be waiting.
+const SEARCH_PAGE = 5000;
 
 /** Builds the audit service: Kafka consumer group → append-only store, checkpoints, retention, the SIEM relay and the auditor API. */
 export function buildApp(config: AuditConfig, log: Logger): AuditApp {
@@ -59,6 +61,11 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
     name: 'phigate_audit_checkpoints_witnessed_total',
     help: 'Signed checkpoints published on the SIEM topic, by outcome',
     labelNames: ['outcome'] as const,
+    registers: [metrics],
+  });
+  const searchIndexed = new Counter({
+    name: 'phigate_audit_search_indexed_total',
+    help: 'Search rows derived from stored records (the auditor search reads them)',
     registers: [metrics],
   });
   const lagGauge = new Gauge({
@@ -107,6 +114,7 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
       if (r.quarantined.length) await announceQuarantined(r.quarantined);
       sinceCheckpoint += r.inserted + r.duplicates + r.quarantined.length;
       if (config.AUDIT_CHECKPOINT_EVERY_EVENTS > 0 && sinceCheckpoint >= config.AUDIT_CHECKPOINT_EVERY_EVENTS) runNow('checkpoint', checkpoint);
+      runNow('search_index', indexSearch);
     },
   });
   // The store has the bytes; this tells the SIEM and the auditors (it is stored like any event). A
@@ -175,6 +183,13 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
       checkpoints.inc({ kind: 'heads' });
       log.debug({ checkpoint: heads.seq }, 'signed checkpoint of chain heads written');
       await witness(heads);
+    }
+  };
+  // Search rows are derived behind the writers: the append table carries no search index (ADR 0011).
+  const indexSearch = async () => {
+    for (let n = SEARCH_PAGE; n >= SEARCH_PAGE && !stopping; ) {
+      n = await store.indexSearch(SEARCH_PAGE);
+      searchIndexed.inc(n);
     }
   };
   const measureLag = async () => {
@@ -254,6 +269,7 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
       await relay?.start();
       every(config.AUDIT_CHECKPOINT_INTERVAL_MS, 'checkpoint', checkpoint);
       every(config.AUDIT_LAG_INTERVAL_MS, 'lag', measureLag);
+      every(config.AUDIT_SEARCH_INDEX_INTERVAL_MS, 'search_index', indexSearch);
       if (config.AUDIT_PURGE_INTERVAL_MS > 0) every(config.AUDIT_PURGE_INTERVAL_MS, 'purge', purge);
       await http.listen({ host: config.AUDIT_HOST, port: config.AUDIT_HTTP_PORT });
       const addr = http.server.address();

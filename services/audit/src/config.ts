@@ -73,6 +73,11 @@ export const auditConfigSchema = z.object({
   AUDIT_CHECKPOINT_TRUSTED_KEYS: trustedKeys().optional(),
   /** Partitions whose batches one replica writes at once (each partition is its own chain). */
   AUDIT_PARTITIONS_CONCURRENTLY: z.coerce.number().int().min(1).max(64).default(6),
+  /**
+   * How often the search indexer derives the search rows of newly stored records (off the writers'
+   * path; also right after each stored batch). A record is searchable once indexed.
+   */
+  AUDIT_SEARCH_INDEX_INTERVAL_MS: z.coerce.number().int().min(50).default(250),
   /** How often the consumer lag is measured (per partition: topic end minus committed offset). */
   AUDIT_LAG_INTERVAL_MS: z.coerce.number().int().min(500).default(5000),
   /** Readiness fails while the total consumer lag exceeds this many events; 0 = never. */

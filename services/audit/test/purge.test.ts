@@ -23,6 +23,7 @@ test('format 1 (before the partition chains): retention purge deletes a whole ol
   const cutoff = (await db.admin.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
   await db.admin.query('SELECT pg_sleep(0.01)');
   await legacyAppend(db.app, consumed(allowedQuery(context(subject)), 0, 10));
+  assert.equal(await store.indexSearch(), 15);
 
   // The default floor (six years) refuses a cutoff younger than it: nothing is deleted.
   await assert.rejects(store.purge(cutoff, sign, ORIGIN), (err: { code?: string }) => err.code === 'AUDIT_PURGE_REFUSED');
@@ -35,6 +36,8 @@ test('format 1 (before the partition chains): retention purge deletes a whole ol
 
   const r = await store.purge(cutoff, sign, ORIGIN);
   assert.deepEqual([r.deleted, r.keptFrom], [10, 11]);
+  // The purged records' search rows go with them (verify would report them as extra).
+  assert.equal((await db.app.query('SELECT count(*)::int AS n FROM audit_search')).rows[0].n, 5);
   const report = await store.verify(trust);
   assert.equal(report.ok, true, JSON.stringify(report.firstBad));
   assert.deepEqual(report.first, { seq: 11, anchoredBy: r.anchor });
@@ -75,6 +78,7 @@ test('partition chains: the purge deletes the old prefix of each chain behind on
   const cutoff = new Date();
   await new Promise((r) => setTimeout(r, 5));
   await store.append(consumed(raws(5), 0, 10).map((m) => ({ ...m, topic })));
+  assert.equal(await store.indexSearch(), 15);
 
   await assert.rejects(store.purgeChains(cutoff, signH, ORIGIN), (err: { code?: string }) => err.code === 'AUDIT_PURGE_REFUSED');
   await db.admin.query('UPDATE audit_settings SET min_retention_days = 0');
@@ -89,6 +93,7 @@ test('partition chains: the purge deletes the old prefix of each chain behind on
 
   const r = await store.purgeChains(cutoff, signH, ORIGIN);
   assert.deepEqual([r.deleted, r.chains], [10, 1]);
+  assert.equal((await db.app.query('SELECT count(*)::int AS n FROM audit_search')).rows[0].n, 5);
   const report = await store.verify(trust);
   assert.equal(report.ok, true, JSON.stringify(report.firstBad));
   assert.deepEqual(

@@ -22,6 +22,8 @@ export interface ChainRecord {
   hash: Buffer;
   /** The search columns as stored, when verification re-derives them. */
   columns?: DerivedColumns;
+  /** The column of the record's search row that differs from its derivation (`row`: the row is missing), if one does. */
+  searchMismatch?: string | undefined;
 }
 
 /** One stored checkpoint, as verification reads it. */
@@ -48,6 +50,8 @@ export const PROBLEMS = {
   offsets_missing: 'offsets of this partition are missing between two stored records: records were deleted here',
   order_broken: 'the record is stored out of order (its seq does not follow the record before it): records were reordered here',
   column_mismatch: 'a stored column differs from the value derived from the hashed record: the column was edited',
+  search_mismatch: "the record's search row differs from what the hashed record derives, or is missing: the search table was edited",
+  search_row_extra: 'a search row names a record that is not stored: the search table was edited',
   status_invalid: 'the record holds its bytes in the wrong column for its status, or its status does not fit its bytes',
   offsets_missing_at_end: 'the consumer group committed offsets beyond the last stored record: records were deleted from the end',
   offsets_missing_at_start: 'the topic retains offsets before the first stored record of this partition: records were deleted from the start',
@@ -67,7 +71,7 @@ export interface Problem {
   topic?: string;
   partition?: number;
   offset?: string;
-  /** The edited column, for column_mismatch. */
+  /** The edited column, for column_mismatch (`search.<column>` for search_mismatch). */
   column?: string;
   /** The offsets lost (inclusive), for a deletion. */
   offsets?: { from: string; to: string };
@@ -154,6 +158,7 @@ export async function verifyLog(
       const column = e ? mismatchedColumn(deriveColumns(e, r.columns.event_time ?? ''), r.columns) : undefined;
       if (column) return fail({ reason: 'column_mismatch', seq: r.seq, id: r.id, column, after });
     }
+    if (r.searchMismatch) return fail({ reason: 'search_mismatch', seq: r.seq, id: r.id, column: `search.${r.searchMismatch}`, after });
     while (next < pending.length && pending[next]!.lastSeq <= r.seq) {
       const c = pending[next]!;
       if (c.lastSeq < r.seq) return fail({ reason: 'checkpoint_record_missing', seq: c.lastSeq, checkpoint: c.seq, after });

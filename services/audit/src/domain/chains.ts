@@ -13,6 +13,8 @@ export interface StoredRecord extends RecordHeader {
   raw: Buffer | null;
   /** The search columns as stored. */
   columns: DerivedColumns;
+  /** The column of the record's search row that differs from its derivation (`row`: the row is missing), if one does. */
+  searchMismatch?: string | undefined;
 }
 
 /** One partition's chain as verified. */
@@ -132,6 +134,7 @@ export async function verifyChains(
     }
     const column = mismatchedColumn(derived, r.columns);
     if (column) return fail({ reason: 'column_mismatch', ...where, column, after });
+    if (r.searchMismatch) return fail({ reason: 'search_mismatch', ...where, column: `search.${r.searchMismatch}`, after });
     const cp = expected.get(chainKey(r.topic, r.partition))?.get(r.offset);
     if (cp && !cp.hash.equals(r.hash)) return fail({ reason: 'checkpoint_mismatch', ...where, checkpoint: cp.checkpoint, after });
     cur!.lastOffset = r.offset;

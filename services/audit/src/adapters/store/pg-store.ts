@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type AuditEvent, type ConsumedMessage, decodeEvent } from '@phigate/bus';
 import { AppError } from '@phigate/errors';
 import type pg from 'pg';
-import { type ChainRecord, GENESIS, type StoredCheckpoint, verifyLog } from '../../domain/chain.js';
+import { type ChainRecord, GENESIS, PROBLEMS, type Problem, type StoredCheckpoint, verifyLog } from '../../domain/chain.js';
 import { isHeadsCheckpoint, type StoredRecord, type StoreReport, storeReport, verifyChains } from '../../domain/chains.js';
 import { type ChainHead, type Checkpoint, decodeHeads, HEADS_FORMAT, type HeadsCheckpoint, type Trust } from '../../domain/checkpoint.js';
 import {
@@ -58,6 +58,16 @@ export interface SearchFilter {
 // The format 1 chain (records stored before migration 003) had one global order; its checkpoint
 // and purge still take this lock.
 const CHAIN_LOCK = 0x70686967;
+// One search indexer at a time (every replica runs one; the others skip the round).
+const SEARCH_LOCK = 0x70686968;
+/** Every partition chain (topic, partition) as a CTE `c`: a skip scan over the chain index. */
+const CHAINS = `WITH RECURSIVE c AS (
+  (SELECT kafka_topic, kafka_partition FROM audit_events WHERE kafka_topic IS NOT NULL ORDER BY kafka_topic, kafka_partition LIMIT 1)
+  UNION ALL
+  SELECT n.kafka_topic, n.kafka_partition FROM c, LATERAL (
+    SELECT kafka_topic, kafka_partition FROM audit_events
+     WHERE kafka_topic IS NOT NULL AND (kafka_topic, kafka_partition) > (c.kafka_topic, c.kafka_partition)
+     ORDER BY kafka_topic, kafka_partition LIMIT 1) n)`;
 // PostgreSQL refused the row's data (22: data exception, 54: program limit such as a json nesting
 // too deep); anything else (connection, lock, resources) is the store being unavailable.
 const isDataError = (err: unknown) => /^(22|54)/.test(String((err as { code?: string })?.code ?? ''));
@@ -95,9 +105,25 @@ interface Row {
   hash: Buffer;
 }
 
-const RECORD_SELECT = `seq, kafka_topic, kafka_partition, kafka_offset::text AS kafka_offset, status, id::text AS id, request_id, type,
-  to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, identity_subject, connection,
-  payload::text AS payload, raw, prev_hash, hash, to_char(ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ingested_at`;
+// A record as verify reads it (alias e), with its search row (alias s) where that differs from
+// what audit_search_of() derives from the record: both rows, as json.
+const RECORD_SELECT = `e.seq, e.kafka_topic, e.kafka_partition, e.kafka_offset::text AS kafka_offset, e.status, e.id::text AS id, e.request_id, e.type,
+  to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, e.identity_subject, e.connection,
+  e.payload::text AS payload, e.raw, e.prev_hash, e.hash, to_char(e.ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ingested_at,
+  CASE WHEN s IS DISTINCT FROM d THEN json_build_object('stored', to_json(s), 'derived', to_json(d))::text END AS search_diff`;
+const RECORD_FROM = 'audit_events e LEFT JOIN audit_search s ON s.seq = e.seq CROSS JOIN LATERAL audit_search_of(e) d';
+
+/**
+ * Which column of a record's search row differs from its derivation (`row`: no row), or undefined.
+ * A missing row is a problem only at or below the indexer's position in that chain (`indexedTo`):
+ * the newest records may not be indexed yet.
+ */
+function searchMismatch(diff: string | null, position: bigint, indexedTo: bigint | undefined): string | undefined {
+  if (diff === null) return undefined;
+  const { stored, derived } = JSON.parse(diff) as { stored: Record<string, unknown> | null; derived: Record<string, unknown> };
+  if (!stored || stored.seq === null) return indexedTo !== undefined && position <= indexedTo ? 'row' : undefined;
+  return Object.keys(derived).find((k) => JSON.stringify(stored[k]) !== JSON.stringify(derived[k])) ?? 'row';
+}
 
 interface RecordRow extends DerivedColumns {
   seq: string;
@@ -110,9 +136,41 @@ interface RecordRow extends DerivedColumns {
   prev_hash: Buffer;
   hash: Buffer;
   ingested_at: string;
+  search_diff: string | null;
 }
 
 const columnsOf = pickColumns;
+
+/** How far the search indexer has come: per chain the highest indexed offset, and the format 1 chain's highest seq. */
+async function searchIndexedTo(client: pg.PoolClient): Promise<{ chains: Map<string, bigint>; legacy: bigint | undefined }> {
+  const r = await client.query<{ t: string | null; p: number | null; o: string }>(
+    `SELECT kafka_topic AS t, kafka_partition AS p, max(kafka_offset)::text AS o FROM audit_search WHERE kafka_topic IS NOT NULL GROUP BY 1, 2
+     UNION ALL SELECT NULL, NULL, max(seq)::text FROM audit_search WHERE kafka_topic IS NULL HAVING count(*) > 0`,
+  );
+  const chains = new Map<string, bigint>();
+  let legacy: bigint | undefined;
+  for (const x of r.rows) {
+    if (x.t === null) legacy = BigInt(x.o);
+    else chains.set(`${x.t}\u0001${x.p}`, BigInt(x.o));
+  }
+  return { chains, legacy };
+}
+
+/** A search row whose record is not stored (an insert into the search table), if there is one. */
+async function extraSearchRow(client: pg.PoolClient): Promise<Problem | undefined> {
+  const r = await client.query<{ seq: string; kafka_topic: string | null; kafka_partition: number; kafka_offset: string }>(
+    `SELECT s.seq, s.kafka_topic, s.kafka_partition, s.kafka_offset::text AS kafka_offset FROM audit_search s
+      WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.seq = s.seq) ORDER BY s.seq LIMIT 1`,
+  );
+  const x = r.rows[0];
+  if (!x) return undefined;
+  return {
+    reason: 'search_row_extra',
+    message: PROBLEMS.search_row_extra,
+    seq: Number(x.seq),
+    ...(x.kafka_topic === null ? {} : { topic: x.kafka_topic, partition: x.kafka_partition, offset: x.kafka_offset }),
+  };
+}
 
 /** Decodes a record's bytes with the event contract (undefined when they are not an event). */
 export function decodeBytes(bytes: Buffer): AuditEvent | undefined {
@@ -277,18 +335,67 @@ export class PgAuditStore {
     );
   }
 
+  /**
+   * Derives the search rows (audit_search_of(), one per record) of the records stored since the
+   * last round, chain by chain in offset order, off the writers' path. A chain's writer commits in
+   * offset order, so nothing behind a chain's highest indexed offset is ever left out. At most
+   * `page` rows per chain and round; returns the rows added (0 when another indexer holds the round).
+   */
+  async indexSearch(page = 5000): Promise<number> {
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN');
+      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEARCH_LOCK]);
+      if (!lock.rows[0]?.ok) {
+        await client.query('COMMIT');
+        return 0;
+      }
+      const chains = await client.query(
+        `${CHAINS}
+         INSERT INTO audit_search
+         SELECT d.* FROM c,
+           LATERAL (SELECT coalesce(max(kafka_offset), -1) AS o FROM audit_search
+                     WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic AND kafka_partition = c.kafka_partition) w,
+           LATERAL (SELECT e FROM audit_events e WHERE e.kafka_topic IS NOT NULL AND e.kafka_topic = c.kafka_topic AND e.kafka_partition = c.kafka_partition
+                       AND e.kafka_offset > w.o ORDER BY e.kafka_offset LIMIT $1) x,
+           LATERAL audit_search_of(x.e) d
+         ON CONFLICT (seq) DO NOTHING`,
+        [page],
+      );
+      // Format 1 records are not written any more (but a restored backup may bring some).
+      const legacy = await client.query(
+        `INSERT INTO audit_search
+         SELECT d.* FROM audit_events e, LATERAL audit_search_of(e) d
+          WHERE e.kafka_topic IS NULL AND e.seq > (SELECT coalesce(max(seq), 0) FROM audit_search WHERE kafka_topic IS NULL)
+          ORDER BY e.seq LIMIT $1
+         ON CONFLICT (seq) DO NOTHING`,
+        [page],
+      );
+      await client.query('COMMIT');
+      return (chains.rowCount ?? 0) + (legacy.rowCount ?? 0);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new AppError('AUDIT_STORE_UNAVAILABLE', { cause: err });
+    } finally {
+      client.release();
+    }
+  }
+
   /** A request's events in the order they were recorded, each exactly as published. */
   async timeline(requestId: string): Promise<unknown[]> {
-    const r = await this.pool.query<{ payload: unknown }>('SELECT payload FROM audit_events WHERE request_id = $1 ORDER BY seq', [requestId]);
+    const r = await this.pool.query<{ payload: unknown }>(
+      'SELECT e.payload FROM audit_search s JOIN audit_events e ON e.seq = s.seq WHERE s.request_id = $1 ORDER BY s.seq',
+      [requestId],
+    );
     return r.rows.map((x) => x.payload);
   }
 
   /** A session's events in stored order (at most `limit`). */
   async sessionEvents(sessionId: string, limit: number): Promise<unknown[]> {
-    const r = await this.pool.query<{ payload: unknown }>('SELECT payload FROM audit_events WHERE audit_session_id(payload) = $1 ORDER BY seq LIMIT $2', [
-      sessionId,
-      limit,
-    ]);
+    const r = await this.pool.query<{ payload: unknown }>(
+      'SELECT e.payload FROM audit_search s JOIN audit_events e ON e.seq = s.seq WHERE s.session_id = $1 ORDER BY s.seq LIMIT $2',
+      [sessionId, limit],
+    );
     return r.rows.map((x) => x.payload);
   }
 
@@ -298,30 +405,26 @@ export class PgAuditStore {
    * of a request whose query.received names the table, or whose policy.decided has the decision).
    */
   async search(f: SearchFilter, after: number, limit: number): Promise<{ seq: number; payload: string }[]> {
-    const where: string[] = ['seq > $1'];
+    const where: string[] = ['s.seq > $1'];
     const args: unknown[] = [after];
     const add = (sql: (n: string) => string, v: unknown) => {
       args.push(v);
       where.push(sql(`$${args.length}`));
     };
-    if (f.identity) add((n) => `identity_subject = ${n}`, f.identity);
-    if (f.connection) add((n) => `connection = ${n}`, f.connection);
-    if (f.type) add((n) => `type = ${n}`, f.type);
-    if (f.from) add((n) => `event_time >= ${n}`, f.from.toISOString());
-    if (f.to) add((n) => `event_time < ${n}`, f.to.toISOString());
-    if (f.sessionId) add((n) => `audit_session_id(payload) = ${n}`, f.sessionId);
+    if (f.identity) add((n) => `s.identity_subject = ${n}`, f.identity);
+    if (f.connection) add((n) => `s.connection = ${n}`, f.connection);
+    if (f.type) add((n) => `s.type = ${n}`, f.type);
+    if (f.from) add((n) => `s.event_time >= ${n}`, f.from.toISOString());
+    if (f.to) add((n) => `s.event_time < ${n}`, f.to.toISOString());
+    if (f.sessionId) add((n) => `s.session_id = ${n}`, f.sessionId);
     if (f.table)
-      add(
-        (n) => `request_id IN (SELECT request_id FROM audit_events WHERE type = 'query.received' AND audit_tables(payload) && ${n}::text[])`,
-        [f.table.toLowerCase()],
-      );
-    if (f.columns)
-      add((n) => `request_id IN (SELECT request_id FROM audit_events WHERE type = 'query.received' AND audit_columns(payload) && ${n}::text[])`, f.columns);
-    if (f.decision)
-      add((n) => `request_id IN (SELECT request_id FROM audit_events WHERE type = 'policy.decided' AND audit_decision(payload) = ${n})`, f.decision);
+      add((n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type = 'query.received' AND tables && ${n}::text[])`, [f.table.toLowerCase()]);
+    if (f.columns) add((n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type = 'query.received' AND columns && ${n}::text[])`, f.columns);
+    if (f.decision) add((n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type = 'policy.decided' AND decision = ${n})`, f.decision);
     args.push(limit);
     const r = await this.pool.query<{ seq: string; payload: string }>(
-      `SELECT seq, payload::text AS payload FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${args.length}`,
+      `SELECT s.seq, e.payload::text AS payload FROM audit_search s JOIN audit_events e ON e.seq = s.seq
+        WHERE ${where.join(' AND ')} ORDER BY s.seq LIMIT $${args.length}`,
       args,
     );
     return r.rows.map((x) => ({ seq: Number(x.seq), payload: x.payload }));
@@ -332,7 +435,8 @@ export class PgAuditStore {
     let after = 0;
     for (;;) {
       const r = await this.pool.query<{ seq: string; payload: unknown }>(
-        'SELECT seq, payload FROM audit_events WHERE seq > $1 AND event_time >= $2 AND event_time < $3 AND type = ANY($4) ORDER BY seq LIMIT $5',
+        `SELECT s.seq, e.payload FROM audit_search s JOIN audit_events e ON e.seq = s.seq
+          WHERE s.seq > $1 AND s.event_time >= $2 AND s.event_time < $3 AND s.type = ANY($4) ORDER BY s.seq LIMIT $5`,
         [after, from.toISOString(), to.toISOString(), types, page],
       );
       for (const row of r.rows) yield row.payload;
@@ -356,17 +460,26 @@ export class PgAuditStore {
           'SELECT seq, key_id, body, signature FROM audit_checkpoints ORDER BY seq',
         )
       ).rows.map((x): StoredCheckpoint => ({ seq: Number(x.seq), keyId: x.key_id, body: x.body, signature: x.signature }));
+      const indexed = await searchIndexedTo(client);
       async function* legacy(): AsyncGenerator<ChainRecord> {
         let after = -1;
         for (;;) {
-          const r = await client.query<RecordRow>(`SELECT ${RECORD_SELECT} FROM audit_events WHERE kafka_topic IS NULL AND seq > $1 ORDER BY seq LIMIT $2`, [
-            after,
-            page,
-          ]);
+          const r = await client.query<RecordRow>(
+            `SELECT ${RECORD_SELECT} FROM ${RECORD_FROM} WHERE e.kafka_topic IS NULL AND e.seq > $1 ORDER BY e.seq LIMIT $2`,
+            [after, page],
+          );
           for (const x of r.rows) {
             // A format 1 record has no status nor raw bytes: a value there is an edit its hash cannot show.
             const payload = x.status !== null || x.raw !== null ? `${x.payload}\u0000` : (x.payload ?? '');
-            yield { seq: Number(x.seq), id: x.id ?? '', payload, prevHash: x.prev_hash, hash: x.hash, columns: columnsOf(x) };
+            yield {
+              seq: Number(x.seq),
+              id: x.id ?? '',
+              payload,
+              prevHash: x.prev_hash,
+              hash: x.hash,
+              columns: columnsOf(x),
+              searchMismatch: searchMismatch(x.search_diff, BigInt(x.seq), indexed.legacy),
+            };
           }
           if (r.rows.length < page) return;
           after = Number(r.rows.at(-1)!.seq);
@@ -376,8 +489,8 @@ export class PgAuditStore {
         let after: [string, number, string] = ['', -1, '-1'];
         for (;;) {
           const r = await client.query<RecordRow>(
-            `SELECT ${RECORD_SELECT} FROM audit_events WHERE kafka_topic IS NOT NULL AND (kafka_topic, kafka_partition, kafka_offset) > ($1, $2, $3::bigint)
-              ORDER BY audit_events.kafka_topic, audit_events.kafka_partition, audit_events.kafka_offset LIMIT $4`,
+            `SELECT ${RECORD_SELECT} FROM ${RECORD_FROM} WHERE e.kafka_topic IS NOT NULL AND (e.kafka_topic, e.kafka_partition, e.kafka_offset) > ($1, $2, $3::bigint)
+              ORDER BY e.kafka_topic, e.kafka_partition, e.kafka_offset LIMIT $4`,
             [...after, page],
           );
           for (const x of r.rows)
@@ -393,6 +506,7 @@ export class PgAuditStore {
               payload: x.payload,
               raw: x.raw,
               columns: columnsOf(x),
+              searchMismatch: searchMismatch(x.search_diff, BigInt(x.kafka_offset), indexed.chains.get(`${x.kafka_topic}\u0001${x.kafka_partition}`)),
             };
           if (r.rows.length < page) return;
           const last = r.rows.at(-1)!;
@@ -407,8 +521,10 @@ export class PgAuditStore {
         decode,
       );
       const v2 = v1.ok ? await verifyChains(chains(), cps.filter(isHeadsCheckpoint), trust, decode) : undefined;
+      const report = storeReport(v1, v2);
+      const extra = report.ok ? await extraSearchRow(client) : undefined;
       await client.query('COMMIT');
-      return storeReport(v1, v2);
+      return extra ? { ...report, ok: false, firstBad: extra } : report;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw new AppError('AUDIT_STORE_UNAVAILABLE', { cause: err });
@@ -568,13 +684,7 @@ export class PgAuditStore {
       last_offset: string;
       last_hash: Buffer;
     }>(
-      `WITH RECURSIVE c AS (
-         (SELECT kafka_topic, kafka_partition FROM audit_events WHERE kafka_topic IS NOT NULL ORDER BY kafka_topic, kafka_partition LIMIT 1)
-         UNION ALL
-         SELECT n.kafka_topic, n.kafka_partition FROM c, LATERAL (
-           SELECT kafka_topic, kafka_partition FROM audit_events
-            WHERE kafka_topic IS NOT NULL AND (kafka_topic, kafka_partition) > (c.kafka_topic, c.kafka_partition)
-            ORDER BY kafka_topic, kafka_partition LIMIT 1) n)
+      `${CHAINS}
        SELECT c.kafka_topic, c.kafka_partition, f.kafka_offset::text AS first_offset, f.prev_hash AS first_prev, l.kafka_offset::text AS last_offset, l.hash AS last_hash
          FROM c,
          LATERAL (SELECT kafka_offset, prev_hash FROM audit_events WHERE kafka_topic IS NOT NULL AND kafka_topic = c.kafka_topic
