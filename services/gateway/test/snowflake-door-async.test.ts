@@ -100,11 +100,16 @@ test('Python: execute_async, get_query_status(_throw_if_error) and get_results_f
   assert.equal(steps.held.status, 'SUCCESS');
 });
 
-test('JDBC: executeAsyncQuery and getStatusV2 (getQueryStatus), for a statement that runs and one policy refuses', async (t) => {
+test('JDBC: executeAsyncQuery and getStatusV2 (getQueryStatus), for a statement that runs (its rows read by RESULT_SCAN) and one policy refuses', async (t) => {
   const url = new URL((await gateway()).url);
   const run = runJdbc(t, 'JdbcAsync.java', [url.hostname, url.port, ACCOUNT, await demoToken('etl-pipeline')]);
   assert.equal(await run.done, 0, `the JDBC program failed:\n${run.stderr()}`);
   assert.deepEqual([run.steps.succeeded.status, run.steps.succeeded.id], ['SUCCESS', run.steps.succeeded.qid]);
+  // Its rows, read with RESULT_SCAN of its id: masked as when it ran.
+  assert.deepEqual(run.steps.rows.rows, [
+    [1, '[REDACTED]'],
+    [2, '[REDACTED]'],
+  ]);
   assert.deepEqual([run.steps.denied.status, run.steps.denied.errorCode, run.steps.denied.error], ['FAILED_WITH_ERROR', 3001, true]);
 });
 
@@ -139,7 +144,7 @@ test('Node: asyncExec, getQueryStatus and getResultsFromQueryId, masked', async 
   assert.equal(await conn.getQueryStatus(queryId), 'SUCCESS');
 });
 
-test('the paths drivers send: repeated slashes, gosnowflake and JDBC monitoring, and result polls of an async statement', async () => {
+test('the paths drivers send: repeated slashes, gosnowflake and JDBC monitoring, result polls and RESULT_SCAN of an async statement', async () => {
   const token = await login('etl-pipeline');
   const started = await submit(token, 'SELECT ID, SSN FROM PATIENTS WHERE ID = 1');
   assert.equal(started.code, '333334', JSON.stringify(started));
@@ -167,6 +172,15 @@ test('the paths drivers send: repeated slashes, gosnowflake and JDBC monitoring,
     assert.equal(r.success, true, path);
     assert.deepEqual(r.data.rowset, [['1', '[REDACTED]']], `${path}: masked`);
   }
+  // RESULT_SCAN of the statement's id (how JDBC reads async rows): its masked rows, for its own
+  // identity only; another identity's RESULT_SCAN of it is "not found", as a poll of it would be.
+  const scan = `SELECT * FROM TABLE(RESULT_SCAN('${id}'))`;
+  const scanned = await call('POST', `/queries/v1/query-request?requestId=${crypto.randomUUID()}`, token, { sqlText: scan });
+  assert.deepEqual(scanned.data.rowset, [['1', '[REDACTED]']]);
+  const stranger = await call('POST', `/queries/v1/query-request?requestId=${crypto.randomUUID()}`, await login('analytics-agent'), { sqlText: scan });
+  assert.deepEqual([stranger.success, stranger.code], [false, '002003']);
+  assert.match(stranger.message, /GATEWAY_SF_QUERY_NOT_FOUND/);
+
   // An unknown id: an empty status, and a result poll answered as Snowflake's "not found".
   const unknown = crypto.randomUUID();
   assert.deepEqual((await call('GET', `/monitoring/queries//${unknown}`, token)).data.queries, []);

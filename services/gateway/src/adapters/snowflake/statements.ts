@@ -40,6 +40,15 @@ function firstKeyword(sql: string): string {
   return k === 'WITH' || k === 'SHOW' || k === 'DESCRIBE' || k === 'DESC' ? 'SELECT' : k;
 }
 
+/**
+ * `SELECT * FROM TABLE(RESULT_SCAN('<query id>'))`, exactly: how snowflake-jdbc reads the rows of a
+ * statement it ran with executeAsyncQuery. The query id it names, else undefined (any other use of
+ * RESULT_SCAN takes the ordinary path, where the analyser does not understand it and policy denies).
+ */
+export function resultScanOf(sql: string): string | undefined {
+  return /^\s*SELECT\s+\*\s+FROM\s+TABLE\s*\(\s*RESULT_SCAN\s*\(\s*'([0-9a-fA-F-]{36})'\s*\)\s*\)\s*;?\s*$/i.exec(sql)?.[1]?.toLowerCase();
+}
+
 export class Statements {
   /** SHOW, DESCRIBE and INFORMATION_SCHEMA statements, answered filtered by policy (metadata.ts). */
   private readonly metadata: Metadata;
@@ -61,6 +70,10 @@ export class Statements {
     if (body.describeOnly === true) return describeOnly(s, sql);
     const answered = await this.d.control?.answer(s, sql);
     if (answered) return answered;
+    // The caller's own statement's result, as it was masked and recorded when it ran (its chunks
+    // are served the same way); another identity's statement is not found.
+    const scanned = resultScanOf(sql);
+    if (scanned) return this.results.answer(s, scanned, deadline, base);
     const claim = await this.d.store.claimRequest(s.id, requestId, randomUUID());
     if (claim.fresh) {
       let bound: { sql: string; params: unknown[] };
