@@ -198,4 +198,5 @@ export function watchDebounced(path: string, onChange: () => void, delayMs = 100
   };
 }
 
+export * from './kafka-security.js';
 export * from './redis-security.js';

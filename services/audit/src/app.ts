@@ -1,7 +1,7 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { createTokenVerifier } from '@phigate/auth';
 import { buildEvent, createKafka, EventConsumer, encodeEvent } from '@phigate/bus';
-import { oidcIssuers } from '@phigate/config';
+import { kafkaSecurity, oidcIssuers } from '@phigate/config';
 import { Counter, createMetrics, Gauge, type Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import { buildHttp } from './adapters/http/server.js';
@@ -89,7 +89,8 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
   const origin = config.AUDIT_CHECKPOINT_ORIGIN;
   // The signing key's own public key, and the published set (older keys with their periods).
   const trust: Trust = { origin, keys: [{ publicKey }, ...(config.AUDIT_CHECKPOINT_TRUSTED_KEYS ?? [])] };
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'phigate-audit', log });
+  const security = kafkaSecurity(config);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, security, clientId: 'phigate-audit', log });
   const producer = kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
   const admin = kafka.admin();
   let sinceCheckpoint = 0;
@@ -98,6 +99,7 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
 
   const consumer = new EventConsumer({
     brokers: config.KAFKA_BROKERS,
+    security,
     clientId: 'phigate-audit',
     log,
     topic: config.AUDIT_TOPIC,
@@ -255,6 +257,7 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
       if (config.AUDIT_SIEM_TOPIC) {
         relay = new SiemRelay({
           brokers: config.KAFKA_BROKERS,
+          security,
           log,
           from: config.AUDIT_TOPIC,
           to: config.AUDIT_SIEM_TOPIC,

@@ -4,7 +4,7 @@
 //   exit 0: verifies; 1: AUDIT_CHAIN_BROKEN (where and why on stdout); 2: cannot run (config, database)
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createKafka } from '@phigate/bus';
-import { fields, loadConfig, z } from '@phigate/config';
+import { fields, kafkaSecurity, kafkaSecurityFields, kafkaSecurityProblems, loadConfig, z } from '@phigate/config';
 import { AppError } from '@phigate/errors';
 import { createLogger } from '@phigate/telemetry';
 import pg from 'pg';
@@ -14,20 +14,26 @@ import { parseTrustedKeys } from './adapters/trusted-keys.js';
 import { PROBLEMS } from './domain/chain.js';
 import { crossCheck } from './domain/chains.js';
 
-const schema = z.object({
-  AUDIT_DATABASE_URL: z.string().min(1),
-  /** The pinned public key (PEM), usually AUDIT_CHECKPOINT_PUBLIC_KEY_FILE. */
-  AUDIT_CHECKPOINT_PUBLIC_KEY: z.string().optional(),
-  /** Alternatively the private key file, from which the public key is derived (operators only). */
-  AUDIT_CHECKPOINT_KEY: z.string().optional(),
-  AUDIT_CHECKPOINT_ORIGIN: z.string().default('phigate-audit'),
-  /** The published set of checkpoint keys with validity periods (JSON), usually AUDIT_CHECKPOINT_TRUSTED_KEYS_FILE. */
-  AUDIT_CHECKPOINT_TRUSTED_KEYS: z.string().optional(),
-  /** With brokers, the store is cross-checked against the topic: no committed offset may be missing. */
-  KAFKA_BROKERS: fields.list().optional(),
-  AUDIT_TOPIC: z.string().default('phigate.audit.v1'),
-  AUDIT_CONSUMER_GROUP: z.string().default('phigate-audit'),
-});
+const schema = z
+  .object({
+    AUDIT_DATABASE_URL: z.string().min(1),
+    /** The pinned public key (PEM), usually AUDIT_CHECKPOINT_PUBLIC_KEY_FILE. */
+    AUDIT_CHECKPOINT_PUBLIC_KEY: z.string().optional(),
+    /** Alternatively the private key file, from which the public key is derived (operators only). */
+    AUDIT_CHECKPOINT_KEY: z.string().optional(),
+    AUDIT_CHECKPOINT_ORIGIN: z.string().default('phigate-audit'),
+    /** The published set of checkpoint keys with validity periods (JSON), usually AUDIT_CHECKPOINT_TRUSTED_KEYS_FILE. */
+    AUDIT_CHECKPOINT_TRUSTED_KEYS: z.string().optional(),
+    /** With brokers, the store is cross-checked against the topic: no committed offset may be missing. */
+    KAFKA_BROKERS: fields.list().optional(),
+    /** TLS and SASL to Kafka, as the audit service's own (it reads the group's committed offsets). */
+    ...kafkaSecurityFields(),
+    AUDIT_TOPIC: z.string().default('phigate.audit.v1'),
+    AUDIT_CONSUMER_GROUP: z.string().default('phigate-audit'),
+  })
+  .superRefine((c, ctx) => {
+    for (const message of kafkaSecurityProblems(c, c.KAFKA_BROKERS ?? [])) ctx.addIssue({ code: 'custom', message });
+  });
 
 const json = process.argv.includes('--json');
 const out = (o: unknown, human: string) => process.stdout.write(json ? `${JSON.stringify(o)}\n` : `${human}\n`);
@@ -57,7 +63,12 @@ try {
     // before it commits its offsets, so every offset committed by then is in the snapshot.
     const kafka =
       config.KAFKA_BROKERS?.length &&
-      createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'phigate-audit-verify', log: createLogger({ service: 'audit-verify', level: 'error' }) });
+      createKafka({
+        brokers: config.KAFKA_BROKERS,
+        security: kafkaSecurity(config),
+        clientId: 'phigate-audit-verify',
+        log: createLogger({ service: 'audit-verify', level: 'error' }),
+      });
     const positions = kafka ? await topicPositions(kafka, config.AUDIT_TOPIC, config.AUDIT_CONSUMER_GROUP) : undefined;
     const report = await store.verify({ keys, origin: config.AUDIT_CHECKPOINT_ORIGIN });
     if (report.ok && positions) {

@@ -1,4 +1,4 @@
-import { fields, internalTlsFields, internalTlsProblems, redisFields, redisProblems, z } from '@phigate/config';
+import { fields, internalTlsFields, internalTlsProblems, kafkaSecurityFields, kafkaSecurityProblems, redisFields, redisProblems, z } from '@phigate/config';
 
 export const gatewayConfigSchema = z
   .object({
@@ -11,6 +11,8 @@ export const gatewayConfigSchema = z
     /** Deadline of one request's whole masking stream. */
     GATEWAY_MASKING_TIMEOUT_MS: fields.ms(30_000),
     KAFKA_BROKERS: fields.list(),
+    /** TLS and SASL to Kafka (@phigate/config's kafkaSecurityFields). */
+    ...kafkaSecurityFields(),
     /** Longest a request waits for Kafka to acknowledge its audit events before failing closed. */
     GATEWAY_AUDIT_ACK_TIMEOUT_MS: fields.ms(5000),
     /**
@@ -135,6 +137,7 @@ export const gatewayConfigSchema = z
   })
   .superRefine((c, ctx) => {
     for (const message of internalTlsProblems(c, [c.POLICY_GRPC_ADDR, c.MASKING_GRPC_ADDR])) ctx.addIssue({ code: 'custom', message });
+    for (const message of kafkaSecurityProblems(c, c.KAFKA_BROKERS)) ctx.addIssue({ code: 'custom', message });
     for (const message of redisProblems(c)) ctx.addIssue({ code: 'custom', message });
   });
 

@@ -18,6 +18,18 @@ export const SERVICES = [
 const SHARED: Record<string, string> = {
   LOG_LEVEL: 'fatal, error, warn, info, debug, trace or silent',
   KAFKA_BROKERS: 'comma-separated Kafka bootstrap servers (host:port)',
+  KAFKA_SECURITY_PROTOCOL:
+    'PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (managed Kafka services: SASL_SSL); a link that is not both encrypted and authenticated is refused to brokers that are not loopback unless KAFKA_PLAINTEXT',
+  KAFKA_SSL_CA_FILE: "PEM of the CA that signs the brokers' certificates (SSL, SASL_SSL); unset: the system CAs",
+  KAFKA_SSL_CERT_FILE: 'client certificate (PEM) presented to the brokers, with KAFKA_SSL_KEY_FILE (SSL, SASL_SSL)',
+  KAFKA_SSL_KEY_FILE: 'private key (PEM) of KAFKA_SSL_CERT_FILE',
+  KAFKA_SASL_MECHANISM: 'plain, scram-sha-256, scram-sha-512 or oauthbearer (SASL_SSL, SASL_PLAINTEXT)',
+  KAFKA_SASL_USERNAME: 'SASL user (plain, scram-*)',
+  KAFKA_SASL_PASSWORD: 'SASL password (plain, scram-*); usually KAFKA_SASL_PASSWORD_FILE',
+  KAFKA_SASL_OAUTHBEARER_TOKEN_FILE:
+    'oauthbearer: a file holding the current access token, re-read whenever the client needs one (kept fresh by a sidecar, a projected token or a job)',
+  KAFKA_PLAINTEXT:
+    'true: allow a Kafka link that is unencrypted or unauthenticated to brokers that are not loopback (audit events, statements included, would cross the network in clear)',
   REDIS_URL:
     'Redis URL: rediss://[user:password@]host:port[/db] for TLS, redis:// for plaintext (refused unless loopback or REDIS_PLAINTEXT); in cluster mode a seed node, in sentinel mode only its scheme and credentials count',
   REDIS_MODE: 'standalone (one node), sentinel (the primary REDIS_SENTINEL_NAME that REDIS_SENTINELS name) or cluster (Redis Cluster)',

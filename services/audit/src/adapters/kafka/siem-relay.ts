@@ -1,10 +1,12 @@
-import { type AuditEvent, EventConsumer, EventPublisher, type Topic } from '@phigate/bus';
+import { type AuditEvent, EventConsumer, EventPublisher, type KafkaOptions, type Topic } from '@phigate/bus';
 import type { Logger } from '@phigate/telemetry';
 import type { StatementRedactor } from '../sql/literal-redactor.js';
 
 /** Options for {@link SiemRelay}. */
 export interface SiemRelayOptions {
   brokers: string[];
+  /** TLS and SASL, as for every Kafka client of the service. */
+  security?: KafkaOptions['security'];
   log: Logger;
   /** The audit topic to read. */
   from: string;
@@ -31,6 +33,7 @@ export class SiemRelay {
     // The topic registry in @phigate/bus names only the audit topic so far; the SIEM topic is configured.
     this.publisher = new EventPublisher({
       brokers: opts.brokers,
+      security: opts.security,
       clientId: 'phigate-audit-siem',
       log: opts.log,
       topic: opts.to as Topic,
@@ -38,6 +41,7 @@ export class SiemRelay {
     });
     this.consumer = new EventConsumer({
       brokers: opts.brokers,
+      security: opts.security,
       clientId: 'phigate-audit-siem',
       log: opts.log,
       topic: opts.from,

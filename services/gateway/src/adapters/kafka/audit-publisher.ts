@@ -1,4 +1,5 @@
 import { type Durability, EventPublisher, TOPICS } from '@phigate/bus';
+import { type KafkaSecuritySettings, kafkaSecurity } from '@phigate/config';
 import type { Logger } from '@phigate/telemetry';
 
 /**
@@ -6,7 +7,7 @@ import type { Logger } from '@phigate/telemetry';
  * fields are optional so that a config without them keeps today's behaviour: `before-release`,
  * no outbox (fail closed while Kafka does not acknowledge).
  */
-export interface AuditPublisherConfig {
+export interface AuditPublisherConfig extends Readonly<KafkaSecuritySettings> {
   readonly KAFKA_BROKERS: string[];
   readonly GATEWAY_AUDIT_ACK_TIMEOUT_MS: number;
   readonly GATEWAY_AUDIT_DURABILITY?: Durability;
@@ -23,6 +24,7 @@ export function createAuditPublisher(config: AuditPublisherConfig, log: Logger):
   const dir = config.GATEWAY_AUDIT_OUTBOX_DIR?.trim();
   return new EventPublisher({
     brokers: config.KAFKA_BROKERS,
+    security: kafkaSecurity(config),
     clientId: 'phigate-gateway',
     log,
     topic: TOPICS.AUDIT,
