@@ -64,7 +64,8 @@ case ${1:-} in
     missing=0
     for f in gateway-database-url redis-url sealing-keys.json clinical-pg-password audit-database-url slack-signing-secret \
       slack-webhook-url approval-internal-token masking-token-key audit-checkpoint-key pg-tls-cert.pem pg-tls-key.pem \
-      internal-ca.crt gateway-internal.crt gateway-internal.key policy-internal.crt policy-internal.key masking-internal.crt masking-internal.key; do
+      internal-ca.crt gateway-internal.crt gateway-internal.key policy-internal.crt policy-internal.key masking-internal.crt masking-internal.key \
+      gateway-kafka-password audit-kafka-password; do
       if [[ ! -s $o/secrets/$f ]]; then echo "missing secret file: $o/secrets/$f" >&2; missing=1; fi
     done
     exit $missing
