@@ -11,7 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { type AuditEvent, buildEvent, createKafka, type EventContext, EventPublisher, encodeEvent } from '@phigate/bus';
 import { createLogger } from '@phigate/telemetry';
-import { eventually, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
+import { eventually, kafkaConnection, kafkaEnv, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
 import { track } from './processes.js';
 import { ratio } from './stats.js';
@@ -165,10 +165,10 @@ export function auditLagSampler(intervalMs = 500): { stop: () => { samples: numb
 
 /** Produces `events` to a fresh 6-partition topic, then drains it with `replicas` audit processes in one group. */
 async function ingestRun(replicas: number, events: AuditEvent[], baselinePerSec: number): Promise<IngestRun> {
-  const brokers = need('KAFKA_BROKERS').split(',');
+  const kafka = kafkaConnection();
   const topic = uniqueName('bench-audit');
   const group = uniqueName('bench-audit-group');
-  const admin = createKafka({ brokers, clientId: 'bench-audit', log }).admin();
+  const admin = createKafka({ ...kafka, clientId: 'bench-audit', log }).admin();
   await admin.connect();
   const removeTopic = track(`topic ${topic}`, async () => {
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
@@ -178,7 +178,7 @@ async function ingestRun(replicas: number, events: AuditEvent[], baselinePerSec:
   const closeStore = track('audit store pool', () => store.end());
   try {
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });
-    const publisher = new EventPublisher({ brokers, clientId: 'bench-audit', log, topic, ackTimeoutMs: 30_000 });
+    const publisher = new EventPublisher({ ...kafka, clientId: 'bench-audit', log, topic, ackTimeoutMs: 30_000 });
     await publisher.start();
     const pending: Promise<void>[] = [];
     for (let i = 0; i < events.length; i += 500) pending.push(publisher.publish(events.slice(i, i + 500)));
@@ -196,7 +196,7 @@ async function ingestRun(replicas: number, events: AuditEvent[], baselinePerSec:
             PATH: process.env.PATH ?? '',
             LOG_LEVEL: 'warn',
             AUDIT_HTTP_PORT: port,
-            KAFKA_BROKERS: brokers.join(','),
+            ...kafkaEnv(),
             AUDIT_DATABASE_URL: need('AUDIT_DATABASE_URL'),
             AUDIT_TOPIC: topic,
             AUDIT_CONSUMER_GROUP: group,

@@ -3,7 +3,7 @@
 // bench waits (bounded) until that backlog is small, so baselines and gateway runs start alike.
 import { createKafka } from '@phigate/bus';
 import { createLogger } from '@phigate/telemetry';
-import { need } from '@phigate/testkit';
+import { kafkaConnection } from '@phigate/testkit';
 import { track } from './processes.js';
 
 const TOPIC = 'phigate.audit.v1';
@@ -35,7 +35,7 @@ export async function auditSettler(
   budgetSec = Number(process.env.BENCH_SETTLE_BUDGET_SEC ?? 90),
 ): Promise<Settler> {
   const admin = createKafka({
-    brokers: need('KAFKA_BROKERS').split(','),
+    ...kafkaConnection(),
     clientId: 'bench-settle',
     log: createLogger({ service: 'bench', level: 'silent' }),
   }).admin();

@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type { AppError } from '@phigate/errors';
-import { eventually, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
+import { eventually, kafkaConnection, kcatArgs, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
 import { pino } from 'pino';
 import { type AuditEvent, buildEvent, createKafka, EventConsumer, EventPublisher, type PublisherOptions } from '../src/index.js';
 
@@ -37,12 +37,12 @@ function tempDir(t: { after(fn: () => void): void }): string {
 
 async function makeTopic(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const topic = uniqueName('test.publisher');
-  const admin = createKafka({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'publisher-test', log: capture().log }).admin();
+  const admin = createKafka({ ...kafkaConnection(), clientId: 'publisher-test', log: capture().log }).admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
   await admin.disconnect();
   t.after(async () => {
-    const a = createKafka({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'publisher-test', log: capture().log }).admin();
+    const a = createKafka({ ...kafkaConnection(), clientId: 'publisher-test', log: capture().log }).admin();
     await a.connect();
     await a.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await a.disconnect();
@@ -51,7 +51,7 @@ async function makeTopic(t: { after(fn: () => Promise<void>): void }): Promise<s
 }
 
 function publisher(opts: Partial<PublisherOptions> & { topic: string }, log = capture().log): EventPublisher {
-  return new EventPublisher({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'publisher-test', log, ackTimeoutMs: 1000, ...opts });
+  return new EventPublisher({ ...kafkaConnection(), clientId: 'publisher-test', log, ackTimeoutMs: 1000, ...opts });
 }
 
 /** A request's events, in the order the gateway would publish them. */
@@ -63,7 +63,7 @@ function requestEvents(requestId: string, n: number, from = 0): AuditEvent[] {
 
 /** Everything on the topic, as a SIEM would read it (kcat), as [key, id, rows]. */
 function consumeAll(topic: string): Array<{ key: string; id: string; n: number }> {
-  const out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k\t%s\n'], {
+  const out = execFileSync('kcat', ['-C', ...kcatArgs(), '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k\t%s\n'], {
     encoding: 'utf8',
     timeout: 60_000,
     maxBuffer: 512 * 1024 * 1024,
@@ -237,7 +237,7 @@ test('the broker stops in the middle of a stream and starts again: every event a
   // A consumer group reading the same stream keeps consuming across the broker restart.
   const consumed = new Set<string>();
   const consumer = new EventConsumer({
-    brokers: need('KAFKA_BROKERS').split(','),
+    ...kafkaConnection(),
     clientId: 'publisher-test',
     log: capture().log,
     topic,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type KafkaSecuritySettings, kafkaClientSchema, kafkaSecurity, loadConfig } from '@phigate/config';
 import { findDevIdentity, loadDevIdentities } from '@phigate/dev-idp/clients';
 
 /** Repository root (tests run from compiled dist folders, so walk up to the workspace root). */
@@ -51,6 +52,32 @@ export function need(key: string): string {
   const v = stackEnv()[key];
   if (!v) throw new Error(`${key} is not set by the local stack: ${HOW_TO_START}`);
   return v;
+}
+
+/**
+ * How the stack's tools identity reaches Kafka: the brokers and their TLS/SASL settings, loaded
+ * from `stack env` exactly as the services load theirs. Spread into @phigate/bus's options:
+ * `createKafka({ ...kafkaConnection(), clientId, log })`.
+ */
+export function kafkaConnection(): { brokers: string[]; security: KafkaSecuritySettings } {
+  need('KAFKA_BROKERS');
+  const c = loadConfig(kafkaClientSchema(), stackEnv());
+  return { brokers: [...c.KAFKA_BROKERS], security: kafkaSecurity(c) };
+}
+
+/** The stack's KAFKA_* client settings as environment variables, for a service a test starts itself. */
+export function kafkaEnv(): Record<string, string> {
+  need('KAFKA_BROKERS');
+  return Object.fromEntries(Object.entries(stackEnv()).filter(([k]) => k.startsWith('KAFKA_') && k !== 'KAFKA_KCAT_CONFIG'));
+}
+
+/**
+ * kcat's connection arguments for the stack's Kafka (`-b` and, on a SASL_SSL stack, `-F` with the
+ * tools identity's settings): `execFileSync('kcat', ['-C', ...kcatArgs(), '-t', topic, ...])`.
+ */
+export function kcatArgs(): string[] {
+  const conf = stackEnv().KAFKA_KCAT_CONFIG;
+  return ['-b', need('KAFKA_BROKERS'), ...(conf ? ['-F', conf] : [])];
 }
 
 /** Throws a clear, actionable error when `url` does not answer 2xx within a short time. */
@@ -185,7 +212,7 @@ export async function freePort(): Promise<number> {
  */
 // biome-ignore lint/suspicious/noExplicitAny: tests read audit events as the JSON a SIEM gets, untyped
 export function kafkaEventsSince(sinceMs: number): Array<Record<string, any>> {
-  const out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', 'phigate.audit.v1', '-o', `s@${sinceMs}`, '-e', '-q', '-f', '%s\n'], {
+  const out = execFileSync('kcat', ['-C', ...kcatArgs(), '-t', 'phigate.audit.v1', '-o', `s@${sinceMs}`, '-e', '-q', '-f', '%s\n'], {
     encoding: 'utf8',
     timeout: 20_000,
     maxBuffer: 256 * 1024 * 1024,

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { buildEvent, EventPublisher, type Topic } from '@phigate/bus';
 import { loadConfig } from '@phigate/config';
-import { demoToken, eventually, need, uniqueName } from '@phigate/testkit';
+import { demoToken, eventually, kafkaConnection, kcatArgs, uniqueName } from '@phigate/testkit';
 import { buildApp } from '../src/app.js';
 import { auditConfigSchema } from '../src/config.js';
 import type { Recording } from '../src/domain/recording.js';
@@ -28,7 +28,7 @@ test('auditor API: recording, session, search, export, minimum-necessary report,
   );
   const app = buildApp(config, log);
   const { httpPort } = await app.start();
-  const publisher = new EventPublisher({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'audit-api-test', log, topic: topic as Topic });
+  const publisher = new EventPublisher({ ...kafkaConnection(), clientId: 'audit-api-test', log, topic: topic as Topic });
   await publisher.start();
   t.after(async () => {
     await publisher.stop();
@@ -172,7 +172,7 @@ test('auditor API: recording, session, search, export, minimum-necessary report,
   const relayed = await eventually(
     'the events on the SIEM topic',
     async () => {
-      const out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', siem, '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { encoding: 'utf8' });
+      const out = execFileSync('kcat', ['-C', ...kcatArgs(), '-t', siem, '-o', 'beginning', '-e', '-q', '-f', '%s\n'], { encoding: 'utf8' });
       const evs = out
         .split('\n')
         .filter(Boolean)

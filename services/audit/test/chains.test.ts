@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { type ConsumedMessage, createKafka, decodeEvent, EventConsumer, encodeEvent } from '@phigate/bus';
-import { eventually, need, seededRandom, uniqueName } from '@phigate/testkit';
+import { eventually, kafkaConnection, seededRandom, uniqueName } from '@phigate/testkit';
 import { topicPositions } from '../src/adapters/kafka/positions.js';
 import { type HeadsSigner, PgAuditStore } from '../src/adapters/store/pg-store.js';
 import { crossCheck } from '../src/domain/chains.js';
@@ -239,12 +239,12 @@ for (const n of [1, 50]) {
     const topic = uniqueName('audit-trunc');
     const group = uniqueName('audit-trunc-group');
     await createTopics(topic);
-    const kafka = createKafka({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'audit-trunc-test', log });
+    const kafka = createKafka({ ...kafkaConnection(), clientId: 'audit-trunc-test', log });
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();
     const store = new PgAuditStore(db.app);
     const consumer = new EventConsumer({
-      brokers: need('KAFKA_BROKERS').split(','),
+      ...kafkaConnection(),
       clientId: 'audit-trunc-test',
       log,
       topic,

@@ -4,7 +4,7 @@ import { createPublicKey, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EventPublisher, type Topic } from '@phigate/bus';
-import { eventually, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
+import { eventually, kafkaConnection, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
 import { PgAuditStore } from '../src/adapters/store/pg-store.js';
 import { allowedQuery, auditEnv, context, createTopics, log, stackCheckpointKey } from './helpers.js';
@@ -32,7 +32,7 @@ test('kill -9 of the audit consumer during a burst: after a restart the store ho
   const env = auditEnv({ AUDIT_TOPIC: topic, AUDIT_CONSUMER_GROUP: group, AUDIT_CHECKPOINT_INTERVAL_MS: '1000' });
   const pool = new pg.Pool({ connectionString: need('AUDIT_DATABASE_URL'), max: 2 });
   const publisher = new EventPublisher({
-    brokers: need('KAFKA_BROKERS').split(','),
+    ...kafkaConnection(),
     clientId: 'audit-kill9-test',
     log,
     topic: topic as Topic,

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AuditEvent, buildEvent, type ConsumedMessage, createKafka, type EventContext, type EventType, encodeEvent } from '@phigate/bus';
 import { createLogger } from '@phigate/telemetry';
-import { need, REPO_ROOT, uniqueName } from '@phigate/testkit';
+import { kafkaConnection, kafkaEnv, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
 import { GENESIS, link } from '../src/domain/chain.js';
 
@@ -25,7 +25,7 @@ export function auditEnv(over: Record<string, string>): Record<string, string> {
     PATH: process.env.PATH ?? '',
     LOG_LEVEL: 'warn',
     AUDIT_HTTP_PORT: '0',
-    KAFKA_BROKERS: need('KAFKA_BROKERS'),
+    ...kafkaEnv(),
     AUDIT_DATABASE_URL: need('AUDIT_DATABASE_URL'),
     OIDC_ISSUER: issuer,
     OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
@@ -39,7 +39,7 @@ export function auditEnv(over: Record<string, string>): Record<string, string> {
 
 /** Creates topics for one test (phigate never auto-creates topics). */
 export async function createTopics(...topics: string[]): Promise<void> {
-  const admin = createKafka({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'audit-test', log }).admin();
+  const admin = createKafka({ ...kafkaConnection(), clientId: 'audit-test', log }).admin();
   await admin.connect();
   try {
     await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { createKafka, encodeEvent, TOPICS } from '@phigate/bus';
-import { eventually, need } from '@phigate/testkit';
+import { eventually, kafkaConnection, need } from '@phigate/testkit';
 import pg from 'pg';
 import { allowedQuery, context, log } from './helpers.js';
 
@@ -10,7 +10,7 @@ import { allowedQuery, context, log } from './helpers.js';
 // phigate.audit.v1, as something other than the gateway could, must not stop ingestion.
 
 test('forged events with a lone surrogate or a NUL injected into Kafka are quarantined and announced; the next event is stored within seconds', async (t) => {
-  const kafka = createKafka({ brokers: need('KAFKA_BROKERS').split(','), clientId: 'audit-quarantine-test', log });
+  const kafka = createKafka({ ...kafkaConnection(), clientId: 'audit-quarantine-test', log });
   const producer = kafka.producer({ idempotent: true });
   await producer.connect();
   const pool = new pg.Pool({ connectionString: need('AUDIT_DATABASE_URL'), max: 1 });

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { TOPICS } from '@phigate/bus';
-import { need } from '@phigate/testkit';
+import { kcatArgs, need } from '@phigate/testkit';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import pg from 'pg';
@@ -60,7 +60,7 @@ test('kcat: every event on phigate.audit.v1 validates against the published sche
     else if (!v(event)) failures.push(`${where}: ${event.type}: ${JSON.stringify(v.errors)}`);
     if (m.key !== event.requestId) failures.push(`${where}: key is not the requestId`);
   };
-  const kcat = spawn('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', TOPICS.AUDIT, '-o', 'beginning', '-e', '-q', '-J'], {
+  const kcat = spawn('kcat', ['-C', ...kcatArgs(), '-t', TOPICS.AUDIT, '-o', 'beginning', '-e', '-q', '-J'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

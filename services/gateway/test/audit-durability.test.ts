@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { demoToken, eventually, need, REPO_ROOT, requireHttp } from '@phigate/testkit';
+import { demoToken, eventually, kcatArgs, need, REPO_ROOT, requireHttp } from '@phigate/testkit';
 import pg from 'pg';
 
 const run = promisify(execFile);
@@ -205,7 +205,7 @@ test('Kafka stops in the middle of 2,000 queries and starts again: every complet
   for (const id of ids) assert.deepEqual(byRequest.get(id)?.sort(), EXPECTED, `the events of ${id}`);
 
   // And the SIEM view (Kafka) has each event at least once: re-sends are copies with the same id.
-  const onKafka = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', 'phigate.audit.v1', '-o', `s@${since}`, '-e', '-q', '-f', '%k\n'], {
+  const onKafka = execFileSync('kcat', ['-C', ...kcatArgs(), '-t', 'phigate.audit.v1', '-o', `s@${since}`, '-e', '-q', '-f', '%k\n'], {
     encoding: 'utf8',
     timeout: 120_000,
     maxBuffer: 1024 * 1024 * 1024,

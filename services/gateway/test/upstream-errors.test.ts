@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { demoToken, eventually, need, requireHttp } from '@phigate/testkit';
+import { demoToken, eventually, kcatArgs, need, requireHttp } from '@phigate/testkit';
 import pg from 'pg';
 import type snowflake from 'snowflake-sdk';
 import { sfConnect, sfDestroy } from './fixtures/snowflake/connect.js';
@@ -225,7 +225,7 @@ test('Snowflake door on the PostgreSQL connection: the upstream SQLSTATE and scr
 test('the audit trail (Kafka) and the gateway log hold no value either', async () => {
   assert.ok(requestIds.length >= 3, 'the HTTP cases ran');
   const events = await eventually('the query.failed events on Kafka', async () => {
-    const out = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', 'phigate.audit.v1', '-o', `s@${started}`, '-e', '-q', '-f', '%s\n'], {
+    const out = execFileSync('kcat', ['-C', ...kcatArgs(), '-t', 'phigate.audit.v1', '-o', `s@${started}`, '-e', '-q', '-f', '%s\n'], {
       encoding: 'utf8',
       timeout: 20_000,
     });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildEvent, createKafka, encodeEvent } from '@phigate/bus';
 import { createLogger } from '@phigate/telemetry';
-import { eventually, freePort, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
+import { eventually, freePort, kafkaConnection, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
 
 const log = createLogger({ service: 'chaos-audit', level: 'silent' });
@@ -19,10 +19,10 @@ const PARTITIONS = 6;
 const EVENTS = Number(process.env.CHAOS_AUDIT_EVENTS ?? 30_000);
 
 test('one of two audit replicas is killed mid-burst: every event is stored exactly once and every chain verifies', async (t) => {
-  const brokers = need('KAFKA_BROKERS').split(',');
+  const connection = kafkaConnection();
   const topic = uniqueName('chaos-audit');
   const group = uniqueName('chaos-audit-group');
-  const kafka = createKafka({ brokers, clientId: 'chaos-audit', log });
+  const kafka = createKafka({ ...connection, clientId: 'chaos-audit', log });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }] });

@@ -1,7 +1,7 @@
 // The demo walkthrough behind `npm run demo`: one query through the gateway as the ETL pipeline,
 // a blocked statement, and the audit trail of both.
 import { deliverClick, signedClick } from '@phigate/slack-sink/click';
-import { demoToken, eventually, need } from '@phigate/testkit';
+import { demoToken, eventually, kcatArgs, need } from '@phigate/testkit';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const clip = (v: unknown, n: number) => {
@@ -85,6 +85,6 @@ for (const id of [ok.body.requestId as string, denied.body.requestId as string, 
   });
   console.log(`   ${id}: ${t.events.map((e) => e.type).join(' → ')}`);
 }
-console.log(`\n   Watch the stream yourself:  kcat -C -b ${need('KAFKA_BROKERS')} -t phigate.audit.v1 -o end`);
+console.log(`\n   Watch the stream yourself:  kcat ${kcatArgs().join(' ')} -C -t phigate.audit.v1 -o end`);
 console.log(`   A token for your own calls:  npm run -s token -- etl-pipeline`);
 console.log('   Stop everything:             npm run stack:down\n');

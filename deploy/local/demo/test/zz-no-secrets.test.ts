@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadDevIdentities } from '@phigate/dev-idp/clients';
-import { demoToken, need } from '@phigate/testkit';
+import { demoToken, kcatArgs, need } from '@phigate/testkit';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -33,7 +33,7 @@ test('no access token, client secret or password in any log file or on the Kafka
 
   const logs = filesUnder(need('PHIGATE_LOG_DIR'));
   assert.ok(logs.length >= 8, 'every service writes a log');
-  const kafka = execFileSync('kcat', ['-C', '-b', need('KAFKA_BROKERS'), '-t', 'phigate.audit.v1', '-o', 'beginning', '-e', '-q'], {
+  const kafka = execFileSync('kcat', ['-C', ...kcatArgs(), '-t', 'phigate.audit.v1', '-o', 'beginning', '-e', '-q'], {
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,
     timeout: 120_000,
