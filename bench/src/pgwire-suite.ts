@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { demoToken, eventually, freePort, need } from '@phigate/testkit';
 import { type CopyBench, copyBench } from './copy-suite.js';
+import { eventLoopWindow } from './event-loop.js';
 import { cpuUs, DURABILITIES, type Durability, type Replica, tempDir, track } from './processes.js';
 import { ratio, round1, type Tail, tail } from './stats.js';
 
@@ -37,6 +38,8 @@ export interface PgbenchRun extends Tail {
   failed: number;
   /** CPU of the process behind the target (gateway replica or pgbouncer) per transaction. */
   cpuUsPerTx?: number;
+  /** A gateway replica's event-loop delay p99 during the run (the worst pass), in ms. */
+  eventLoopP99Ms?: number;
 }
 
 /** A gateway run next to the baselines of the same script, protocol and concurrency. */
@@ -53,6 +56,7 @@ export interface PgwireComparison {
   p999Us: number;
   p999VsDirect: number;
   cpuUsPerTx: number | undefined;
+  eventLoopP99Ms: number | undefined;
 }
 
 export interface PgwireBench {
@@ -74,6 +78,8 @@ interface Endpoint {
   conninfo: string;
   env: Record<string, string>;
   pid?: number;
+  /** A phigate service's HTTP address (its /metrics), for the event-loop delay during the run. */
+  httpUrl?: string;
 }
 
 interface Raw {
@@ -82,6 +88,7 @@ interface Raw {
   latencies: number[];
   cpuUs: number;
   tx: number;
+  eventLoopP99Ms?: number;
 }
 
 /** pgbouncer in transaction mode in front of the demo upstream, as the gateway's login switched to the same role. */
@@ -132,9 +139,11 @@ async function pgbench(endpoint: Endpoint, script: string, protocol: Protocol, c
   const prefix = `log-${Date.now().toString(36)}`;
   const args = ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 8)), '-T', String(seconds)];
   args.push('-l', `--sampling-rate=${samplingRate}`, `--log-prefix=${join(dir, prefix)}`, '-f', script, endpoint.conninfo);
+  const loop = endpoint.httpUrl ? await eventLoopWindow(endpoint.httpUrl) : undefined;
   const cpu0 = endpoint.pid ? cpuUs(endpoint.pid) : 0;
   const { stdout } = await run('pgbench', args, { env: { ...process.env, ...endpoint.env }, maxBuffer: 1 << 22, cwd: dir });
   const cpu = endpoint.pid ? cpuUs(endpoint.pid) - cpu0 : 0;
+  const eventLoopP99Ms = await loop?.();
   const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? Number.NaN);
   const tps = num(/tps = ([\d.]+)/);
   const tx = num(/number of transactions actually processed: (\d+)/);
@@ -148,7 +157,7 @@ async function pgbench(endpoint: Endpoint, script: string, protocol: Protocol, c
     }
     rmSync(join(dir, f));
   }
-  return { tps, tx, failed: num(/number of failed transactions: (\d+)/) || 0, latencies, cpuUs: cpu };
+  return { tps, tx, failed: num(/number of failed transactions: (\d+)/) || 0, latencies, cpuUs: cpu, eventLoopP99Ms };
 }
 
 interface Planned {
@@ -187,6 +196,7 @@ export async function pgwireBench(
     conninfo: `host=127.0.0.1 port=${r.pgPort} dbname=clinical-pg user=etl-pipeline sslmode=disable`,
     env: { PGPASSWORD: token },
     pid: r.pid,
+    httpUrl: r.httpUrl,
   });
   const endpoints: Record<TargetName, Endpoint> = {
     direct: {
@@ -214,6 +224,7 @@ export async function pgwireBench(
       acc.failed += r.failed;
       acc.cpuUs += r.cpuUs;
       acc.tx += r.tx;
+      if (r.eventLoopP99Ms !== undefined) acc.eventLoopP99Ms = Math.max(acc.eventLoopP99Ms ?? 0, r.eventLoopP99Ms);
       for (const l of r.latencies) acc.latencies.push(l);
       raw.set(key(p), acc);
     }
@@ -227,6 +238,7 @@ export async function pgwireBench(
       failed: r.failed,
       ...tail(r.latencies),
       ...(endpoints[p.target].pid ? { cpuUsPerTx: round1(r.cpuUs / r.tx) } : {}),
+      ...(r.eventLoopP99Ms !== undefined ? { eventLoopP99Ms: r.eventLoopP99Ms } : {}),
     };
   });
   const find = (p: Omit<Planned, 'target'>, target: TargetName) =>
@@ -249,6 +261,7 @@ export async function pgwireBench(
         p999Us: g.p999Us,
         p999VsDirect: ratio(g.p999Us, direct.p999Us),
         cpuUsPerTx: g.cpuUsPerTx,
+        eventLoopP99Ms: g.eventLoopP99Ms,
       };
     });
   const cpuUsPerQuery = Object.fromEntries(
@@ -293,8 +306,24 @@ function printPgwire(r: Pick<PgwireBench, 'seconds' | 'passes' | 'samplingRate' 
   console.log(
     `\nPostgreSQL door (pgbench ${r.seconds} s × ${r.passes} pass(es); latency from per-transaction logs, sampling ${r.samplingRate}; CPU per tx from /proc)`,
   );
-  const head = ['script', 'proto', 'cl', 'target', 'tps', 'p50 µs', 'p99 µs', 'p99.9 µs', 'CPU µs/tx', '×direct', '×pgbouncer', '+p50 µs', '+p99 µs', 'p99.9×'];
-  const widths = [7, 9, 3, 15, 7, 8, 8, 9, 10, 8, 11, 8, 8, 7];
+  const head = [
+    'script',
+    'proto',
+    'cl',
+    'target',
+    'tps',
+    'p50 µs',
+    'p99 µs',
+    'p99.9 µs',
+    'CPU µs/tx',
+    '×direct',
+    '×pgbouncer',
+    '+p50 µs',
+    '+p99 µs',
+    'p99.9×',
+    'loop p99 ms',
+  ];
+  const widths = [7, 9, 3, 15, 7, 8, 8, 9, 10, 8, 11, 8, 8, 7, 12];
   const line = (cells: Array<string | number | undefined>) => cells.map((c, i) => String(c ?? '').padStart(widths[i]!)).join(' ');
   console.log(line(head));
   for (const run of r.runs) {
@@ -315,6 +344,7 @@ function printPgwire(r: Pick<PgwireBench, 'seconds' | 'passes' | 'samplingRate' 
         c?.addedP50Us,
         c?.addedP99Us,
         c?.p999VsDirect,
+        run.eventLoopP99Ms,
       ]),
     );
   }
