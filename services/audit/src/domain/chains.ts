@@ -15,6 +15,20 @@ export interface StoredRecord extends RecordHeader {
   columns: DerivedColumns;
   /** The column of the record's search row that differs from its derivation (`row`: the row is missing), if one does. */
   searchMismatch?: string | undefined;
+  /**
+   * With `signedOnRecords`: a checkpoint (its seq) that signed this record's offset with another
+   * hash, found by the store; the signed hashes then stay out of memory.
+   */
+  signedMismatch?: number | undefined;
+}
+
+/** How {@link verifyChains} matches records with the heads the checkpoints signed. */
+export interface VerifyChainsOptions {
+  /**
+   * The records carry `signedMismatch` (the store compared them with every signed head): only the
+   * checkpoints' per-chain summary is kept in memory, whatever their number.
+   */
+  signedOnRecords?: boolean;
 }
 
 /** One partition's chain as verified. */
@@ -46,7 +60,7 @@ export const isHeadsCheckpoint = (c: StoredCheckpoint): boolean => c.body.starts
 
 /**
  * Verifies the per-partition chains: every heads checkpoint's signature (by a key trusted for its
- * time), then each chain in offset order: contiguous offsets, increasing seq, links, hashes over
+ * time; an array is taken in seq order, a stream must come in seq order), then each chain in offset order: contiguous offsets, increasing seq, links, hashes over
  * header and exact bytes, every search column re-derived from the bytes, and each signed head
  * matched, with a chain shorter than its newest signed head reported with the offsets lost.
  * `decode` is the event contract's decoder (undefined when the text is not an event). Stops at the
@@ -54,27 +68,32 @@ export const isHeadsCheckpoint = (c: StoredCheckpoint): boolean => c.body.starts
  */
 export async function verifyChains(
   records: AsyncIterable<StoredRecord> | Iterable<StoredRecord>,
-  checkpoints: readonly StoredCheckpoint[],
+  checkpoints: readonly StoredCheckpoint[] | AsyncIterable<StoredCheckpoint>,
   trust: Trust,
   decode: (bytes: Buffer) => DecodedEvent | undefined,
+  options: VerifyChainsOptions = {},
 ): Promise<ChainsReport> {
   const report: ChainsReport = { ok: true, checked: 0, chains: [], checkpoints: { checked: 0 } };
   const fail = (p: Omit<Problem, 'message'>): ChainsReport => ({ ...report, ok: false, firstBad: { ...p, message: PROBLEMS[p.reason] } });
-  // Per chain: the hash each signed head expects at its offset, and the newest signed head.
+  // Per chain: the hash each signed head expects at its offset (unless the records carry the
+  // comparison), and the newest signed head.
   const expected = new Map<string, Map<string, { hash: Buffer; checkpoint: number }>>();
   const newest = new Map<string, { topic: string; partition: number; first: string; offset: bigint; checkpoint: number }>();
   // Per chain: the latest purge anchor, where the chain may start instead of genesis.
   const anchors = new Map<string, { offset: string; prev: Buffer; checkpoint: number }>();
-  for (const c of [...checkpoints].sort((a, b) => a.seq - b.seq)) {
+  const ordered = Array.isArray(checkpoints) ? [...(checkpoints as readonly StoredCheckpoint[])].sort((a, b) => a.seq - b.seq) : checkpoints;
+  for await (const c of ordered) {
     const body = decodeHeads(c.body);
     const reason = checkpointProblem(c, body, trust);
     if (reason || !body) return fail({ reason: reason ?? 'checkpoint_malformed', checkpoint: c.seq });
     for (const h of body.heads) {
       const k = chainKey(h.topic, h.partition);
       if (body.kind === 'purge') anchors.set(k, { offset: h.firstOffset, prev: h.firstPrev, checkpoint: c.seq });
-      const m = expected.get(k) ?? new Map();
-      m.set(h.lastOffset, { hash: h.lastHash, checkpoint: c.seq });
-      expected.set(k, m);
+      if (!options.signedOnRecords) {
+        const m = expected.get(k) ?? new Map();
+        m.set(h.lastOffset, { hash: h.lastHash, checkpoint: c.seq });
+        expected.set(k, m);
+      }
       const n = newest.get(k);
       if (!n || BigInt(h.lastOffset) >= n.offset)
         newest.set(k, { topic: h.topic, partition: h.partition, first: h.firstOffset, offset: BigInt(h.lastOffset), checkpoint: c.seq });
@@ -136,7 +155,8 @@ export async function verifyChains(
     if (column) return fail({ reason: 'column_mismatch', ...where, column, after });
     if (r.searchMismatch) return fail({ reason: 'search_mismatch', ...where, column: `search.${r.searchMismatch}`, after });
     const cp = expected.get(chainKey(r.topic, r.partition))?.get(r.offset);
-    if (cp && !cp.hash.equals(r.hash)) return fail({ reason: 'checkpoint_mismatch', ...where, checkpoint: cp.checkpoint, after });
+    const signedOther = options.signedOnRecords ? r.signedMismatch : cp && !cp.hash.equals(r.hash) ? cp.checkpoint : undefined;
+    if (signedOther !== undefined) return fail({ reason: 'checkpoint_mismatch', ...where, checkpoint: signedOther, after });
     cur!.lastOffset = r.offset;
     cur!.records++;
     prev = r;

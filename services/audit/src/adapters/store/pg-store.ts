@@ -3,7 +3,7 @@ import { type AuditEvent, type ConsumedMessage, decodeEvent } from '@phigate/bus
 import { AppError } from '@phigate/errors';
 import type pg from 'pg';
 import { type ChainRecord, GENESIS, PROBLEMS, type Problem, type StoredCheckpoint, verifyLog } from '../../domain/chain.js';
-import { isHeadsCheckpoint, type StoredRecord, type StoreReport, storeReport, verifyChains } from '../../domain/chains.js';
+import { type StoredRecord, type StoreReport, storeReport, verifyChains } from '../../domain/chains.js';
 import { type ChainHead, type Checkpoint, decodeHeads, HEADS_FORMAT, type HeadsCheckpoint, type Trust } from '../../domain/checkpoint.js';
 import {
   classify,
@@ -110,7 +110,9 @@ interface Row {
 const RECORD_SELECT = `e.seq, e.kafka_topic, e.kafka_partition, e.kafka_offset::text AS kafka_offset, e.status, e.id::text AS id, e.request_id, e.type,
   to_char(e.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, e.identity_subject, e.connection,
   e.payload::text AS payload, e.raw, e.prev_hash, e.hash, to_char(e.ingested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ingested_at,
-  CASE WHEN s IS DISTINCT FROM d THEN json_build_object('stored', to_json(s), 'derived', to_json(d))::text END AS search_diff`;
+  CASE WHEN s IS DISTINCT FROM d THEN json_build_object('stored', to_json(s), 'derived', to_json(d))::text END AS search_diff,
+  (SELECT min(h.checkpoint) FROM audit_verify_heads h WHERE h.topic = e.kafka_topic AND h.partition = e.kafka_partition
+      AND h.last_offset = e.kafka_offset AND h.hash <> e.hash)::int AS signed_mismatch`;
 const RECORD_FROM = 'audit_events e LEFT JOIN audit_search s ON s.seq = e.seq CROSS JOIN LATERAL audit_search_of(e) d';
 
 /**
@@ -137,6 +139,7 @@ interface RecordRow extends DerivedColumns {
   hash: Buffer;
   ingested_at: string;
   search_diff: string | null;
+  signed_mismatch: number | null;
 }
 
 const columnsOf = pickColumns;
@@ -451,15 +454,40 @@ export class PgAuditStore {
    * from before migration 003) with its checkpoints, then every partition's chain with the
    * checkpoints of chain heads. Every search column is re-derived from the hashed bytes.
    */
-  async verify(trust: Trust, page = 5000): Promise<StoreReport> {
+  async verify(trust: Trust, page = 5000, checkpointPage = 200): Promise<StoreReport> {
     const client = await this.connect();
     try {
+      // The heads the checkpoints signed, compared with the records in the database: however many
+      // checkpoints there are, verify holds one page of them and a summary per chain. A temporary
+      // table, created before the read-only transaction (which may still fill it).
+      await client.query(
+        `CREATE TEMP TABLE IF NOT EXISTS audit_verify_heads (topic text NOT NULL, partition int NOT NULL, last_offset bigint NOT NULL, hash bytea NOT NULL,
+           checkpoint bigint NOT NULL, PRIMARY KEY (topic, partition, last_offset, hash)) ON COMMIT DELETE ROWS`,
+      );
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const cps = (
-        await client.query<{ seq: string; key_id: string; body: string; signature: Buffer }>(
-          'SELECT seq, key_id, body, signature FROM audit_checkpoints ORDER BY seq',
-        )
-      ).rows.map((x): StoredCheckpoint => ({ seq: Number(x.seq), keyId: x.key_id, body: x.body, signature: x.signature }));
+      // checkpoint.ts's CHAIN_LINE, line by line; verifyChains checks every body's signature first.
+      await client.query(
+        `INSERT INTO audit_verify_heads
+         SELECT m[1], m[2]::int, m[5]::bigint, decode(m[6], 'hex'), min(c.seq)
+           FROM audit_checkpoints c, regexp_matches(c.body, '^chain (\\S+) ([0-9]+) first ([0-9]+) ([0-9a-f]{64}) last ([0-9]+) ([0-9a-f]{64})$', 'gn') m
+          WHERE c.body LIKE $1 GROUP BY 1, 2, 3, 4`,
+        [`${HEADS_FORMAT}\n%`],
+      );
+      async function* checkpoints(heads: boolean): AsyncGenerator<StoredCheckpoint> {
+        let after = 0;
+        for (;;) {
+          const r = await client.query<{ seq: string; key_id: string; body: string; signature: Buffer }>(
+            `SELECT seq, key_id, body, signature FROM audit_checkpoints WHERE seq > $1 AND (body LIKE $2) = $3 ORDER BY seq LIMIT $4`,
+            [after, `${HEADS_FORMAT}\n%`, heads, checkpointPage],
+          );
+          for (const x of r.rows) yield { seq: Number(x.seq), keyId: x.key_id, body: x.body, signature: x.signature };
+          if (r.rows.length < checkpointPage) return;
+          after = Number(r.rows.at(-1)!.seq);
+        }
+      }
+      // Format 1 checkpoints stopped growing with the format 1 chain (migration 003).
+      const legacyCheckpoints: StoredCheckpoint[] = [];
+      for await (const c of checkpoints(false)) legacyCheckpoints.push(c);
       const indexed = await searchIndexedTo(client);
       async function* legacy(): AsyncGenerator<ChainRecord> {
         let after = -1;
@@ -507,6 +535,7 @@ export class PgAuditStore {
               raw: x.raw,
               columns: columnsOf(x),
               searchMismatch: searchMismatch(x.search_diff, BigInt(x.kafka_offset), indexed.chains.get(`${x.kafka_topic}\u0001${x.kafka_partition}`)),
+              signedMismatch: x.signed_mismatch ?? undefined,
             };
           if (r.rows.length < page) return;
           const last = r.rows.at(-1)!;
@@ -514,13 +543,8 @@ export class PgAuditStore {
         }
       }
       const decode = (bytes: Buffer) => decodeBytes(bytes);
-      const v1 = await verifyLog(
-        legacy(),
-        cps.filter((c) => !isHeadsCheckpoint(c)),
-        trust,
-        decode,
-      );
-      const v2 = v1.ok ? await verifyChains(chains(), cps.filter(isHeadsCheckpoint), trust, decode) : undefined;
+      const v1 = await verifyLog(legacy(), legacyCheckpoints, trust, decode);
+      const v2 = v1.ok ? await verifyChains(chains(), checkpoints(true), trust, decode, { signedOnRecords: true }) : undefined;
       const report = storeReport(v1, v2);
       const extra = report.ok ? await extraSearchRow(client) : undefined;
       await client.query('COMMIT');
