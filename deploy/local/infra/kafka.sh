@@ -211,11 +211,17 @@ kafka_scram_args() {
 # two consumer groups, produces to the SIEM topic, and to the audit topic only to announce a
 # quarantined message. Tests and tools use admin.
 kafka_acls() {
-  kafka_acl --allow-principal User:gateway --operation Write --operation Describe --topic phigate.audit.v1 &&
-    kafka_acl --allow-principal User:audit --operation Read --operation Describe --topic phigate.audit.v1 \
-      --group phigate-audit --group phigate-audit-siem &&
-    kafka_acl --allow-principal User:audit --operation Write --topic phigate.audit.v1 --topic phigate.siem.v1 &&
-    kafka_acl --allow-principal User:audit --operation Describe --topic phigate.siem.v1
+  # Three JVMs in parallel: each takes a few seconds to start on two cores.
+  local pids=() pid rc=0
+  kafka_acl --allow-principal User:gateway --operation Write --operation Describe --topic phigate.audit.v1 &
+  pids+=($!)
+  kafka_acl --allow-principal User:audit --operation Read --operation Describe --topic phigate.audit.v1 \
+    --group phigate-audit --group phigate-audit-siem &
+  pids+=($!)
+  kafka_acl --allow-principal User:audit --operation Write --operation Describe --topic phigate.audit.v1 --topic phigate.siem.v1 &
+  pids+=($!)
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  return $rc
 }
 
 kafka_acl() {
