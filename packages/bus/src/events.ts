@@ -68,6 +68,10 @@ export interface EventContext {
   role?: string;
   trace?: { traceparent: string; tracestate: string };
   producer: string;
+  /** The client's socket peer (address and port). */
+  client?: { ip: string; port: number };
+  /** The producer replica that served the request. */
+  replica?: string;
 }
 
 /** Current envelope schema version. */
@@ -90,6 +94,8 @@ export function buildEvent<T extends EventType>(type: T, ctx: EventContext, deta
     ocsf: { ...ocsf, version: OCSF_VERSION },
     producer: ctx.producer,
     schemaVersion: SCHEMA_VERSION,
+    client: ctx.client,
+    replica: ctx.replica ?? '',
     detail: { $case: EVENT_TYPES[type], value: detail } as Detail,
   };
 }

@@ -102,7 +102,10 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       this.set(publisher.status().spool?.pendingEvents ?? 0);
     },
   });
-  const audit = createKafkaAudit(publisher);
+  // Names this replica in held-statement claims, in its Snowflake sessions' open transactions
+  // and on every audit event it records.
+  const replicaId = config.GATEWAY_REPLICA_ID ?? `${hostname()}:${process.pid}`;
+  const audit = createKafkaAudit(publisher, replicaId);
   const redis = createRedisClient(config, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', () => {}); // readiness reports it; ioredis reconnects by itself
   const verify =
@@ -152,8 +155,6 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
 
   // Held statements: continuations in Redis, decisions from the approval service, resumed by
   // whichever replica claims them first.
-  // Names this replica in held-statement claims and in its Snowflake sessions' open transactions.
-  const replicaId = config.GATEWAY_REPLICA_ID ?? `${hostname()}:${process.pid}`;
   const signals = new HeldSignals({
     subscriber: createRedisClient(config, { lazyConnect: true, maxRetriesPerRequest: null, connectTimeout: 2000 }),
     decisionsChannel: `${config.APPROVAL_KEY_PREFIX}decisions`,

@@ -148,6 +148,12 @@ export type DomainEvent =
   | { type: 'session.opened'; clientAddress: string }
   | { type: 'session.closed'; reason: string; durationMs: number };
 
+/** A client's socket peer: address (no brackets for IPv6) and port. */
+export interface ClientEndpoint {
+  ip: string;
+  port: number;
+}
+
 export interface RequestContext {
   requestId: string;
   sessionId: string;
@@ -156,6 +162,8 @@ export interface RequestContext {
   connection: string;
   role: string;
   traceparent: string;
+  /** Where the client connected from; recorded on every event of the request. */
+  client?: ClientEndpoint;
 }
 
 export interface AuditPort {

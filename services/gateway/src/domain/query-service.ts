@@ -4,6 +4,7 @@ import type { AnalysisOptions, Catalog } from '@phigate/sql';
 import { type Binding, resolveRole } from './bindings.js';
 import type {
   AuditPort,
+  ClientEndpoint,
   ConnectionInfo,
   DomainEvent,
   MaskingPort,
@@ -37,6 +38,8 @@ export interface QueryRequest {
   sql: string;
   params: unknown[];
   traceparent: string;
+  /** The client's socket peer, recorded on every event of the request. */
+  client?: ClientEndpoint;
   /** Run on this pinned upstream session (a client's transaction on the PostgreSQL wire door). */
   session?: UpstreamSession;
   /** Aborting cancels the statement upstream. */
@@ -235,6 +238,7 @@ export class QueryService {
       connection: conn.name,
       role,
       traceparent: req.traceparent,
+      ...(req.client ? { client: req.client } : {}),
     };
     const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });

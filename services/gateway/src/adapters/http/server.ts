@@ -5,6 +5,7 @@ import { AppError, isAppError, isErrorCode, toAppError } from '@phigate/errors';
 import { type Counter, childTrace, type Histogram, type Logger, type OpsOptions, registerOpsRoutes } from '@phigate/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { HeldQueries, HeldState } from '../../domain/held-queries.js';
+import { peerOf } from '../../domain/peer.js';
 import type { QueryResult, QueryService } from '../../domain/query-service.js';
 import { withScrubbedUpstream } from '../../domain/scrub-error.js';
 import type { Identity } from '../../domain/types.js';
@@ -122,6 +123,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         sessionId: requestId,
         frontDoor: 'http',
         identity,
+        client: peerOf(req.socket),
         connection: body.connection,
         sql: body.sql,
         params: (body.params as unknown[] | undefined) ?? [],

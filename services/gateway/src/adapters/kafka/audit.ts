@@ -74,7 +74,7 @@ function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
 }
 
 /** AuditPort on Kafka: events of one call go in one group-committed send and resolve when acknowledged. */
-export function createKafkaAudit(publisher: EventPublisher): AuditPort {
+export function createKafkaAudit(publisher: EventPublisher, replica = ''): AuditPort {
   return {
     record(ctx: RequestContext, events: DomainEvent[]) {
       const ec: EventContext = {
@@ -86,6 +86,8 @@ export function createKafkaAudit(publisher: EventPublisher): AuditPort {
         role: ctx.role,
         trace: { traceparent: ctx.traceparent, tracestate: '' },
         producer: 'gateway',
+        client: ctx.client,
+        replica,
       };
       return publisher.publish(events.map((e) => toEnvelope(ec, e)));
     },

@@ -10,7 +10,8 @@ import { AppError, isErrorCode, toAppError } from '@phigate/errors';
 import { childTrace, type Logger } from '@phigate/telemetry';
 import type { HeldQueries } from '../../domain/held-queries.js';
 import { resultMasks } from '../../domain/masks.js';
-import type { RequestContext, SessionUpstreamPort } from '../../domain/ports.js';
+import { peerOf } from '../../domain/peer.js';
+import type { ClientEndpoint, RequestContext, SessionUpstreamPort } from '../../domain/ports.js';
 import type { QueryResult, QueryService, RowRelease } from '../../domain/query-service.js';
 import type { StreamingCursor } from '../../domain/streaming-cursor.js';
 import type { Cell, Decision, Identity, ResultColumn } from '../../domain/types.js';
@@ -85,6 +86,8 @@ function tokenExpiry(token: string): number {
 
 export class PgConnection {
   private sock: Socket;
+  /** The client's address and port, recorded on every event of the session. */
+  private readonly client: ClientEndpoint;
   private readonly reader: wire.FrameReader;
   private phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
   private tls = false;
@@ -119,7 +122,16 @@ export class PgConnection {
     } catch {
       // unbound by now: the event still says who and where
     }
-    return { requestId: this.sessionId, sessionId: this.sessionId, frontDoor: 'pgwire', identity, connection: this.database, role, traceparent: '' };
+    return {
+      requestId: this.sessionId,
+      sessionId: this.sessionId,
+      frontDoor: 'pgwire',
+      identity,
+      connection: this.database,
+      role,
+      traceparent: '',
+      client: this.client,
+    };
   }
   private backend: { processId: number; secretKey: number } | undefined;
   private readonly statements = new Map<string, Statement>();
@@ -138,6 +150,7 @@ export class PgConnection {
     private readonly deps: PgDoorDeps,
   ) {
     this.sock = socket;
+    this.client = peerOf(socket);
     this.reader = new wire.FrameReader(deps.maxMessageBytes);
     this.attach(socket);
     this.authTimer = setTimeout(() => {
@@ -705,6 +718,7 @@ export class PgConnection {
       sessionId: this.sessionId,
       frontDoor: 'pgwire',
       identity: this.identity!,
+      client: this.client,
       connection: this.database,
       sql,
       params,

@@ -5,6 +5,7 @@ import { decodeBody, type Envelope, ok } from '@phigate/snowflake-wire';
 import { childTrace, type Logger } from '@phigate/telemetry';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HeldQueries } from '../../domain/held-queries.js';
+import { peerOf } from '../../domain/peer.js';
 import type { UpstreamSession } from '../../domain/ports.js';
 import type { QueryService } from '../../domain/query-service.js';
 import { withScrubbedUpstream } from '../../domain/scrub-error.js';
@@ -139,7 +140,8 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
     const sessionRoute = (handler: (call: Call, s: SfSession) => Promise<Envelope>) => async (req: FastifyRequest, reply: FastifyReply) => {
       try {
         const call = read(req);
-        return send(reply, await handler(call, await sessionOf(d.store, req.headers.authorization)));
+        const s = await sessionOf(d.store, req.headers.authorization);
+        return send(reply, await handler(call, { ...s, peer: peerOf(req.socket) }));
       } catch (err) {
         const e = withScrubbedUpstream(toAppError(err));
         logFailure(req, e);
@@ -156,7 +158,7 @@ export function registerSnowflakeDoor(app: FastifyInstance, d: SnowflakeDoorDeps
 
     scope.post(
       '/session/v1/login-request',
-      loginRoute(({ req, body, params }) => login(d, body, params, req.ip ?? ''), authenticatorOf),
+      loginRoute(({ req, body, params }) => login(d, body, params, peerOf(req.socket)), authenticatorOf),
     );
     scope.post(
       '/session/token-request',

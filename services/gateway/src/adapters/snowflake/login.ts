@@ -9,7 +9,7 @@ import type { TokenVerifier } from '@phigate/auth';
 import { AppError, toAppError } from '@phigate/errors';
 import { loginData, renewData, type SessionInfo, sessionTokenOf } from '@phigate/snowflake-wire';
 import type { Logger } from '@phigate/telemetry';
-import type { RequestContext } from '../../domain/ports.js';
+import type { ClientEndpoint, RequestContext } from '../../domain/ports.js';
 import type { QueryService } from '../../domain/query-service.js';
 import { loginResultFormat } from './result-format.js';
 import { loginSettings, withSessionParameters } from './session-statements.js';
@@ -42,6 +42,7 @@ function sessionContext(s: SfSession): RequestContext {
     connection: s.connection,
     role: s.role,
     traceparent: '',
+    ...(s.peer ? { client: s.peer } : {}),
   };
 }
 
@@ -73,7 +74,7 @@ export async function sessionOf(store: SfStore, authorization: string | undefine
  * bound role, the connection's database and its default schema. The session exists only once its
  * opening is on the audit trail (fail closed).
  */
-export async function login(d: LoginDeps, body: Record<string, unknown>, params: URLSearchParams, clientAddress: string): Promise<Record<string, unknown>> {
+export async function login(d: LoginDeps, body: Record<string, unknown>, params: URLSearchParams, client: ClientEndpoint): Promise<Record<string, unknown>> {
   const data = loginFields(body);
   const authenticator = authenticatorOf(body);
   if (authenticator !== 'OAUTH') throw new AppError('GATEWAY_SF_AUTHENTICATOR_UNSUPPORTED', { details: { authenticator } });
@@ -122,7 +123,7 @@ export async function login(d: LoginDeps, body: Record<string, unknown>, params:
   // The login is on the audit trail (OCSF Authentication) before the driver gets its tokens: no
   // session without its record (fail closed).
   try {
-    await d.queries.recordOrFail(sessionContext(session), [{ type: 'session.opened', clientAddress }]);
+    await d.queries.recordOrFail(sessionContext({ ...session, peer: client }), [{ type: 'session.opened', clientAddress: client.ip }]);
   } catch (err) {
     await d.store.endSession(session).catch(() => undefined);
     throw new AppError('GATEWAY_AUDIT_UNAVAILABLE', {

@@ -137,6 +137,7 @@ export class Statements {
         sessionId: String(s.id),
         frontDoor: 'snowflake',
         identity: s.identity,
+        ...(s.peer ? { client: s.peer } : {}),
         connection: s.connection,
         sql,
         params,

@@ -2,6 +2,7 @@ import { createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { AppError } from '@phigate/errors';
 import type { RedisClient } from '@phigate/redis';
 import type { Envelope } from '@phigate/snowflake-wire';
+import type { ClientEndpoint } from '../../domain/ports.js';
 import { type Keyring, type Sealed, seal, unseal } from '../../domain/sealing.js';
 import type { Identity } from '../../domain/types.js';
 import type { ResultFormat } from './result-format.js';
@@ -37,6 +38,8 @@ export interface SfSession {
   /** The driver the login named (`CLIENT_APP_ID`) and the result format it chose (result-format.ts); absent: JSON. */
   client?: string;
   resultFormat?: ResultFormat;
+  /** The address and port of the HTTP request being served: set per request by the door, never stored. */
+  peer?: ClientEndpoint;
 }
 
 export type QueryStatus = 'running' | 'held' | 'done' | 'failed' | 'aborted';

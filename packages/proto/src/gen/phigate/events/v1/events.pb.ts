@@ -40,6 +40,18 @@ export interface AuditEvent {
   producer: string;
   /** Version of this envelope's schema. */
   schemaVersion: number;
+  /**
+   * Where the client connected from (its socket's peer address and port), on every door.
+   * Absent on events the audit service emits itself.
+   */
+  client?:
+    | Endpoint
+    | undefined;
+  /**
+   * The producer replica that served the request (for the gateway: GATEWAY_REPLICA_ID, by
+   * default host name and PID), so a SIEM can tell which instance saw the client.
+   */
+  replica: string;
   detail?:
     | { $case: "sessionOpened"; value: SessionOpened }
     | { $case: "sessionClosed"; value: SessionClosed }
@@ -67,6 +79,12 @@ export interface Ocsf {
   activityId: number;
   severityId: number;
   version: string;
+}
+
+/** Endpoint is a network peer: an IP address (v4 or v6, without brackets) and a TCP port. */
+export interface Endpoint {
+  ip: string;
+  port: number;
 }
 
 export interface SessionOpened {
@@ -216,6 +234,8 @@ function createBaseAuditEvent(): AuditEvent {
     ocsf: undefined,
     producer: "",
     schemaVersion: 0,
+    client: undefined,
+    replica: "",
     detail: undefined,
   };
 }
@@ -260,6 +280,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     }
     if (message.schemaVersion !== 0) {
       writer.uint32(104).uint32(message.schemaVersion);
+    }
+    if (message.client !== undefined) {
+      Endpoint.encode(message.client, writer.uint32(114).fork()).join();
+    }
+    if (message.replica !== "") {
+      writer.uint32(122).string(message.replica);
     }
     switch (message.detail?.$case) {
       case "sessionOpened":
@@ -428,6 +454,22 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.schemaVersion = reader.uint32();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.client = Endpoint.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.replica = reader.string();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -591,6 +633,8 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         : isSet(object.schema_version)
         ? globalThis.Number(object.schema_version)
         : 0,
+      client: isSet(object.client) ? Endpoint.fromJSON(object.client) : undefined,
+      replica: isSet(object.replica) ? globalThis.String(object.replica) : "",
       detail: isSet(object.sessionOpened)
         ? { $case: "sessionOpened", value: SessionOpened.fromJSON(object.sessionOpened) }
         : isSet(object.session_opened)
@@ -696,6 +740,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.schemaVersion !== 0) {
       obj.schemaVersion = Math.round(message.schemaVersion);
     }
+    if (message.client !== undefined) {
+      obj.client = Endpoint.toJSON(message.client);
+    }
+    if (message.replica !== "") {
+      obj.replica = message.replica;
+    }
     if (message.detail?.$case === "sessionOpened") {
       obj.sessionOpened = SessionOpened.toJSON(message.detail.value);
     } else if (message.detail?.$case === "sessionClosed") {
@@ -752,6 +802,10 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     message.ocsf = (object.ocsf !== undefined && object.ocsf !== null) ? Ocsf.fromPartial(object.ocsf) : undefined;
     message.producer = object.producer ?? "";
     message.schemaVersion = object.schemaVersion ?? 0;
+    message.client = (object.client !== undefined && object.client !== null)
+      ? Endpoint.fromPartial(object.client)
+      : undefined;
+    message.replica = object.replica ?? "";
     switch (object.detail?.$case) {
       case "sessionOpened": {
         if (object.detail?.value !== undefined && object.detail?.value !== null) {
@@ -1013,6 +1067,91 @@ export const Ocsf: MessageFns<Ocsf> = {
     message.activityId = object.activityId ?? 0;
     message.severityId = object.severityId ?? 0;
     message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseEndpoint(): Endpoint {
+  return { ip: "", port: 0 };
+}
+
+export const Endpoint: MessageFns<Endpoint> = {
+  encode(message: Endpoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ip !== "") {
+      writer.uint32(10).string(message.ip);
+    }
+    if (message.port !== 0) {
+      writer.uint32(16).uint32(message.port);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Endpoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndpoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Endpoint {
+    return {
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : "",
+      port: isSet(object.port) ? globalThis.Number(object.port) : 0,
+    };
+  },
+
+  toJSON(message: Endpoint): unknown {
+    const obj: any = {};
+    if (message.ip !== "") {
+      obj.ip = message.ip;
+    }
+    if (message.port !== 0) {
+      obj.port = Math.round(message.port);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Endpoint>): Endpoint {
+    return Endpoint.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Endpoint>): Endpoint {
+    const message = createBaseEndpoint();
+    message.ip = object.ip ?? "";
+    message.port = object.port ?? 0;
     return message;
   },
 };
