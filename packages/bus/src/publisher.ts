@@ -166,14 +166,22 @@ export class EventPublisher {
    * `async`: resolves once queued in order; rejects only when the queue or spool is full.
    */
   publish(events: AuditEvent[]): Promise<void> {
-    if (this.closed) return Promise.reject(new AppError('COMMON_SHUTTING_DOWN'));
-    if (events.length === 0) return Promise.resolve();
     let records: OutboxRecord[];
     try {
       records = events.map(toRecord);
     } catch (err) {
       return Promise.reject(err);
     }
+    return this.publishRecords(records);
+  }
+
+  /**
+   * Publishes messages already encoded (another representation of events, such as the SIEM
+   * topic's OCSF records), with the same ordering and durability as {@link publish}.
+   */
+  publishRecords(records: OutboxRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new AppError('COMMON_SHUTTING_DOWN'));
+    if (records.length === 0) return Promise.resolve();
     const bytes = records.reduce((n, r) => n + r.value.length + r.key.length, 0);
     const isAsync = this.opts.durability === 'async';
     if (this.mode === 'spool' && this.spool) {

@@ -6,7 +6,7 @@ import { Counter, createMetrics, Gauge, type Logger } from '@phigate/telemetry';
 import pg from 'pg';
 import { buildHttp } from './adapters/http/server.js';
 import { topicPositions } from './adapters/kafka/positions.js';
-import { SiemRelay } from './adapters/kafka/siem-relay.js';
+import { productVersion, SiemRelay, siemMessage } from './adapters/kafka/siem-relay.js';
 import { createStatementRedactor } from './adapters/sql/literal-redactor.js';
 import { type HeadsSigner, PgAuditStore, type Quarantined, type SignedHeads, type Signer } from './adapters/store/pg-store.js';
 import type { AuditConfig } from './config.js';
@@ -143,7 +143,12 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
       { kind: 'periodic', body: c.body, keyId: c.keyId, signature: c.signature.toString('base64') },
     );
     try {
-      await producer.send({ topic: config.AUDIT_SIEM_TOPIC, acks: -1, messages: [{ key: requestId, value: encodeEvent(e) }] });
+      // The SIEM topic carries OCSF records: the witness is one too (its signed body verbatim in unmapped).
+      await producer.send({
+        topic: config.AUDIT_SIEM_TOPIC,
+        acks: -1,
+        messages: [{ key: requestId, value: siemMessage(e, { productVersion: productVersion() }).value }],
+      });
       witnessed.inc({ outcome: 'published' });
     } catch (err) {
       witnessed.inc({ outcome: 'failed' });

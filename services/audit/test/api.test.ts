@@ -9,6 +9,7 @@ import { buildApp } from '../src/app.js';
 import { auditConfigSchema } from '../src/config.js';
 import type { Recording } from '../src/domain/recording.js';
 import { allowedQuery, auditEnv, context, createTopics, log } from './helpers.js';
+import { loadOcsfSchema, ocsfProblems } from './ocsf-validator.js';
 
 // An audit service of our own (in process, port 0) on its own topic and group, storing into the
 // shared store, with the SIEM relay on: the auditor API and the relay against real Kafka and PostgreSQL.
@@ -168,7 +169,8 @@ test('auditor API: recording, session, search, export, minimum-necessary report,
   assert.equal((await get('/v1/verify', await demoToken('etl-pipeline'))).status, 403);
   assert.equal((await get('/v1/events', 'not-a-token')).status, 401);
 
-  // SIEM relay: the same events on the SIEM topic, statement literals replaced.
+  // SIEM relay: the same events on the SIEM topic as OCSF 1.4.0 records, statement literals replaced.
+  type Relayed = { metadata: { event_code: string }; query_info?: { query_string: string } };
   const relayed = await eventually(
     'the events on the SIEM topic',
     async () => {
@@ -176,13 +178,18 @@ test('auditor API: recording, session, search, export, minimum-necessary report,
       const evs = out
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as { id: string; type: string; queryReceived?: { statement: string } });
+        .map((l) => JSON.parse(l) as Relayed);
       return evs.length >= 14 ? evs : undefined;
     },
     30_000,
     500,
   );
-  const statements = relayed.filter((e) => e.type === 'query.received').map((e) => e.queryReceived?.statement);
+  const schema = loadOcsfSchema();
+  assert.deepEqual(
+    relayed.flatMap((r) => ocsfProblems(schema, r).map((p) => `${r.metadata.event_code}: ${p}`)),
+    [],
+  );
+  const statements = relayed.filter((e) => e.metadata.event_code === 'query.received').map((e) => e.query_info?.query_string);
   assert.deepEqual(statements.sort(), ['SELECT id, ssn FROM patients WHERE id = ?', 'SELECT id, ssn, phone FROM patients WHERE ssn = ?', 'TRUNCATE claims']);
   assert.ok(!relayed.some((e) => JSON.stringify(e).includes('123-45-6789')));
 });

@@ -1,6 +1,31 @@
-import { type AuditEvent, EventConsumer, EventPublisher, type KafkaOptions, type Topic } from '@phigate/bus';
+import { readFileSync } from 'node:fs';
+import { type AuditEvent, EventConsumer, EventPublisher, type KafkaOptions, type OutboxRecord, type Topic } from '@phigate/bus';
+import { eventsV1 } from '@phigate/proto';
 import type { Logger } from '@phigate/telemetry';
+import { type AuditEventJson, type OcsfContext, type StatementActivity, statementActivity, toOcsf } from '../../domain/ocsf.js';
 import type { StatementRedactor } from '../sql/literal-redactor.js';
+
+/** Requests whose statement activity the relay remembers (their later events name it too). */
+const REMEMBERED_REQUESTS = 50_000;
+
+let version: string | undefined;
+/** The audit service's version (its package.json; empty when unreadable), for the records' metadata.product.version. */
+export function productVersion(): string {
+  if (version === undefined) {
+    try {
+      version = (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '';
+    } catch {
+      version = '';
+    }
+  }
+  return version;
+}
+
+/** The Kafka message the SIEM topic carries for an event: its OCSF record, keyed by request id. */
+export function siemMessage(e: AuditEvent, ctx: OcsfContext): OutboxRecord {
+  const record = toOcsf(eventsV1.AuditEvent.toJSON(e) as AuditEventJson, ctx);
+  return { key: e.requestId, value: Buffer.from(JSON.stringify(record)), traceparent: e.trace?.traceparent || undefined };
+}
 
 /** Options for {@link SiemRelay}. */
 export interface SiemRelayOptions {
@@ -16,11 +41,14 @@ export interface SiemRelayOptions {
   /** Replaces literals in statement text; undefined = republish unchanged. */
   redact?: StatementRedactor;
   onRelayed?: (n: number) => void;
+  /** phigate's version in the records' metadata; default: this service's package version. */
+  productVersion?: string;
 }
 
 /**
- * Copies every decodable event from the audit topic to the SIEM topic, with literals in statement
- * text replaced when redaction is on. Its own consumer group, independent of the store: offsets
+ * Copies every decodable event from the audit topic to the SIEM topic as one OCSF 1.4.0 record
+ * (domain/ocsf.ts), with literals in statement text replaced first when redaction is on. Its own
+ * consumer group, independent of the store: offsets
  * are committed only after the SIEM topic acknowledged the batch (idempotent producer, acks=all),
  * so it is at-least-once like the audit topic, same ids, same key (requestId). Undecodable
  * messages are not relayed (the store keeps them in audit_rejects).
@@ -28,8 +56,13 @@ export interface SiemRelayOptions {
 export class SiemRelay {
   private readonly consumer: EventConsumer;
   private readonly publisher: EventPublisher;
+  private readonly productVersion: string;
+  // A request's events share a partition and arrive in order: its query.received names the
+  // statement's activity for the policy.decided, query.* and masking.applied that follow.
+  private readonly activities = new Map<string, StatementActivity>();
 
   constructor(private readonly opts: SiemRelayOptions) {
+    this.productVersion = opts.productVersion ?? productVersion();
     // The topic registry in @phigate/bus names only the audit topic so far; the SIEM topic is configured.
     this.publisher = new EventPublisher({
       brokers: opts.brokers,
@@ -48,14 +81,23 @@ export class SiemRelay {
       groupId: opts.groupId,
       fromBeginning: true,
       handleBatch: async (messages) => {
-        const events = messages.flatMap((m) => (m.event ? [this.transform(m.event)] : []));
-        await this.publisher.publish(events);
-        opts.onRelayed?.(events.length);
+        const records = messages.flatMap((m) => (m.event ? [this.record(m.event)] : []));
+        await this.publisher.publishRecords(records);
+        opts.onRelayed?.(records.length);
       },
     });
   }
 
-  /** The event as the SIEM stream carries it. */
+  /** The SIEM topic's message for an event: its OCSF record, literals redacted. */
+  record(e: AuditEvent): OutboxRecord {
+    if (e.detail?.$case === 'queryReceived') {
+      if (this.activities.size >= REMEMBERED_REQUESTS) this.activities.delete(this.activities.keys().next().value as string);
+      this.activities.set(e.requestId, statementActivity(e.detail.value.analysis));
+    }
+    return siemMessage(this.transform(e), { productVersion: this.productVersion, statement: this.activities.get(e.requestId) });
+  }
+
+  /** The event with literals in its statement text redacted (when redaction is on). */
   transform(e: AuditEvent): AuditEvent {
     const redact = this.opts.redact;
     if (!redact || e.detail?.$case !== 'queryReceived') return e;
