@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildEvent, createKafka, encodeEvent } from '@phigate/bus';
 import { createLogger } from '@phigate/telemetry';
-import { eventually, freePort, kafkaConnection, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
+import { eventually, freePort, kafkaConnection, kafkaEnv, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
 
 const log = createLogger({ service: 'chaos-audit', level: 'silent' });
@@ -32,6 +32,8 @@ test('one of two audit replicas is killed mid-burst: every event is stored exact
   const replica = async () => {
     const port = await freePort();
     return spawnApp('audit', 'services/audit/dist/src/main.js', port, {
+      // Its own topic and group, which the stack's audit user has no ACL for: the tools identity.
+      ...kafkaEnv(),
       AUDIT_HTTP_PORT: String(port),
       AUDIT_TOPIC: topic,
       AUDIT_CONSUMER_GROUP: group,
