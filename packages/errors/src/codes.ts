@@ -133,6 +133,7 @@ export const CODES = {
   MASKING_STREAM_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the mask stream is malformed' },
   MASKING_LEAK_BLOCKED: { kind: 'PERMISSION_DENIED', message: 'the leak canary found identifiers in a column policy left unmasked; no rows were released' },
   MASKING_KEY_MISSING: { kind: 'FAILED_PRECONDITION', message: 'no tokenisation key is configured' },
+  MASKING_SHUTTING_DOWN: { kind: 'UNAVAILABLE', message: 'the masking service is shutting down; open a new stream', retriable: true },
   // Approval
   APPROVAL_SLACK_SIGNATURE_INVALID: { kind: 'UNAUTHENTICATED', message: 'the Slack request signature is invalid' },
   APPROVAL_INTERNAL_TOKEN_INVALID: { kind: 'UNAUTHENTICATED', message: 'the internal token is missing or wrong' },

@@ -2,7 +2,7 @@ import { Server } from '@grpc/grpc-js';
 import { grpcServerCredentials } from '@phigate/proto';
 import { Counter, createMetrics, type Logger, startOpsServer } from '@phigate/telemetry';
 import type { FastifyInstance } from 'fastify';
-import { MASKING_SERVICE_DEFINITION, maskingService } from './adapters/grpc/mask-server.js';
+import { Draining, MASKING_SERVICE_DEFINITION, maskingService } from './adapters/grpc/mask-server.js';
 import type { MaskingConfig } from './config.js';
 import { Scanner } from './domain/detectors.js';
 
@@ -31,7 +31,8 @@ export function buildApp(config: MaskingConfig, log: Logger): MaskingApp {
   const scanner = new Scanner({ mrnPatterns: config.MASKING_MRN_PATTERNS, healthPlanPatterns: config.MASKING_HEALTH_PLAN_PATTERNS });
   const canarySampling = { firstRows: config.MASKING_CANARY_FIRST_ROWS, every: config.MASKING_CANARY_EVERY };
   const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  server.addService(MASKING_SERVICE_DEFINITION, maskingService({ key, log, rowsMasked, streams, leaks, scanner, canarySampling }));
+  const draining = new Draining();
+  server.addService(MASKING_SERVICE_DEFINITION, maskingService({ key, log, rowsMasked, streams, leaks, scanner, canarySampling }, draining));
   let ops: FastifyInstance | undefined;
   let stopping = false;
   return {
@@ -53,6 +54,8 @@ export function buildApp(config: MaskingConfig, log: Logger): MaskingApp {
     },
     async stop() {
       stopping = true;
+      // Multiplexed streams never end by themselves: each ends once its open sessions have.
+      draining.start();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await ops?.close();
     },

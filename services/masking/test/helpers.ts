@@ -6,14 +6,14 @@ import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
 import type { AppError } from '@phigate/errors';
 import { type Cell, decodeRow, encodeRow, fromGrpcError, maskingV1 } from '@phigate/proto';
 import { Counter, createLogger, createMetrics } from '@phigate/telemetry';
-import { MASKING_SERVICE_DEFINITION, type MaskServerDeps, maskingService } from '../src/adapters/grpc/mask-server.js';
+import { type Draining, MASKING_SERVICE_DEFINITION, type MaskServerDeps, maskingService } from '../src/adapters/grpc/mask-server.js';
 import { encodeRequest, rawMaskClient } from '../src/load/index.js';
 import type { ChildStats } from '../src/tools/serve-child.js';
 
 export const TEST_KEY = { id: 'k1', secret: Buffer.from('0123456789abcdef0123456789abcdef') };
 
 /** A masking server in this process on 127.0.0.1:0; `logs` collects its log lines. */
-export async function startInProcess(deps: Partial<MaskServerDeps> = {}) {
+export async function startInProcess(deps: Partial<MaskServerDeps> = {}, draining?: Draining) {
   const logs: Array<Record<string, unknown>> = [];
   const destination = {
     write(line: string) {
@@ -25,13 +25,16 @@ export async function startInProcess(deps: Partial<MaskServerDeps> = {}) {
   const server = new Server();
   server.addService(
     MASKING_SERVICE_DEFINITION,
-    maskingService({
-      key: TEST_KEY,
-      log: createLogger({ service: 'masking', level: 'info', destination }),
-      rowsMasked: new Counter({ name: 'rows', help: 'rows', registers: [metrics] }),
-      streams: new Counter({ name: 'streams', help: 'streams', labelNames: ['outcome'] as const, registers: [metrics] }),
-      ...deps,
-    }),
+    maskingService(
+      {
+        key: TEST_KEY,
+        log: createLogger({ service: 'masking', level: 'info', destination }),
+        rowsMasked: new Counter({ name: 'rows', help: 'rows', registers: [metrics] }),
+        streams: new Counter({ name: 'streams', help: 'streams', labelNames: ['outcome'] as const, registers: [metrics] }),
+        ...deps,
+      },
+      draining,
+    ),
   );
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

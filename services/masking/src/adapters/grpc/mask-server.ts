@@ -7,7 +7,17 @@ import { defaultScanner, type Scanner } from '../../domain/detectors.js';
 import { TokenHmac } from '../../domain/hmac.js';
 import { parseAsOf } from '../../domain/safe-harbor.js';
 import { type ColumnRule, compileMasker, type Masker, Strategy, type TokenKey } from '../../domain/strategies.js';
-import { BatchMasker, type ColumnPlan, decodeRequest, encodeResponse, type Inbound } from './wire.js';
+import {
+  BatchMasker,
+  type ColumnPlan,
+  decodeMultiplexedRequest,
+  decodeRequest,
+  encodeMultiplexedResponse,
+  encodeResponse,
+  type Inbound,
+  type MultiplexedInbound,
+  multiplexedRows,
+} from './wire.js';
 
 const FROM_PROTO: Partial<Record<maskingV1.Strategy, Strategy>> = {
   [maskingV1.Strategy.STRATEGY_NONE]: Strategy.NONE,
@@ -49,7 +59,20 @@ export const MASKING_SERVICE_DEFINITION: ServiceDefinition = {
     responseSerialize: encodeResponse as (v: unknown) => Buffer,
     responseDeserialize: maskingV1.MaskingServiceService.mask.responseDeserialize,
   },
+  maskMultiplexed: {
+    path: maskingV1.MaskingServiceService.maskMultiplexed.path,
+    requestStream: true,
+    responseStream: true,
+    originalName: 'maskMultiplexed',
+    requestSerialize: maskingV1.MaskingServiceService.maskMultiplexed.requestSerialize as (v: unknown) => Buffer,
+    requestDeserialize: decodeMultiplexedRequest,
+    responseSerialize: encodeMultiplexedResponse as (v: unknown) => Buffer,
+    responseDeserialize: maskingV1.MaskingServiceService.maskMultiplexed.responseDeserialize,
+  },
 };
+
+/** Sessions one multiplexed stream may hold open at once (each holds its compiled plan). */
+export const MAX_MULTIPLEXED_SESSIONS = 4096;
 
 export interface MaskServerDeps {
   key: TokenKey | undefined;
@@ -63,7 +86,7 @@ export interface MaskServerDeps {
   canarySampling?: CanarySampling;
 }
 
-interface Stream {
+export interface Stream {
   requestId: string;
   rules: ColumnRule[];
   plan: ColumnPlan;
@@ -124,9 +147,38 @@ export function openStream(
   return { requestId: header.requestId, rules, plan, masker: new BatchMasker(plan), canaryMode };
 }
 
-/** phigate.masking.v1.MaskingService: header, then row batches in, masked batches out, then a report. */
-export function maskingService(deps: MaskServerDeps) {
+/** A stream's report once its last batch is masked (counted, and its leak suspicions logged: column, detector and count, never a value). */
+export function finishStream(stream: Stream, deps: MaskServerDeps): maskingV1.MaskReport {
+  const leaks = stream.plan.canary?.leaks() ?? [];
+  if (leaks.length > 0) {
+    deps.log.warn({ requestId: stream.requestId, leaks }, 'phi.leak_suspected');
+    for (const l of leaks) deps.leaks?.inc({ detector: l.detector, mode: stream.canaryMode }, l.count);
+  }
+  deps.rowsMasked.inc(stream.masker.rows);
+  deps.streams.inc({ outcome: 'ok' });
   return {
+    rows: stream.masker.rows,
+    leaks,
+    columns: stream.rules.map((r, i) => ({ index: r.index, name: r.name, strategy: TO_PROTO[r.strategy], valuesMasked: stream.plan.counts[i] ?? 0 })),
+  };
+}
+
+/** Counts and logs a stream that ends in `err` (a blocked one with its leak suspicions); returns the error's code. */
+export function streamFailed(err: unknown, stream: Stream | undefined, deps: MaskServerDeps): string {
+  const code = (err as AppError).code ?? 'COMMON_INTERNAL';
+  deps.streams.inc({ outcome: code === 'MASKING_LEAK_BLOCKED' ? 'blocked' : 'error' });
+  if (code === 'MASKING_LEAK_BLOCKED') {
+    const leaks = stream?.plan.canary?.leaks() ?? [];
+    deps.log.warn({ requestId: stream?.requestId, leaks }, 'phi.leak_suspected: stream blocked, no rows released');
+    for (const l of leaks) deps.leaks?.inc({ detector: l.detector, mode: 'block' }, l.count);
+  } else deps.log.warn({ code }, 'mask stream failed');
+  return code;
+}
+
+/** phigate.masking.v1.MaskingService: header, then row batches in, masked batches out, then a report. */
+export function maskingService(deps: MaskServerDeps, draining = new Draining()) {
+  return {
+    maskMultiplexed: multiplexed(deps, draining),
     mask(call: ServerDuplexStream<Inbound, Buffer | maskingV1.MaskResponse>) {
       void (async () => {
         let stream: Stream | undefined;
@@ -148,29 +200,10 @@ export function maskingService(deps: MaskServerDeps) {
             if (!call.write(out)) await drained(call);
           }
           if (!stream) throw new AppError('MASKING_STREAM_INVALID', { message: 'the stream ended without a header' });
-          const leaks = stream.plan.canary?.leaks() ?? [];
-          if (leaks.length > 0) {
-            // Column, detector and count only: never a value.
-            deps.log.warn({ requestId: stream.requestId, leaks }, 'phi.leak_suspected');
-            for (const l of leaks) deps.leaks?.inc({ detector: l.detector, mode: stream.canaryMode }, l.count);
-          }
-          const report: maskingV1.MaskReport = {
-            rows: stream.masker.rows,
-            leaks,
-            columns: stream.rules.map((r, i) => ({ index: r.index, name: r.name, strategy: TO_PROTO[r.strategy], valuesMasked: stream!.plan.counts[i] ?? 0 })),
-          };
-          deps.rowsMasked.inc(stream.masker.rows);
-          deps.streams.inc({ outcome: 'ok' });
-          call.write({ msg: { $case: 'report', value: report } });
+          call.write({ msg: { $case: 'report', value: finishStream(stream, deps) } });
           call.end();
         } catch (err) {
-          const code = (err as AppError).code ?? 'COMMON_INTERNAL';
-          deps.streams.inc({ outcome: code === 'MASKING_LEAK_BLOCKED' ? 'blocked' : 'error' });
-          if (code === 'MASKING_LEAK_BLOCKED') {
-            const leaks = stream?.plan.canary?.leaks() ?? [];
-            deps.log.warn({ requestId: stream?.requestId, leaks }, 'phi.leak_suspected: stream blocked, no rows released');
-            for (const l of leaks) deps.leaks?.inc({ detector: l.detector, mode: 'block' }, l.count);
-          } else deps.log.warn({ code }, 'mask stream failed');
+          streamFailed(err, stream, deps);
           // Emitting 'error' with a status object is how a grpc-js server ends a stream with a status;
           // destroy() would end it silently and leave the client waiting for its deadline.
           call.emit('error', toGrpcError(err));
@@ -180,7 +213,90 @@ export function maskingService(deps: MaskServerDeps) {
   };
 }
 
-function drained(call: ServerDuplexStream<Inbound, unknown>): Promise<void> {
+export /**
+ * MaskMultiplexed: the sessions of one long-lived stream, each as a Mask stream would be, frames
+ * handled in arrival order (masking is synchronous, so each session's batches are answered in
+ * order). A session that fails is answered SessionFailed and forgotten (its later frames are
+ * dropped until the client's end or cancel); only an undecodable frame fails the whole stream.
+ */
+function multiplexed(deps: MaskServerDeps, draining: Draining) {
+  return (call: ServerDuplexStream<MultiplexedInbound, Buffer | maskingV1.MaskMultiplexedResponse>) => {
+    void (async () => {
+      const sessions = new Map<number, Stream>();
+      /** Sessions that failed and whose client has not yet sent its end or cancel. */
+      const failed = new Set<number>();
+      const send = async (out: Buffer | maskingV1.MaskMultiplexedResponse) => {
+        if (!call.write(out)) await drained(call);
+      };
+      // Shutting down: the stream ends as soon as it has no open session (the client opens a new
+      // one, elsewhere), and a session that starts meanwhile is refused as retriable.
+      const drainIfIdle = () => {
+        if (draining.on && sessions.size === 0 && !call.writableEnded) call.end();
+      };
+      const unsubscribe = draining.subscribe(drainIfIdle);
+      try {
+        for await (const msg of call.iterator({ destroyOnReturn: false }) as AsyncIterable<MultiplexedInbound>) {
+          if (msg.kind === 'invalid') throw new AppError('MASKING_STREAM_INVALID', { message: `undecodable mask request (${msg.reason})` });
+          const id = msg.session;
+          if (msg.kind === 'cancel' || (msg.kind === 'end' && failed.has(id))) {
+            sessions.delete(id);
+            failed.delete(id);
+            continue;
+          }
+          if (failed.has(id)) continue;
+          let stream = sessions.get(id);
+          try {
+            if (msg.kind === 'header') {
+              if (stream) throw new AppError('MASKING_STREAM_INVALID', { message: 'a mask session carries exactly one header' });
+              if (draining.on) throw new AppError('MASKING_SHUTTING_DOWN');
+              if (sessions.size >= MAX_MULTIPLEXED_SESSIONS)
+                throw new AppError('MASKING_STREAM_INVALID', { message: 'too many open mask sessions on one stream' });
+              stream = openStream(msg.header, deps);
+              sessions.set(id, stream);
+            } else if (!stream) throw new AppError('MASKING_STREAM_INVALID', { message: 'the header must come before rows' });
+            else if (msg.kind === 'rows') await send(multiplexedRows(id, stream.masker.maskBatch(msg.buf, msg.start, msg.end)));
+            else if (msg.kind === 'end') {
+              sessions.delete(id);
+              await send({ sessionId: id, msg: { $case: 'report', value: finishStream(stream, deps) } });
+            } else throw new AppError('MASKING_STREAM_INVALID', { message: 'empty mask request' });
+          } catch (err) {
+            sessions.delete(id);
+            failed.add(id);
+            const code = streamFailed(err, stream, deps);
+            const message = code === 'COMMON_INTERNAL' ? 'the masking service failed' : (err as Error).message;
+            await send({ sessionId: id, msg: { $case: 'failed', value: { code, message } } });
+          }
+          drainIfIdle();
+        }
+        if (!call.writableEnded) call.end();
+      } catch (err) {
+        streamFailed(err, undefined, deps);
+        call.emit('error', toGrpcError(err));
+      } finally {
+        unsubscribe();
+      }
+    })();
+  };
+}
+
+/** The server's shutdown, as the multiplexed streams see it. */
+export class Draining {
+  on = false;
+  private readonly listeners = new Set<() => void>();
+
+  subscribe(f: () => void): () => void {
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
+  }
+
+  /** Starts the drain: idle streams end now, busy ones when their last session ends. */
+  start(): void {
+    this.on = true;
+    for (const f of this.listeners) f();
+  }
+}
+
+function drained(call: ServerDuplexStream<unknown, unknown>): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off('drain', done);

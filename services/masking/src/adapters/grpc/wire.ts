@@ -85,6 +85,84 @@ export function decodeRequest(buf: Buffer): Inbound {
   }
 }
 
+/** A decoded MaskMultiplexedRequest: its session and what it carries (row batches as byte ranges). */
+export type MultiplexedInbound =
+  | ({ session: number } & ({ kind: 'header'; header: maskingV1.MaskHeader } | { kind: 'rows'; buf: Buffer; start: number; end: number }))
+  | { session: number; kind: 'end' | 'cancel' | 'empty' }
+  | { kind: 'invalid'; reason: string };
+
+/** Decodes a MaskMultiplexedRequest (gRPC requestDeserialize). Never throws. */
+export function decodeMultiplexedRequest(buf: Buffer): MultiplexedInbound {
+  try {
+    at = 0;
+    const end = buf.length;
+    let session = 0;
+    let msg:
+      | { kind: 'header'; header: maskingV1.MaskHeader }
+      | { kind: 'rows'; buf: Buffer; start: number; end: number }
+      | { kind: 'end' | 'cancel' | 'empty' } = {
+      kind: 'empty',
+    };
+    while (at < end) {
+      const tag = varint(buf, end);
+      if (tag === 0x08) {
+        session = varint(buf, end);
+        continue;
+      }
+      if (tag !== 0x12 && tag !== 0x1a && tag !== 0x22 && tag !== 0x2a) {
+        skip(buf, tag, end);
+        continue;
+      }
+      const len = varint(buf, end);
+      const start = at;
+      at += len;
+      if (at > end) throw new WireError('truncated message');
+      // oneof: the last one on the wire wins, as in any protobuf decoder.
+      if (tag === 0x12) msg = { kind: 'header', header: maskingV1.MaskHeader.decode(buf.subarray(start, at)) };
+      else if (tag === 0x1a) msg = { kind: 'rows', buf, start, end: at };
+      else msg = { kind: tag === 0x22 ? 'end' : 'cancel' };
+    }
+    return { session, ...msg };
+  } catch (err) {
+    return { kind: 'invalid', reason: err instanceof WireError ? err.message : 'undecodable mask request' };
+  }
+}
+
+/**
+ * A MaskMultiplexedResponse carrying `batch` (a MaskResponse's encoded rows field, as
+ * BatchMasker.maskBatch returns it) for `session`: the same RowBatch bytes under field 2.
+ */
+export function multiplexedRows(session: number, batch: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(1 + varintSize64(session) + batch.length);
+  out[0] = 0x08;
+  let w = 1;
+  for (let x = session; ; ) {
+    if (x < 0x80) {
+      out[w++] = x;
+      break;
+    }
+    out[w++] = (x % 0x80) | 0x80;
+    x = Math.floor(x / 0x80);
+  }
+  batch.copy(out, w);
+  out[w] = 0x12;
+  return out;
+}
+
+/** Encodes a MaskMultiplexedResponse (gRPC responseSerialize): row batches arrive already encoded. */
+export function encodeMultiplexedResponse(value: Buffer | maskingV1.MaskMultiplexedResponse): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(maskingV1.MaskMultiplexedResponse.encode(value).finish());
+}
+
+function varintSize64(x: number): number {
+  let n = 1;
+  while (x >= 0x80) {
+    x = Math.floor(x / 0x80);
+    n++;
+  }
+  return n;
+}
+
 /** Encodes a MaskResponse (gRPC responseSerialize): row batches arrive already encoded. */
 export function encodeResponse(value: Buffer | maskingV1.MaskResponse): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(maskingV1.MaskResponse.encode(value).finish());

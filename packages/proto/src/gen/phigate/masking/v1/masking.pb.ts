@@ -265,6 +265,39 @@ export interface MaskingPlan {
   visiblePhiKinds: string[];
 }
 
+export interface MaskMultiplexedRequest {
+  /** Chosen by the client, unique on its stream while the session lasts. */
+  sessionId: number;
+  msg?: { $case: "header"; value: MaskHeader } | { $case: "rows"; value: RowBatch } | //
+  /** No more rows: answer the session's report. */
+  { $case: "end"; value: EndOfRows } | //
+  /** The client gave up on the session: forget it, answer nothing more for it. */
+  { $case: "cancel"; value: CancelSession } | undefined;
+}
+
+export interface EndOfRows {
+}
+
+export interface CancelSession {
+}
+
+export interface MaskMultiplexedResponse {
+  sessionId: number;
+  msg?: { $case: "rows"; value: RowBatch } | { $case: "report"; value: MaskReport } | {
+    $case: "failed";
+    value: SessionFailed;
+  } | undefined;
+}
+
+/**
+ * Why a session ended without a report (the registered error code and its message); no further
+ * rows of it are answered.
+ */
+export interface SessionFailed {
+  code: string;
+  message: string;
+}
+
 export interface MaskRequest {
   msg?: { $case: "header"; value: MaskHeader } | { $case: "rows"; value: RowBatch } | undefined;
 }
@@ -596,6 +629,500 @@ export const MaskingPlan: MessageFns<MaskingPlan> = {
     message.unknownSourceStrategy = object.unknownSourceStrategy ?? Strategy.STRATEGY_UNSPECIFIED;
     message.canary = object.canary ?? CanaryMode.CANARY_MODE_UNSPECIFIED;
     message.visiblePhiKinds = object.visiblePhiKinds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseMaskMultiplexedRequest(): MaskMultiplexedRequest {
+  return { sessionId: 0, msg: undefined };
+}
+
+export const MaskMultiplexedRequest: MessageFns<MaskMultiplexedRequest> = {
+  encode(message: MaskMultiplexedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== 0) {
+      writer.uint32(8).uint64(message.sessionId);
+    }
+    switch (message.msg?.$case) {
+      case "header":
+        MaskHeader.encode(message.msg.value, writer.uint32(18).fork()).join();
+        break;
+      case "rows":
+        RowBatch.encode(message.msg.value, writer.uint32(26).fork()).join();
+        break;
+      case "end":
+        EndOfRows.encode(message.msg.value, writer.uint32(34).fork()).join();
+        break;
+      case "cancel":
+        CancelSession.encode(message.msg.value, writer.uint32(42).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MaskMultiplexedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMaskMultiplexedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sessionId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.msg = { $case: "header", value: MaskHeader.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.msg = { $case: "rows", value: RowBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.msg = { $case: "end", value: EndOfRows.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.msg = { $case: "cancel", value: CancelSession.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MaskMultiplexedRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.Number(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.Number(object.session_id)
+        : 0,
+      msg: isSet(object.header)
+        ? { $case: "header", value: MaskHeader.fromJSON(object.header) }
+        : isSet(object.rows)
+        ? { $case: "rows", value: RowBatch.fromJSON(object.rows) }
+        : isSet(object.end)
+        ? { $case: "end", value: EndOfRows.fromJSON(object.end) }
+        : isSet(object.cancel)
+        ? { $case: "cancel", value: CancelSession.fromJSON(object.cancel) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: MaskMultiplexedRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== 0) {
+      obj.sessionId = Math.round(message.sessionId);
+    }
+    if (message.msg?.$case === "header") {
+      obj.header = MaskHeader.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "rows") {
+      obj.rows = RowBatch.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "end") {
+      obj.end = EndOfRows.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "cancel") {
+      obj.cancel = CancelSession.toJSON(message.msg.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MaskMultiplexedRequest>): MaskMultiplexedRequest {
+    return MaskMultiplexedRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MaskMultiplexedRequest>): MaskMultiplexedRequest {
+    const message = createBaseMaskMultiplexedRequest();
+    message.sessionId = object.sessionId ?? 0;
+    switch (object.msg?.$case) {
+      case "header": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "header", value: MaskHeader.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "rows": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "rows", value: RowBatch.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "end": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "end", value: EndOfRows.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "cancel": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "cancel", value: CancelSession.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseEndOfRows(): EndOfRows {
+  return {};
+}
+
+export const EndOfRows: MessageFns<EndOfRows> = {
+  encode(_: EndOfRows, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndOfRows {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndOfRows();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): EndOfRows {
+    return {};
+  },
+
+  toJSON(_: EndOfRows): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<EndOfRows>): EndOfRows {
+    return EndOfRows.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<EndOfRows>): EndOfRows {
+    const message = createBaseEndOfRows();
+    return message;
+  },
+};
+
+function createBaseCancelSession(): CancelSession {
+  return {};
+}
+
+export const CancelSession: MessageFns<CancelSession> = {
+  encode(_: CancelSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CancelSession {
+    return {};
+  },
+
+  toJSON(_: CancelSession): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelSession>): CancelSession {
+    return CancelSession.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CancelSession>): CancelSession {
+    const message = createBaseCancelSession();
+    return message;
+  },
+};
+
+function createBaseMaskMultiplexedResponse(): MaskMultiplexedResponse {
+  return { sessionId: 0, msg: undefined };
+}
+
+export const MaskMultiplexedResponse: MessageFns<MaskMultiplexedResponse> = {
+  encode(message: MaskMultiplexedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== 0) {
+      writer.uint32(8).uint64(message.sessionId);
+    }
+    switch (message.msg?.$case) {
+      case "rows":
+        RowBatch.encode(message.msg.value, writer.uint32(18).fork()).join();
+        break;
+      case "report":
+        MaskReport.encode(message.msg.value, writer.uint32(26).fork()).join();
+        break;
+      case "failed":
+        SessionFailed.encode(message.msg.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MaskMultiplexedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMaskMultiplexedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sessionId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.msg = { $case: "rows", value: RowBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.msg = { $case: "report", value: MaskReport.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.msg = { $case: "failed", value: SessionFailed.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MaskMultiplexedResponse {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.Number(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.Number(object.session_id)
+        : 0,
+      msg: isSet(object.rows)
+        ? { $case: "rows", value: RowBatch.fromJSON(object.rows) }
+        : isSet(object.report)
+        ? { $case: "report", value: MaskReport.fromJSON(object.report) }
+        : isSet(object.failed)
+        ? { $case: "failed", value: SessionFailed.fromJSON(object.failed) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: MaskMultiplexedResponse): unknown {
+    const obj: any = {};
+    if (message.sessionId !== 0) {
+      obj.sessionId = Math.round(message.sessionId);
+    }
+    if (message.msg?.$case === "rows") {
+      obj.rows = RowBatch.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "report") {
+      obj.report = MaskReport.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "failed") {
+      obj.failed = SessionFailed.toJSON(message.msg.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MaskMultiplexedResponse>): MaskMultiplexedResponse {
+    return MaskMultiplexedResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MaskMultiplexedResponse>): MaskMultiplexedResponse {
+    const message = createBaseMaskMultiplexedResponse();
+    message.sessionId = object.sessionId ?? 0;
+    switch (object.msg?.$case) {
+      case "rows": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "rows", value: RowBatch.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "report": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "report", value: MaskReport.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "failed": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "failed", value: SessionFailed.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseSessionFailed(): SessionFailed {
+  return { code: "", message: "" };
+}
+
+export const SessionFailed: MessageFns<SessionFailed> = {
+  encode(message: SessionFailed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionFailed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionFailed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionFailed {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: SessionFailed): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SessionFailed>): SessionFailed {
+    return SessionFailed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SessionFailed>): SessionFailed {
+    const message = createBaseSessionFailed();
+    message.code = object.code ?? "";
+    message.message = object.message ?? "";
     return message;
   },
 };
@@ -1597,6 +2124,24 @@ export const MaskingServiceService = {
     responseSerialize: (value: MaskResponse): Buffer => Buffer.from(MaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): MaskResponse => MaskResponse.decode(value),
   },
+  /**
+   * Many results' masking on one long-lived stream (a gateway replica keeps one open), so a
+   * statement pays no call set-up. Each frame names its session; a session's frames are in order
+   * (header, row batches, end) and sessions interleave. Per session the server answers masked row
+   * batches in order, then one report, or ends that session alone with SessionFailed; a failure of
+   * the stream itself (status) fails every session on it.
+   */
+  maskMultiplexed: {
+    path: "/phigate.masking.v1.MaskingService/MaskMultiplexed" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: MaskMultiplexedRequest): Buffer =>
+      Buffer.from(MaskMultiplexedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MaskMultiplexedRequest => MaskMultiplexedRequest.decode(value),
+    responseSerialize: (value: MaskMultiplexedResponse): Buffer =>
+      Buffer.from(MaskMultiplexedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MaskMultiplexedResponse => MaskMultiplexedResponse.decode(value),
+  },
 } as const;
 
 export interface MaskingServiceServer extends UntypedServiceImplementation {
@@ -1605,6 +2150,14 @@ export interface MaskingServiceServer extends UntypedServiceImplementation {
    * masked row batches in the same order, then one report, then ends the stream.
    */
   mask: handleBidiStreamingCall<MaskRequest, MaskResponse>;
+  /**
+   * Many results' masking on one long-lived stream (a gateway replica keeps one open), so a
+   * statement pays no call set-up. Each frame names its session; a session's frames are in order
+   * (header, row batches, end) and sessions interleave. Per session the server answers masked row
+   * batches in order, then one report, or ends that session alone with SessionFailed; a failure of
+   * the stream itself (status) fails every session on it.
+   */
+  maskMultiplexed: handleBidiStreamingCall<MaskMultiplexedRequest, MaskMultiplexedResponse>;
 }
 
 export interface MaskingServiceClient extends Client {
@@ -1615,6 +2168,19 @@ export interface MaskingServiceClient extends Client {
   mask(): ClientDuplexStream<MaskRequest, MaskResponse>;
   mask(options: Partial<CallOptions>): ClientDuplexStream<MaskRequest, MaskResponse>;
   mask(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<MaskRequest, MaskResponse>;
+  /**
+   * Many results' masking on one long-lived stream (a gateway replica keeps one open), so a
+   * statement pays no call set-up. Each frame names its session; a session's frames are in order
+   * (header, row batches, end) and sessions interleave. Per session the server answers masked row
+   * batches in order, then one report, or ends that session alone with SessionFailed; a failure of
+   * the stream itself (status) fails every session on it.
+   */
+  maskMultiplexed(): ClientDuplexStream<MaskMultiplexedRequest, MaskMultiplexedResponse>;
+  maskMultiplexed(options: Partial<CallOptions>): ClientDuplexStream<MaskMultiplexedRequest, MaskMultiplexedResponse>;
+  maskMultiplexed(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<MaskMultiplexedRequest, MaskMultiplexedResponse>;
 }
 
 export const MaskingServiceClient = makeGenericClientConstructor(
