@@ -94,6 +94,9 @@ EOF
   )
 }
 
+# A Kafka tool's output with SCRAM passwords blanked (a failing tool prints its arguments).
+kafka_redact() { sed -E 's/password=[^],[:space:]]*/password=[redacted]/g'; }
+
 # kcat with the client settings of the admin user.
 kafka_kcat() {
   if [[ $KAFKA_SECURE == 1 ]]; then kcat -F "$KAFKA_KCAT_CONF" "$@"; else kcat "$@"; fi
@@ -239,9 +242,11 @@ kafka_auth() {
   if [[ $(cat "$KAFKA_DATA/.phigate-users" 2>/dev/null) != "$users" ]]; then
     say "creating Kafka SASL users ${KAFKA_USERS[*]}"
     for u in "${KAFKA_USERS[@]}"; do
-      kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BROKERS" --command-config "$KAFKA_ADMIN_PROPS" --alter \
-        --add-config "SCRAM-SHA-512=[password=$(kafka_password "$u")]" --entity-type users --entity-name "$u" >>"$KAFKA_LOG" 2>&1 ||
+      # On failure ConfigCommand prints its arguments, the password included: redacted in the log.
+      if ! kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BROKERS" --command-config "$KAFKA_ADMIN_PROPS" --alter \
+        --add-config "SCRAM-SHA-512=[password=$(kafka_password "$u")]" --entity-type users --entity-name "$u" 2>&1 | kafka_redact >>"$KAFKA_LOG"; then
         kafka_fail "could not create the Kafka SASL user $u (see $KAFKA_LOG)"
+      fi
     done
     printf '%s\n' "$users" >"$KAFKA_DATA/.phigate-users"
   fi
@@ -266,7 +271,7 @@ kafka_format() {
   local scram=()
   [[ $KAFKA_SECURE == 0 ]] || mapfile -t scram < <(kafka_scram_args)
   if ! kafka_tool kafka.tools.StorageTool format --cluster-id "$id" --config "$KAFKA_CONF" \
-    --ignore-formatted "${scram[@]}" >>"$KAFKA_LOG" 2>&1; then
+    --ignore-formatted "${scram[@]}" 2>&1 | kafka_redact >>"$KAFKA_LOG"; then
     tail_log "$KAFKA_LOG"
     die "formatting Kafka storage in $KAFKA_DATA failed (see $KAFKA_LOG)"
   fi
