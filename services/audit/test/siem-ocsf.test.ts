@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { demoToken, eventually, freePort, kcatArgs, spawnApp } from '@phigate/testkit';
 import pg from 'pg';
@@ -121,4 +122,44 @@ test('statements through the HTTP, PostgreSQL and Snowflake doors reach phigate.
     mine.some((r) => r.class_uid === 3002 && r.unmapped.front_door === 'snowflake' && r.user?.uid === 'etl-pipeline'),
     'the Snowflake login is an Authentication record',
   );
+});
+
+test('kcat: every OCSF record on phigate.siem.v1 validates against OCSF 1.4.0 (messages from before the relay mapped to OCSF are old events)', async () => {
+  const schema = loadOcsfSchema();
+  const failures: string[] = [];
+  let records = 0;
+  let before = 0;
+  // Streamed line by line: a long-lived topic is far larger than one string may be.
+  const kcat = spawn('kcat', ['-C', ...kcatArgs(), '-t', SIEM_TOPIC, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\n'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  kcat.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  const exited = new Promise<number>((resolve) => {
+    kcat.on('error', () => resolve(-1));
+    kcat.on('close', (code) => resolve(code ?? -1));
+  });
+  for await (const line of createInterface({ input: kcat.stdout, crlfDelay: Number.POSITIVE_INFINITY })) {
+    const [partition, offset] = line.split(' ', 2);
+    const where = `partition ${partition} offset ${offset}`;
+    let r: OcsfJson;
+    try {
+      r = JSON.parse(line.slice(`${partition} ${offset} `.length)) as OcsfJson;
+    } catch {
+      failures.push(`${where}: not JSON`);
+      continue;
+    }
+    if (r.class_uid === undefined) {
+      // The pre-OCSF shape: a phigate event (docs/events.md), nothing else.
+      if (typeof r.id === 'string' && typeof r.type === 'string') before++;
+      else failures.push(`${where}: neither an OCSF record nor a phigate event`);
+      continue;
+    }
+    records++;
+    for (const p of ocsfProblems(schema, r)) failures.push(`${where} (${r.metadata?.event_code}): ${p}`);
+  }
+  const code = await exited;
+  if (code !== 0) throw new Error(`kcat could not consume ${SIEM_TOPIC} (exit ${code}: ${stderr.split('\n')[0]}): start the stack with \`npm run stack:up\``);
+  assert.ok(records > 0, `${SIEM_TOPIC} holds no OCSF record: is the stack's audit service running this build?`);
+  assert.deepEqual(failures.slice(0, 20), [], `${failures.length} problems in ${records} records (and ${before} events from before the OCSF relay)`);
 });

@@ -21,6 +21,25 @@ export function productVersion(): string {
   return version;
 }
 
+/** Bytes of records per produce request, well under Kafka's default message.max.bytes (1 MiB). */
+const SLICE_BYTES = 256 * 1024;
+
+/** Consecutive runs of records of at most `max` bytes each (a larger record alone). */
+function slices(records: OutboxRecord[], max: number): OutboxRecord[][] {
+  const out: OutboxRecord[][] = [];
+  let bytes = max;
+  for (const r of records) {
+    const size = r.key.length + r.value.length;
+    if (bytes + size > max) {
+      out.push([]);
+      bytes = 0;
+    }
+    out.at(-1)!.push(r);
+    bytes += size;
+  }
+  return out;
+}
+
 /** The Kafka message the SIEM topic carries for an event: its OCSF record, keyed by request id. */
 export function siemMessage(e: AuditEvent, ctx: OcsfContext): OutboxRecord {
   const record = toOcsf(eventsV1.AuditEvent.toJSON(e) as AuditEventJson, ctx);
@@ -82,7 +101,9 @@ export class SiemRelay {
       fromBeginning: true,
       handleBatch: async (messages) => {
         const records = messages.flatMap((m) => (m.event ? [this.record(m.event)] : []));
-        await this.publisher.publishRecords(records);
+        // A consumed batch can near the broker's message size, and its OCSF records are larger than
+        // the events: published in slices (queued in order, so the order holds).
+        await Promise.all(slices(records, SLICE_BYTES).map((slice) => this.publisher.publishRecords(slice)));
         opts.onRelayed?.(records.length);
       },
     });
