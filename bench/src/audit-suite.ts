@@ -1,15 +1,24 @@
-// Audit ingest: events/s into the hash-chained store (one chain per partition). N valid events
-// (four per request, as the gateway emits them for an allowed read) are produced with the
-// project's EventPublisher to a 6-partition topic of this run; then 1, and in a second run 2, audit
-// service processes of their own (one consumer group, the shared store) drain them. The rate counts
-// from the first stored batch to the last (ingested_at, stamped by the writers per batch), so
-// process start-up and group join are not in it. Baseline in the same run: the same rows
-// bulk-inserted by one client, without the chain (no lock, no previous hash), into a scratch copy
-// of the table. Also here: the sampler of the stack's audit consumer lag during the door runs.
+// Audit ingest: events/s into the hash-chained store (one chain per partition).
+//
+// The writer comparison (the chain's cost, goal ≥ 1.0): the store's own append (lock, head, hash
+// chain) against a chain-free append of the same messages (@phigate/audit/store appendUnchained:
+// the same classification and the same multi-row INSERT, no lock, head, duplicate check or hash),
+// into one scratch copy of audit_events, from one writer with the six partitions written at once
+// (as one replica does), in batches of the same size. Trials alternate (chained first, then
+// chain-free first) so the table's growth falls on both; the figure is the median of the paired
+// ratios, with their spread.
+//
+// The service runs: N valid events (four per request, as the gateway emits them for an allowed
+// read) are produced to a 6-partition topic of each run; then 1, and in another run 2, audit
+// service processes of their own (one consumer group, the shared store) drain them, several times
+// each. The rate counts from the first stored batch to the last (ingested_at, stamped per batch),
+// so start-up and group join are not in it. Also here: the sampler of the stack's audit consumer
+// lag during the door runs.
 import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { type AuditEvent, buildEvent, createKafka, type EventContext, EventPublisher, encodeEvent } from '@phigate/bus';
+import { appendUnchained, PgAuditStore } from '@phigate/audit/store';
+import { type AuditEvent, buildEvent, type ConsumedMessage, createKafka, type EventContext, EventPublisher, encodeEvent } from '@phigate/bus';
 import { createLogger } from '@phigate/telemetry';
 import { eventually, kafkaConnection, kafkaEnv, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
@@ -18,32 +27,58 @@ import { ratio } from './stats.js';
 
 const log = createLogger({ service: 'bench', level: 'silent' });
 const PARTITIONS = 6; // as phigate.audit.v1 on the local stack
-const BASELINE_BATCH = 1000;
+// Messages per stored batch in the writer comparison (a consumer batch of one partition).
+const WRITER_BATCH = 500;
 const COLUMNS = ['id', 'first_name', 'last_name', 'zip'];
 const SQL = 'SELECT id, first_name, last_name, zip FROM patients WHERE id = $1';
 
-/** One ingest run with a number of audit replicas sharing the partitions. */
-export interface IngestRun {
+/** Median and range of a sample. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function spread(xs: number[]): Spread {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return { median: Math.round(m * 1000) / 1000, min: s[0] ?? Number.NaN, max: s.at(-1) ?? Number.NaN };
+}
+
+/** The store's append against a chain-free append of the same messages, one writer, paired trials. */
+export interface WriterComparison {
+  trials: number;
+  batch: number;
+  /** events/s of the store's append (lock, head, hash chain). */
+  chained: Spread;
+  /** events/s of the chain-free append into the same table. */
+  chainFree: Spread;
+  /** chained / chain-free per pair of trials (goal ≥ 1.0). */
+  ratio: Spread;
+}
+
+/** The audit service runs with a number of replicas sharing the partitions. */
+export interface IngestRuns {
   replicas: number;
-  ingestPerSec: number;
-  /** ingestPerSec per replica over the one-client chain-free insert (goal ≥ 1.0). */
-  perWriterVsBaseline: number;
+  /** events/s, first stored batch to last, per run. */
+  ingestPerSec: Spread;
+  /** median events/s per replica over the chain-free writer's median. */
+  perWriterVsChainFree: number;
   /** Highest consumer lag the replicas reported while draining (phigate_audit_consumer_lag, summed over partitions). */
   maxLag: number;
-  drainSec: number;
+  drainSec: Spread;
 }
 
 export interface AuditBench {
   events: number;
-  /** The runs with 1 and 2 replicas (6 partitions). */
-  runs: IngestRun[];
-  /** First stored batch → last stored event, through the audit service (consumer, chain, store). */
+  writer: WriterComparison;
+  /** The service runs with 1 and 2 replicas (6 partitions). */
+  runs: IngestRuns[];
+  /** Median events/s through one audit service (consumer, chain, store). */
   ingestPerSec: number;
-  /** The same rows, one client, multi-row INSERTs of 1,000 without the chain. */
+  /** Median events/s of the chain-free writer. */
   baselineInsertPerSec: number;
   ingestVsBaseline: number;
-  /** Wall time from starting the audit process to every event stored (includes start-up). */
-  drainSec: number;
 }
 
 function requestEvents(subject: string): AuditEvent[] {
@@ -85,50 +120,84 @@ function requestEvents(subject: string): AuditEvent[] {
   ];
 }
 
-/** The baseline: the same rows into a scratch copy of audit_events (same columns and indexes), one client, no chain. */
-async function baselineInsert(events: AuditEvent[]): Promise<number> {
+/** The events as the consumer hands them over: a partition per request (the gateway keys by request id), offsets in order. */
+function consumedOn(topic: string, events: AuditEvent[]): ConsumedMessage[][] {
+  const parts: ConsumedMessage[][] = Array.from({ length: PARTITIONS }, () => []);
+  const partitionOf = new Map<string, number>();
+  for (const e of events) {
+    const p = partitionOf.get(e.requestId) ?? partitionOf.size % PARTITIONS;
+    partitionOf.set(e.requestId, p);
+    const list = parts[p]!;
+    list.push({ topic, partition: p, offset: String(list.length), key: e.requestId, raw: encodeEvent(e), event: e });
+  }
+  return parts;
+}
+
+/** The store's append against the chain-free append, alternating, into one scratch copy of audit_events. */
+async function writerComparison(makeEvents: () => AuditEvent[], trials: number): Promise<WriterComparison> {
   const admin = new URL(need('PG_ADMIN_URL'));
   admin.pathname = `/${new URL(need('AUDIT_DATABASE_URL')).pathname.slice(1)}`;
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
   const schema = uniqueName('bench_audit').replace(/-/g, '_');
+  const setup = new pg.Client({ connectionString: admin.toString() });
+  await setup.connect();
+  const dropSchema = track(`schema ${schema}`, async () => {
+    await setup.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await setup.end();
+  });
+  // Both writers resolve audit_events to the scratch copy (same columns, indexes and identity).
+  const pool = new pg.Pool({ connectionString: admin.toString(), max: PARTITIONS, options: `-c search_path=${schema},public` });
+  const closePool = track('bench audit writer pool', () => pool.end());
   try {
-    await client.query(`CREATE SCHEMA ${schema}`);
-    await client.query(`CREATE TABLE ${schema}.audit_events (LIKE public.audit_events INCLUDING ALL)`);
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < events.length; i += BASELINE_BATCH) {
-      const batch = events.slice(i, i + BASELINE_BATCH);
-      const payloads = batch.map((e) => encodeEvent(e).toString('utf8'));
-      // Column arrays for unnest(), the store's own insert shape; a zero previous hash (no chain).
-      const now = new Date().toISOString();
-      const cols = [
-        batch.map(() => schema),
-        batch.map((e) => e.id),
-        batch.map((e) => e.requestId),
-        batch.map((e) => e.type),
-        batch.map((e) => (e.time ?? new Date()).toISOString()),
-        batch.map((e) => e.identity?.subject ?? null),
-        batch.map((e) => e.connection || null),
-        batch.map(() => 0),
-        batch.map((_, k) => i + k),
-        batch.map(() => 'event'),
-        payloads,
-        payloads.map(() => Buffer.alloc(32)),
-        payloads.map((p) => createHash('sha256').update(p).digest()),
-        batch.map(() => now),
-      ];
-      await client.query(
-        `INSERT INTO ${schema}.audit_events (kafka_topic, id, request_id, type, event_time, identity_subject, connection, kafka_partition, kafka_offset, status,
-                                             payload, prev_hash, hash, ingested_at)
-         SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[],
-                              $11::json[], $12::bytea[], $13::bytea[], $14::timestamptz[])`,
-        cols,
+    await setup.query(`CREATE SCHEMA ${schema}`);
+    await setup.query(`CREATE TABLE ${schema}.audit_events (LIKE public.audit_events INCLUDING ALL)`);
+    const store = new PgAuditStore(pool);
+    const unchained = async (batch: ConsumedMessage[]) => {
+      const c = await pool.connect();
+      try {
+        await appendUnchained(c, batch);
+      } finally {
+        c.release();
+      }
+    };
+    // One writer: every partition at once, each partition's batches in order. Fresh events (ids are unique in the table).
+    const trial = async (chained: boolean): Promise<number> => {
+      const events = makeEvents();
+      const parts = consumedOn(uniqueName(chained ? 'bench-chained' : 'bench-free'), events);
+      const t0 = process.hrtime.bigint();
+      await Promise.all(
+        parts.map(async (msgs) => {
+          for (let i = 0; i < msgs.length; i += WRITER_BATCH) {
+            const batch = msgs.slice(i, i + WRITER_BATCH);
+            if (chained) await store.append(batch);
+            else await unchained(batch);
+          }
+        }),
       );
+      return Math.round(events.length / (Number(process.hrtime.bigint() - t0) / 1e9));
+    };
+    await trial(true); // warm-up: caches, plans, JIT
+    await trial(false);
+    const chained: number[] = [];
+    const chainFree: number[] = [];
+    for (let i = 0; i < trials; i++) {
+      if (i % 2 === 0) {
+        chained.push(await trial(true));
+        chainFree.push(await trial(false));
+      } else {
+        chainFree.push(await trial(false));
+        chained.push(await trial(true));
+      }
     }
-    return Math.round(events.length / (Number(process.hrtime.bigint() - t0) / 1e9));
+    return {
+      trials,
+      batch: WRITER_BATCH,
+      chained: spread(chained),
+      chainFree: spread(chainFree),
+      ratio: spread(chained.map((c, i) => c / chainFree[i]!)),
+    };
   } finally {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-    await client.end();
+    await closePool();
+    await dropSchema();
   }
 }
 
@@ -164,7 +233,7 @@ export function auditLagSampler(intervalMs = 500): { stop: () => { samples: numb
 }
 
 /** Produces `events` to a fresh 6-partition topic, then drains it with `replicas` audit processes in one group. */
-async function ingestRun(replicas: number, events: AuditEvent[], baselinePerSec: number): Promise<IngestRun> {
+async function ingestRun(replicas: number, events: AuditEvent[]): Promise<{ ingestPerSec: number; maxLag: number; drainSec: number }> {
   const kafka = kafkaConnection();
   const topic = uniqueName('bench-audit');
   const group = uniqueName('bench-audit-group');
@@ -252,39 +321,55 @@ async function ingestRun(replicas: number, events: AuditEvent[], baselinePerSec:
     );
     const r = rows[0]!;
     const ingestPerSec = Math.round((r.n - r.first) / r.span);
-    return {
-      replicas,
-      ingestPerSec,
-      perWriterVsBaseline: ratio(ingestPerSec / replicas, baselinePerSec),
-      maxLag,
-      drainSec: Math.round(drainSec * 10) / 10,
-    };
+    return { ingestPerSec, maxLag, drainSec: Math.round(drainSec * 10) / 10 };
   } finally {
     await closeStore();
     await removeTopic();
   }
 }
 
-export async function auditBench(requests = Math.round(Number(process.env.BENCH_AUDIT_EVENTS ?? 20_000) / 4)): Promise<AuditBench> {
+export async function auditBench(
+  requests = Math.round(Number(process.env.BENCH_AUDIT_EVENTS ?? 24_000) / 4),
+  trials = Number(process.env.BENCH_AUDIT_TRIALS ?? 6),
+  serviceRuns = Number(process.env.BENCH_AUDIT_RUNS ?? 3),
+): Promise<AuditBench> {
   const subject = uniqueName('bench-audit-subject');
-  const events = Array.from({ length: requests }, () => requestEvents(subject)).flat();
-  const baselineInsertPerSec = await baselineInsert(events);
-  const runs: IngestRun[] = [];
-  for (const replicas of [1, 2]) runs.push(await ingestRun(replicas, events, baselineInsertPerSec));
+  const makeEvents = () => Array.from({ length: requests }, () => requestEvents(subject)).flat();
+  const writer = await writerComparison(makeEvents, trials);
+  const events = makeEvents();
+  // The service runs alternate 1 and 2 replicas, so drift in the machine's load falls on both.
+  const samples = new Map<number, { ingestPerSec: number; maxLag: number; drainSec: number }[]>([
+    [1, []],
+    [2, []],
+  ]);
+  for (let i = 0; i < serviceRuns; i++) for (const replicas of i % 2 ? [2, 1] : [1, 2]) samples.get(replicas)!.push(await ingestRun(replicas, events));
+  const runs = [...samples].map(([replicas, xs]): IngestRuns => {
+    const ingestPerSec = spread(xs.map((x) => x.ingestPerSec));
+    return {
+      replicas,
+      ingestPerSec,
+      perWriterVsChainFree: ratio(ingestPerSec.median / replicas, writer.chainFree.median),
+      maxLag: Math.max(...xs.map((x) => x.maxLag)),
+      drainSec: spread(xs.map((x) => x.drainSec)),
+    };
+  });
   const one = runs[0]!;
   const result: AuditBench = {
     events: events.length,
+    writer,
     runs,
-    ingestPerSec: one.ingestPerSec,
-    baselineInsertPerSec,
-    ingestVsBaseline: ratio(one.ingestPerSec, baselineInsertPerSec),
-    drainSec: one.drainSec,
+    ingestPerSec: one.ingestPerSec.median,
+    baselineInsertPerSec: writer.chainFree.median,
+    ingestVsBaseline: ratio(one.ingestPerSec.median, writer.chainFree.median),
   };
-  console.log(`\naudit ingest (${result.events} events, ${PARTITIONS} partitions, one chain per partition, shared store)`);
-  console.log(`  baseline: one client, bulk insert without chain ${baselineInsertPerSec}/s`);
+  const range = (x: Spread, digits = 0) => `${x.median.toFixed(digits)} (${x.min.toFixed(digits)}–${x.max.toFixed(digits)})`;
+  console.log(`\naudit ingest (${result.events} events, ${PARTITIONS} partitions, one chain per partition)`);
+  console.log(
+    `  one writer, batches of ${writer.batch}, ${writer.trials} paired trials: chained ${range(writer.chained)}/s, chain-free ${range(writer.chainFree)}/s, ratio ${range(writer.ratio, 2)}`,
+  );
   for (const r of runs)
     console.log(
-      `  ${r.replicas} replica(s): ingested ${r.ingestPerSec}/s   ${r.perWriterVsBaseline}× baseline per writer   max consumer lag ${r.maxLag}   drained in ${r.drainSec} s`,
+      `  service, ${r.replicas} replica(s), ${serviceRuns} runs: ${range(r.ingestPerSec)}/s   ${r.perWriterVsChainFree}× the chain-free writer per replica   max consumer lag ${r.maxLag}   drained in ${range(r.drainSec, 1)} s`,
     );
   return result;
 }

@@ -96,7 +96,7 @@ export interface AppendResult {
 }
 
 /** One record about to be written, in chain order. */
-interface Row {
+export interface Row {
   header: RecordHeader;
   columns: DerivedColumns;
   payload: string | null;
@@ -184,31 +184,119 @@ export function decodeBytes(bytes: Buffer): AuditEvent | undefined {
   }
 }
 
+/** A chain's head: its last offset (-1 when empty) and hash (genesis when empty). */
+interface ChainTip {
+  offset: bigint;
+  hash: Buffer;
+}
+
+/** One chain's batch, chained to a tip. */
+interface ChainedBatch {
+  fresh: ConsumedMessage[];
+  classified: ReturnType<typeof classify>[];
+  headers: RecordHeader[];
+  rows: Row[];
+  quarantined: Quarantined[];
+  replayed: number;
+}
+
+const chainKeyOf = (m: { topic: string; partition: number }) => `${m.topic}\u0001${m.partition}`;
+
+/** A chain's head as stored. */
+async function readTip(client: pg.ClientBase, topic: string, partition: number): Promise<ChainTip> {
+  const r = await client.query<{ kafka_offset: string; hash: Buffer }>(
+    'SELECT kafka_offset::text AS kafka_offset, hash FROM audit_events WHERE kafka_topic = $1 AND kafka_partition = $2 ORDER BY audit_events.kafka_offset DESC LIMIT 1',
+    [topic, partition],
+  );
+  const h = r.rows[0];
+  return h ? { offset: BigInt(h.kafka_offset), hash: h.hash } : { offset: -1n, hash: GENESIS };
+}
+
+function addBatch(result: AppendResult, batch: ChainedBatch): void {
+  result.replayed += batch.replayed;
+  result.quarantined.push(...batch.quarantined);
+  for (const r of batch.rows) {
+    if (r.header.status === 'event') result.inserted++;
+    else if (r.header.status === 'duplicate') result.duplicates++;
+  }
+}
+
+/** The records as column arrays, in audit_events' insert order (topic, partition, offset, …, ingested_at). */
+function rowColumns(rows: Row[]): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: 15 }, () => []);
+  for (const r of rows) {
+    const h = r.header;
+    const c = r.columns;
+    const values = [
+      h.topic,
+      h.partition,
+      h.offset,
+      h.status,
+      c.id,
+      c.request_id,
+      c.type,
+      c.event_time,
+      c.identity_subject,
+      c.connection,
+      r.payload,
+      r.raw,
+      r.prev,
+      r.hash,
+      h.ingestedAt,
+    ];
+    for (const [i, v] of values.entries()) cols[i]!.push(v);
+  }
+  return cols;
+}
+
+/** Writes records with one multi-row INSERT (column arrays through unnest), as every append does. */
+export async function insertRows(client: pg.ClientBase, rows: Row[]): Promise<void> {
+  await client.query(
+    `INSERT INTO audit_events (kafka_topic, kafka_partition, kafka_offset, status, id, request_id, type, event_time, identity_subject, connection,
+                               payload, raw, prev_hash, hash, ingested_at)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::timestamptz[], $9::text[],
+                          $10::text[], $11::json[], $12::bytea[], $13::bytea[], $14::bytea[], $15::timestamptz[])`,
+    rowColumns(rows),
+  );
+}
+
 /** The append-only, hash-chained event store in PostgreSQL: one chain per Kafka topic partition. */
 export class PgAuditStore {
   constructor(private readonly pool: pg.Pool) {}
 
+  /** Per chain, the head this store last committed: what its next batch is chained to. */
+  private readonly tips = new Map<string, ChainTip>();
+
   /**
    * Appends consumed messages, one record per offset, each chained to the record at the previous
-   * offset of its partition, in one transaction. The partition's chain lock makes its writer single
-   * even while a rebalance hands the partition over: the next writer reads the head the last one
-   * committed, and offsets already stored are skipped, so a chain never forks. A message that
-   * cannot be stored as an event is kept quarantined (its exact bytes), never retried forever.
-   * Resolves only after COMMIT, so offsets can be committed.
+   * offset of its partition. The partition's chain lock makes its writer single even while a
+   * rebalance hands the partition over: a batch is stored only on the head it was chained to, so a
+   * chain never forks, and offsets already stored are skipped. A message that cannot be stored as
+   * an event is kept quarantined (its exact bytes), never retried forever. Resolves only after each
+   * chain's batch is committed, so offsets can be committed.
    */
   async append(messages: ConsumedMessage[]): Promise<AppendResult> {
     const client = await this.connect();
+    const groups = new Map<string, ConsumedMessage[]>();
+    for (const m of messages) {
+      const k = chainKeyOf(m);
+      groups.set(k, [...(groups.get(k) ?? []), m]);
+    }
     const result: AppendResult = { inserted: 0, duplicates: 0, replayed: 0, quarantined: [] };
     try {
-      await client.query('BEGIN');
-      const groups = new Map<string, ConsumedMessage[]>();
-      for (const m of messages) {
-        const k = `${m.topic}\u0001${m.partition}`;
-        groups.set(k, [...(groups.get(k) ?? []), m]);
+      // Chains in one order, so two writers of overlapping batches cannot deadlock.
+      for (const k of [...groups.keys()].sort()) {
+        const batch = groups.get(k)!;
+        try {
+          await this.appendLean(client, batch, result);
+        } catch (err) {
+          this.tips.delete(k);
+          if (!isDataError(err) && !isUniqueViolation(err)) throw err;
+          // A row was refused (an event id stored at an earlier offset, or data PostgreSQL would
+          // not take): this chain's batch again, with the duplicate check and row by row if need be.
+          await this.appendCareful(client, batch, result);
+        }
       }
-      // Locks in one order, so two writers of overlapping batches cannot deadlock.
-      for (const k of [...groups.keys()].sort()) await this.appendChain(client, groups.get(k)!, result);
-      await client.query('COMMIT');
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -218,52 +306,69 @@ export class PgAuditStore {
     }
   }
 
-  private async appendChain(client: pg.PoolClient, messages: ConsumedMessage[], result: AppendResult): Promise<void> {
+  /**
+   * One round trip per batch, as a chain-free store's INSERT: the batch is chained (and hashed)
+   * before it is sent, to the head this store last committed, and audit_append_chain() (migration
+   * 005) stores it under the chain's lock only if that is still the head. Otherwise (a first batch,
+   * or another writer wrote meanwhile) it answers the head, and the batch is chained again.
+   */
+  private async appendLean(client: pg.PoolClient, messages: ConsumedMessage[], result: AppendResult): Promise<void> {
     const { topic, partition } = messages[0]!;
+    const k = chainKeyOf(messages[0]!);
+    let tip = this.tips.get(k) ?? (await readTip(client, topic, partition));
+    for (let attempt = 0; ; attempt++) {
+      const batch = this.chainBatch(tip, messages, new Set());
+      if (!batch.rows.length) {
+        result.replayed += batch.replayed;
+        return;
+      }
+      const cols = rowColumns(batch.rows);
+      const r = await client.query<{ head_offset: string | null; head_hash: Buffer | null; inserted: string }>(
+        `SELECT head_offset::text AS head_offset, head_hash, inserted
+           FROM audit_append_chain($1, $2, $3, $4, $5::bigint[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::timestamptz[], $11::text[],
+                                   $12::text[], $13::json[], $14::bytea[], $15::bytea[], $16::bytea[], $17::timestamptz[])`,
+        [topic, partition, tip.offset < 0n ? null : tip.offset.toString(), tip.offset < 0n ? null : tip.hash, ...cols.slice(2)],
+      );
+      const x = r.rows[0]!;
+      if (Number(x.inserted) === batch.rows.length) {
+        const last = batch.rows.at(-1)!;
+        this.tips.set(k, { offset: BigInt(last.header.offset), hash: last.hash });
+        addBatch(result, batch);
+        return;
+      }
+      if (attempt >= 3) throw new Error('the chain head moved at every attempt');
+      tip = { offset: x.head_offset === null ? -1n : BigInt(x.head_offset), hash: x.head_hash ?? GENESIS };
+    }
+  }
+
+  /** One transaction: the lock, the head, the ids stored before, then the batch, row by row where a row is refused. */
+  private async appendCareful(client: pg.PoolClient, messages: ConsumedMessage[], result: AppendResult): Promise<void> {
+    const { topic, partition } = messages[0]!;
+    await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1), $2)', [topic, partition]);
-    const head = await client.query<{ kafka_offset: string; hash: Buffer }>(
-      'SELECT kafka_offset::text AS kafka_offset, hash FROM audit_events WHERE kafka_topic = $1 AND kafka_partition = $2 ORDER BY audit_events.kafka_offset DESC LIMIT 1',
-      [topic, partition],
-    );
-    const headOffset = head.rows[0] ? BigInt(head.rows[0].kafka_offset) : -1n;
-    const fresh = messages.filter((m) => BigInt(m.offset) > headOffset).sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
-    result.replayed += messages.length - fresh.length;
-    if (!fresh.length) return;
-    const ingestedAt = usecIso(new Date());
-    const classified = fresh.map((m) => classify(m.raw, m.event, ingestedAt));
-    const ids = classified.flatMap((c) => (c.storable ? [c.columns.id!] : []));
+    const tip = await readTip(client, topic, partition);
+    const ids = messages.flatMap((m) => {
+      const c = classify(m.raw, m.event, '');
+      return c.storable ? [c.columns.id!] : [];
+    });
     const existing = new Set(
       (await client.query<{ id: string }>('SELECT id::text AS id FROM audit_events WHERE id = ANY($1::uuid[])', [ids])).rows.map((r) => r.id),
     );
-    let prev: Buffer = head.rows[0]?.hash ?? GENESIS;
-    const rows: Row[] = [];
-    const statuses = classified.map((c): RecordStatus => {
-      if (!c.storable) return 'quarantined';
-      if (existing.has(c.columns.id!)) return 'duplicate';
-      existing.add(c.columns.id!);
-      return 'event';
-    });
-    for (const [i, m] of fresh.entries()) {
-      const c = classified[i]!;
-      const row = this.row(prev, { topic, partition, offset: m.offset, status: statuses[i]!, ingestedAt }, m.raw, c.storable ? c : undefined);
-      if (!c.storable) result.quarantined.push(quarantined(row.header, m.raw, c.reason, c.claimedId));
-      rows.push(row);
-      prev = row.hash;
-    }
+    const batch = this.chainBatch(tip, messages, existing);
     await client.query('SAVEPOINT chain_batch');
     try {
-      await this.insert(client, rows);
+      await this.insert(client, batch.rows);
       await client.query('RELEASE SAVEPOINT chain_batch');
     } catch (err) {
       if (!isDataError(err) && !isUniqueViolation(err)) throw err;
       // One row the checks above let through was refused: find it by writing one row at a time.
       await client.query('ROLLBACK TO SAVEPOINT chain_batch');
-      result.quarantined = result.quarantined.filter((q) => q.topic !== topic || q.partition !== partition);
-      rows.splice(0);
-      prev = head.rows[0]?.hash ?? GENESIS;
-      for (const [i, m] of fresh.entries()) {
-        const c = classified[i]!;
-        const header: RecordHeader = { topic, partition, offset: m.offset, status: statuses[i]!, ingestedAt };
+      batch.quarantined = [];
+      batch.rows = [];
+      let prev = tip.hash;
+      for (const [i, m] of batch.fresh.entries()) {
+        const c = batch.classified[i]!;
+        const header: RecordHeader = { ...batch.headers[i]! };
         let row = this.row(prev, header, m.raw, c.storable ? c : undefined);
         if (c.storable && header.status === 'event') {
           await client.query('SAVEPOINT chain_row');
@@ -275,22 +380,48 @@ export class PgAuditStore {
             if (isUniqueViolation(rowErr)) row = this.row(prev, { ...header, status: 'duplicate' }, m.raw, c);
             else if (isDataError(rowErr)) {
               row = this.row(prev, { ...header, status: 'quarantined' }, m.raw, undefined);
-              result.quarantined.push(quarantined(row.header, m.raw, 'STORE_REFUSED', c.columns.id ?? ''));
+              batch.quarantined.push(quarantined(row.header, m.raw, 'STORE_REFUSED', c.columns.id ?? ''));
             } else throw rowErr;
             await this.insert(client, [row]);
           }
         } else {
-          if (!c.storable) result.quarantined.push(quarantined(row.header, m.raw, c.reason, c.claimedId));
+          if (!c.storable) batch.quarantined.push(quarantined(row.header, m.raw, c.reason, c.claimedId));
           await this.insert(client, [row]);
         }
-        rows.push(row);
+        batch.rows.push(row);
         prev = row.hash;
       }
     }
-    for (const r of rows) {
-      if (r.header.status === 'event') result.inserted++;
-      else if (r.header.status === 'duplicate') result.duplicates++;
+    await client.query('COMMIT');
+    addBatch(result, batch);
+  }
+
+  /** The records of the messages after `tip`, in offset order, chained to it (pure: no I/O). */
+  private chainBatch(tip: ChainTip, messages: ConsumedMessage[], existing: Set<string>): ChainedBatch {
+    const { topic, partition } = messages[0]!;
+    const fresh = messages.filter((m) => BigInt(m.offset) > tip.offset).sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    const ingestedAt = usecIso(new Date());
+    const classified = fresh.map((m) => classify(m.raw, m.event, ingestedAt));
+    const seen = new Set(existing);
+    const headers = fresh.map((m, i): RecordHeader => {
+      const c = classified[i]!;
+      let status: RecordStatus = 'event';
+      if (!c.storable) status = 'quarantined';
+      else if (seen.has(c.columns.id!)) status = 'duplicate';
+      else seen.add(c.columns.id!);
+      return { topic, partition, offset: m.offset, status, ingestedAt };
+    });
+    const rows: Row[] = [];
+    const quarantinedList: Quarantined[] = [];
+    let prev = tip.hash;
+    for (const [i, m] of fresh.entries()) {
+      const c = classified[i]!;
+      const row = this.row(prev, headers[i]!, m.raw, c.storable ? c : undefined);
+      if (!c.storable) quarantinedList.push(quarantined(row.header, m.raw, c.reason, c.claimedId));
+      rows.push(row);
+      prev = row.hash;
     }
+    return { fresh, classified, headers, rows, quarantined: quarantinedList, replayed: messages.length - fresh.length };
   }
 
   private row(prev: Buffer, header: RecordHeader, raw: Buffer, storable: { text: string; columns: DerivedColumns } | undefined): Row {
@@ -305,37 +436,8 @@ export class PgAuditStore {
     };
   }
 
-  private async insert(client: pg.PoolClient, rows: Row[]): Promise<void> {
-    const cols: unknown[][] = Array.from({ length: 15 }, () => []);
-    for (const r of rows) {
-      const h = r.header;
-      const c = r.columns;
-      const values = [
-        h.topic,
-        h.partition,
-        h.offset,
-        h.status,
-        c.id,
-        c.request_id,
-        c.type,
-        c.event_time,
-        c.identity_subject,
-        c.connection,
-        r.payload,
-        r.raw,
-        r.prev,
-        r.hash,
-        h.ingestedAt,
-      ];
-      for (const [i, v] of values.entries()) cols[i]!.push(v);
-    }
-    await client.query(
-      `INSERT INTO audit_events (kafka_topic, kafka_partition, kafka_offset, status, id, request_id, type, event_time, identity_subject, connection,
-                                 payload, raw, prev_hash, hash, ingested_at)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::timestamptz[], $9::text[],
-                            $10::text[], $11::json[], $12::bytea[], $13::bytea[], $14::bytea[], $15::timestamptz[])`,
-      cols,
-    );
+  private insert(client: pg.PoolClient, rows: Row[]): Promise<void> {
+    return insertRows(client, rows);
   }
 
   /**
