@@ -221,6 +221,7 @@ function base(
   profiles: string[],
 ): OcsfRecord {
   const time = e.time ? Date.parse(e.time) : Number.NaN;
+  const observables = observablesOf(e);
   return {
     ...cls,
     activity_id: activityId,
@@ -230,6 +231,9 @@ function base(
     severity_id: severityId,
     severity: SEVERITY[severityId],
     time: Number.isFinite(time) ? time : 0,
+    // Times are UTC.
+    timezone_offset: 0,
+    ...(observables.length ? { observables } : {}),
     metadata: {
       version: OCSF_VERSION,
       product: { name: 'phigate', vendor_name: 'phigate', ...(ctx.productVersion ? { version: ctx.productVersion } : {}) },
@@ -242,6 +246,23 @@ function base(
       profiles,
     },
   };
+}
+
+/** The values a SIEM pivots on: who, and from where. */
+function observablesOf(e: AuditEventJson): OcsfRecord[] {
+  return [
+    ...(e.identity?.subject ? [{ name: 'actor.user.uid', type_id: 4, type: 'User Name', value: e.identity.subject }] : []),
+    ...(e.client?.ip ? [{ name: 'src_endpoint.ip', type_id: 2, type: 'IP Address', value: e.client.ip }] : []),
+  ];
+}
+
+/** One line a person reads in a SIEM list: who, what, where, and how it ended. */
+function messageOf(e: AuditEventJson, r: OcsfRecord): string {
+  const who = e.identity?.subject || `phigate-${e.producer || 'audit'}`;
+  const where = e.connection ? ` on ${e.connection}` : '';
+  const from = e.client?.ip ? ` from ${e.client.ip}` : '';
+  const status = typeof r.status === 'string' ? `: ${r.status}${r.status_detail ? ` (${String(r.status_detail)})` : ''}` : '';
+  return `${who} ${e.type}${where}${from}${status}`;
 }
 
 /** A statement event (query.*, policy.decided, masking.applied): 6005 Datastore Activity. */
@@ -310,6 +331,8 @@ function datastore(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
     dst_endpoint: dstEndpointOf(e),
     device: deviceOf(e),
     database: databaseOf(e),
+    type_id: 1,
+    type: 'Database',
     ...extra,
     unmapped: unmappedOf(e, d, drop),
   };
@@ -332,6 +355,8 @@ function authentication(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
     // Every door authenticates an OIDC access token (a PostgreSQL password, a Snowflake OAuth token).
     auth_protocol_id: 4,
     auth_protocol: 'OpenID',
+    logon_type_id: 3,
+    logon_type: 'Network',
     is_remote: true,
     unmapped: unmappedOf(e, d, ['clientAddress']),
   };
@@ -468,5 +493,6 @@ const MAPPERS: Record<string, (e: AuditEventJson, ctx: OcsfContext) => OcsfRecor
 
 /** The OCSF 1.4.0 record of one audit event. */
 export function toOcsf(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
-  return (MAPPERS[e.type] ?? datastore)(e, ctx);
+  const record = (MAPPERS[e.type] ?? datastore)(e, ctx);
+  return { ...record, message: messageOf(e, record) };
 }
