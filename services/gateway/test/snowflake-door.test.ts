@@ -3,12 +3,13 @@
 // logins with the codes the driver expects, a large result in chunks, requestId idempotency, and a
 // held statement the driver simply waits for until an approver clicks in Slack.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { deliverClick, signedClick } from '@phigate/slack-sink/click';
-import { demoToken, eventually, need, requireHttp } from '@phigate/testkit';
+import { demoToken, eventually, need, REPO_ROOT, requireHttp } from '@phigate/testkit';
 import { CompactSign, generateKeyPair, importJWK, type JWK } from 'jose';
 import snowflake from 'snowflake-sdk';
 import { heldStatement } from './fixtures/snowflake/held.js';
@@ -104,6 +105,17 @@ test('etl-pipeline connects with its OAuth token and reads masked rows', async (
     assert.equal(r[3], '[REDACTED]', 'email is redacted');
     assert.ok(r[4] instanceof Date, 'an unmasked date is a date');
   }
+});
+
+test('the warehouse restarts: the gateway’s pooled sessions there are gone, and the next statement runs on a fresh one', async (t) => {
+  const conn = await connect(await demoToken('etl-pipeline'));
+  t.after(() => destroy(conn));
+  const sql = 'SELECT ID, SSN FROM PATIENTS WHERE ID = 1';
+  assert.deepEqual((await exec(conn, sql)).rows, [[1, '[REDACTED]']]);
+  execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'restart', 'warehouse'], { stdio: 'ignore', timeout: 120_000 });
+  // The driver's session with the door is untouched; the door's upstream session died with the
+  // warehouse (the statement never ran there), so the gateway runs it on a new one.
+  assert.deepEqual((await exec(conn, sql)).rows, [[1, '[REDACTED]']]);
 });
 
 test('DROP TABLE is refused as the driver’s SQL error 003001 / 42501 naming the rule, and the session stays usable', async (t) => {

@@ -111,6 +111,35 @@ function run(conn: Conn, sqlText: string, binds: unknown[] = [], stream = false)
 }
 
 /**
+ * A pooled session the driver still holds connected. One it knows has ended (its session expired,
+ * the warehouse restarted) would fail the statement with "terminated connection" before sending
+ * it: it is discarded and another taken (a new one is logged in when the pool has none).
+ */
+async function acquireUp(pool: Pool): Promise<Conn> {
+  for (let tries = 0; ; tries++) {
+    const conn: Conn = await pool.acquire();
+    if (conn.isUp() || tries >= 10) return conn;
+    await pool.destroy(conn).catch(() => undefined);
+  }
+}
+
+/** The driver's "this session is no longer connected" (ERR_CONN_REQUEST_STATUS_DISCONNECTED): raised before a request is sent. */
+const SESSION_DISCONNECTED = 407002;
+
+/** Errors of `pooled` whose session was gone before the statement ran (the driver's code, before it is mapped and scrubbed). */
+const goneBeforeRunning = new WeakSet<object>();
+
+/** Runs `f` on a connected pooled session, released after. */
+async function withSession<T>(pool: Pool, f: (conn: Conn) => Promise<T>): Promise<T> {
+  const conn = await acquireUp(pool);
+  try {
+    return await f(conn);
+  } finally {
+    await pool.release(conn).catch(() => undefined);
+  }
+}
+
+/**
  * Snowflake upstream through snowflake-sdk. The gateway logs in as the connection's user with
  * its sealed credential (key-pair JWT, or password) and keeps one pool per (connection, role):
  * every session of a pool is opened with that role and only ever serves it. Rows stream out of
@@ -188,16 +217,15 @@ export class SnowflakeUpstream implements UpstreamPort {
       return Promise.reject(err);
     }
     const pool = this.pool(connection, null);
-    const catalog = pool
-      .use(async (conn: Conn) => {
-        const stmt = await run(
-          conn,
-          // INFORMATION_SCHEMA's views too, so statements over them are understood (and decided) like any other.
-          `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM ${ident(c.database)}.INFORMATION_SCHEMA.COLUMNS ` +
-            'ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION',
-        );
-        return (await rowsOf(stmt)) as Array<[string, string, string, string]>;
-      })
+    const catalog = withSession(pool, async (conn: Conn) => {
+      const stmt = await run(
+        conn,
+        // INFORMATION_SCHEMA's views too, so statements over them are understood (and decided) like any other.
+        `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM ${ident(c.database)}.INFORMATION_SCHEMA.COLUMNS ` +
+          'ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION',
+      );
+      return (await rowsOf(stmt)) as Array<[string, string, string, string]>;
+    })
       .then((rows: Array<[string, string, string, string]>) => {
         // Snowflake has no table oids: number the tables as they come (provenance is by name here).
         const oids = new Map<string, number>();
@@ -225,7 +253,7 @@ export class SnowflakeUpstream implements UpstreamPort {
    */
   async compileError(connection: string, role: string, sql: string, params: unknown[]): Promise<Error | undefined> {
     const pool = this.pool(connection, role);
-    const conn = await pool.acquire();
+    const conn = await acquireUp(pool);
     try {
       await new Promise<void>((resolve, reject) =>
         conn.execute({
@@ -253,7 +281,7 @@ export class SnowflakeUpstream implements UpstreamPort {
     const pool = this.pool(connection, role);
     let conn: Conn;
     try {
-      conn = await pool.acquire();
+      conn = await acquireUp(pool);
     } catch (err) {
       throw mapError(err);
     }
@@ -283,9 +311,29 @@ export class SnowflakeUpstream implements UpstreamPort {
       }
     }
     const pool = this.pool(connection, role);
+    try {
+      return await this.pooled(pool, connection, sql, params, sink, opts, started);
+    } catch (err) {
+      // The pooled session was gone on the warehouse's side (expired, or the warehouse restarted):
+      // the statement never ran there, so it runs once more on a fresh session.
+      if (!goneBeforeRunning.has(err as object)) throw err;
+      return this.pooled(pool, connection, sql, params, sink, opts, started);
+    }
+  }
+
+  /** One attempt of `execute` on a session of the (connection, role) pool. */
+  private async pooled(
+    pool: Pool,
+    connection: string,
+    sql: string,
+    params: unknown[],
+    sink: Parameters<UpstreamPort['execute']>[4],
+    opts: Parameters<SnowflakeUpstream['execute']>[5],
+    started: number,
+  ) {
     let conn: Conn;
     try {
-      conn = await pool.acquire();
+      conn = await acquireUp(pool);
     } catch (err) {
       throw mapError(err);
     }
@@ -317,7 +365,9 @@ export class SnowflakeUpstream implements UpstreamPort {
       // A session that failed mid-statement (or holds an open transaction) is discarded, never reused.
       discard();
       if (err instanceof AppError) throw err;
-      throw mapError(err, sql);
+      const e = mapError(err, sql);
+      if (Number((err as { code?: unknown }).code) === SESSION_DISCONNECTED) goneBeforeRunning.add(e);
+      throw e;
     }
   }
 
@@ -414,7 +464,7 @@ export class SnowflakeUpstream implements UpstreamPort {
     for (const [name, c] of this.connections()) {
       if (c.type !== 'snowflake') continue;
       try {
-        await this.pool(name, null).use((conn: Conn) => run(conn, 'SELECT 1'));
+        await withSession(this.pool(name, null), (conn: Conn) => run(conn, 'SELECT 1'));
       } catch {
         return false;
       }
