@@ -1,4 +1,4 @@
-// Issue 10's targets, each checked against a figure of this run: measured value, met, and by how
+// Issue 10's and issue 19's targets, each checked against a figure of this run: measured value, met, and by how
 // much it was missed (in the target's unit and as a percentage of the target).
 import type { AuditBench } from './audit-suite.js';
 import type { DoorBench } from './http-suite.js';
@@ -98,6 +98,21 @@ export function evaluateTargets({ policy, approval, pgwire, http, snowflake, aud
           c.vsDirect,
         ),
       );
+  // Issue 19: the HTTP door against a bare fastify endpoint running the same SQL through node-postgres
+  // (HTTP and JSON cost the same there), and the Snowflake door's added latency at one client.
+  for (const c of http.comparisons.filter((x) => x.durability === 'before-release' && x.vsBareHttp !== undefined))
+    out.push(
+      check(
+        `http.tpsVsBareHttp.c${c.clients}`,
+        `HTTP door throughput vs a bare fastify endpoint, ${clientsText(c.clients)}`,
+        '×',
+        'atLeast',
+        0.8,
+        c.vsBareHttp!,
+      ),
+    );
+  const sf1 = snowflake.comparisons.find((x) => x.durability === 'before-release' && x.clients === 1);
+  out.push(check('snowflake.addedP50.c1', 'Snowflake door added p50 vs direct, 1 client', 'µs', 'atMost', 2000, sf1?.addedP50Us ?? Number.NaN));
   out.push(check('policy.coldDecision.p50', 'cold decision p50', 'ms', 'atMost', 2, policy.decisionCold.p50Us / 1000));
   out.push(check('policy.coldDecision.p99', 'cold decision p99', 'ms', 'atMost', 10, policy.decisionCold.p99Us / 1000));
   out.push(check('audit.ingestPerSec', 'audit ingest with the hash chain', 'events/s', 'atLeast', 10_000, audit.ingestPerSec));
