@@ -199,4 +199,5 @@ export function watchDebounced(path: string, onChange: () => void, delayMs = 100
 }
 
 export * from './kafka-security.js';
+export * from './pg-security.js';
 export * from './redis-security.js';

@@ -1,5 +1,5 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { fields, kafkaSecurityFields, kafkaSecurityProblems, z } from '@phigate/config';
+import { fields, kafkaSecurityFields, kafkaSecurityProblems, pgUrlProblems, z } from '@phigate/config';
 import { parse as parseYaml } from 'yaml';
 import { parseTrustedKeys } from './adapters/trusted-keys.js';
 import type { TrustedKey } from './domain/checkpoint.js';
@@ -55,8 +55,13 @@ export const auditConfigSchema = z
     AUDIT_TOPIC: z.string().default('phigate.audit.v1'),
     /** Consumer group of the audit store writers (replicas share it). */
     AUDIT_CONSUMER_GROUP: z.string().min(1).default('phigate-audit'),
-    /** The audit service's own least-privilege URL (INSERT and SELECT only). */
+    /**
+     * The audit service's own least-privilege URL (INSERT and SELECT only). TLS is set in the URL:
+     * `?sslmode=verify-full&sslrootcert=<CA file>`; required to a host that is not loopback.
+     */
     AUDIT_DATABASE_URL: z.string().min(1),
+    /** Allow AUDIT_DATABASE_URL to a non-loopback host without sslmode=verify-full (plaintext or unverified TLS). */
+    AUDIT_DATABASE_PLAINTEXT: fields.bool(false),
     ...fields.oidc(),
     /** Token groups whose members may use the auditor API. */
     AUDITOR_GROUPS: fields.list().default(['auditors']),
@@ -101,6 +106,8 @@ export const auditConfigSchema = z
   })
   .superRefine((c, ctx) => {
     for (const message of kafkaSecurityProblems(c, c.KAFKA_BROKERS)) ctx.addIssue({ code: 'custom', message });
+    for (const message of pgUrlProblems('AUDIT_DATABASE_URL', c.AUDIT_DATABASE_URL, c.AUDIT_DATABASE_PLAINTEXT, 'AUDIT_DATABASE_PLAINTEXT'))
+      ctx.addIssue({ code: 'custom', message });
   });
 
 export type AuditConfig = z.infer<typeof auditConfigSchema>;

@@ -4,7 +4,7 @@
 //   exit 0: verifies; 1: AUDIT_CHAIN_BROKEN (where and why on stdout); 2: cannot run (config, database)
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createKafka } from '@phigate/bus';
-import { fields, kafkaSecurity, kafkaSecurityFields, kafkaSecurityProblems, loadConfig, z } from '@phigate/config';
+import { fields, kafkaSecurity, kafkaSecurityFields, kafkaSecurityProblems, loadConfig, pgUrlProblems, z } from '@phigate/config';
 import { AppError } from '@phigate/errors';
 import { createLogger } from '@phigate/telemetry';
 import pg from 'pg';
@@ -16,7 +16,9 @@ import { crossCheck } from './domain/chains.js';
 
 const schema = z
   .object({
+    /** As the audit service's: TLS in the URL (sslmode=verify-full&sslrootcert=…), required off loopback. */
     AUDIT_DATABASE_URL: z.string().min(1),
+    AUDIT_DATABASE_PLAINTEXT: fields.bool(false),
     /** The pinned public key (PEM), usually AUDIT_CHECKPOINT_PUBLIC_KEY_FILE. */
     AUDIT_CHECKPOINT_PUBLIC_KEY: z.string().optional(),
     /** Alternatively the private key file, from which the public key is derived (operators only). */
@@ -33,6 +35,8 @@ const schema = z
   })
   .superRefine((c, ctx) => {
     for (const message of kafkaSecurityProblems(c, c.KAFKA_BROKERS ?? [])) ctx.addIssue({ code: 'custom', message });
+    for (const message of pgUrlProblems('AUDIT_DATABASE_URL', c.AUDIT_DATABASE_URL, c.AUDIT_DATABASE_PLAINTEXT, 'AUDIT_DATABASE_PLAINTEXT'))
+      ctx.addIssue({ code: 'custom', message });
   });
 
 const json = process.argv.includes('--json');

@@ -1,4 +1,14 @@
-import { fields, internalTlsFields, internalTlsProblems, kafkaSecurityFields, kafkaSecurityProblems, redisFields, redisProblems, z } from '@phigate/config';
+import {
+  fields,
+  internalTlsFields,
+  internalTlsProblems,
+  kafkaSecurityFields,
+  kafkaSecurityProblems,
+  pgUrlProblems,
+  redisFields,
+  redisProblems,
+  z,
+} from '@phigate/config';
 
 export const gatewayConfigSchema = z
   .object({
@@ -35,8 +45,13 @@ export const gatewayConfigSchema = z
     /** Redis: URL (rediss:// for TLS), mode, CA, credentials (@phigate/config's redisFields). */
     ...redisFields(),
     ...fields.oidc(),
-    /** The gateway's control database (connection registry), as its least-privilege role. */
+    /**
+     * The gateway's control database (connection registry), as its least-privilege role. TLS is set
+     * in the URL: `?sslmode=verify-full&sslrootcert=<CA file>`; required to a host that is not loopback.
+     */
     GATEWAY_DATABASE_URL: z.string().min(1),
+    /** Allow GATEWAY_DATABASE_URL to a non-loopback host without sslmode=verify-full (plaintext or unverified TLS). */
+    GATEWAY_DATABASE_PLAINTEXT: fields.bool(false),
     /** JSON keyring for sealing upstream credentials: {"active": id, "keys": {id: base64(32 bytes)}}. */
     GATEWAY_SEALING_KEYS_FILE: z.string().min(1),
     /** Groups whose members may use the admin API. */
@@ -139,6 +154,8 @@ export const gatewayConfigSchema = z
     for (const message of internalTlsProblems(c, [c.POLICY_GRPC_ADDR, c.MASKING_GRPC_ADDR])) ctx.addIssue({ code: 'custom', message });
     for (const message of kafkaSecurityProblems(c, c.KAFKA_BROKERS)) ctx.addIssue({ code: 'custom', message });
     for (const message of redisProblems(c)) ctx.addIssue({ code: 'custom', message });
+    for (const message of pgUrlProblems('GATEWAY_DATABASE_URL', c.GATEWAY_DATABASE_URL, c.GATEWAY_DATABASE_PLAINTEXT, 'GATEWAY_DATABASE_PLAINTEXT'))
+      ctx.addIssue({ code: 'custom', message });
   });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
