@@ -65,6 +65,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
   const pgUpstream = new PostgresUpstream(
     ofType(() => registry.snapshot(), 'postgresql'),
     log,
+    config.GATEWAY_SECRETS_DIR,
   );
   const upstream = new RoutingUpstream(() => registry.snapshot(), {
     postgresql: pgUpstream,

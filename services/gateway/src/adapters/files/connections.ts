@@ -6,6 +6,7 @@ import type { Logger } from '@phigate/telemetry';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Binding } from '../../domain/bindings.js';
+import { pgTlsProblems, pgTlsShape } from '../postgres/tls.js';
 import type { ConnectionDefinition } from '../store/connection-registry.js';
 
 const postgresConnection = z
@@ -21,6 +22,8 @@ const postgresConnection = z
     defaultSchema: z.string().default('public'),
     poolMax: z.number().int().min(1).max(200).default(10),
     statementTimeoutMs: z.number().int().min(100).default(30_000),
+    /** TLS: sslMode (default verify-full), sslRootCertFile (relative to GATEWAY_SECRETS_DIR), plaintext. */
+    ...pgTlsShape,
   })
   .strict();
 
@@ -112,6 +115,8 @@ export function loadConnectionsFile(file: string, secretsDir: string): Connectio
       const { passwordFile, ...rest } = c;
       definition = rest;
       secretFile = passwordFile;
+      // Checked once here, CA file included, so a connection that could never connect safely is refused at start.
+      problems.push(...pgTlsProblems(c, secretsDir).map((p) => `connection ${c.name}: ${p}`));
     }
     try {
       const password = readFileSync(isAbsolute(secretFile) ? secretFile : join(secretsDir, secretFile), 'utf8').trim();

@@ -3,6 +3,7 @@ import { AppError } from '@phigate/errors';
 import type { Logger } from '@phigate/telemetry';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { pgTlsProblems, pgTlsShape } from '../postgres/tls.js';
 import type { ConnectionRegistry } from '../store/connection-registry.js';
 
 const common = {
@@ -18,7 +19,12 @@ const common = {
 };
 
 const definition = z.discriminatedUnion('type', [
-  z.object({ ...common, type: z.literal('postgresql'), defaultSchema: z.string().min(1).max(63).default('public') }).strict(),
+  z
+    .object({ ...common, type: z.literal('postgresql'), defaultSchema: z.string().min(1).max(63).default('public'), ...pgTlsShape })
+    .strict()
+    .superRefine((c, ctx) => {
+      for (const message of pgTlsProblems(c)) ctx.addIssue({ code: 'custom', message });
+    }),
   z
     .object({
       ...common,

@@ -17,6 +17,7 @@ import type { Cell, ResultColumn } from '../../domain/types.js';
 import type { UpstreamConnection } from '../store/connection-registry.js';
 import { CATALOG_RELATIONS, catalogView } from './catalog-view.js';
 import { OneShot } from './one-shot.js';
+import { pgTlsOptions, tlsFailure } from './tls.js';
 
 const BATCH_ROWS = 500;
 
@@ -49,6 +50,15 @@ function mapPgError(err: unknown, statement?: string): AppError {
     return withScrubbedUpstream(new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err, details: { sqlstate: code } }), statement);
   if (typeof code === 'string' && code.length === 5)
     return withScrubbedUpstream(new AppError('GATEWAY_UPSTREAM_ERROR', { cause: err, details: { sqlstate: code } }), statement);
+  // A server certificate refused (or a server without TLS) fails closed: nothing was sent but the
+  // SSLRequest, and the client is told that TLS is why.
+  const tls = tlsFailure(err);
+  if (tls)
+    return new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', {
+      message: `the upstream database's TLS was refused (${tls}); nothing was run`,
+      details: { tls },
+      cause: err,
+    });
   return new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
 }
 
@@ -66,6 +76,8 @@ export class PostgresUpstream implements SessionUpstreamPort {
   constructor(
     private readonly connections: () => ReadonlyMap<string, UpstreamConnection>,
     private readonly log: Logger,
+    /** What a connection's relative sslRootCertFile is resolved against (GATEWAY_SECRETS_DIR). */
+    private readonly secretsDir: string,
   ) {}
 
   /**
@@ -84,7 +96,17 @@ export class PostgresUpstream implements SessionUpstreamPort {
       this.settingsCache.delete(connection);
       void existing.pool.end().catch(() => undefined);
     }
+    let ssl: ReturnType<typeof pgTlsOptions>;
+    try {
+      ssl = pgTlsOptions(c, this.secretsDir);
+    } catch (err) {
+      throw new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', {
+        message: "the upstream connection's sslRootCertFile cannot be read; nothing was run",
+        details: { connection, reason: (err as NodeJS.ErrnoException).code ?? 'error' },
+      });
+    }
     const pool = new pg.Pool({
+      ssl,
       host: c.host,
       port: c.port,
       database: c.database,
@@ -201,6 +223,9 @@ export class PostgresUpstream implements SessionUpstreamPort {
     try {
       client = await this.pool(connection, role).connect();
     } catch (err) {
+      if (err instanceof AppError) throw err;
+      const tls = tlsFailure(err);
+      if (tls) this.log.warn({ connection, tls }, 'upstream TLS refused; connection not used');
       throw mapPgError(err);
     }
     const tagged = client as Tagged;

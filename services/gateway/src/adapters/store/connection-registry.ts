@@ -3,6 +3,7 @@ import { AppError, isAppError } from '@phigate/errors';
 import type { Logger } from '@phigate/telemetry';
 import type pg from 'pg';
 import { type Keyring, parseKeyring, type Sealed, seal, unseal } from '../../domain/sealing.js';
+import type { PgSslMode } from '../postgres/tls.js';
 
 /** What an admin registers (the password only travels in; it is never returned). */
 export interface ConnectionDefinition {
@@ -23,10 +24,16 @@ export interface ConnectionDefinition {
   protocol?: 'http' | 'https';
   /** Snowflake only: the sealed credential is a PKCS#8 private key (`keypair`, key-pair JWT) or a `password`. */
   authMethod?: 'keypair' | 'password';
+  /** PostgreSQL only: TLS to the upstream (adapters/postgres/tls.ts); absent means verify-full. */
+  sslMode?: PgSslMode;
+  /** PostgreSQL only: the CA bundle file (relative to GATEWAY_SECRETS_DIR) for verify-full or verify-ca. */
+  sslRootCertFile?: string;
+  /** PostgreSQL only: allows sslMode disable or require to a host that is not loopback. */
+  plaintext?: boolean;
 }
 
 /** The non-credential, type-specific settings kept in the registry's `options` column. */
-const OPTION_KEYS = ['account', 'warehouse', 'protocol', 'authMethod'] as const;
+const OPTION_KEYS = ['account', 'warehouse', 'protocol', 'authMethod', 'sslMode', 'sslRootCertFile', 'plaintext'] as const;
 type ConnectionOptions = Pick<ConnectionDefinition, (typeof OPTION_KEYS)[number]>;
 
 /** A connection as the upstream adapter needs it, password opened in memory only. */
