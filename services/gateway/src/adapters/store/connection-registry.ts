@@ -3,7 +3,7 @@ import { AppError, isAppError } from '@phigate/errors';
 import type { Logger } from '@phigate/telemetry';
 import type pg from 'pg';
 import { type Keyring, parseKeyring, type Sealed, seal, unseal } from '../../domain/sealing.js';
-import type { PgSslMode } from '../postgres/tls.js';
+import { type PgSslMode, tlsFailure } from '../postgres/tls.js';
 
 /** What an admin registers (the password only travels in; it is never returned). */
 export interface ConnectionDefinition {
@@ -223,7 +223,12 @@ export class ConnectionRegistry {
     try {
       return (await this.pool.query<T>(sql, params)).rows;
     } catch (cause) {
-      throw new AppError('GATEWAY_REGISTRY_UNAVAILABLE', { cause });
+      // A control database whose certificate is refused says so (GATEWAY_DATABASE_URL's sslrootcert).
+      const tls = tlsFailure(cause);
+      throw new AppError('GATEWAY_REGISTRY_UNAVAILABLE', {
+        cause,
+        ...(tls ? { message: `the connection registry is unavailable: its database's TLS was refused (${tls})`, details: { tls } } : {}),
+      });
     }
   }
 }
