@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { demoToken, eventually, freePort, need } from '@phigate/testkit';
 import { type CopyBench, copyBench } from './copy-suite.js';
 import { eventLoopWindow } from './event-loop.js';
-import { cpuUs, DURABILITIES, type Durability, type Replica, tempDir, track } from './processes.js';
+import { cpuUs, DURABILITIES, type Durability, type Replica, stackPids, tempDir, track } from './processes.js';
 import { ratio, round1, type Tail, tail } from './stats.js';
 
 const run = promisify(execFile);
@@ -40,6 +40,11 @@ export interface PgbenchRun extends Tail {
   cpuUsPerTx?: number;
   /** A gateway replica's event-loop delay p99 during the run (the worst pass), in ms. */
   eventLoopP99Ms?: number;
+  /**
+   * Through a gateway: CPU per transaction of every process the statement costs (the replica as
+   * `gateway`, the stack's policy, masking, audit service and Kafka) and their `total`, in µs.
+   */
+  systemCpuUsPerTx?: Record<string, number>;
 }
 
 /** A gateway run next to the baselines of the same script, protocol and concurrency. */
@@ -57,6 +62,7 @@ export interface PgwireComparison {
   p999VsDirect: number;
   cpuUsPerTx: number | undefined;
   eventLoopP99Ms: number | undefined;
+  systemCpuUsPerTx: Record<string, number> | undefined;
 }
 
 export interface PgwireBench {
@@ -80,6 +86,8 @@ interface Endpoint {
   pid?: number;
   /** A phigate service's HTTP address (its /metrics), for the event-loop delay during the run. */
   httpUrl?: string;
+  /** The other processes a statement through this endpoint costs (a gateway's: stackPids()). */
+  alsoPids?: Record<string, number>;
 }
 
 interface Raw {
@@ -89,6 +97,8 @@ interface Raw {
   cpuUs: number;
   tx: number;
   eventLoopP99Ms?: number;
+  /** CPU µs of each process beside the endpoint's own, summed over passes. */
+  alsoCpuUs?: Record<string, number>;
 }
 
 /** pgbouncer in transaction mode in front of the demo upstream, as the gateway's login switched to the same role. */
@@ -140,9 +150,12 @@ async function pgbench(endpoint: Endpoint, script: string, protocol: Protocol, c
   const args = ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 8)), '-T', String(seconds)];
   args.push('-l', `--sampling-rate=${samplingRate}`, `--log-prefix=${join(dir, prefix)}`, '-f', script, endpoint.conninfo);
   const loop = endpoint.httpUrl ? await eventLoopWindow(endpoint.httpUrl) : undefined;
+  const also = Object.entries(endpoint.alsoPids ?? {});
+  const also0 = also.map(([, pid]) => cpuUs(pid));
   const cpu0 = endpoint.pid ? cpuUs(endpoint.pid) : 0;
   const { stdout } = await run('pgbench', args, { env: { ...process.env, ...endpoint.env }, maxBuffer: 1 << 22, cwd: dir });
   const cpu = endpoint.pid ? cpuUs(endpoint.pid) - cpu0 : 0;
+  const alsoCpuUs = Object.fromEntries(also.map(([name, pid], i) => [name, cpuUs(pid) - also0[i]!]));
   const eventLoopP99Ms = await loop?.();
   const num = (re: RegExp) => Number(re.exec(stdout)?.[1] ?? Number.NaN);
   const tps = num(/tps = ([\d.]+)/);
@@ -157,7 +170,7 @@ async function pgbench(endpoint: Endpoint, script: string, protocol: Protocol, c
     }
     rmSync(join(dir, f));
   }
-  return { tps, tx, failed: num(/number of failed transactions: (\d+)/) || 0, latencies, cpuUs: cpu, eventLoopP99Ms };
+  return { tps, tx, failed: num(/number of failed transactions: (\d+)/) || 0, latencies, cpuUs: cpu, eventLoopP99Ms, alsoCpuUs };
 }
 
 interface Planned {
@@ -197,6 +210,7 @@ export async function pgwireBench(
     env: { PGPASSWORD: token },
     pid: r.pid,
     httpUrl: r.httpUrl,
+    alsoPids: stackPids(),
   });
   const endpoints: Record<TargetName, Endpoint> = {
     direct: {
@@ -225,6 +239,10 @@ export async function pgwireBench(
       acc.cpuUs += r.cpuUs;
       acc.tx += r.tx;
       if (r.eventLoopP99Ms !== undefined) acc.eventLoopP99Ms = Math.max(acc.eventLoopP99Ms ?? 0, r.eventLoopP99Ms);
+      if (Object.keys(r.alsoCpuUs).length) {
+        acc.alsoCpuUs ??= {};
+        for (const [name, us] of Object.entries(r.alsoCpuUs)) acc.alsoCpuUs[name] = (acc.alsoCpuUs[name] ?? 0) + us;
+      }
       for (const l of r.latencies) acc.latencies.push(l);
       raw.set(key(p), acc);
     }
@@ -239,6 +257,7 @@ export async function pgwireBench(
       ...tail(r.latencies),
       ...(endpoints[p.target].pid ? { cpuUsPerTx: round1(r.cpuUs / r.tx) } : {}),
       ...(r.eventLoopP99Ms !== undefined ? { eventLoopP99Ms: r.eventLoopP99Ms } : {}),
+      ...(r.alsoCpuUs ? { systemCpuUsPerTx: systemCpu(r.cpuUs, r.alsoCpuUs, r.tx) } : {}),
     };
   });
   const find = (p: Omit<Planned, 'target'>, target: TargetName) =>
@@ -262,6 +281,7 @@ export async function pgwireBench(
         p999VsDirect: ratio(g.p999Us, direct.p999Us),
         cpuUsPerTx: g.cpuUsPerTx,
         eventLoopP99Ms: g.eventLoopP99Ms,
+        systemCpuUsPerTx: g.systemCpuUsPerTx,
       };
     });
   const cpuUsPerQuery = Object.fromEntries(
@@ -275,6 +295,14 @@ export async function pgwireBench(
   const copy = await copyBench(endpoints, settle);
   await dir.remove();
   return { seconds, passes, samplingRate, retriedRuns: retried, scripts: SCRIPTS, runs, comparisons, cpuUsPerQuery, copy };
+}
+
+/** Per transaction: the gateway's CPU, each other process's, and the total, in µs. */
+function systemCpu(gatewayUs: number, alsoUs: Record<string, number>, tx: number): Record<string, number> {
+  const per: Record<string, number> = { gateway: round1(gatewayUs / tx) };
+  for (const [name, us] of Object.entries(alsoUs)) per[name] = round1(us / tx);
+  per.total = round1(Object.values(per).reduce((a, b) => a + b, 0));
+  return per;
 }
 
 let retried = 0;
@@ -348,4 +376,11 @@ function printPgwire(r: Pick<PgwireBench, 'seconds' | 'passes' | 'samplingRate' 
       ]),
     );
   }
+  console.log('\nCPU per transaction through a gateway, every process it costs (µs)');
+  for (const run of r.runs.filter((x) => x.systemCpuUsPerTx))
+    console.log(
+      `  ${run.script.padEnd(7)} ${run.protocol.padEnd(9)} ${String(run.clients).padStart(3)} ${run.target.padEnd(15)} ${Object.entries(run.systemCpuUsPerTx!)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
 }

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type SpawnedApp, spawnApp } from '@phigate/testkit';
+import { freePort, REPO_ROOT, type SpawnedApp, spawnApp } from '@phigate/testkit';
 
 const stops = new Map<number, { name: string; stop: () => Promise<void> | void }>();
 let nextId = 0;
@@ -61,6 +61,33 @@ export function cpuUs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the command name: field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
   return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+}
+
+/**
+ * The stack's processes a statement through a gateway replica also costs (policy, masking, the
+ * audit service that stores its events, Kafka), by name, from their pid files; those not running
+ * are left out.
+ */
+export function stackPids(): Record<string, number> {
+  const home = process.env.PHIGATE_HOME ?? join(REPO_ROOT, '.phigate');
+  const out: Record<string, number> = {};
+  for (const [name, file] of [
+    ['policy', 'run/apps/policy.pid'],
+    ['masking', 'run/apps/masking.pid'],
+    ['audit', 'run/apps/audit.pid'],
+    ['kafka', 'run/kafka.pid'],
+  ] as const) {
+    try {
+      const pid = Number(readFileSync(join(home, file), 'utf8').trim());
+      if (pid > 0) {
+        cpuUs(pid);
+        out[name] = pid;
+      }
+    } catch {
+      // not running: not counted
+    }
+  }
+  return out;
 }
 
 /** A gateway replica started by the bench, in one audit durability mode. */
