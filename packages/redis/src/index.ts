@@ -93,3 +93,18 @@ function hostPort(address: string): { host: string; port: number } {
 export function hashTag(id: string): string {
   return `{${id}}`;
 }
+
+/**
+ * The REDIS_* variables of `env` (and their `_FILE` forms): what a test or tool hands on to a
+ * service's config so it reaches the same Redis the same way (TLS, CA, credentials, mode).
+ */
+export function redisEnv(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('REDIS_') && v !== undefined) out[k] = v;
+  return out;
+}
+
+/** A client for the Redis that `env`'s REDIS_* variables name, validated as a service's would be. */
+export function redisFromEnv(env: Env, options: RedisClientOptions = {}): RedisClient {
+  return createRedisClient(loadConfig(z.object(redisFields()).superRefine(redisRefine), redisEnv(env)), options);
+}
