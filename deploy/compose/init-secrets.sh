@@ -40,14 +40,14 @@ if [[ ! -s $dir/pg_tls_cert.pem || ! -s $dir/pg_tls_key.pem ]]; then
   put pg_tls_key.pem "$(cat "$tmp/key.pem")"
   rm -rf "$tmp"
 fi
-# The internal CA and a certificate per service for gRPC mutual TLS (gateway ↔ policy, masking), each
-# valid for its Compose service name. The CA's key is not kept: a new service certificate means a
-# new CA (delete the internal_* files and run this again).
-if [[ ! -s $dir/internal_ca.pem ]]; then
+# The internal CA and a certificate per service for mutual TLS (gRPC gateway ↔ policy, masking; HTTPS
+# gateway → approval's internal API), each valid for its Compose service name. The CA's key is not
+# kept: a new service certificate means a new CA (made again when one is missing).
+if [[ ! -s $dir/internal_ca.pem || ! -s $dir/approval_internal.pem ]]; then
   tmp=$(mktemp -d)
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=phigate internal CA" \
     -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
-  for svc in gateway policy masking; do
+  for svc in gateway policy masking approval; do
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$svc" -keyout "$tmp/$svc.key" -out "$tmp/$svc.csr" 2>/dev/null
     printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' "$svc" >"$tmp/$svc.ext"
     openssl x509 -req -in "$tmp/$svc.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -days 825 -out "$tmp/$svc.pem" -extfile "$tmp/$svc.ext" 2>/dev/null
@@ -59,6 +59,8 @@ if [[ ! -s $dir/internal_ca.pem ]]; then
   put policy_internal.key "$(cat "$tmp/policy.key")"
   put masking_internal.pem "$(cat "$tmp/masking.pem")"
   put masking_internal.key "$(cat "$tmp/masking.key")"
+  put approval_internal.pem "$(cat "$tmp/approval.pem")"
+  put approval_internal.key "$(cat "$tmp/approval.key")"
   put internal_ca.pem "$(cat "$tmp/ca.pem")"
   rm -rf "$tmp"
 fi

@@ -41,12 +41,13 @@ case ${1:-} in
       (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=gateway \
         -addext subjectAltName=DNS:gateway,DNS:gateway.phigate.svc,DNS:localhost -keyout "$s/pg-tls-key.pem" -out "$s/pg-tls-cert.pem" 2>/dev/null)
     fi
-    # The internal CA and a certificate per service for gRPC mutual TLS, valid for the Service names.
-    if [[ ! -s $s/internal-ca.crt ]]; then
+    # The internal CA and a certificate per service for mutual TLS (gRPC to policy and masking, HTTPS
+    # to approval's internal API), valid for the Service names; made again when one is missing.
+    if [[ ! -s $s/internal-ca.crt || ! -s $s/approval-internal.crt ]]; then
       t=$(mktemp -d)
       openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=phigate internal CA" \
         -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
-      for svc in gateway policy masking; do
+      for svc in gateway policy masking approval; do
         openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$svc" -keyout "$t/$svc.key" -out "$t/$svc.csr" 2>/dev/null
         printf 'subjectAltName=DNS:%s,DNS:%s.phigate.svc,DNS:%s.phigate.svc.cluster.local\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' "$svc" "$svc" "$svc" >"$t/$svc.ext"
         openssl x509 -req -in "$t/$svc.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 825 -out "$t/$svc.crt" -extfile "$t/$svc.ext" 2>/dev/null
@@ -65,6 +66,7 @@ case ${1:-} in
     for f in gateway-database-url redis-url sealing-keys.json clinical-pg-password audit-database-url slack-signing-secret \
       slack-webhook-url approval-internal-token masking-token-key audit-checkpoint-key pg-tls-cert.pem pg-tls-key.pem \
       internal-ca.crt gateway-internal.crt gateway-internal.key policy-internal.crt policy-internal.key masking-internal.crt masking-internal.key \
+      approval-internal.crt approval-internal.key \
       gateway-kafka-password audit-kafka-password; do
       if [[ ! -s $o/secrets/$f ]]; then echo "missing secret file: $o/secrets/$f" >&2; missing=1; fi
     done

@@ -101,7 +101,8 @@ export const fields = {
 };
 
 /**
- * Mutual TLS between phigate's own services (gRPC to policy and masking): a CA that signs every
+ * Mutual TLS between phigate's own services (gRPC to policy and masking, HTTPS to the approval
+ * service's internal API, see internal-https.ts): a CA that signs every
  * service's certificate, and this service's certificate and key. Files are re-read every
  * INTERNAL_TLS_REFRESH_MS, so a rotated certificate takes effect without a restart. Plaintext only
  * with INTERNAL_PLAINTEXT=true, and only on loopback addresses (checked by {@link internalTlsProblems}).
@@ -198,6 +199,7 @@ export function watchDebounced(path: string, onChange: () => void, delayMs = 100
   };
 }
 
+export * from './internal-https.js';
 export * from './kafka-security.js';
 export * from './pg-security.js';
 export * from './redis-security.js';

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KafkaSecuritySettings, kafkaClientSchema, kafkaSecurity, loadConfig } from '@phigate/config';
@@ -227,3 +229,45 @@ export function kafkaEventsSince(sinceMs: number): Array<Record<string, any>> {
 }
 
 export * from './redis-cluster.js';
+
+/**
+ * A CA of its own and a certificate it signed for localhost and 127.0.0.1 (client and server use):
+ * what an intruder on the network could make. PEM file paths, in INTERNAL_TLS_* names.
+ */
+export function foreignCertificate(): { INTERNAL_TLS_CA_FILE: string; INTERNAL_TLS_CERT_FILE: string; INTERNAL_TLS_KEY_FILE: string } {
+  const d = mkdtempSync(join(tmpdir(), 'other-ca-'));
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ossl('req', '-x509', ...ec, '-days', '1', '-subj', '/CN=other CA', '-keyout', join(d, 'ca.key'), '-out', join(d, 'ca.pem'));
+  ossl('req', ...ec, '-subj', '/CN=gateway', '-keyout', join(d, 'c.key'), '-out', join(d, 'c.csr'));
+  writeFileSync(join(d, 'ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  ossl(
+    'x509',
+    '-req',
+    '-in',
+    join(d, 'c.csr'),
+    '-CA',
+    join(d, 'ca.pem'),
+    '-CAkey',
+    join(d, 'ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-out',
+    join(d, 'c.pem'),
+    '-extfile',
+    join(d, 'ext'),
+  );
+  return { INTERNAL_TLS_CA_FILE: join(d, 'ca.pem'), INTERNAL_TLS_CERT_FILE: join(d, 'c.pem'), INTERNAL_TLS_KEY_FILE: join(d, 'c.key') };
+}
+
+/** The status of a GET over HTTPS that trusts `caFile` but presents no client certificate (rejects when refused). */
+export function httpsWithoutClientCert(url: string, caFile: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ca: readFileSync(caFile) }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+}

@@ -1,9 +1,9 @@
 import { createTokenVerifier } from '@phigate/auth';
-import { oidcIssuers } from '@phigate/config';
+import { internalHttpsServer, oidcIssuers, watchInternalTls } from '@phigate/config';
 import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { createRedisClient } from '@phigate/redis';
 import { Counter, createMetrics, type Logger, registerOpsRoutes } from '@phigate/telemetry';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { registerApproverRoutes } from './adapters/http/approver-routes.js';
 import { registerInternalRoutes } from './adapters/http/internal-routes.js';
 import { createSlackClient, responseUrlPolicy } from './adapters/http/slack-client.js';
@@ -14,7 +14,8 @@ import { approvalMessage } from './domain/slack-message.js';
 import { SLACK_SIGNATURE_WINDOW_SEC } from './domain/slack-signature.js';
 
 export interface ApprovalApp {
-  start(): Promise<{ httpPort: number }>;
+  /** `internalPort` is 0 when the internal API is off (no APPROVAL_INTERNAL_TOKEN). */
+  start(): Promise<{ httpPort: number; internalPort: number }>;
   stop(): Promise<void>;
 }
 
@@ -29,8 +30,10 @@ export interface ApprovalDeps {
 const REPLAY_TTL_MS = (2 * SLACK_SIGNATURE_WINDOW_SEC + 60) * 1000;
 
 /**
- * The approval service: Slack interactivity (`POST /slack/interactions`), the interim internal
- * API the gateway will call to open approvals, and the ops routes. Approvals live in Redis.
+ * The approval service: Slack interactivity (`POST /slack/interactions`), the approvers' API and the
+ * ops routes on the public listener; the internal API the gateway calls to open approvals on a
+ * listener of its own, with mutual TLS (Slack cannot present a client certificate, so the two
+ * cannot share a port that requires one). Approvals live in Redis.
  */
 export function buildApp(config: ApprovalConfig, log: Logger, deps: ApprovalDeps = {}): ApprovalApp {
   const clock = deps.clock ?? (() => new Date());
@@ -55,20 +58,23 @@ export function buildApp(config: ApprovalConfig, log: Logger, deps: ApprovalDeps
     void task.finally(() => pending.delete(task));
   };
 
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024, return503OnClosing: true });
+  const errorsOf = (server: FastifyInstance) => {
+    server.setErrorHandler((err, _req, reply) => {
+      const status = (err as { statusCode?: number }).statusCode;
+      const e = isAppError(err)
+        ? err
+        : status && status < 500
+          ? new AppError('COMMON_BAD_REQUEST', { message: `the request is malformed: ${(err as Error).message}` })
+          : toAppError(err);
+      if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE') log.warn({ code: e.code, err: { message: e.message } }, 'request failed');
+      void reply.code(e.httpStatus).send(e.toHttpBody());
+    });
+    server.setNotFoundHandler((_req, reply) => void reply.code(404).send(new AppError('COMMON_NOT_FOUND').toHttpBody()));
+    return server;
+  };
+  const app = errorsOf(Fastify({ logger: false, bodyLimit: 256 * 1024, return503OnClosing: true }));
   let stopping = false;
   registerOpsRoutes(app, { metrics, isShuttingDown: () => stopping, readiness: async () => ({ redis: await store.ping() }) });
-  app.setErrorHandler((err, _req, reply) => {
-    const status = (err as { statusCode?: number }).statusCode;
-    const e = isAppError(err)
-      ? err
-      : status && status < 500
-        ? new AppError('COMMON_BAD_REQUEST', { message: `the request is malformed: ${(err as Error).message}` })
-        : toAppError(err);
-    if (e.kind === 'INTERNAL' || e.kind === 'UNAVAILABLE') log.warn({ code: e.code, err: { message: e.message } }, 'request failed');
-    void reply.code(e.httpStatus).send(e.toHttpBody());
-  });
-  app.setNotFoundHandler((_req, reply) => void reply.code(404).send(new AppError('COMMON_NOT_FOUND').toHttpBody()));
 
   registerSlackRoutes(app, {
     store,
@@ -94,24 +100,42 @@ export function buildApp(config: ApprovalConfig, log: Logger, deps: ApprovalDeps
         }),
       ),
   });
-  if (config.APPROVAL_INTERNAL_TOKEN) {
-    registerInternalRoutes(app, { store, slack, webhookUrl: config.SLACK_WEBHOOK_URL, token: config.APPROVAL_INTERNAL_TOKEN, clock, log });
+  // Plaintext only where config allowed it (INTERNAL_PLAINTEXT on loopback); otherwise a client
+  // without a certificate of the internal CA is refused in the handshake, before any route runs.
+  const tlsFiles = config.APPROVAL_INTERNAL_TOKEN ? watchInternalTls(config) : undefined;
+  const https = tlsFiles && internalHttpsServer(tlsFiles);
+  const internal = config.APPROVAL_INTERNAL_TOKEN
+    ? errorsOf(
+        https
+          ? Fastify({ logger: false, bodyLimit: 256 * 1024, return503OnClosing: true, https: https.options })
+          : Fastify({ logger: false, bodyLimit: 256 * 1024, return503OnClosing: true }),
+      )
+    : undefined;
+  if (internal && config.APPROVAL_INTERNAL_TOKEN) {
+    https?.attach(internal.server as unknown as { setSecureContext(o: object): void });
+    registerInternalRoutes(internal, { store, slack, webhookUrl: config.SLACK_WEBHOOK_URL, token: config.APPROVAL_INTERNAL_TOKEN, clock, log });
   }
 
   return {
     async start() {
       await redis.connect().catch(() => undefined);
       await app.listen({ host: config.APPROVAL_HOST, port: config.APPROVAL_HTTP_PORT });
-      const addr = app.server.address();
+      if (internal) await internal.listen({ host: config.APPROVAL_INTERNAL_HOST, port: config.APPROVAL_INTERNAL_PORT });
+      const portOf = (s: FastifyInstance | undefined) => {
+        const addr = s?.server.address();
+        return typeof addr === 'object' && addr ? addr.port : 0;
+      };
+      const ports = { httpPort: portOf(app), internalPort: portOf(internal) };
       log.info(
-        { slackUsers: Object.keys(config.APPROVAL_SLACK_USERS).length, internalApi: Boolean(config.APPROVAL_INTERNAL_TOKEN) },
+        { slackUsers: Object.keys(config.APPROVAL_SLACK_USERS).length, internalApi: Boolean(internal), internalTls: Boolean(https), ...ports },
         'approval service listening',
       );
-      return { httpPort: typeof addr === 'object' && addr ? addr.port : 0 };
+      return ports;
     },
     async stop() {
       stopping = true;
-      await app.close();
+      tlsFiles?.close();
+      await Promise.all([app.close(), internal?.close()]);
       await Promise.allSettled([...pending]);
       redis.disconnect();
     },

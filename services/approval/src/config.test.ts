@@ -26,11 +26,25 @@ test('the Slack user map and internal token are read and frozen', () => {
     ...base,
     APPROVAL_SLACK_USERS: '{"U0ALICE": {"subject": "alice", "groups": ["phi-approvers"]}}',
     APPROVAL_INTERNAL_TOKEN: 'x'.repeat(32),
+    INTERNAL_PLAINTEXT: 'true',
     APPROVAL_RESPONSE_URL_ORIGINS: 'https://hooks.slack.com, http://127.0.0.1:9401',
   });
   assert.deepEqual(c.APPROVAL_SLACK_USERS.U0ALICE, { subject: 'alice', groups: ['phi-approvers'] });
   assert.ok(Object.isFrozen(c.APPROVAL_SLACK_USERS.U0ALICE));
   assert.deepEqual(c.APPROVAL_RESPONSE_URL_ORIGINS, ['https://hooks.slack.com', 'http://127.0.0.1:9401']);
+});
+
+test('the internal API needs mutual TLS, or plaintext by explicit choice on loopback only', () => {
+  const token = { ...base, APPROVAL_INTERNAL_TOKEN: 'x'.repeat(32) };
+  assert.throws(() => loadConfig(approvalConfigSchema, token), /INTERNAL_TLS_CA_FILE, INTERNAL_TLS_CERT_FILE and INTERNAL_TLS_KEY_FILE are required/);
+  assert.throws(
+    () => loadConfig(approvalConfigSchema, { ...token, INTERNAL_PLAINTEXT: 'true', APPROVAL_INTERNAL_HOST: '0.0.0.0' }),
+    /0\.0\.0\.0 is not a loopback address/,
+  );
+  const files = { INTERNAL_TLS_CA_FILE: 'ca.pem', INTERNAL_TLS_CERT_FILE: 'approval.pem', INTERNAL_TLS_KEY_FILE: 'approval.key' };
+  assert.equal(loadConfig(approvalConfigSchema, { ...token, ...files, APPROVAL_INTERNAL_HOST: '0.0.0.0' }).APPROVAL_INTERNAL_PORT, 8083);
+  // Without the token there is no internal listener, so nothing to secure.
+  assert.equal(loadConfig(approvalConfigSchema, base).APPROVAL_INTERNAL_TOKEN, undefined);
 });
 
 test('every problem is reported at once', () => {

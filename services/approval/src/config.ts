@@ -1,4 +1,4 @@
-import { fields, redisFields, redisRefine, z } from '@phigate/config';
+import { fields, internalTlsFields, internalTlsProblems, redisFields, redisRefine, z } from '@phigate/config';
 
 /** One approver as Slack knows them: their identity subject and groups in phigate. */
 const slackApprover = z.object({ subject: z.string().min(1), groups: z.array(z.string().min(1)) }).strict();
@@ -34,12 +34,25 @@ export const approvalConfigSchema = z
      * APPROVAL_INTERNAL_TOKEN_FILE. Unset: that route is not served.
      */
     APPROVAL_INTERNAL_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    /**
+     * The internal API's own listener (`/internal/approvals`, for the gateway), apart from the public
+     * one that Slack and approvers reach: HTTPS that requires a client certificate of the internal CA.
+     */
+    APPROVAL_INTERNAL_HOST: fields.host(),
+    /** The internal API's port (0: any free port). */
+    APPROVAL_INTERNAL_PORT: fields.port(8083),
+    /** Mutual TLS on the internal API's listener (@phigate/config's internalTlsFields). */
+    ...internalTlsFields(),
     /** Longest wait for Slack (webhook and response_url), in ms. */
     APPROVAL_SLACK_TIMEOUT_MS: fields.ms(5000),
     /** Token validation for the approvers' API (`/v1/approvals`). */
     ...fields.oidc(),
     LOG_LEVEL: fields.logLevel(),
   })
-  .superRefine(redisRefine);
+  .superRefine((c, ctx) => {
+    redisRefine(c, ctx);
+    // Without the token the internal listener is not opened, so it needs no certificate either.
+    if (c.APPROVAL_INTERNAL_TOKEN) for (const message of internalTlsProblems(c, [c.APPROVAL_INTERNAL_HOST])) ctx.addIssue({ code: 'custom', message });
+  });
 
 export type ApprovalConfig = z.infer<typeof approvalConfigSchema>;

@@ -3,14 +3,17 @@
 // Slack interactions, decisions recorded atomically and replays ignored.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig } from '@phigate/config';
+import { type InternalHttpClient, type InternalTls, internalHttpClient, loadConfig } from '@phigate/config';
 import { type RedisClient, redisEnv, redisFromEnv } from '@phigate/redis';
 import { buildSlackSink, type SlackRecord, silentLogger } from '@phigate/slack-sink';
 import { signedClick } from '@phigate/slack-sink/click';
 import { createLogger } from '@phigate/telemetry';
-import { demoToken, eventually, need, stackEnv, uniqueName } from '@phigate/testkit';
+import { demoToken, eventually, foreignCertificate, httpsWithoutClientCert, need, stackEnv, uniqueName } from '@phigate/testkit';
 import { buildApp } from '../src/app.js';
 import { approvalConfigSchema } from '../src/config.js';
 import { slackSignature } from '../src/domain/slack-signature.js';
@@ -25,6 +28,9 @@ const SSN = '078-05-1120';
 
 interface Harness {
   base: string;
+  /** The internal listener (mutual TLS), and a client presenting a certificate of the stack's internal CA. */
+  internal: string;
+  call: InternalHttpClient;
   secret: string;
   token: string;
   prefix: string;
@@ -51,6 +57,8 @@ async function start(t: TestContext): Promise<Harness> {
     SLACK_WEBHOOK_URL: `${sinkUrl}/services/T0TEST/B0TEST/hook`,
     APPROVAL_SLACK_USERS: JSON.stringify(SLACK_USERS),
     APPROVAL_INTERNAL_TOKEN: token,
+    APPROVAL_INTERNAL_PORT: '0',
+    ...internalTlsEnv(),
     OIDC_ISSUER: need('DEV_IDP_ISSUER'),
     OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
     OIDC_JWKS_URI: `${need('DEV_IDP_ISSUER')}/jwks`,
@@ -58,20 +66,48 @@ async function start(t: TestContext): Promise<Harness> {
   });
   const clock = { now: new Date() };
   const app = buildApp(config, createLogger({ service: 'approval-test', level: 'silent' }), { clock: () => clock.now });
-  const { httpPort } = await app.start();
+  const { httpPort, internalPort } = await app.start();
   t.after(() => app.stop());
+  const call = internalHttpClient(tlsOf(internalTlsEnv()));
+  t.after(() => call.close());
   const redis = redisFromEnv(stackEnv(), { maxRetriesPerRequest: 1 });
   t.after(async () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
-  return { base: `http://127.0.0.1:${httpPort}`, secret, token, prefix, redis, sink, sinkUrl, clock };
+  return { base: `http://127.0.0.1:${httpPort}`, internal: `https://127.0.0.1:${internalPort}`, call, secret, token, prefix, redis, sink, sinkUrl, clock };
+}
+
+/** What the service needs to start against the stack's Redis and IdP, posting to the Slack stand-in at `sinkUrl`. */
+function minimalEnv(sinkUrl: string) {
+  return {
+    APPROVAL_HTTP_PORT: '0',
+    ...redisEnv(stackEnv()),
+    REDIS_URL: need('REDIS_URL'),
+    SLACK_SIGNING_SECRET: randomBytes(24).toString('hex'),
+    SLACK_WEBHOOK_URL: `${sinkUrl}/services/T/B/x`,
+    OIDC_ISSUER: need('DEV_IDP_ISSUER'),
+    OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
+    OIDC_JWKS_URI: `${need('DEV_IDP_ISSUER')}/jwks`,
+  };
+}
+
+/** The stack's internal TLS files (its tools identity: a certificate of the internal CA for client and server use). */
+function internalTlsEnv() {
+  return {
+    INTERNAL_TLS_CA_FILE: need('INTERNAL_TLS_CA_FILE'),
+    INTERNAL_TLS_CERT_FILE: need('INTERNAL_TLS_CERT_FILE'),
+    INTERNAL_TLS_KEY_FILE: need('INTERNAL_TLS_KEY_FILE'),
+  };
+}
+
+function tlsOf(files: { INTERNAL_TLS_CA_FILE: string; INTERNAL_TLS_CERT_FILE: string; INTERNAL_TLS_KEY_FILE: string }, refreshMs = 60_000): InternalTls {
+  return { ...files, INTERNAL_TLS_REFRESH_MS: refreshMs, INTERNAL_PLAINTEXT: false };
 }
 
 async function createApproval(h: Harness, over: Record<string, unknown> = {}) {
-  const res = await fetch(`${h.base}/internal/approvals`, {
-    method: 'POST',
+  const res = await h.call.request('POST', `${h.internal}/internal/approvals`, {
     headers: { 'content-type': 'application/json', 'x-phigate-internal-token': h.token },
     body: JSON.stringify({
       requestId: uniqueName('req'),
@@ -89,13 +125,13 @@ async function createApproval(h: Harness, over: Record<string, unknown> = {}) {
       ...over,
     }),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: JSON.parse(res.text) as Record<string, any> };
 }
 
 async function status(h: Harness, approvalId: string) {
-  const res = await fetch(`${h.base}/internal/approvals/${approvalId}`, { headers: { 'x-phigate-internal-token': h.token } });
+  const res = await h.call.request('GET', `${h.internal}/internal/approvals/${approvalId}`, { headers: { 'x-phigate-internal-token': h.token } });
   assert.equal(res.status, 200);
-  return (await res.json()) as Record<string, any>;
+  return JSON.parse(res.text) as Record<string, any>;
 }
 
 interface Click {
@@ -327,12 +363,14 @@ test('response_url outside the allowed origins is never contacted', async (t) =>
 
 test('the internal API needs its token, validates its input, and is idempotent per request id', async (t) => {
   const h = await start(t);
-  const url = `${h.base}/internal/approvals`;
-  const noToken = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const url = `${h.internal}/internal/approvals`;
+  const noToken = await h.call.request('POST', url, { headers: { 'content-type': 'application/json' }, body: '{}' });
   assert.equal(noToken.status, 401);
-  const wrong = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-phigate-internal-token': `${h.token}x` }, body: '{}' });
+  const wrong = await h.call.request('POST', url, { headers: { 'content-type': 'application/json', 'x-phigate-internal-token': `${h.token}x` }, body: '{}' });
   assert.equal(wrong.status, 401);
-  assert.equal((await fetch(`${url}/whatever`)).status, 401);
+  assert.equal((await h.call.request('GET', `${url}/whatever`)).status, 401);
+  // Only on the internal listener: the public one (Slack, approvers) does not serve it.
+  assert.equal((await fetch(`${h.base}/internal/approvals`, { method: 'POST', headers: { 'x-phigate-internal-token': h.token } })).status, 404);
 
   const bad = await createApproval(h, { approverGroups: [], quorum: 0, extra: true });
   assert.equal(bad.status, 400);
@@ -349,25 +387,74 @@ test('the internal API needs its token, validates its input, and is idempotent p
   assert.equal(again.body.approvalId, first.body.approvalId);
   assert.equal(webhooks(h).length, 1, 'the Slack message is posted once');
 
-  const missing = await fetch(`${url}/no-such-approval`, { headers: { 'x-phigate-internal-token': h.token } });
+  const missing = await h.call.request('GET', `${url}/no-such-approval`, { headers: { 'x-phigate-internal-token': h.token } });
   assert.equal(missing.status, 404);
-  assert.equal(((await missing.json()) as any).code, 'APPROVAL_NOT_FOUND');
+  assert.equal(JSON.parse(missing.text).code, 'APPROVAL_NOT_FOUND');
+});
+
+test('the internal API refuses a client certificate of another CA, no certificate, and plaintext', async (t) => {
+  const h = await start(t);
+  const path = `${h.internal}/internal/approvals/no-such-approval`;
+  const headers = { 'x-phigate-internal-token': h.token };
+  // The positive case first: the stack CA's certificate gets an answer.
+  assert.equal((await h.call.request('GET', path, { headers })).status, 404);
+
+  const intruder = internalHttpClient(tlsOf({ ...foreignCertificate(), INTERNAL_TLS_CA_FILE: need('INTERNAL_TLS_CA_FILE') }));
+  t.after(() => intruder.close());
+  await assert.rejects(intruder.request('GET', path, { headers }), 'a certificate another CA signed is refused in the handshake');
+
+  await assert.rejects(httpsWithoutClientCert(path, need('INTERNAL_TLS_CA_FILE')), 'no client certificate, no answer');
+  await assert.rejects(
+    fetch(path.replace('https:', 'http:'), { headers }).then((r) => r.text()),
+    'plaintext HTTP on the TLS port gets no answer',
+  );
+});
+
+test('the internal listener takes a rotated certificate without a restart', async (t) => {
+  // The server starts with another CA's files (so the stack's clients are refused), then the files
+  // are replaced by the stack CA's: the running server accepts those clients within the refresh.
+  const d = mkdtempSync(join(tmpdir(), 'approval-tls-'));
+  const files = { INTERNAL_TLS_CA_FILE: join(d, 'ca.pem'), INTERNAL_TLS_CERT_FILE: join(d, 'svc.pem'), INTERNAL_TLS_KEY_FILE: join(d, 'svc.key') };
+  const other = foreignCertificate();
+  copyFileSync(other.INTERNAL_TLS_CA_FILE, files.INTERNAL_TLS_CA_FILE);
+  copyFileSync(other.INTERNAL_TLS_CERT_FILE, files.INTERNAL_TLS_CERT_FILE);
+  copyFileSync(other.INTERNAL_TLS_KEY_FILE, files.INTERNAL_TLS_KEY_FILE);
+  const sink = buildSlackSink({ port: 0, logger: silentLogger });
+  const { url } = await sink.start();
+  t.after(() => sink.stop());
+  const token = randomBytes(24).toString('hex');
+  const config = loadConfig(approvalConfigSchema, {
+    ...minimalEnv(url),
+    APPROVAL_INTERNAL_PORT: '0',
+    ...files,
+    INTERNAL_TLS_REFRESH_MS: '1000',
+    APPROVAL_INTERNAL_TOKEN: token,
+  });
+  const app = buildApp(config, createLogger({ service: 'approval-test', level: 'silent' }));
+  const { internalPort } = await app.start();
+  t.after(() => app.stop());
+  const call = internalHttpClient(tlsOf(internalTlsEnv()));
+  t.after(() => call.close());
+  const path = `https://127.0.0.1:${internalPort}/internal/approvals/no-such-approval`;
+  await assert.rejects(call.request('GET', path, { headers: { 'x-phigate-internal-token': token } }), 'before the rotation: another CA');
+
+  copyFileSync(need('INTERNAL_TLS_KEY_FILE'), files.INTERNAL_TLS_KEY_FILE);
+  copyFileSync(need('INTERNAL_TLS_CERT_FILE'), files.INTERNAL_TLS_CERT_FILE);
+  copyFileSync(need('INTERNAL_TLS_CA_FILE'), files.INTERNAL_TLS_CA_FILE);
+  const status = await eventually('the rotated certificate is served', () =>
+    call.request('GET', path, { headers: { 'x-phigate-internal-token': token } }).then(
+      (r) => r.status,
+      () => undefined,
+    ),
+  );
+  assert.equal(status, 404);
 });
 
 test('without a token configured the internal API is not served; ops routes answer', async (t) => {
   const sink = buildSlackSink({ port: 0, logger: silentLogger });
   const { url } = await sink.start();
   t.after(() => sink.stop());
-  const config = loadConfig(approvalConfigSchema, {
-    APPROVAL_HTTP_PORT: '0',
-    ...redisEnv(stackEnv()),
-    REDIS_URL: need('REDIS_URL'),
-    SLACK_SIGNING_SECRET: randomBytes(24).toString('hex'),
-    SLACK_WEBHOOK_URL: `${url}/services/T/B/x`,
-    OIDC_ISSUER: need('DEV_IDP_ISSUER'),
-    OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
-    OIDC_JWKS_URI: `${need('DEV_IDP_ISSUER')}/jwks`,
-  });
+  const config = loadConfig(approvalConfigSchema, minimalEnv(url));
   const app = buildApp(config, createLogger({ service: 'approval-test', level: 'silent' }));
   const { httpPort } = await app.start();
   t.after(() => app.stop());

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { createTokenVerifier, type TokenVerifier } from '@phigate/auth';
-import { oidcIssuers } from '@phigate/config';
+import { internalHttpClient, oidcIssuers } from '@phigate/config';
 import { AppError } from '@phigate/errors';
 import { createRedisClient } from '@phigate/redis';
 import { type Analyser, type Catalog, createAnalyser } from '@phigate/sql';
@@ -163,9 +163,15 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     onDecision: (requestId) => void held.resume(requestId),
     log,
   });
+  const approvalHttp = internalHttpClient(config);
   const held: HeldQueries = new HeldQueries({
     store: createRedisHeldStore(redis, { prefix: config.GATEWAY_KEY_PREFIX, keyring: () => registry.currentKeyring }),
-    approvals: createApprovalClient({ url: config.GATEWAY_APPROVAL_URL, token: config.APPROVAL_INTERNAL_TOKEN, timeoutMs: config.GATEWAY_APPROVAL_TIMEOUT_MS }),
+    approvals: createApprovalClient({
+      url: config.GATEWAY_APPROVAL_URL,
+      http: approvalHttp,
+      token: config.APPROVAL_INTERNAL_TOKEN,
+      timeoutMs: config.GATEWAY_APPROVAL_TIMEOUT_MS,
+    }),
     audit,
     execute: (p): Promise<QueryResult> => (p.ctx.frontDoor === 'snowflake' ? sfQueries : queries).execute(p),
     rebind: (ctx) => {
@@ -302,6 +308,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       stopWatch?.();
       policyClient.close();
       masking.close();
+      approvalHttp.close();
       redis.disconnect();
       await upstream.close();
       registry.stop();

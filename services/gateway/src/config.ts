@@ -82,8 +82,11 @@ export const gatewayConfigSchema = z
     GATEWAY_DECISION_CACHE_SIZE: z.coerce.number().int().min(0).default(10_000),
     /** Analyses kept per replica, keyed by exact statement text (0 disables). */
     GATEWAY_ANALYSIS_CACHE_SIZE: z.coerce.number().int().min(0).default(5000),
-    /** The approval service (held statements are opened there). */
-    GATEWAY_APPROVAL_URL: z.url().default('http://127.0.0.1:8081'),
+    /**
+     * The approval service's internal listener (held statements are opened there): `https://` with
+     * INTERNAL_TLS_* (the gateway presents its certificate), `http://` only with INTERNAL_PLAINTEXT.
+     */
+    GATEWAY_APPROVAL_URL: z.url().default('https://127.0.0.1:8083'),
     /** Shared secret for the approval service's internal API; may come from APPROVAL_INTERNAL_TOKEN_FILE. */
     APPROVAL_INTERNAL_TOKEN: z.string().min(32, 'must be at least 32 characters'),
     /** The approval service's Redis key prefix: its decisions channel is `<prefix>decisions`. */
@@ -146,12 +149,18 @@ export const gatewayConfigSchema = z
       .int()
       .min(65_536)
       .default(16 * 1024 * 1024),
-    /** Mutual TLS to policy and masking (@phigate/config's internalTlsFields). */
+    /** Mutual TLS to policy, masking and the approval service (@phigate/config's internalTlsFields). */
     ...internalTlsFields(),
     LOG_LEVEL: fields.logLevel(),
   })
   .superRefine((c, ctx) => {
-    for (const message of internalTlsProblems(c, [c.POLICY_GRPC_ADDR, c.MASKING_GRPC_ADDR])) ctx.addIssue({ code: 'custom', message });
+    const approval = new URL(c.GATEWAY_APPROVAL_URL);
+    for (const message of internalTlsProblems(c, [c.POLICY_GRPC_ADDR, c.MASKING_GRPC_ADDR, approval.host])) ctx.addIssue({ code: 'custom', message });
+    if (approval.protocol !== (c.INTERNAL_PLAINTEXT ? 'http:' : 'https:'))
+      ctx.addIssue({
+        code: 'custom',
+        message: `GATEWAY_APPROVAL_URL: must be ${c.INTERNAL_PLAINTEXT ? 'http:// with INTERNAL_PLAINTEXT' : 'https:// (mutual TLS with INTERNAL_TLS_*)'}`,
+      });
     for (const message of kafkaSecurityProblems(c, c.KAFKA_BROKERS)) ctx.addIssue({ code: 'custom', message });
     for (const message of redisProblems(c)) ctx.addIssue({ code: 'custom', message });
     for (const message of pgUrlProblems('GATEWAY_DATABASE_URL', c.GATEWAY_DATABASE_URL, c.GATEWAY_DATABASE_PLAINTEXT, 'GATEWAY_DATABASE_PLAINTEXT'))

@@ -210,7 +210,7 @@ test('a quorum-of-two rule needs two distinct eligible approvers', async () => {
 });
 
 test('with the approval service unreachable, a statement that needs approval is refused (fail closed) and never runs', async (t) => {
-  const b = await replica({ GATEWAY_APPROVAL_URL: 'http://127.0.0.1:9', GATEWAY_APPROVAL_TIMEOUT_MS: '1000' });
+  const b = await replica({ GATEWAY_APPROVAL_URL: 'https://127.0.0.1:9', GATEWAY_APPROVAL_TIMEOUT_MS: '1000' });
   t.after(() => b.kill('SIGTERM'));
   const agent = await demoToken('analytics-agent');
   const refused = await query(b.url, agent, SSN_QUERY);

@@ -1,14 +1,12 @@
-// The internal links run mutual TLS (issue 18): the stack's policy and masking services accept a
-// client presenting a certificate of phigate's internal CA and refuse one from another CA, or none.
+// The internal links run mutual TLS (issue 18): the stack's policy and masking services, and the
+// approval service's internal API, accept a client presenting a certificate of phigate's internal CA
+// and refuse one from another CA, or none.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { type ChannelCredentials, credentials } from '@grpc/grpc-js';
+import { internalHttpClient } from '@phigate/config';
 import { type GrpcTls, grpcChannelCredentials, maskingV1, policyV1 } from '@phigate/proto';
-import { need } from '@phigate/testkit';
+import { foreignCertificate, httpsWithoutClientCert, need } from '@phigate/testkit';
 
 const tls = (ca: string, cert: string, key: string): GrpcTls => ({
   INTERNAL_TLS_CA_FILE: ca,
@@ -18,61 +16,10 @@ const tls = (ca: string, cert: string, key: string): GrpcTls => ({
   INTERNAL_PLAINTEXT: false,
 });
 
-/** A CA of its own and a certificate it signed, valid for 127.0.0.1: what an intruder on the network could make. */
+/** A certificate of another CA; it trusts the real CA (so the server's certificate verifies), only its own certificate is foreign. */
 function otherCa(): GrpcTls {
-  const d = mkdtempSync(join(tmpdir(), 'other-ca-'));
-  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  ossl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=other CA',
-    '-keyout',
-    join(d, 'ca.key'),
-    '-out',
-    join(d, 'ca.pem'),
-  );
-  ossl(
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    '/CN=gateway',
-    '-keyout',
-    join(d, 'c.key'),
-    '-out',
-    join(d, 'c.csr'),
-  );
-  writeFileSync(join(d, 'ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-  ossl(
-    'x509',
-    '-req',
-    '-in',
-    join(d, 'c.csr'),
-    '-CA',
-    join(d, 'ca.pem'),
-    '-CAkey',
-    join(d, 'ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-out',
-    join(d, 'c.pem'),
-    '-extfile',
-    join(d, 'ext'),
-  );
-  // It trusts the real CA (so the server's certificate verifies); only its own certificate is foreign.
-  return tls(need('INTERNAL_TLS_CA_FILE'), join(d, 'c.pem'), join(d, 'c.key'));
+  const f = foreignCertificate();
+  return tls(need('INTERNAL_TLS_CA_FILE'), f.INTERNAL_TLS_CERT_FILE, f.INTERNAL_TLS_KEY_FILE);
 }
 
 /** Whether a channel with these credentials gets ready (a completed TLS handshake) before a deadline. */
@@ -101,4 +48,18 @@ test("policy and masking accept the internal CA's certificates only: another CA,
     assert.equal(await ready(Client, address, grpcChannelCredentials(foreign)), 'refused', `${address}: a certificate of another CA`);
     assert.equal(await ready(Client, address, credentials.createInsecure()), 'refused', `${address}: plaintext`);
   }
+});
+
+test("the approval service's internal API accepts the internal CA's certificates only", async (t) => {
+  const url = `${need('APPROVAL_INTERNAL_URL')}/internal/approvals/no-such-approval`;
+  const ours = internalHttpClient(tls(need('INTERNAL_TLS_CA_FILE'), need('INTERNAL_TLS_CERT_FILE'), need('INTERNAL_TLS_KEY_FILE')));
+  const foreign = internalHttpClient(otherCa());
+  t.after(() => {
+    ours.close();
+    foreign.close();
+  });
+  // The tools identity has no internal token: a 401 proves the handshake succeeded and a route ran.
+  assert.equal((await ours.request('GET', url)).status, 401, "the internal CA's certificate gets an answer");
+  await assert.rejects(foreign.request('GET', url), 'a certificate of another CA is refused in the handshake');
+  await assert.rejects(httpsWithoutClientCert(url, need('INTERNAL_TLS_CA_FILE')), 'no client certificate is refused');
 });

@@ -50,11 +50,11 @@ const SHARED: Record<string, string> = {
   OIDC_EXTRA_ISSUERS: 'more trusted issuers: JSON array of {issuer, audience, jwksUri, groupsClaim?}',
   OIDC_CLOCK_SKEW_SEC: 'tolerated clock skew for exp/nbf, 0–300 seconds',
   INTERNAL_TLS_CA_FILE:
-    "internal mutual TLS (gRPC between gateway, policy and masking): PEM of the CA that signs every service's certificate; set with CERT and KEY, or INTERNAL_PLAINTEXT",
+    "internal mutual TLS (gRPC between gateway, policy and masking; HTTPS from the gateway to approval's internal API): PEM of the CA that signs every service's certificate; set with CERT and KEY, or INTERNAL_PLAINTEXT",
   INTERNAL_TLS_CERT_FILE: "internal mutual TLS: this service's certificate (PEM), presented as server and as client",
   INTERNAL_TLS_KEY_FILE: "internal mutual TLS: this service's private key (PEM)",
   INTERNAL_TLS_REFRESH_MS: 'how often the internal TLS files are re-read: a rotated certificate takes effect without a restart',
-  INTERNAL_PLAINTEXT: 'true: internal gRPC without TLS, refused unless every internal address is loopback',
+  INTERNAL_PLAINTEXT: 'true: internal gRPC and HTTP without TLS, refused unless every internal address is loopback',
 };
 
 interface Field {

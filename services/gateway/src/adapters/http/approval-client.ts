@@ -1,9 +1,12 @@
+import type { InternalHttpClient } from '@phigate/config';
 import { AppError } from '@phigate/errors';
 import type { ApprovalStatus, ApprovalsPort, ApprovalView, Continuation } from '../../domain/held-queries.js';
 
 export interface ApprovalClientOptions {
-  /** Base URL of the approval service, e.g. http://127.0.0.1:8081. */
+  /** Base URL of the approval service's internal listener, e.g. https://127.0.0.1:8083. */
   url: string;
+  /** Mutual TLS with the internal CA (or plaintext where config allowed it): @phigate/config's internalHttpClient. */
+  http: InternalHttpClient;
   /** Shared secret sent as `x-phigate-internal-token`. */
   token: string;
   timeoutMs: number;
@@ -18,18 +21,21 @@ const STATUSES = new Set<ApprovalStatus>(['pending', 'granted', 'denied', 'expir
 export function createApprovalClient(opts: ApprovalClientOptions): ApprovalsPort {
   const base = opts.url.replace(/\/$/, '');
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${base}${path}`, {
-        method,
+      res = await opts.http.request(method, `${base}${path}`, {
         headers: { 'x-phigate-internal-token': opts.token, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(opts.timeoutMs),
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        timeoutMs: opts.timeoutMs,
       });
     } catch (cause) {
+      // A refused TLS handshake (a certificate the CA did not sign, either way) lands here too.
       throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { cause, message: 'the approval service cannot be reached; the statement was not run' });
     }
-    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(res.text) as Record<string, unknown>;
+    } catch {}
     return { status: res.status, json };
   };
 
