@@ -80,7 +80,8 @@ export interface PgwireBench {
   copy: CopyBench;
 }
 
-interface Endpoint {
+/** Where pgbench connects, and the processes whose CPU a run is charged. */
+export interface Endpoint {
   conninfo: string;
   env: Record<string, string>;
   pid?: number;
@@ -145,7 +146,7 @@ async function startPgbouncer(dir: string, upstream: URL): Promise<{ port: numbe
 }
 
 /** One pgbench run; latencies from its per-transaction log (sampled), CPU of `endpoint.pid` around it. */
-async function pgbench(endpoint: Endpoint, script: string, protocol: Protocol, clients: number, seconds: number, dir: string, samplingRate: number) {
+export async function pgbench(endpoint: Endpoint, script: string, protocol: Protocol, clients: number, seconds: number, dir: string, samplingRate: number) {
   const prefix = `log-${Date.now().toString(36)}`;
   const args = ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 8)), '-T', String(seconds)];
   args.push('-l', `--sampling-rate=${samplingRate}`, `--log-prefix=${join(dir, prefix)}`, '-f', script, endpoint.conninfo);

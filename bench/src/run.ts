@@ -15,6 +15,7 @@ import { startReplicas, stopAll, stopAllOnSignals } from './processes.js';
 import { auditSettler } from './settle.js';
 import { snowflakeBench } from './snowflake-suite.js';
 import { evaluateTargets, printTargets } from './targets.js';
+import { tlsCostBench } from './tls-suite.js';
 
 stopAllOnSignals();
 // kafkajs arms timers with negative delays (harmless; the stack's services hide the same warning).
@@ -42,6 +43,8 @@ try {
   );
   const http = await httpBench(replicas, settle);
   const snowflake = await snowflakeBench(replicas, settle);
+  // What internal TLS costs on the PostgreSQL door path (issue 18): replicas of its own, TLS and plaintext.
+  const tlsCost = await tlsCostBench(settle); // prints its own lines
   const targets = evaluateTargets({ policy, approval, pgwire, http, snowflake, audit });
   const result = {
     startedAt: started.toISOString(),
@@ -53,7 +56,7 @@ try {
     auditBacklogSettling: settler.stats,
     /** The stack's audit consumer lag (events, all partitions) sampled during the PostgreSQL door runs. */
     pgwireAuditLag,
-    suites: { policy, masking, approval, audit, pgwire, http, snowflake },
+    suites: { policy, masking, approval, audit, pgwire, http, snowflake, tlsCost },
   };
   mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
