@@ -14,6 +14,32 @@ pg_vars() {
   PG_SOCK=$PG_DIR/run
   PG_LOG=$LOG_DIR/postgres.log
   PG_SECRET=$PHIGATE_HOME/secrets/pg_admin_password
+  # TLS by default (PHIGATE_PG_TLS=0: without, as before), with a server certificate from the dev CA
+  # of the internal links. pg_hba keeps its `host` lines, so loopback clients without TLS (psql,
+  # pgbench, tests) still connect; phigate's own links ask for verify-full in their URLs.
+  PG_TLS=${PHIGATE_PG_TLS:-1}
+  [[ $PG_TLS == 0 || $PG_TLS == 1 ]] || die "PHIGATE_PG_TLS must be 0 or 1"
+  PG_TLS_DIR=$PHIGATE_HOME/secrets/internal-tls
+  # A running server is described as it was started (like its port): switch by stop and start.
+  if [[ -n $(pg_pid) ]]; then
+    if grep -q '^ssl = on' "$PG_DATA/phigate.conf" 2>/dev/null; then PG_TLS=1; else PG_TLS=0; fi
+  fi
+}
+
+# The server certificate (for localhost, 127.0.0.1 and postgres), from the dev CA, copied into the
+# data directory: PostgreSQL wants its key owned by the server's user with mode 600.
+pg_tls() {
+  dev_ca "$PG_TLS_DIR"
+  dev_cert "$PG_TLS_DIR" postgres serverAuth
+  [[ -s $PG_TLS_DIR/postgres.pem ]] || die "openssl could not create the Postgres certificate"
+  install -o postgres -g postgres -m 644 "$PG_TLS_DIR/postgres.pem" "$PG_DATA/server.crt"
+  install -o postgres -g postgres -m 600 "$PG_TLS_DIR/postgres.key" "$PG_DATA/server.key"
+}
+
+# KEY=VALUE lines of infra env besides the URL: the CA that signs the server's certificate.
+pg_env() {
+  [[ $PG_TLS == 1 ]] || return 0
+  printf 'PG_TLS_CA_FILE=%s\n' "$PG_TLS_DIR/ca.pem"
 }
 
 # The server's bin dir: PHIGATE_PG_BIN, else the version the data dir was made with, else the
@@ -115,6 +141,10 @@ jit = off
 password_encryption = scram-sha-256
 logging_collector = off
 EOF
+  if [[ $PG_TLS == 1 ]]; then
+    pg_tls
+    printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_min_protocol_version = 'TLSv1.2'\n" >>"$PG_DATA/phigate.conf"
+  fi
   chown postgres:postgres "$PG_DATA/phigate.conf"
 }
 
@@ -188,8 +218,8 @@ pg_describe() {
   local pid
   pid=$(pg_pid)
   if [[ -n $pid ]]; then
-    printf 'postgres  running  %s:%s (login %s)  pid %s  data %s  log %s\n' \
-      "$PG_HOST" "$PG_PORT" "$PG_ADMIN_USER" "$pid" "$(rel "$PG_DATA")" "$(rel "$PG_LOG")"
+    printf 'postgres  running  %s:%s (login %s%s)  pid %s  data %s  log %s\n' \
+      "$PG_HOST" "$PG_PORT" "$PG_ADMIN_USER" "$([[ $PG_TLS == 1 ]] && printf ', TLS' || true)" "$pid" "$(rel "$PG_DATA")" "$(rel "$PG_LOG")"
   else
     printf 'postgres  stopped\n'
   fi
