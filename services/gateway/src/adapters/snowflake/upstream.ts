@@ -311,13 +311,16 @@ export class SnowflakeUpstream implements UpstreamPort {
       }
     }
     const pool = this.pool(connection, role);
-    try {
-      return await this.pooled(pool, connection, sql, params, sink, opts, started);
-    } catch (err) {
-      // The pooled session was gone on the warehouse's side (expired, or the warehouse restarted):
-      // the statement never ran there, so it runs once more on a fresh session.
-      if (!goneBeforeRunning.has(err as object)) throw err;
-      return this.pooled(pool, connection, sql, params, sink, opts, started);
+    // A pooled session gone on the warehouse's side (expired, or the warehouse restarted) is
+    // discarded and the statement, which never ran there, runs on the next one. After a restart
+    // every idle session of the pool is gone: each is tried once (the driver finds out only when it
+    // sends), then a fresh one is logged in.
+    for (let tries = 0; ; tries++) {
+      try {
+        return await this.pooled(pool, connection, sql, params, sink, opts, started);
+      } catch (err) {
+        if (!goneBeforeRunning.has(err as object) || tries > this.connection(connection).poolMax) throw err;
+      }
     }
   }
 
