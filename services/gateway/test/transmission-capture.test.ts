@@ -72,11 +72,14 @@ function tcpdumpPath(): string {
 }
 
 /** A running capture on lo of TCP on `ports`; `stop()` ends it and returns what tcpdump wrote and said. */
-async function capture(bin: string, ports: readonly number[]): Promise<{ stop(): Promise<{ pcap: Buffer; summary: string }> }> {
+async function capture(bin: string, ports: readonly number[]): Promise<{ sofar(): Segment[]; stop(): Promise<{ pcap: Buffer; summary: string }> }> {
   const file = join(mkdtempSync(join(tmpdir(), 'phigate-capture-')), 'lo.pcap');
   const filter = `tcp and (${ports.map((p) => `port ${p}`).join(' or ')})`;
   // A 64 MiB kernel buffer: loopback segments are up to 64 KiB, and a dropped packet could hide a leak.
-  const child = spawn(bin, ['-i', 'lo', '-n', '-B', '65536', '-s', '0', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Immediate mode and a flush per packet: without them, packets still in the kernel's capture
+  // block when tcpdump is stopped (up to its one-second timeout) are never written, and the last
+  // query's links can look silent.
+  const child = spawn(bin, ['-i', 'lo', '-n', '--immediate-mode', '-U', '-B', '65536', '-s', '0', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
     stderr += c.toString('utf8');
@@ -90,6 +93,14 @@ async function capture(bin: string, ports: readonly number[]): Promise<{ stop():
     }),
   ]);
   return {
+    /** The segments written so far (the file is flushed per packet). */
+    sofar: () => {
+      try {
+        return segments(readFileSync(file));
+      } catch {
+        return [];
+      }
+    },
     async stop() {
       child.kill('SIGINT');
       const code = await exited;
@@ -204,6 +215,16 @@ test('no row value, token or statement crosses an internal link in clear during 
   // Rows are released only once their audit events are durable on Kafka, and a 202 only once the
   // approval is opened: by these answers every link has carried this request's part.
   const pgClients = clientPortsOf([String(gateway.pid), readFileSync(join(need('PHIGATE_HOME'), 'run/apps/audit.pid'), 'utf8').trim()], pgPort);
+  // Those segments are on the wire; tcpdump writes them a moment later. Stop once every asserted
+  // link shows up in the file (or after 10 s, and the assertion below says which stayed silent).
+  await eventually(
+    'the capture to hold traffic of every asserted link',
+    async () => {
+      const ports = new Set(cap.sofar().flatMap((x) => (x.payload.length ? [x.src, x.dst] : [])));
+      return Object.values(links).every((p) => ports.has(p)) ? true : undefined;
+    },
+    10_000,
+  ).catch(() => undefined);
   const { pcap, summary } = await cap.stop();
 
   assert.equal(maskedAnswer.status, 200, maskedAnswer.text);
