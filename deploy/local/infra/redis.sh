@@ -73,9 +73,13 @@ redis_password() {
 
 # ACL lines of redis.conf: the default user off, phigate on with its password's SHA-256 (the
 # password itself is not in the file). All keys and channels: tests use their own key prefixes.
+# The default user is off (no connection can authenticate as it) but keeps every permission:
+# Redis 7.0 replays the AOF as the default user, and a MULTI/EXEC it replays (every Lua script's
+# writes) is refused NOPERM for a default user without them, so a restart silently lost each held
+# request and approval written by a script.
 redis_acl_config() {
   [[ $REDIS_ACL == 1 ]] || return 0
-  printf 'user default off\nuser %s on #%s ~* &* +@all\n' "$REDIS_USER" "$(redis_password | sha256sum | cut -d' ' -f1)"
+  printf 'user default off ~* &* +@all\nuser %s on #%s ~* &* +@all\n' "$REDIS_USER" "$(redis_password | sha256sum | cut -d' ' -f1)"
 }
 
 # redis-cli with the flags that reach our Redis (TLS or not, logged in or not).
