@@ -3,11 +3,14 @@
 // internal links. The client → gateway link is the client's choice and is not asserted; it serves
 // as the positive control that the capture and the search see clear text where there is some.
 //
-// Links asserted: gRPC to policy and masking, HTTPS to approval's internal API, Kafka and Redis
-// (all encrypted by the stack's defaults; a stack started with PHIGATE_KAFKA_SECURE=0 or
-// PHIGATE_REDIS_TLS=0 fails here, by design). PostgreSQL (upstream, control database, audit store)
-// is asserted once the stack's links to it verify TLS (see pgLinks); until then it is excluded and
-// the test says so in its output.
+// Links asserted: gRPC to policy and masking, HTTPS to approval's internal API, Kafka, Redis, and
+// the three PostgreSQL links (the gateway to the upstream clinical database, the gateway to its
+// control database, the audit service to the audit store), all encrypted by the stack's defaults; a
+// stack started with PHIGATE_KAFKA_SECURE=0, PHIGATE_REDIS_TLS=0 or PHIGATE_PG_TLS=0 fails here, by
+// design. The PostgreSQL links share one server port, so each of their connections is told apart by
+// the process holding it and the database PostgreSQL says it serves; besides the search for the
+// secrets, each link is searched for the statement phigate sends on it (in clear on a plaintext
+// link), and PostgreSQL is asked whether each of those connections uses TLS.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +20,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { demoToken, eventually, freePort, need, REPO_ROOT, spawnApp, stackEnv } from '@phigate/testkit';
 import pg from 'pg';
-import { parse } from 'yaml';
 
 /** One TCP segment's ports and payload. */
 interface Segment {
@@ -113,35 +115,47 @@ async function capture(bin: string, ports: readonly number[]): Promise<{ sofar()
 /** The port of a `host:port` or URL. */
 const portOf = (address: string) => Number(new URL(address.includes('://') ? address : `tcp://${address}`).port);
 
-/**
- * Whether phigate's own PostgreSQL links verify TLS on this stack: the control database and the audit
- * store by URL, the upstream `clinical-pg` by its connection's sslMode. When they do not, PostgreSQL
- * is left out of the assertion, with the reason.
- */
-function pgLinks(env: Record<string, string>): { encrypted: boolean; why: string } {
-  const urls = ['GATEWAY_DATABASE_URL', 'AUDIT_DATABASE_URL'].filter((k) => !/sslmode=verify-full/.test(env[k] ?? ''));
-  const file = parse(readFileSync(join(REPO_ROOT, 'deploy/local/gateway/connections.yaml'), 'utf8')) as {
-    connections?: Array<{ name: string; sslMode?: string }>;
-  };
-  const upstream = file.connections?.find((c) => c.name === 'clinical-pg')?.sslMode ?? 'verify-full';
-  if (urls.length === 0 && upstream !== 'disable') return { encrypted: true, why: '' };
-  return {
-    encrypted: false,
-    why: `PostgreSQL (:${env.PG_PORT ?? 5432}) excluded: ${[...urls.map((k) => `${k} has no sslmode=verify-full`), ...(upstream === 'disable' ? ['clinical-pg has sslMode: disable'] : [])].join(', ')}`,
-  };
-}
-
-/** Local ports of the established TCP connections that processes `pids` hold to `port`. */
-function clientPortsOf(pids: readonly string[], port: number): Set<number> {
-  const out = new Set<number>();
+/** Local ports of the established TCP connections that process `pid` holds to `port`. */
+function clientPortsOf(pid: number, port: number): number[] {
+  const out: number[] = [];
   const lines = execFileSync('ss', ['-tnpH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' }).split('\n');
   for (const line of lines) {
-    if (!pids.some((pid) => line.includes(`pid=${pid},`))) continue;
+    if (!line.includes(`pid=${pid},`)) continue;
     const local = line.trim().split(/\s+/)[2];
-    if (local) out.add(Number(local.slice(local.lastIndexOf(':') + 1)));
+    if (local) out.push(Number(local.slice(local.lastIndexOf(':') + 1)));
   }
   return out;
 }
+
+/** A PostgreSQL link of phigate's: the process that holds its connections and the database they serve. */
+interface PgLink {
+  pid: number;
+  database: string;
+}
+
+/**
+ * phigate's connections to PostgreSQL right now, by local port: which link each belongs to (its
+ * process, and the database PostgreSQL says the backend serves) and whether PostgreSQL says it uses
+ * TLS. Other local clients of the server (tools, tests) are not in it.
+ */
+async function pgConnections(admin: pg.Client, links: Record<string, PgLink>, port: number): Promise<Map<number, { link: string; ssl: boolean }>> {
+  const byPid = new Map<number, number[]>();
+  for (const { pid } of Object.values(links)) if (!byPid.has(pid)) byPid.set(pid, clientPortsOf(pid, port));
+  const ports = [...byPid.values()].flat();
+  const { rows } = await admin.query<{ client_port: number; datname: string; ssl: boolean }>(
+    `SELECT a.client_port, a.datname, coalesce(s.ssl, false) AS ssl FROM pg_stat_activity a LEFT JOIN pg_stat_ssl s ON s.pid = a.pid
+      WHERE a.client_addr IS NOT NULL AND a.client_port = ANY($1::int[])`,
+    [ports],
+  );
+  const out = new Map<number, { link: string; ssl: boolean }>();
+  for (const r of rows)
+    for (const [name, l] of Object.entries(links))
+      if (l.database === r.datname && byPid.get(l.pid)?.includes(r.client_port)) out.set(r.client_port, { link: name, ssl: r.ssl });
+  return out;
+}
+
+/** The database a postgres:// URL names. */
+const databaseOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
 
 test('no row value, token or statement crosses an internal link in clear during a masked and a held query', async (t) => {
   const env = stackEnv();
@@ -154,6 +168,9 @@ test('no row value, token or statement crosses an internal link in clear during 
     GATEWAY_PG_PORT: '0',
     GATEWAY_DECISION_CACHE_SIZE: '0',
     GATEWAY_REPLICA_ID: `capture-test-${gatewayPort}`,
+    // Its registry is re-read from the control database several times during the queries, so
+    // that link carries traffic while the capture runs.
+    GATEWAY_REGISTRY_REFRESH_MS: '200',
   });
   t.after(() => gateway.kill('SIGTERM'));
   // A stack started with Kafka or Redis in plaintext fails below with their leaks; this says why.
@@ -170,19 +187,34 @@ test('no row value, token or statement crosses an internal link in clear during 
     Redis: portOf(need('REDIS_URL')),
   };
   const pgPort = Number(env.PG_PORT ?? 5432);
-  const pgState = pgLinks(env);
-  if (pgState.encrypted) links.PostgreSQL = pgPort;
-  else t.diagnostic(pgState.why);
+  if (!env.PG_TLS_CA_FILE) hints.PostgreSQL = ' (this stack runs PostgreSQL without TLS: PHIGATE_PG_TLS=0 when it was started; restart it the default way)';
+  const auditPid = Number(readFileSync(join(need('PHIGATE_HOME'), 'run/apps/audit.pid'), 'utf8').trim());
+  const gatewayEnv = Object.fromEntries(
+    execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'app-env', 'gateway'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  const pgLinks: Record<string, PgLink> = {
+    'PostgreSQL upstream (gateway → clinical)': { pid: gateway.pid, database: 'clinical' },
+    'PostgreSQL control database (gateway)': { pid: gateway.pid, database: databaseOf(gatewayEnv.GATEWAY_DATABASE_URL ?? '') },
+    'PostgreSQL audit store (audit service)': { pid: auditPid, database: databaseOf(need('AUDIT_DATABASE_URL')) },
+  };
+  // What each PostgreSQL link carries in clear when it is not encrypted, besides the secrets: the
+  // statement phigate sends on it (the upstream's is the masked statement, a secret already).
+  const clearOnPlaintext: Record<string, Record<string, string>> = {
+    'PostgreSQL control database (gateway)': { "the registry's statement": 'FROM connections' },
+    'PostgreSQL audit store (audit service)': { "the audit store's statement": 'INSERT INTO audit_events' },
+  };
 
   // What must not appear: one patient's real identifiers (read as stored, from the admin login),
   // the callers' tokens, and two statements made unique by a marker (a literal and a column name).
   const admin = new pg.Client({ connectionString: need('PG_ADMIN_URL').replace(/\/postgres$/, '/clinical') });
   await admin.connect();
-  const patient = await admin
-    .query<{ id: number; ssn: string; email: string; phone: string }>(
-      'SELECT id, ssn, email, phone FROM patients WHERE ssn IS NOT NULL AND email IS NOT NULL AND phone IS NOT NULL ORDER BY id LIMIT 1',
-    )
-    .finally(() => admin.end());
+  t.after(() => admin.end());
+  const patient = await admin.query<{ id: number; ssn: string; email: string; phone: string }>(
+    'SELECT id, ssn, email, phone FROM patients WHERE ssn IS NOT NULL AND email IS NOT NULL AND phone IS NOT NULL ORDER BY id LIMIT 1',
+  );
   const row = patient.rows[0]!;
   const etl = await demoToken('etl-pipeline');
   const agent = await demoToken('analytics-agent');
@@ -199,6 +231,8 @@ test('no row value, token or statement crosses an internal link in clear during 
     "analytics-agent's token": agent.slice(-43),
     'the masked statement': marker,
     'the held statement': heldMarker,
+    // The upstream login's password (SCRAM never sends it; sealed in the control database).
+    "the upstream login's password": readFileSync(join(gatewayEnv.GATEWAY_SECRETS_DIR ?? '', 'clinical_gateway_password'), 'utf8').trim(),
   };
 
   const cap = await capture(bin, [gatewayPort, ...Object.values(links), pgPort]);
@@ -214,18 +248,23 @@ test('no row value, token or statement crosses an internal link in clear during 
   const heldAnswer = await ask(agent, held);
   // Rows are released only once their audit events are durable on Kafka, and a 202 only once the
   // approval is opened: by these answers every link has carried this request's part.
-  const pgClients = clientPortsOf([String(gateway.pid), readFileSync(join(need('PHIGATE_HOME'), 'run/apps/audit.pid'), 'utf8').trim()], pgPort);
+  // The audit service stores the events after the answers; the registry is re-read meanwhile.
   // Those segments are on the wire; tcpdump writes them a moment later. Stop once every asserted
   // link shows up in the file (or after 10 s, and the assertion below says which stayed silent).
+  // phigate's PostgreSQL connections are read on each pass: a pool may open one meanwhile.
+  let pgClients = new Map<number, { link: string; ssl: boolean }>();
   await eventually(
     'the capture to hold traffic of every asserted link',
     async () => {
+      for (const [p, c] of await pgConnections(admin, pgLinks, pgPort)) pgClients.set(p, c);
       const ports = new Set(cap.sofar().flatMap((x) => (x.payload.length ? [x.src, x.dst] : [])));
-      return Object.values(links).every((p) => ports.has(p)) ? true : undefined;
+      const pgSeen = new Set([...pgClients].filter(([p]) => ports.has(p)).map(([, c]) => c.link));
+      return Object.values(links).every((p) => ports.has(p)) && Object.keys(pgLinks).every((l) => pgSeen.has(l)) ? true : undefined;
     },
     10_000,
   ).catch(() => undefined);
   const { pcap, summary } = await cap.stop();
+  pgClients = new Map([...pgClients, ...(await pgConnections(admin, pgLinks, pgPort))]);
 
   assert.equal(maskedAnswer.status, 200, maskedAnswer.text);
   assert.ok(!maskedAnswer.text.includes(row.ssn), 'the client gets the SSN masked');
@@ -235,12 +274,9 @@ test('no row value, token or statement crosses an internal link in clear during 
   // Each direction of each connection as one byte stream, so a value split across segments is found.
   const streams = new Map<string, { link: string; bytes: Buffer[] }>();
   const linkOf = (s: Segment): string | undefined => {
-    for (const [name, port] of Object.entries(links)) {
-      if (s.src !== port && s.dst !== port) continue;
-      // PostgreSQL also accepts other local clients (tools, tests): only phigate's own connections count.
-      if (port === pgPort && !pgClients.has(s.src === port ? s.dst : s.src)) return undefined;
-      return name;
-    }
+    for (const [name, port] of Object.entries(links)) if (s.src === port || s.dst === port) return name;
+    // PostgreSQL also accepts other local clients (tools, tests): only phigate's own connections count.
+    if (s.src === pgPort || s.dst === pgPort) return pgClients.get(s.src === pgPort ? s.dst : s.src)?.link;
     if (s.src === gatewayPort || s.dst === gatewayPort) return 'client → gateway (not asserted)';
     return undefined;
   };
@@ -257,7 +293,7 @@ test('no row value, token or statement crosses an internal link in clear during 
     const text = Buffer.concat(bytes);
     const entry = seen.get(link) ?? { bytes: 0, found: new Set<string>() };
     entry.bytes += text.length;
-    for (const [what, value] of Object.entries(secrets)) if (text.includes(value)) entry.found.add(what);
+    for (const [what, value] of Object.entries({ ...secrets, ...clearOnPlaintext[link] })) if (text.includes(value)) entry.found.add(what);
     seen.set(link, entry);
   }
 
@@ -265,11 +301,19 @@ test('no row value, token or statement crosses an internal link in clear during 
   const control = seen.get('client → gateway (not asserted)');
   assert.ok(control?.found.has('the masked statement') && control.found.has("etl-pipeline's token"), 'the capture sees clear text where there is some');
   const leaks: string[] = [];
-  for (const [name, port] of Object.entries(links)) {
+  const asserted: Array<[string, number, string]> = [
+    ...Object.entries(links).map(([name, port]): [string, number, string] => [name, port, name]),
+    ...Object.keys(pgLinks).map((name): [string, number, string] => [name, pgPort, 'PostgreSQL']),
+  ];
+  for (const [name, port, hint] of asserted) {
     const entry = seen.get(name);
     // Every asserted link carried traffic during the queries, so its absence of secrets means something.
     if (!entry?.bytes) leaks.push(`${name} (:${port}) carried nothing during the queries, so the capture proves nothing about it`);
-    else if (entry.found.size) leaks.push(`${name} (:${port}): ${[...entry.found].join(', ')} in clear${hints[name] ?? ''}`);
+    else if (entry.found.size) leaks.push(`${name} (:${port}): ${[...entry.found].join(', ')} in clear${hints[hint] ?? ''}`);
   }
+  t.diagnostic(`bytes captured per asserted link: ${asserted.map(([name]) => `${name} ${seen.get(name)?.bytes ?? 0}`).join(', ')}`);
+  // PostgreSQL's own view: every connection of phigate's on those links uses TLS.
+  for (const [port, c] of pgClients)
+    if (!c.ssl) leaks.push(`${c.link}: the connection from :${port} does not use TLS, says pg_stat_ssl${hints.PostgreSQL ?? ''}`);
   assert.deepEqual(leaks, [], `in clear on the internal links:\n${leaks.join('\n')}`);
 });
