@@ -22,6 +22,7 @@ export const EVENT_TYPES = {
   'phi.leak_suspected': 'phiLeakSuspected',
   'audit.event_quarantined': 'eventQuarantined',
   'audit.checkpoint_signed': 'checkpointSigned',
+  'query.served': 'queryServed',
 } as const satisfies Record<string, Detail['$case']>;
 
 /** A dotted event type such as `query.received`. */
@@ -53,6 +54,7 @@ const OCSF: Record<EventType, { classUid: number; className: string; categoryUid
   'phi.leak_suspected': { classUid: 2006, className: 'Data Security Finding', categoryUid: 2, activityId: 1, severityId: 4 },
   'audit.event_quarantined': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 3 },
   'audit.checkpoint_signed': { classUid: 6003, className: 'API Activity', categoryUid: 6, activityId: 1, severityId: 1 },
+  'query.served': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
 };
 
 /** The OCSF schema version the mapping follows. */
@@ -74,8 +76,11 @@ export interface EventContext {
   replica?: string;
 }
 
-/** Current envelope schema version. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Current envelope schema version. 2: a read that runs without waiting is one `query.served`
+ * record (docs/events.md, "Schema versions"); version 1 producers sent its parts as separate events.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** Builds a typed audit event with a fresh id and the OCSF class of its type. */
 export function buildEvent<T extends EventType>(type: T, ctx: EventContext, detail: DetailOf<T>, time = new Date()): AuditEvent {

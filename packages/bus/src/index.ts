@@ -12,4 +12,5 @@ export {
   type SpoolBatch,
 } from './outbox.js';
 export { type Durability, EventPublisher, type PublisherOptions, type PublisherStatus } from './publisher.js';
+export { lifecycleOf } from './lifecycle.js';
 export { TOPICS, type Topic } from './topics.js';

@@ -55,7 +55,14 @@ export async function scratchStore(): Promise<{ appUrl: string; adminUrl: string
   const password = randomUUID();
   execFileSync('psql', [rootAdmin, '-qc', `create database ${name} template template0 encoding 'UTF8'`]);
   const adminUrl = `${rootAdmin.slice(0, rootAdmin.lastIndexOf('/'))}/${name}`;
-  for (const f of ['001-audit-store.sql', '002-evidence.sql', '003-partition-chains.sql', '004-search-table.sql', '005-append-chain.sql'])
+  for (const f of [
+    '001-audit-store.sql',
+    '002-evidence.sql',
+    '003-partition-chains.sql',
+    '004-search-table.sql',
+    '005-append-chain.sql',
+    '006-served-search.sql',
+  ])
     execFileSync(
       'psql',
       [

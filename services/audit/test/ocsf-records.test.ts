@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type AuditEvent, buildEvent, EVENT_TYPES, type EventContext, type EventType } from '@phigate/bus';
-import { siemMessage } from '../src/adapters/kafka/siem-relay.js';
+import { createLogger } from '@phigate/telemetry';
+import { SiemRelay, siemMessage } from '../src/adapters/kafka/siem-relay.js';
+import { createStatementRedactor } from '../src/adapters/sql/literal-redactor.js';
 import { type OcsfContext, type OcsfRecord, statementActivity } from '../src/domain/ocsf.js';
 import { loadOcsfSchema, ocsfProblems } from './ocsf-validator.js';
 
@@ -95,7 +97,40 @@ function samples(): AuditEvent[] {
       at,
     ),
     buildEvent('audit.checkpoint_signed', audit, { kind: 'periodic', body: 'phigate-audit-checkpoint\n', keyId: 'k1', signature: 'c2ln' }, at),
+    served(at),
   ];
+}
+
+/** A read that ran without waiting, in one record (schema version 2), with one suspected leak. */
+function served(at = new Date('2026-11-29T01:05:44.776Z')): AuditEvent {
+  const plan = { columns: [], unknownSourceStrategy: 'STRATEGY_REDACT' as const, canary: 'CANARY_MODE_REPORT' as const, visiblePhiKinds: [] };
+  return buildEvent(
+    'query.served',
+    ctx,
+    {
+      received: {
+        statement: "SELECT notes FROM patients WHERE ssn = '123-45-6789'",
+        fingerprint: 'fc2e',
+        dialect: 'postgresql',
+        analysis: analysis('select'),
+        queryTag: '',
+      },
+      decision: {
+        decisionId: 'd-2',
+        action: 'ACTION_ALLOW',
+        ruleIds: ['etl-read'],
+        reasons: ['ETL reads'],
+        policyRevision: '847b',
+        maskingPlan: plan,
+        rowLimit: 0,
+      },
+      executed: { upstreamMs: 3, columns: ['notes'] },
+      masking: { columns: [{ index: 0, name: 'notes', strategy: 'STRATEGY_NONE', valuesMasked: 0 }] },
+      leaks: [{ column: 'notes', detector: 'ssn', count: 1 }],
+      completed: { rows: 4, bytes: 120, durationMs: 9 },
+    },
+    at,
+  );
 }
 
 const recordOf = (e: AuditEvent, c: OcsfContext = { productVersion: '0.1.0' }): OcsfRecord =>
@@ -140,6 +175,22 @@ test('records carry the class, activity and status a SIEM filters on', () => {
   assert.deepEqual(pick('approval.denied', 'status_id', 'status_detail'), { status_id: 2, status_detail: 'not needed' });
   assert.deepEqual(pick('phi.leak_suspected', 'class_uid', 'severity_id', 'is_alert'), { class_uid: 2006, severity_id: 4, is_alert: true });
   assert.deepEqual(pick('audit.event_quarantined', 'class_uid', 'type_uid'), { class_uid: 2004, type_uid: 200401 });
+  const one = by.get('query.served')!;
+  assert.deepEqual(pick('query.served', 'class_uid', 'activity_id', 'status_id', 'status_code', 'action_id', 'count', 'duration'), {
+    class_uid: 6005,
+    activity_id: 4,
+    status_id: 1,
+    status_code: 'ALLOWED',
+    action_id: 1,
+    count: 4,
+    duration: 9,
+  });
+  assert.equal((one.query_info as OcsfRecord).query_string, "SELECT notes FROM patients WHERE ssn = '123-45-6789'");
+  assert.equal(
+    JSON.stringify(one.unmapped).includes('123-45-6789'),
+    false,
+    'the statement is in query_info only (where the redacting relay replaces its literals)',
+  );
   const checkpoint = by.get('audit.checkpoint_signed')!.unmapped as { checkpointSigned: Record<string, string> };
   assert.equal(checkpoint.checkpointSigned.body, 'phigate-audit-checkpoint\n', 'the signed body travels verbatim');
 });
@@ -182,4 +233,23 @@ test('the validator refuses what OCSF forbids (it is not vacuous)', () => {
   assert.match(ocsfProblems(schema, { ...good, metadata: { ...metadata, profiles: [] } }).join('\n'), /device: belongs to profile host/);
   const { user: _u, ...noUser } = recordOf(samples()[0]!);
   assert.match(ocsfProblems(schema, noUser).join('\n'), /user: required, missing/);
+});
+
+test('the redacting relay: a query.served record loses its statement literals, and each suspected leak is also a finding', async () => {
+  const relay = new SiemRelay({
+    brokers: ['127.0.0.1:1'],
+    log: createLogger({ service: 'test', level: 'silent' }),
+    from: 'phigate.audit.v1',
+    to: 'phigate.siem.v1',
+    groupId: 'unused',
+    redact: await createStatementRedactor(),
+    productVersion: '0.1.0',
+  });
+  const e = served();
+  const [record, leak, ...rest] = relay.records(e).map((m) => JSON.parse(m.value.toString('utf8')) as OcsfRecord);
+  assert.equal(rest.length, 0);
+  assert.equal((record!.query_info as OcsfRecord).query_string, 'SELECT notes FROM patients WHERE ssn = ?');
+  assert.equal(JSON.stringify(record).includes('123-45-6789'), false);
+  assert.deepEqual([leak!.class_uid, (leak!.metadata as OcsfRecord).uid, (leak!.metadata as OcsfRecord).correlation_uid], [2006, `${e.id}.leak1`, e.requestId]);
+  for (const r of [record!, leak!]) assert.deepEqual(ocsfProblems(schema, r), [], JSON.stringify(r));
 });

@@ -19,7 +19,8 @@ const run = promisify(execFile);
 const QUERIES = 2000;
 const WORKERS = 16;
 const SQL = 'SELECT id, zip FROM patients ORDER BY id LIMIT 1';
-const EXPECTED = ['masking.applied', 'policy.decided', 'query.completed', 'query.executed', 'query.received'];
+// A read that runs without waiting is one record (query.served).
+const EXPECTED = ['query.served'];
 const ENTRY = process.env.PHIGATE_TEST_GATEWAY_ENTRY ?? join(REPO_ROOT, 'services/gateway/dist/src/main.js');
 
 /** The environment the stack gave its own gateway (read from the running process). */

@@ -6,16 +6,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
+import { lifecycleOf } from '@phigate/bus/lifecycle';
 import { demoToken, eventually, kafkaEventsSince, need, requireHttp } from '@phigate/testkit';
 import pg from 'pg';
 import { sfConnect } from './fixtures/snowflake/connect.js';
 
 type Event = Record<string, any>;
 
-/** Every event of the request whose query.received statement contains `marker`, once it completed or failed. */
+/** Every step of the request whose statement contains `marker` (a query.served record read as its steps), once it completed or failed. */
 async function eventsOf(sinceMs: number, marker: string): Promise<Event[]> {
   return eventually(`the events of the statement ${marker}`, async () => {
-    const events = kafkaEventsSince(sinceMs);
+    const events = kafkaEventsSince(sinceMs).flatMap(lifecycleOf) as Event[];
     const id = events.find((e) => e.type === 'query.received' && String(e.queryReceived?.statement).includes(marker))?.requestId;
     const mine = events.filter((e) => e.requestId === id);
     return id && mine.some((e) => e.type === 'query.completed' || e.type === 'query.failed') ? mine : undefined;

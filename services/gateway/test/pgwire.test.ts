@@ -85,7 +85,7 @@ async function eventsOfStatement(marker: string): Promise<Array<{ type: string; 
         const { rows } = await audit.query<{ type: string; payload: string }>(
           `select e.type, e.payload::text from audit_events e
           where e.request_id = (select q.request_id from audit_events q
-                                where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)
+                                where q.type in ('query.received', 'query.served') and coalesce(q.payload::jsonb->'queryReceived', q.payload::jsonb->'queryServed'->'received')->>'statement' like $1 limit 1)
           order by e.seq`,
           [`%${marker}%`],
         );
@@ -934,7 +934,7 @@ test('a session is on the audit trail: session.opened at login and session.close
         const { rows } = await audit.query<{ types: string[] }>(
           `select array_agg(s.type order by s.seq) as types from audit_events s
           where s.request_id = (select q.payload::jsonb->>'sessionId' from audit_events q
-                                where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)
+                                where q.type in ('query.received', 'query.served') and coalesce(q.payload::jsonb->'queryReceived', q.payload::jsonb->'queryServed'->'received')->>'statement' like $1 limit 1)
             and s.type like 'session.%' and s.payload::jsonb->>'frontDoor' = 'pgwire' and s.payload::jsonb->>'producer' = 'gateway'`,
           [`%${marker}%`],
         );
@@ -947,7 +947,7 @@ test('a session is on the audit trail: session.opened at login and session.close
     const { rows } = await audit.query<{ payload: string }>(
       `select s.payload::text from audit_events s
       where s.type = 'session.closed' and s.request_id = (select q.payload::jsonb->>'sessionId' from audit_events q
-        where q.type = 'query.received' and q.payload::jsonb->'queryReceived'->>'statement' like $1 limit 1)`,
+        where q.type in ('query.received', 'query.served') and coalesce(q.payload::jsonb->'queryReceived', q.payload::jsonb->'queryServed'->'received')->>'statement' like $1 limit 1)`,
       [`%${marker}%`],
     );
     const closed = JSON.parse(rows[0]!.payload) as { sessionClosed: { reason: string }; ocsf: { classUid: number } };

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { lifecycleOf } from '@phigate/bus/lifecycle';
 import { demoToken, eventually, kafkaEventsSince, need, REPO_ROOT } from '@phigate/testkit';
 import { DRIVER_ENV } from './fixtures/snowflake/driver-env.js';
 
@@ -96,10 +97,12 @@ test('Python connector: SHOW TABLES, SHOW SCHEMAS, DESCRIBE TABLE and INFORMATIO
   // The listings never name it.
   assert.doesNotMatch(JSON.stringify([s.showTables, s.showTablesInAccount, s.informationSchema]), new RegExp(HIDDEN));
 
-  // SHOW TABLES is a read like any other: received, decided by the metadata rule, executed, completed.
+  // SHOW TABLES is a read like any other: one record of it received, decided by the metadata rule, executed, completed.
   const requestId = s.showTables.queryId as string;
   const events = await eventually('the SHOW TABLES events on Kafka', async () => {
-    const evs = kafkaEventsSince(since).filter((e) => e.requestId === requestId);
+    const evs = kafkaEventsSince(since)
+      .filter((e) => e.requestId === requestId)
+      .flatMap(lifecycleOf) as ReturnType<typeof kafkaEventsSince>;
     return ['query.received', 'policy.decided', 'query.executed', 'query.completed'].every((t) => evs.some((e) => e.type === t)) ? evs : undefined;
   });
   assert.equal(events.find((e) => e.type === 'query.received')!.queryReceived.statement, 'SHOW TABLES');
@@ -229,7 +232,9 @@ test("dbt-snowflake: dbt debug connects; dbt show fills its relation cache with 
   const listed = status(/show objects in CLINICAL\.PUBLIC/i);
   assert.equal(listed.status, 'SUCCESS 3');
   const decided = await eventually('the SHOW OBJECTS decision on Kafka', async () =>
-    kafkaEventsSince(since).find((e) => e.requestId === listed.query_id && e.type === 'policy.decided'),
+    (kafkaEventsSince(since).flatMap(lifecycleOf) as ReturnType<typeof kafkaEventsSince>).find(
+      (e) => e.requestId === listed.query_id && e.type === 'policy.decided',
+    ),
   );
   assert.deepEqual(decided.policyDecided.ruleIds, ['snowflake-metadata']);
   assert.doesNotMatch(r.stdout, /demo_meta/i);

@@ -5,9 +5,9 @@
 //   no-hang        every client got an answer (a result, a clear error, or a refused connection)
 //                  within its timeout
 //   no-phi         no successful read carried an unmasked identifier; no error carried rows
-//   audit-durable  every result released (HTTP 200) has its query.executed and query.completed in
-//                  the audit store, once each (nothing released without durable audit, nothing
-//                  lost, nothing doubled)
+//   audit-durable  every result released (HTTP 200) has its query.executed and query.completed (a
+//                  read: its one query.served) in the audit store, once each (nothing released
+//                  without durable audit, nothing lost, nothing doubled)
 //   recovers       statements succeed again after the dependency returns, and no other process
 //                  was restarted
 import assert from 'node:assert/strict';
@@ -153,9 +153,10 @@ async function executedCount(requestId: string): Promise<number> {
   const client = new pg.Client({ connectionString: need('AUDIT_DATABASE_URL') });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: string }>(`select count(*)::text as n from audit_events where request_id = $1 and type = 'query.executed'`, [
-      requestId,
-    ]);
+    const { rows } = await client.query<{ n: string }>(
+      `select count(*)::text as n from audit_events where request_id = $1 and type in ('query.executed', 'query.served')`,
+      [requestId],
+    );
     return Number(rows[0]?.n ?? 0);
   } finally {
     await client.end();

@@ -114,8 +114,9 @@ export interface AuditCheck {
 
 /**
  * Every request answered 200 has its events in the audit store exactly once: one query.executed
- * and one query.completed (the store dedupes by event id, so a duplicate here would be a second
- * execution). Waits for the consumer to catch up.
+ * and one query.completed, or the one query.served record of a read that ran without waiting (the
+ * store dedupes by event id, so a duplicate here would be a second execution). Waits for the
+ * consumer to catch up.
  */
 export async function auditOf(outcomes: Outcome[], timeoutMs = 90_000): Promise<AuditCheck> {
   const ids = outcomes.filter((o) => o.status === 200 && o.requestId).map((o) => o.requestId);
@@ -125,14 +126,14 @@ export async function auditOf(outcomes: Outcome[], timeoutMs = 90_000): Promise<
     const read = async () => {
       const { rows } = await client.query<{ request_id: string; type: string; n: string }>(
         `select request_id, type, count(*)::text as n from audit_events
-          where request_id = any($1::text[]) and type in ('query.executed', 'query.completed') group by request_id, type`,
+          where request_id = any($1::text[]) and type in ('query.executed', 'query.completed', 'query.served') group by request_id, type`,
         [ids],
       );
       const counts = new Map<string, { executed: number; completed: number }>();
       for (const r of rows) {
         const c = counts.get(r.request_id) ?? { executed: 0, completed: 0 };
-        if (r.type === 'query.executed') c.executed = Number(r.n);
-        else c.completed = Number(r.n);
+        if (r.type !== 'query.completed') c.executed += Number(r.n);
+        if (r.type !== 'query.executed') c.completed += Number(r.n);
         counts.set(r.request_id, c);
       }
       return {

@@ -81,7 +81,9 @@ for (const id of [ok.body.requestId as string, denied.body.requestId as string, 
     const res = await fetch(`${need('AUDIT_URL')}/v1/requests/${id}`, { headers: { authorization: `Bearer ${auditor}` } });
     if (!res.ok) return undefined;
     const body = (await res.json()) as { events: Array<{ type: string }> };
-    return body.events.some((e) => e.type === 'query.completed' || (e.type === 'policy.decided' && id === denied.body.requestId)) ? body : undefined;
+    // A read that ran without waiting is one query.served record; a held one completes as query.completed.
+    const done = ['query.served', 'query.completed'];
+    return body.events.some((e) => done.includes(e.type) || (e.type === 'policy.decided' && id === denied.body.requestId)) ? body : undefined;
   });
   console.log(`   ${id}: ${t.events.map((e) => e.type).join(' → ')}`);
 }

@@ -1,3 +1,4 @@
+import { lifecycleOf } from '@phigate/bus/lifecycle';
 import type { PhiCatalog } from './phi-catalog.js';
 
 // Minimum-necessary evidence (45 CFR 164.502(b)): per identity and connection, which PHI columns
@@ -59,6 +60,10 @@ export class MinimumNecessary {
   constructor(private readonly catalog: PhiCatalog) {}
 
   add(event: unknown): void {
+    for (const part of lifecycleOf(event)) this.addStep(part);
+  }
+
+  private addStep(event: unknown): void {
     const e = obj(event);
     const requestId = str(e.requestId);
     if (!requestId) return;

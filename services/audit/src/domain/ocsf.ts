@@ -265,10 +265,27 @@ function messageOf(e: AuditEventJson, r: OcsfRecord): string {
   return `${who} ${e.type}${where}${from}${status}`;
 }
 
-/** A statement event (query.*, policy.decided, masking.applied): 6005 Datastore Activity. */
+const objOf = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+
+/** What a statement event says of the statement, its decision and its end (a query.served record says all three). */
+function stepsOf(e: AuditEventJson, d: { value: Record<string, unknown> }) {
+  const served = e.type === 'query.served' ? d.value : undefined;
+  return {
+    received: served ? objOf(served.received) : e.type === 'query.received' ? d.value : undefined,
+    decided: served ? objOf(served.decision) : e.type === 'policy.decided' ? d.value : undefined,
+    completed: served ? (objOf(served.completed) ?? {}) : e.type === 'query.completed' ? d.value : undefined,
+  };
+}
+
+/**
+ * A statement event (query.*, policy.decided, masking.applied): 6005 Datastore Activity. A
+ * query.served record is one such record with the statement, the decision and the outcome.
+ */
 function datastore(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
-  const d = detailOf(e);
-  const analysis = e.type === 'query.received' ? (d.value.analysis as { statements?: AnalysedStatement[] } | undefined) : undefined;
+  let d = detailOf(e);
+  const { received, decided, completed } = stepsOf(e, d);
+  const analysis = received ? (received.analysis as { statements?: AnalysedStatement[] } | undefined) : undefined;
   const activity = analysis ? statementActivity(analysis) : ctx.statement;
   const activityId = (activity?.activityId ?? 0) as DatastoreActivityId;
   const activityName = activityId === 99 ? (activity?.kinds.join(', ') ?? 'Other') : DATASTORE_ACTIVITY[activityId];
@@ -278,50 +295,49 @@ function datastore(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
   const profiles = ['host'];
   const extra: OcsfRecord = {};
   const drop: string[] = [];
-  switch (e.type) {
-    case 'query.received': {
-      const first = analysis?.statements?.flatMap((s) => [...(s.tablesWritten ?? []), ...(s.tablesRead ?? [])])[0];
-      if (first) extra.table = tableOf(first);
-      extra.query_info = {
-        uid: str(d.value.fingerprint) || e.id,
-        name: activity?.kinds.join(', ') || 'statement',
-        query_string: str(d.value.statement),
-      };
-      drop.push('statement');
-      break;
-    }
-    case 'policy.decided': {
-      const action = str(d.value.action);
-      const reasons = Array.isArray(d.value.reasons) ? (d.value.reasons as string[]).join('; ') : '';
-      const rules = Array.isArray(d.value.ruleIds) ? (d.value.ruleIds as string[]).join(',') : '';
-      profiles.push('security_control');
-      security.policy = { name: rules || 'phigate policy', uid: str(d.value.decisionId), version: str(d.value.policyRevision) };
-      if (action === 'ACTION_DENY') {
-        severity = 2;
-        outcome = { status_id: STATUS.failure, status_code: 'DENIED', status_detail: reasons };
-        Object.assign(security, { action_id: 2, action: 'Denied', disposition_id: 2, disposition: 'Blocked' });
-      } else if (action === 'ACTION_REQUIRE_APPROVAL') {
-        severity = 2;
-        outcome = { status_id: STATUS.other, status: 'Held for approval', status_code: 'REQUIRE_APPROVAL', status_detail: reasons };
-        Object.assign(security, { action_id: 99, action: 'Held for approval', disposition_id: 14, disposition: 'Delayed' });
-      } else {
-        outcome = { status_id: STATUS.success, status_code: 'ALLOWED', ...(reasons ? { status_detail: reasons } : {}) };
-        Object.assign(security, { action_id: 1, action: 'Allowed', disposition_id: 1, disposition: 'Allowed' });
-      }
-      break;
-    }
-    case 'query.failed':
-      severity = 3;
-      outcome = { status_id: STATUS.failure, status_code: str(d.value.code), status_detail: str(d.value.message) };
-      break;
-    case 'query.completed':
-      outcome = { status_id: STATUS.success };
-      if (d.value.durationMs !== undefined) extra.duration = num(d.value.durationMs);
-      if (d.value.rows !== undefined) extra.count = num(d.value.rows);
-      break;
-    default:
-      outcome = { status_id: STATUS.success };
+  if (received) {
+    const first = analysis?.statements?.flatMap((s) => [...(s.tablesWritten ?? []), ...(s.tablesRead ?? [])])[0];
+    if (first) extra.table = tableOf(first);
+    extra.query_info = {
+      uid: str(received.fingerprint) || e.id,
+      name: activity?.kinds.join(', ') || 'statement',
+      query_string: str(received.statement),
+    };
+    // The statement is query_info.query_string; unmapped does not repeat it.
+    if (e.type === 'query.received') drop.push('statement');
+    else d = { ...d, value: { ...d.value, received: { ...received, statement: undefined } } };
   }
+  if (decided) {
+    const action = str(decided.action);
+    const reasons = Array.isArray(decided.reasons) ? (decided.reasons as string[]).join('; ') : '';
+    const rules = Array.isArray(decided.ruleIds) ? (decided.ruleIds as string[]).join(',') : '';
+    profiles.push('security_control');
+    security.policy = { name: rules || 'phigate policy', uid: str(decided.decisionId), version: str(decided.policyRevision) };
+    if (action === 'ACTION_DENY') {
+      severity = 2;
+      outcome = { status_id: STATUS.failure, status_code: 'DENIED', status_detail: reasons };
+      Object.assign(security, { action_id: 2, action: 'Denied', disposition_id: 2, disposition: 'Blocked' });
+    } else if (action === 'ACTION_REQUIRE_APPROVAL') {
+      severity = 2;
+      outcome = { status_id: STATUS.other, status: 'Held for approval', status_code: 'REQUIRE_APPROVAL', status_detail: reasons };
+      Object.assign(security, { action_id: 99, action: 'Held for approval', disposition_id: 14, disposition: 'Delayed' });
+    } else {
+      outcome = { status_id: STATUS.success, status_code: 'ALLOWED', ...(reasons ? { status_detail: reasons } : {}) };
+      Object.assign(security, { action_id: 1, action: 'Allowed', disposition_id: 1, disposition: 'Allowed' });
+    }
+  }
+  if (e.type === 'query.failed') {
+    severity = 3;
+    outcome = { status_id: STATUS.failure, status_code: str(d.value.code), status_detail: str(d.value.message) };
+  }
+  if (completed) {
+    // A served record keeps its decision's outcome (allowed, with the reasons).
+    if (e.type === 'query.completed') outcome = { status_id: STATUS.success };
+    if (completed.durationMs !== undefined) extra.duration = num(completed.durationMs);
+    if (completed.rows !== undefined) extra.count = num(completed.rows);
+  }
+  // The statement alone (query.received) has no outcome yet; every other step succeeded unless it says otherwise.
+  if (!outcome && e.type !== 'query.received') outcome = { status_id: STATUS.success };
   return {
     ...base(e, CLASS.datastore, activityId, activityName, severity, ctx, profiles),
     ...statusOf(outcome),

@@ -1,6 +1,8 @@
 // A request's session recording, assembled from its stored events (the JSON contract of
 // docs/events.md). Events are read defensively: a field the producer left out is its default.
 
+import { lifecycleOf } from '@phigate/bus/lifecycle';
+
 type Json = Record<string, unknown>;
 
 const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
@@ -54,7 +56,7 @@ const tableName = (t: Json) => [str(t.schema), str(t.name)].filter(Boolean).join
 /** Builds the recording of one request from its events, in stored order. */
 export function buildRecording(requestId: string, events: readonly unknown[]): Recording {
   const rec: Recording = { requestId, status: 'received', timings: {} };
-  for (const raw of events) {
+  for (const raw of events.flatMap(lifecycleOf)) {
     const e = obj(raw);
     const time = str(e.time);
     rec.sessionId ??= str(e.sessionId);

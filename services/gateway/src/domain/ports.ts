@@ -125,7 +125,10 @@ export interface MaskingPort {
 }
 
 /** Domain-level audit events; the Kafka adapter turns them into the public envelope. */
-export type DomainEvent =
+export type DomainEvent = StepEvent | ServedEvent;
+
+/** A step of a statement's lifecycle on its own (schema version 1's events), an approval or a session. */
+export type StepEvent =
   | { type: 'query.received'; statement: string; analysis: Analysis; queryTag?: string }
   | { type: 'policy.decided'; decision: Decision }
   | { type: 'query.executed'; upstreamMs: number; columns: string[] }
@@ -147,6 +150,19 @@ export type DomainEvent =
   | { type: 'approval.expired'; approvalId: string; reason: string }
   | { type: 'session.opened'; clientAddress: string }
   | { type: 'session.closed'; reason: string; durationMs: number };
+
+type Step<T extends StepEvent['type']> = Omit<Extract<StepEvent, { type: T }>, 'type'>;
+
+/** A read that ran without waiting, in one record: its statement, decision, execution, masking, suspected leaks and completion. */
+export interface ServedEvent {
+  type: 'query.served';
+  received: Step<'query.received'>;
+  decision: Decision;
+  executed: Step<'query.executed'>;
+  masking: Step<'masking.applied'>;
+  leaks: Step<'phi.leak_suspected'>[];
+  completed: Step<'query.completed'>;
+}
 
 /** A client's socket peer: address (no brackets for IPv6) and port. */
 export interface ClientEndpoint {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Catalog } from '@phigate/sql';
-import type { AuditPort, UpstreamPort } from './ports.js';
+import type { AuditPort, DomainEvent, UpstreamPort } from './ports.js';
 import { effectiveCanary, QueryService } from './query-service.js';
 import type { Analysis, Decision } from './types.js';
 
@@ -38,8 +38,8 @@ const allow: Decision = {
   approverGroups: [],
 };
 
-function service(audit: AuditPort, log: string[]) {
-  const upstream: UpstreamPort = {
+function service(audit: AuditPort, log: string[], over: { analysis?: Analysis; upstream?: UpstreamPort } = {}) {
+  const upstream: UpstreamPort = over.upstream ?? {
     catalog: async () => new Catalog('d', []),
     execute: async (_c, _r, _sql, _p, sink, opts) => {
       log.push(`execute transaction=${opts.transaction}`);
@@ -57,7 +57,7 @@ function service(audit: AuditPort, log: string[]) {
   return new QueryService({
     connections: () => new Map([['c', { name: 'c', type: 'postgresql', dialect: 'postgresql', database: 'd', defaultSchema: 'public' }]]),
     bindings: () => [{ groups: ['g'], connections: { c: 'writer' } }],
-    analyse: () => write,
+    analyse: () => over.analysis ?? write,
     policy: { evaluate: async () => allow },
     upstream,
     masking: { open: () => assert.fail('nothing to mask: no masking call') },
@@ -135,7 +135,7 @@ test('the canary: block and masked statements always watched; report on an unmas
   );
 });
 
-test('a streamed read: executed is recorded before the first row leaves, rows leave in batches, the outcome follows; a policy cap truncates, the streaming maximum fails', async () => {
+test('a streamed read: its statement, decision and execution are recorded before the first row leaves, rows leave in batches, the outcome follows; a policy cap truncates, the streaming maximum fails', async () => {
   const read: Analysis = { ...write, statements: [{ ...write.statements[0]!, kind: 'select', tablesWritten: [] }] };
   const batch = (n: number) => Array.from({ length: 4 }, (_, i) => [String(n * 4 + i)]);
   const run = async (rowLimit: number) => {
@@ -174,9 +174,8 @@ test('a streamed read: executed is recorded before the first row leaves, rows le
   const capped = await run(6);
   assert.deepEqual(capped.outcome, [6, true], 'the policy cap ends the stream, said to be truncated');
   assert.deepEqual(capped.log, [
-    'audit query.received,policy.decided',
     'execute maxRows=none',
-    'audit query.executed',
+    'audit query.received,policy.decided,query.executed',
     'columns id',
     'rows 4',
     'rows 2',
@@ -184,7 +183,63 @@ test('a streamed read: executed is recorded before the first row leaves, rows le
   ]);
   const over = await run(0);
   assert.equal(over.outcome, 'GATEWAY_RESULT_TOO_LARGE', 'past the streaming maximum (10, well above the buffered 2) the stream fails');
-  assert.deepEqual(over.log.slice(2), ['audit query.executed', 'columns id', 'rows 4', 'rows 4', 'audit query.failed']);
+  assert.deepEqual(over.log.slice(1), ['audit query.received,policy.decided,query.executed', 'columns id', 'rows 4', 'rows 4', 'audit query.failed']);
+});
+
+/** A service whose statements are plain reads, and whose upstream fails when `fail` says so. */
+function reader(audit: AuditPort, log: string[], fail?: Error) {
+  const read: Analysis = { ...write, statements: [{ ...write.statements[0]!, kind: 'select', tablesWritten: [] }] };
+  const upstream: UpstreamPort = {
+    catalog: async () => new Catalog('d', []),
+    execute: async (_c, _r, _sql, _p, sink, opts) => {
+      log.push(`execute transaction=${opts.transaction}`);
+      if (fail) throw fail;
+      await sink.columns([{ name: 'id', type: 'int8' }]);
+      await sink.rows([['1'], ['2']]);
+      return { command: 'SELECT', rowCount: 2, upstreamMs: 1, finish: async () => {} };
+    },
+  };
+  return service(audit, log, { analysis: read, upstream });
+}
+
+test('a read that runs without waiting is one record (query.served), durable before its rows are returned', async () => {
+  const log: string[] = [];
+  const recorded: DomainEvent[] = [];
+  const audit: AuditPort = {
+    record: async (_ctx, events) => {
+      log.push(`audit ${events.map((e) => e.type).join(',')}`);
+      recorded.push(...events);
+    },
+  };
+  const result = await reader(audit, log).run({ ...request, sql: 'SELECT id FROM claims', queryTag: 'nightly' });
+  assert.equal(result.rowCount, 2);
+  assert.deepEqual(log, ['execute transaction=false', 'audit query.served']);
+  const served = recorded[0] as Extract<DomainEvent, { type: 'query.served' }>;
+  assert.equal(served.received.statement, 'SELECT id FROM claims');
+  assert.equal(served.received.queryTag, 'nightly');
+  assert.equal(served.decision.decisionId, 'd1');
+  assert.deepEqual(served.executed.columns, ['id']);
+  assert.deepEqual([served.completed.rows, served.leaks], [2, []]);
+});
+
+test('a read that fails upstream records its statement, decision and failure together', async () => {
+  const log: string[] = [];
+  const audit: AuditPort = { record: async (_ctx, events) => void log.push(`audit ${events.map((e) => e.type).join(',')}`) };
+  await assert.rejects(reader(audit, log, new Error('connection reset')).run({ ...request, sql: 'SELECT id FROM claims' }), {
+    code: 'GATEWAY_UPSTREAM_ERROR',
+  });
+  assert.deepEqual(log, ['execute transaction=false', 'audit query.received,policy.decided,query.failed']);
+});
+
+test('a read whose record cannot be written returns no row: the client is told the audit path is down', async () => {
+  const log: string[] = [];
+  const audit: AuditPort = {
+    record: async () => {
+      throw new Error('kafka down');
+    },
+  };
+  await assert.rejects(reader(audit, log).run({ ...request, sql: 'SELECT id FROM claims' }), { code: 'GATEWAY_AUDIT_UNAVAILABLE' });
+  assert.deepEqual(log, ['execute transaction=false']);
 });
 
 test('a NUL or a lone surrogate in the statement or a parameter is refused before anything is recorded', async () => {

@@ -85,6 +85,11 @@ export interface Prepared {
   signal?: AbortSignal;
   /** The client's session settings the upstream applies. */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * A plain read allowed now, whose statement and decision are not yet recorded: they go into its
+   * one record (query.served) with its outcome, or ahead of its first streamed row, or with its failure.
+   */
+  unrecorded?: Extract<DomainEvent, { type: 'query.received' }>;
 }
 
 /** What execution needs of a prepared statement (a resumed one has no analysis at hand). */
@@ -153,7 +158,7 @@ export class QueryService {
    * the held-query port and the caller gets `held` (its door decides how to wait or answer).
    */
   async submit(req: QueryRequest, release?: RowRelease): Promise<QueryOutcome> {
-    const prepared = await this.prepare(req);
+    const prepared = await this.prepare(req, true);
     if (prepared.decision.action === 'require_approval') {
       if (!this.deps.held) throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', { message: 'approvals are not configured on this gateway' });
       if (req.session) await this.refuseHeldInTransaction(prepared);
@@ -215,9 +220,11 @@ export class QueryService {
 
   /**
    * Everything up to the decision: limits, rate, connection and role, analysis, policy, and the
-   * write-ahead record of the statement and its decision. A denial is thrown here, recorded.
+   * write-ahead record of the statement and its decision. A denial is thrown here, recorded. With
+   * `oneRecord`, a plain read that policy allows now is not recorded ahead: execute() records it
+   * once, with its outcome (query.served), before its rows leave.
    */
-  async prepare(req: QueryRequest): Promise<Prepared> {
+  async prepare(req: QueryRequest, oneRecord = false): Promise<Prepared> {
     const started = this.now();
     if (!req.sql.trim()) throw new AppError('GATEWAY_SQL_EMPTY');
     if (Buffer.byteLength(req.sql) > this.deps.limits.maxSqlBytes)
@@ -244,7 +251,12 @@ export class QueryService {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
     });
     const analysis = this.deps.analyse(req.sql, conn, catalog, req.analysisOptions);
-    const received: DomainEvent = { type: 'query.received', statement: req.sql, analysis, ...(req.queryTag ? { queryTag: req.queryTag } : {}) };
+    const received: Extract<DomainEvent, { type: 'query.received' }> = {
+      type: 'query.received',
+      statement: req.sql,
+      analysis,
+      ...(req.queryTag ? { queryTag: req.queryTag } : {}),
+    };
 
     let decision: Decision;
     try {
@@ -261,8 +273,14 @@ export class QueryService {
       await this.recordOrFail(ctx, [received, failed(e, 'policy')]);
       throw e;
     }
-    // Write-ahead: the statement and the decision are durable before anything runs upstream.
-    await this.recordOrFail(ctx, [received, { type: 'policy.decided', decision }]);
+    // Anything but a plain read runs in an upstream transaction that commits only once the
+    // outcome is durable in the audit log, so a write never happens without its record and a
+    // client retrying after an audit failure cannot apply it twice.
+    const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
+    // Write-ahead: the statement and the decision are durable before anything runs upstream, but
+    // for a plain read allowed now (it changes nothing): its one record is durable before its rows leave.
+    const deferred = oneRecord && decision.action === 'allow' && !transaction;
+    if (!deferred) await this.recordOrFail(ctx, [received, { type: 'policy.decided', decision }]);
     // A statement the database would reject (a syntax error, an unknown relation) and that policy
     // denies only for not being understood is answered as the database would answer it.
     if (decision.action === 'deny' && !analysis.understood && decision.ruleIds.length === 1 && decision.ruleIds[0] === UNKNOWN_STATEMENT_RULE) {
@@ -284,10 +302,6 @@ export class QueryService {
         },
       });
     }
-    // Anything but a plain read runs in an upstream transaction that commits only once the
-    // outcome is durable in the audit log, so a write never happens without its record and a
-    // client retrying after an audit failure cannot apply it twice.
-    const transaction = analysis.statements.some((s) => s.kind !== 'select' || s.tablesWritten.length > 0);
     return {
       ctx,
       sql: req.upstreamSql ?? req.sql,
@@ -299,7 +313,16 @@ export class QueryService {
       session: req.session,
       signal: req.signal,
       ...(req.settings ? { settings: req.settings } : {}),
+      ...(deferred ? { unrecorded: received } : {}),
     };
+  }
+
+  /** What of a prepared statement is not recorded yet (its statement and decision), once: the caller records it. */
+  private static unrecorded(p: Runnable): DomainEvent[] {
+    const r = p.unrecorded;
+    if (!r) return [];
+    p.unrecorded = undefined;
+    return [r, { type: 'policy.decided', decision: p.decision }];
   }
 
   /**
@@ -402,10 +425,16 @@ export class QueryService {
       }
       stage = 'audit';
       const affectedRows = exec.command === 'SELECT' ? undefined : exec.rowCount;
-      await this.recordOrFail(ctx, [
-        { type: 'query.executed', upstreamMs: exec.upstreamMs, columns: columns.map((c) => c.name) },
-        ...outcomeEvents(report, affectedRows ?? rows.length, bytesOf(rows), this.now() - started),
-      ]);
+      const executed = { upstreamMs: exec.upstreamMs, columns: columns.map((c) => c.name) };
+      const completed = { rows: affectedRows ?? rows.length, bytes: bytesOf(rows), durationMs: this.now() - started };
+      const received = p.unrecorded;
+      p.unrecorded = undefined;
+      await this.recordOrFail(
+        ctx,
+        received
+          ? [{ type: 'query.served', received, decision, executed, masking: { columns: report.columns }, leaks: report.leaks, completed }]
+          : [{ type: 'query.executed', ...executed }, ...outcomeEvents(report, completed.rows, completed.bytes, completed.durationMs)],
+      );
       stage = 'commit';
       await exec.finish(true);
       return {
@@ -423,7 +452,7 @@ export class QueryService {
       // Nothing was committed unless the commit itself was the last thing to fail.
       if (stage !== 'commit') await exec?.finish(false).catch(() => undefined);
       const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
-      if (stage !== 'audit') await this.recordOrFail(ctx, [failed(e, stage)]);
+      if (stage !== 'audit') await this.recordOrFail(ctx, [...QueryService.unrecorded(p), failed(e, stage)]);
       throw e;
     }
   }
@@ -455,7 +484,10 @@ export class QueryService {
       if (opened) return;
       opened = true;
       stage = 'audit';
-      await this.recordOrFail(ctx, [{ type: 'query.executed', upstreamMs: this.now() - firstRowAt, columns: columns.map((c) => c.name) }]);
+      await this.recordOrFail(ctx, [
+        ...QueryService.unrecorded(p),
+        { type: 'query.executed', upstreamMs: this.now() - firstRowAt, columns: columns.map((c) => c.name) },
+      ]);
       stage = 'release';
       await release.columns(clientColumns(columns, decision));
     };
@@ -506,7 +538,7 @@ export class QueryService {
     } catch (err) {
       session?.abort();
       const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
-      if (stage !== 'audit') await this.recordOrFail(ctx, [failed(e, stage)]);
+      if (stage !== 'audit') await this.recordOrFail(ctx, [...QueryService.unrecorded(p), failed(e, stage)]);
       throw e;
     }
   }

@@ -100,7 +100,7 @@ export class SiemRelay {
       groupId: opts.groupId,
       fromBeginning: true,
       handleBatch: async (messages) => {
-        const records = messages.flatMap((m) => (m.event ? [this.record(m.event)] : []));
+        const records = messages.flatMap((m) => (m.event ? this.records(m.event) : []));
         // A consumed batch can near the broker's message size, and its OCSF records are larger than
         // the events: published in slices (queued in order, so the order holds).
         await Promise.all(slices(records, SLICE_BYTES).map((slice) => this.publisher.publishRecords(slice)));
@@ -109,37 +109,56 @@ export class SiemRelay {
     });
   }
 
-  /** The SIEM topic's message for an event: its OCSF record, literals redacted. */
-  record(e: AuditEvent): OutboxRecord {
+  /**
+   * The SIEM topic's messages for an event: its OCSF record, literals redacted. A query.served
+   * record's suspected leaks are each also a Data Security Finding, as phi.leak_suspected events are.
+   */
+  records(e: AuditEvent): OutboxRecord[] {
     if (e.detail?.$case === 'queryReceived') {
       if (this.activities.size >= REMEMBERED_REQUESTS) this.activities.delete(this.activities.keys().next().value as string);
       this.activities.set(e.requestId, statementActivity(e.detail.value.analysis));
     }
-    return siemMessage(this.transform(e), { productVersion: this.productVersion, statement: this.activities.get(e.requestId) });
+    const ctx = { productVersion: this.productVersion, statement: this.activities.get(e.requestId) };
+    const out = [siemMessage(this.transform(e), ctx)];
+    if (e.detail?.$case === 'queryServed')
+      for (const [i, leak] of e.detail.value.leaks.entries())
+        out.push(siemMessage({ ...e, id: `${e.id}.leak${i + 1}`, type: 'phi.leak_suspected', detail: { $case: 'phiLeakSuspected', value: leak } }, ctx));
+    return out;
   }
 
   /** The event with literals in its statement text redacted (when redaction is on). */
   transform(e: AuditEvent): AuditEvent {
     const redact = this.opts.redact;
-    if (!redact || e.detail?.$case !== 'queryReceived') return e;
-    const q = e.detail.value;
-    const dialect = q.dialect || q.analysis?.dialect || '';
-    return {
-      ...e,
-      detail: {
-        $case: 'queryReceived',
-        value: {
-          ...q,
-          statement: q.statement ? redact(q.statement, dialect) : q.statement,
-          // The analyser's error message may quote the statement.
-          analysis: q.analysis ? { ...q.analysis, error: q.analysis.error ? 'redacted' : '' } : q.analysis,
-        },
-      },
+    if (!redact) return e;
+    const redacted = (q: eventsV1.QueryReceived): eventsV1.QueryReceived => {
+      const dialect = q.dialect || q.analysis?.dialect || '';
+      return {
+        ...q,
+        statement: q.statement ? redact(q.statement, dialect) : q.statement,
+        // The analyser's error message may quote the statement.
+        analysis: q.analysis ? { ...q.analysis, error: q.analysis.error ? 'redacted' : '' } : q.analysis,
+      };
     };
+    if (e.detail?.$case === 'queryReceived') return { ...e, detail: { $case: 'queryReceived', value: redacted(e.detail.value) } };
+    const served = e.detail?.$case === 'queryServed' ? e.detail.value : undefined;
+    if (served?.received) return { ...e, detail: { $case: 'queryServed', value: { ...served, received: redacted(served.received) } } };
+    return e;
   }
 
   get isRunning(): boolean {
     return this.consumer.isRunning;
+  }
+
+  /**
+   * Both of the relay's links: its consumer's and its producer's (which has no outbox: a refused
+   * send fails the batch, which is consumed again). Down with the reason of the one that is down.
+   */
+  get link(): { up: boolean; reason?: string } {
+    const consumer = this.consumer.link;
+    if (!consumer.up) return consumer;
+    const producer = this.publisher.status().link;
+    // Up until the producer's first failure: it connects at start, and only sends when there is something to relay.
+    return producer.up || producer.reason === 'not connected yet' ? { up: true } : producer;
   }
 
   async start(): Promise<void> {

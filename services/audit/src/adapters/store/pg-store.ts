@@ -507,7 +507,7 @@ export class PgAuditStore {
   /**
    * One page of events matching `f`, after seq `after`, in stored order. Identity, connection,
    * type and time filter events; table, PHI columns and decision filter whole requests (every event
-   * of a request whose query.received names the table, or whose policy.decided has the decision).
+   * of a request whose statement (query.received or query.served) names the table, or whose decision has it).
    */
   async search(f: SearchFilter, after: number, limit: number): Promise<{ seq: number; payload: string }[]> {
     const where: string[] = ['s.seq > $1'];
@@ -523,9 +523,17 @@ export class PgAuditStore {
     if (f.to) add((n) => `s.event_time < ${n}`, f.to.toISOString());
     if (f.sessionId) add((n) => `s.session_id = ${n}`, f.sessionId);
     if (f.table)
-      add((n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type = 'query.received' AND tables && ${n}::text[])`, [f.table.toLowerCase()]);
-    if (f.columns) add((n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type = 'query.received' AND columns && ${n}::text[])`, f.columns);
-    if (f.decision) add((n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type = 'policy.decided' AND decision = ${n})`, f.decision);
+      add(
+        (n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type IN ('query.received', 'query.served') AND tables && ${n}::text[])`,
+        [f.table.toLowerCase()],
+      );
+    if (f.columns)
+      add(
+        (n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type IN ('query.received', 'query.served') AND columns && ${n}::text[])`,
+        f.columns,
+      );
+    if (f.decision)
+      add((n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type IN ('policy.decided', 'query.served') AND decision = ${n})`, f.decision);
     args.push(limit);
     const r = await this.pool.query<{ seq: string; payload: string }>(
       `SELECT s.seq, e.payload::text AS payload FROM audit_search s JOIN audit_events e ON e.seq = s.seq

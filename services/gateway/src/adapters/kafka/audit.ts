@@ -19,38 +19,53 @@ function planToProto(plan: Decision['maskingPlan']): maskingV1.MaskingPlan {
   };
 }
 
+const received = (e: Omit<Extract<DomainEvent, { type: 'query.received' }>, 'type'>): eventsV1.QueryReceived => ({
+  statement: e.statement,
+  fingerprint: e.analysis.fingerprint,
+  dialect: e.analysis.dialect,
+  analysis: e.analysis,
+  queryTag: e.queryTag ?? '',
+});
+
+const decided = (d: Decision): eventsV1.PolicyDecided => ({
+  decisionId: d.decisionId,
+  action: ACTION_TO_PROTO[d.action],
+  ruleIds: d.ruleIds,
+  reasons: d.reasons,
+  policyRevision: d.policyRevision,
+  maskingPlan: planToProto(d.maskingPlan),
+  rowLimit: d.rowLimit,
+});
+
+const masked = (e: Omit<Extract<DomainEvent, { type: 'masking.applied' }>, 'type'>): eventsV1.MaskingApplied => ({
+  columns: e.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })),
+});
+
 function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
   switch (e.type) {
     case 'query.received':
-      return buildEvent(e.type, ctx, {
-        statement: e.statement,
-        fingerprint: e.analysis.fingerprint,
-        dialect: e.analysis.dialect,
-        analysis: e.analysis,
-        queryTag: e.queryTag ?? '',
-      });
-    case 'policy.decided': {
-      const d = e.decision;
-      return buildEvent(e.type, ctx, {
-        decisionId: d.decisionId,
-        action: ACTION_TO_PROTO[d.action],
-        ruleIds: d.ruleIds,
-        reasons: d.reasons,
-        policyRevision: d.policyRevision,
-        maskingPlan: planToProto(d.maskingPlan),
-        rowLimit: d.rowLimit,
-      });
-    }
+      return buildEvent(e.type, ctx, received(e));
+    case 'policy.decided':
+      return buildEvent(e.type, ctx, decided(e.decision));
     case 'query.executed':
       return buildEvent(e.type, ctx, { upstreamMs: e.upstreamMs, columns: e.columns });
     case 'query.failed':
       return buildEvent(e.type, ctx, { code: e.code, message: e.message, stage: e.stage });
     case 'masking.applied':
-      return buildEvent(e.type, ctx, { columns: e.columns.map((c) => ({ ...c, strategy: STRATEGY_TO_PROTO[c.strategy] })) });
+      return buildEvent(e.type, ctx, masked(e));
     case 'phi.leak_suspected':
       return buildEvent(e.type, ctx, { column: e.column, detector: e.detector, count: e.count });
     case 'query.completed':
       return buildEvent(e.type, ctx, { rows: e.rows, bytes: e.bytes, durationMs: e.durationMs });
+    case 'query.served':
+      return buildEvent(e.type, ctx, {
+        received: received(e.received),
+        decision: decided(e.decision),
+        executed: { upstreamMs: e.executed.upstreamMs, columns: e.executed.columns },
+        masking: masked(e.masking),
+        leaks: e.leaks.map((l) => ({ column: l.column, detector: l.detector, count: l.count })),
+        completed: { rows: e.completed.rows, bytes: e.completed.bytes, durationMs: e.completed.durationMs },
+      });
     case 'approval.requested':
       return buildEvent(e.type, ctx, {
         approvalId: e.approvalId,

@@ -68,6 +68,7 @@ export interface AuditEvent {
     | { $case: "phiLeakSuspected"; value: PhiLeakSuspected }
     | { $case: "eventQuarantined"; value: EventQuarantined }
     | { $case: "checkpointSigned"; value: CheckpointSigned }
+    | { $case: "queryServed"; value: QueryServed }
     | undefined;
 }
 
@@ -183,6 +184,25 @@ export interface PhiLeakSuspected {
   column: string;
   detector: string;
   count: number;
+}
+
+/**
+ * QueryServed (type query.served, schema version 2) is the one record of a read that ran without
+ * waiting: its statement, decision, execution, masking, PHI the canary suspected and completion,
+ * which earlier versions recorded as query.received, policy.decided, query.executed,
+ * masking.applied, phi.leak_suspected and query.completed. It is durable before the rows leave.
+ * Writes, held statements, denials, failures and streamed results keep the separate events.
+ */
+export interface QueryServed {
+  received?: QueryReceived | undefined;
+  decision?: PolicyDecided | undefined;
+  executed?:
+    | QueryExecuted
+    | undefined;
+  /** Absent when nothing was masked. */
+  masking?: MaskingApplied | undefined;
+  leaks: PhiLeakSuspected[];
+  completed?: QueryCompleted | undefined;
 }
 
 /**
@@ -332,6 +352,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         break;
       case "checkpointSigned":
         CheckpointSigned.encode(message.detail.value, writer.uint32(274).fork()).join();
+        break;
+      case "queryServed":
+        QueryServed.encode(message.detail.value, writer.uint32(282).fork()).join();
         break;
     }
     return writer;
@@ -590,6 +613,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.detail = { $case: "checkpointSigned", value: CheckpointSigned.decode(reader, reader.uint32()) };
             continue;
           }
+          case 35: {
+            if (tag !== 282) {
+              break;
+            }
+
+            message.detail = { $case: "queryServed", value: QueryServed.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -695,6 +726,10 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         ? { $case: "checkpointSigned", value: CheckpointSigned.fromJSON(object.checkpointSigned) }
         : isSet(object.checkpoint_signed)
         ? { $case: "checkpointSigned", value: CheckpointSigned.fromJSON(object.checkpoint_signed) }
+        : isSet(object.queryServed)
+        ? { $case: "queryServed", value: QueryServed.fromJSON(object.queryServed) }
+        : isSet(object.query_served)
+        ? { $case: "queryServed", value: QueryServed.fromJSON(object.query_served) }
         : undefined,
     };
   },
@@ -776,6 +811,8 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       obj.eventQuarantined = EventQuarantined.toJSON(message.detail.value);
     } else if (message.detail?.$case === "checkpointSigned") {
       obj.checkpointSigned = CheckpointSigned.toJSON(message.detail.value);
+    } else if (message.detail?.$case === "queryServed") {
+      obj.queryServed = QueryServed.toJSON(message.detail.value);
     }
     return obj;
   },
@@ -894,6 +931,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       case "checkpointSigned": {
         if (object.detail?.value !== undefined && object.detail?.value !== null) {
           message.detail = { $case: "checkpointSigned", value: CheckpointSigned.fromPartial(object.detail.value) };
+        }
+        break;
+      }
+      case "queryServed": {
+        if (object.detail?.value !== undefined && object.detail?.value !== null) {
+          message.detail = { $case: "queryServed", value: QueryServed.fromPartial(object.detail.value) };
         }
         break;
       }
@@ -2581,6 +2624,172 @@ export const PhiLeakSuspected: MessageFns<PhiLeakSuspected> = {
     message.column = object.column ?? "";
     message.detector = object.detector ?? "";
     message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseQueryServed(): QueryServed {
+  return {
+    received: undefined,
+    decision: undefined,
+    executed: undefined,
+    masking: undefined,
+    leaks: [],
+    completed: undefined,
+  };
+}
+
+export const QueryServed: MessageFns<QueryServed> = {
+  encode(message: QueryServed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.received !== undefined) {
+      QueryReceived.encode(message.received, writer.uint32(10).fork()).join();
+    }
+    if (message.decision !== undefined) {
+      PolicyDecided.encode(message.decision, writer.uint32(18).fork()).join();
+    }
+    if (message.executed !== undefined) {
+      QueryExecuted.encode(message.executed, writer.uint32(26).fork()).join();
+    }
+    if (message.masking !== undefined) {
+      MaskingApplied.encode(message.masking, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.leaks) {
+      PhiLeakSuspected.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.completed !== undefined) {
+      QueryCompleted.encode(message.completed, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryServed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryServed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.received = QueryReceived.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.decision = PolicyDecided.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.executed = QueryExecuted.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.masking = MaskingApplied.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.leaks.push(PhiLeakSuspected.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.completed = QueryCompleted.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryServed {
+    return {
+      received: isSet(object.received) ? QueryReceived.fromJSON(object.received) : undefined,
+      decision: isSet(object.decision) ? PolicyDecided.fromJSON(object.decision) : undefined,
+      executed: isSet(object.executed) ? QueryExecuted.fromJSON(object.executed) : undefined,
+      masking: isSet(object.masking) ? MaskingApplied.fromJSON(object.masking) : undefined,
+      leaks: globalThis.Array.isArray(object?.leaks) ? object.leaks.map((e: any) => PhiLeakSuspected.fromJSON(e)) : [],
+      completed: isSet(object.completed) ? QueryCompleted.fromJSON(object.completed) : undefined,
+    };
+  },
+
+  toJSON(message: QueryServed): unknown {
+    const obj: any = {};
+    if (message.received !== undefined) {
+      obj.received = QueryReceived.toJSON(message.received);
+    }
+    if (message.decision !== undefined) {
+      obj.decision = PolicyDecided.toJSON(message.decision);
+    }
+    if (message.executed !== undefined) {
+      obj.executed = QueryExecuted.toJSON(message.executed);
+    }
+    if (message.masking !== undefined) {
+      obj.masking = MaskingApplied.toJSON(message.masking);
+    }
+    if (message.leaks?.length) {
+      obj.leaks = message.leaks.map((e) => PhiLeakSuspected.toJSON(e));
+    }
+    if (message.completed !== undefined) {
+      obj.completed = QueryCompleted.toJSON(message.completed);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueryServed>): QueryServed {
+    return QueryServed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueryServed>): QueryServed {
+    const message = createBaseQueryServed();
+    message.received = (object.received !== undefined && object.received !== null)
+      ? QueryReceived.fromPartial(object.received)
+      : undefined;
+    message.decision = (object.decision !== undefined && object.decision !== null)
+      ? PolicyDecided.fromPartial(object.decision)
+      : undefined;
+    message.executed = (object.executed !== undefined && object.executed !== null)
+      ? QueryExecuted.fromPartial(object.executed)
+      : undefined;
+    message.masking = (object.masking !== undefined && object.masking !== null)
+      ? MaskingApplied.fromPartial(object.masking)
+      : undefined;
+    message.leaks = object.leaks?.map((e) => PhiLeakSuspected.fromPartial(e)) || [];
+    message.completed = (object.completed !== undefined && object.completed !== null)
+      ? QueryCompleted.fromPartial(object.completed)
+      : undefined;
     return message;
   },
 };
