@@ -7,7 +7,8 @@
 //
 // Promises:
 //   same CA          new leaves from the same CA: no client sees an error, rows stay masked, and new
-//                    connections to policy, masking and approval present the new certificates
+//                    connections to policy, masking and approval present the new certificates, as do
+//                    the gateway's new connections to policy (seen by a TLS tap on that link)
 //   another CA       a leaf from a CA the services do not trust is refused: the gateway's own (its next
 //                    connection to approval is refused, so held statements get the documented
 //                    GATEWAY_APPROVAL_UNAVAILABLE), and masking's and policy's (a client trusting the
@@ -22,7 +23,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deliverClick, signedClick } from '@phigate/slack-sink/click';
 import { demoToken, eventually, freePort, need, spawnApp } from '@phigate/testkit';
-import { copyOfDevCa, issueLeaf, otherCa, presentedSerial } from './leaf-certs.js';
+import { copyOfDevCa, issueLeaf, otherCa, presentedSerial, tlsTap } from './leaf-certs.js';
 import { auditOf, CLIENT_TIMEOUT_MS, Load, type Outcome, tally } from './load.js';
 
 const REFRESH_MS = 1000;
@@ -69,12 +70,16 @@ test('internal certificates rotated under load: same CA without a client error, 
     APPROVAL_INTERNAL_PORT: String(approvalInternal),
   });
   t.after(() => approval.kill('SIGTERM'));
+  // The gateway reaches policy through a tap that notes the certificate the gateway presents on each
+  // new connection (masking and approval it reaches directly).
+  const tap = await tlsTap(ports.policy, ca.pem, probeCert);
+  t.after(() => tap.close());
   const gateway = await spawnApp('gateway', 'services/gateway/dist/src/main.js', gatewayPort, {
     ...tls('gateway'),
     GATEWAY_HTTP_PORT: String(gatewayPort),
     GATEWAY_PG_PORT: '0',
     GATEWAY_REPLICA_ID: `chaos-cert-rotation-${gatewayPort}`,
-    POLICY_GRPC_ADDR: `127.0.0.1:${ports.policy}`,
+    POLICY_GRPC_ADDR: `127.0.0.1:${tap.port}`,
     MASKING_GRPC_ADDR: `127.0.0.1:${ports.masking}`,
     GATEWAY_APPROVAL_URL: `https://127.0.0.1:${approvalInternal}`,
     // Every statement asks the policy replica: that link carries the whole load.
@@ -92,6 +97,7 @@ test('internal certificates rotated under load: same CA without a client error, 
     { policy: { serial: serials.policy }, masking: { serial: serials.masking }, approval: { serial: serials.approval } },
     'each server presents the certificate it started with',
   );
+  assert.deepEqual([...new Set(tap.clientSerials)], [serials.gateway], 'the gateway presents the certificate it started with');
 
   // Load: masked reads and writes (the Load checks every read is masked), and statements held for
   // approval, which cross the gateway → approval link.
@@ -155,6 +161,18 @@ test('internal certificates rotated under load: same CA without a client error, 
     [],
     'every held statement during the same-CA rotation reached approval',
   );
+
+  // New connections from the gateway present its renewed certificate: the tap closes the policy
+  // link's connections (the statements on them fail, documented), and the gateway dials again.
+  const dropped = tap.clientSerials.length;
+  tap.dropAll();
+  await eventually(
+    "the gateway's next connection to policy to present its renewed certificate",
+    async () => (tap.clientSerials.length > dropped ? tap.clientSerials.slice(dropped) : undefined),
+    30_000,
+    100,
+  );
+  assert.deepEqual([...new Set(tap.clientSerials.slice(dropped))], [renewed.gateway], "the gateway's new connections present its renewed certificate");
 
   // 2. The gateway's own certificate from another CA: approval refuses its next connection.
   const foreign = otherCa();

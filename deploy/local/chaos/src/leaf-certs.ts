@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
+import { connect, createServer } from 'node:tls';
 
 const ossl = (...args: string[]) => {
   try {
@@ -103,4 +103,50 @@ export function presentedSerial(port: number, caFile: string, client: { cert: st
     });
     socket.once('error', (err: Error & { code?: string }) => resolve({ refused: err.code ?? err.message }));
   });
+}
+
+/**
+ * A TLS tap in front of 127.0.0.1:`target`: terminates each client's TLS (requiring a client
+ * certificate of `caFile`, presenting `identity`), notes the serial of the certificate the client
+ * presented, and relays the bytes over its own TLS connection to the target (ALPN h2, so gRPC passes).
+ * `dropAll()` closes every relayed connection, so the client's next call opens a new one.
+ */
+export async function tlsTap(
+  target: number,
+  caFile: string,
+  identity: { cert: string; key: string },
+): Promise<{ port: number; clientSerials: string[]; dropAll(): void; close(): Promise<void> }> {
+  const material = { ca: readFileSync(caFile), cert: readFileSync(identity.cert), key: readFileSync(identity.key) };
+  const clientSerials: string[] = [];
+  const open = new Set<{ destroy(): void }>();
+  const server = createServer({ ...material, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] }, (client) => {
+    clientSerials.push(normalSerial(client.getPeerCertificate().serialNumber ?? ''));
+    const upstream = connect({ ...material, host: '127.0.0.1', port: target, servername: 'localhost', ALPNProtocols: ['h2'] });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.once('error', end);
+      s.once('close', end);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    clientSerials,
+    dropAll: () => {
+      for (const s of [...open]) s.destroy();
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of [...open]) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
