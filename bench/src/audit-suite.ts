@@ -8,8 +8,8 @@
 // chain-free first) so the table's growth falls on both; the figure is the median of the paired
 // ratios, with their spread.
 //
-// The service runs: N valid events (four per request, as the gateway emits them for an allowed
-// read) are produced to a 6-partition topic of each run; then 1, and in another run 2, audit
+// The service runs: N valid events (one query.served per read statement, as the gateway records a
+// read that ran without waiting; schema version 1 sent four) are produced to a 6-partition topic of each run; then 1, and in another run 2, audit
 // service processes of their own (one consumer group, the shared store) drain them, several times
 // each. The rate counts from the first stored batch to the last (ingested_at, stamped per batch),
 // so start-up and group join are not in it. Also here: the sampler of the stack's audit consumer
@@ -22,7 +22,7 @@ import { type AuditEvent, buildEvent, type ConsumedMessage, createKafka, type Ev
 import { createLogger } from '@phigate/telemetry';
 import { eventually, kafkaConnection, kafkaEnv, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
-import { track } from './processes.js';
+import { cpuUs, machineCpuUs, postgresCpuUs, stackPids, track } from './processes.js';
 import { ratio } from './stats.js';
 
 const log = createLogger({ service: 'bench', level: 'silent' });
@@ -67,6 +67,16 @@ export interface IngestRuns {
   /** Highest consumer lag the replicas reported while draining (phigate_audit_consumer_lag, summed over partitions). */
   maxLag: number;
   drainSec: Spread;
+  /** CPU per stored event (median of the runs, µs): the audit replicas together, PostgreSQL, Kafka. */
+  cpuPerEventUs: { audit: number; postgres: number; kafka: number };
+  /** Share of the machine's cores busy while the replicas drained (median; 1 = every core). */
+  machineBusy: number;
+  /**
+   * The per-core figures (from the medians): events/s one core of audit service stores, and one
+   * core of the whole ingest path (audit, PostgreSQL and Kafka together). Where the machine is busy,
+   * these, not the events/s, say what more cores would bring.
+   */
+  perCore: { audit: number; ingestPath: number };
 }
 
 export interface AuditBench {
@@ -105,18 +115,23 @@ function requestEvents(subject: string): AuditEvent[] {
   };
   const analysis = { dialect: 'postgresql', fingerprint, understood: true, statements: [statement] };
   const plan = { columns: [], unknownSourceStrategy: 'STRATEGY_REDACT', canary: 'CANARY_MODE_OFF' };
+  // A read that ran without waiting: one record (schema version 2).
   return [
-    buildEvent('query.received', ctx, { statement: SQL, fingerprint, dialect: 'postgresql', analysis } as never),
-    buildEvent('policy.decided', ctx, {
-      decisionId: randomUUID(),
-      action: 'ACTION_ALLOW',
-      ruleIds: ['etl-read-clinical'],
-      reasons: ['ETL reads clinical tables'],
-      policyRevision: '0123456789abcdef',
-      maskingPlan: plan,
+    buildEvent('query.served', ctx, {
+      received: { statement: SQL, fingerprint, dialect: 'postgresql', analysis },
+      decision: {
+        decisionId: randomUUID(),
+        action: 'ACTION_ALLOW',
+        ruleIds: ['etl-read-clinical'],
+        reasons: ['ETL reads clinical tables'],
+        policyRevision: '0123456789abcdef',
+        maskingPlan: plan,
+      },
+      executed: { upstreamMs: 1, columns: COLUMNS },
+      masking: { columns: [] },
+      leaks: [],
+      completed: { rows: 1, bytes: 40, durationMs: 1 },
     } as never),
-    buildEvent('query.executed', ctx, { upstreamMs: 1, columns: COLUMNS } as never),
-    buildEvent('query.completed', ctx, { rows: 1, bytes: 40, durationMs: 1 } as never),
   ];
 }
 
@@ -233,7 +248,25 @@ export function auditLagSampler(intervalMs = 500): { stop: () => { samples: numb
 }
 
 /** Produces `events` to a fresh 6-partition topic, then drains it with `replicas` audit processes in one group. */
-async function ingestRun(replicas: number, events: AuditEvent[]): Promise<{ ingestPerSec: number; maxLag: number; drainSec: number }> {
+/** One drain: its rate, lag and time, and what it cost in CPU between the first stored batch and the last. */
+interface IngestSample {
+  ingestPerSec: number;
+  maxLag: number;
+  drainSec: number;
+  cpuPerEventUs: { audit: number; postgres: number; kafka: number };
+  machineBusy: number;
+}
+
+/** CPU readings of the processes ingest runs on, and how many events were stored then. */
+interface CpuReading {
+  stored: number;
+  audit: number;
+  postgres: number;
+  kafka: number;
+  machine: { busy: number; total: number };
+}
+
+async function ingestRun(replicas: number, events: AuditEvent[]): Promise<IngestSample> {
   const kafka = kafkaConnection();
   const topic = uniqueName('bench-audit');
   const group = uniqueName('bench-audit-group');
@@ -293,6 +326,17 @@ async function ingestRun(replicas: number, events: AuditEvent[]): Promise<{ inge
     });
     const started = Date.now();
     let maxLag = 0;
+    const kafkaPid = stackPids().kafka;
+    const reading = (stored: number): CpuReading => ({
+      stored,
+      audit: children.reduce((sum, c) => sum + cpuUs(c.child.pid!), 0),
+      postgres: postgresCpuUs(),
+      kafka: kafkaPid ? cpuUs(kafkaPid) : 0,
+      machine: machineCpuUs(),
+    });
+    // From the first stored batch (start-up and group join are not ingest) to the last.
+    let first: CpuReading | undefined;
+    let last: CpuReading | undefined;
     try {
       await eventually(
         `the bench's ${replicas} audit replica(s) to store ${events.length} events`,
@@ -301,7 +345,11 @@ async function ingestRun(replicas: number, events: AuditEvent[]): Promise<{ inge
           // Each replica measures the whole group's lag; the highest reading is the group's.
           for (const c of children) maxLag = Math.max(maxLag, (await lagOf(`http://127.0.0.1:${c.port}/metrics`)) ?? 0);
           const { rows } = await store.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE kafka_topic = $1', [topic]);
-          return rows[0]!.n >= events.length ? true : undefined;
+          const n = rows[0]!.n;
+          if (n > 0 && !first) first = reading(n);
+          if (n < events.length) return undefined;
+          last = reading(n);
+          return true;
         },
         180_000,
         100,
@@ -321,7 +369,17 @@ async function ingestRun(replicas: number, events: AuditEvent[]): Promise<{ inge
     );
     const r = rows[0]!;
     const ingestPerSec = Math.round((r.n - r.first) / r.span);
-    return { ingestPerSec, maxLag, drainSec: Math.round(drainSec * 10) / 10 };
+    const a = first!;
+    const b = last!;
+    const stored = Math.max(1, b.stored - a.stored);
+    const perEvent = (x: number) => Math.round((x / stored) * 10) / 10;
+    return {
+      ingestPerSec,
+      maxLag,
+      drainSec: Math.round(drainSec * 10) / 10,
+      cpuPerEventUs: { audit: perEvent(b.audit - a.audit), postgres: perEvent(b.postgres - a.postgres), kafka: perEvent(b.kafka - a.kafka) },
+      machineBusy: Math.round(((b.machine.busy - a.machine.busy) / Math.max(1, b.machine.total - a.machine.total)) * 100) / 100,
+    };
   } finally {
     await closeStore();
     await removeTopic();
@@ -329,7 +387,7 @@ async function ingestRun(replicas: number, events: AuditEvent[]): Promise<{ inge
 }
 
 export async function auditBench(
-  requests = Math.round(Number(process.env.BENCH_AUDIT_EVENTS ?? 24_000) / 4),
+  requests = Number(process.env.BENCH_AUDIT_EVENTS ?? 24_000),
   trials = Number(process.env.BENCH_AUDIT_TRIALS ?? 6),
   serviceRuns = Number(process.env.BENCH_AUDIT_RUNS ?? 3),
 ): Promise<AuditBench> {
@@ -338,19 +396,27 @@ export async function auditBench(
   const writer = await writerComparison(makeEvents, trials);
   const events = makeEvents();
   // The service runs alternate 1 and 2 replicas, so drift in the machine's load falls on both.
-  const samples = new Map<number, { ingestPerSec: number; maxLag: number; drainSec: number }[]>([
+  const samples = new Map<number, IngestSample[]>([
     [1, []],
     [2, []],
   ]);
   for (let i = 0; i < serviceRuns; i++) for (const replicas of i % 2 ? [2, 1] : [1, 2]) samples.get(replicas)!.push(await ingestRun(replicas, events));
   const runs = [...samples].map(([replicas, xs]): IngestRuns => {
     const ingestPerSec = spread(xs.map((x) => x.ingestPerSec));
+    const cpu = {
+      audit: spread(xs.map((x) => x.cpuPerEventUs.audit)).median,
+      postgres: spread(xs.map((x) => x.cpuPerEventUs.postgres)).median,
+      kafka: spread(xs.map((x) => x.cpuPerEventUs.kafka)).median,
+    };
     return {
       replicas,
       ingestPerSec,
       perWriterVsChainFree: ratio(ingestPerSec.median / replicas, writer.chainFree.median),
       maxLag: Math.max(...xs.map((x) => x.maxLag)),
       drainSec: spread(xs.map((x) => x.drainSec)),
+      cpuPerEventUs: cpu,
+      machineBusy: spread(xs.map((x) => x.machineBusy)).median,
+      perCore: { audit: Math.round(1e6 / Math.max(0.1, cpu.audit)), ingestPath: Math.round(1e6 / Math.max(0.1, cpu.audit + cpu.postgres + cpu.kafka)) },
     };
   });
   const one = runs[0]!;
@@ -369,7 +435,8 @@ export async function auditBench(
   );
   for (const r of runs)
     console.log(
-      `  service, ${r.replicas} replica(s), ${serviceRuns} runs: ${range(r.ingestPerSec)}/s   ${r.perWriterVsChainFree}× the chain-free writer per replica   max consumer lag ${r.maxLag}   drained in ${range(r.drainSec, 1)} s`,
+      `  service, ${r.replicas} replica(s), ${serviceRuns} runs: ${range(r.ingestPerSec)}/s   ${r.perWriterVsChainFree}× the chain-free writer per replica   max consumer lag ${r.maxLag}   drained in ${range(r.drainSec, 1)} s\n` +
+        `    CPU per event: audit ${r.cpuPerEventUs.audit} µs, PostgreSQL ${r.cpuPerEventUs.postgres} µs, Kafka ${r.cpuPerEventUs.kafka} µs; machine ${Math.round(r.machineBusy * 100)}% busy; per core: ${r.perCore.audit}/s of audit service, ${r.perCore.ingestPath}/s of the whole ingest path`,
     );
   return result;
 }

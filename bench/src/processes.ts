@@ -1,7 +1,7 @@
 // Every process the bench starts (gateway replicas, pgbouncer, an audit service) registers how to
 // stop it here, so run.ts stops all of them on success, on a failure and on SIGINT/SIGTERM.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, REPO_ROOT, type SpawnedApp, spawnApp } from '@phigate/testkit';
@@ -61,6 +61,38 @@ export function cpuUs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the command name: field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
   return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+}
+
+/**
+ * CPU time all of PostgreSQL has used so far, in µs: every postgres process (user + system) plus
+ * what its exited children used (cutime + cstime, which the postmaster collects as it reaps
+ * them). The difference of two readings is what PostgreSQL spent between them, backends that came
+ * and went included.
+ */
+export function postgresCpuUs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (name !== 'postgres' && !name.startsWith('postgres:')) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // gone meanwhile: its time is in its parent's cutime now
+    }
+  }
+  return (ticks / CLK_TCK) * 1e6;
+}
+
+/** The machine's busy and total CPU time so far (all cores), in µs, from /proc/stat. */
+export function machineCpuUs(): { busy: number; total: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  // idle and iowait are not busy
+  const busy = total - (cpu[3] ?? 0) - (cpu[4] ?? 0);
+  return { busy: (busy / CLK_TCK) * 1e6, total: (total / CLK_TCK) * 1e6 };
 }
 
 /**
