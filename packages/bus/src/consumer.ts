@@ -1,7 +1,7 @@
 import { AppError } from '@phigate/errors';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import { type AuditEvent, decodeEvent } from './events.js';
-import { createKafka, type KafkaOptions } from './kafka.js';
+import { createKafka, KafkaLink, type KafkaOptions, type KafkaSecrets, kafkaSecrets } from './kafka.js';
 import type { Topic } from './topics.js';
 
 /** One consumed message: the decoded event, or why it could not be decoded (never dropped). */
@@ -35,6 +35,10 @@ export interface ConsumerOptions extends KafkaOptions {
  * coordinator error and never rejoin (tulios/kafkajs#1630). A watchdog therefore replaces a
  * consumer that has not rejoined its group within `recoveryMs` of a crash; the replay this may
  * cause is harmless for idempotent handlers.
+ *
+ * When the link's TLS or SASL files change, the consumer is replaced the same way: the old one
+ * finishes its batch in flight (and commits it) before it leaves the group, then a fresh one joins
+ * with the new material and resumes from the committed offsets.
  */
 export class EventConsumer {
   private consumer: Consumer;
@@ -43,29 +47,40 @@ export class EventConsumer {
   private joinedAt = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private readonly recoveryMs: number;
+  private readonly secrets: KafkaSecrets;
+  private readonly kafkaLink = new KafkaLink();
+  private replacing: Promise<void> | undefined;
 
   constructor(private readonly opts: ConsumerOptions & { recoveryMs?: number }) {
     this.recoveryMs = opts.recoveryMs ?? 15_000;
+    this.secrets = opts.secrets ?? kafkaSecrets(opts.security);
+    this.secrets.onChange(() => {
+      if (this.stopped) return;
+      this.opts.log.info({ groupId: this.opts.groupId, generation: this.secrets.generation }, 'Kafka TLS or SASL files changed; rejoining with them');
+      void this.replace();
+    });
     this.consumer = this.create();
   }
 
   private create(): Consumer {
-    const consumer = createKafka(this.opts).consumer({
+    const consumer = createKafka({ ...this.opts, secrets: this.secrets }).consumer({
       groupId: this.opts.groupId,
       allowAutoTopicCreation: false,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
     });
-    consumer.on('consumer.crash', () => {
+    consumer.on('consumer.crash', (e) => {
       if (consumer !== this.consumer) return;
       this.running = false;
+      this.kafkaLink.down(e.payload.error);
       this.watch(consumer, Date.now());
     });
     consumer.on('consumer.group_join', () => {
       if (consumer !== this.consumer) return;
       this.running = true;
       this.joinedAt = Date.now();
+      this.kafkaLink.up();
     });
     return consumer;
   }
@@ -76,23 +91,44 @@ export class EventConsumer {
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
       if (this.stopped || consumer !== this.consumer || this.joinedAt > crashedAt) return;
-      this.opts.log.warn({ groupId: this.opts.groupId }, 'kafka consumer did not recover after a crash; replacing it');
-      const fresh = this.create();
-      this.consumer = fresh;
-      void (async () => {
-        await consumer.disconnect().catch(() => undefined);
-        try {
-          await this.run(fresh);
-        } catch (err) {
-          this.opts.log.warn(
-            { groupId: this.opts.groupId, err: { name: (err as Error)?.name, message: (err as Error)?.message } },
-            'kafka consumer restart failed; will retry',
-          );
-          if (fresh === this.consumer) this.watch(fresh, Date.now());
-        }
-      })();
+      this.opts.log.warn({ groupId: this.opts.groupId, reason: this.kafkaLink.status.reason }, 'kafka consumer did not recover after a crash; replacing it');
+      void this.replace();
     }, this.recoveryMs);
     this.watchdog.unref();
+  }
+
+  /**
+   * A fresh consumer in place of the current one: the old one first stops (kafkajs waits for the
+   * batch in flight, whose offsets it commits) and leaves the group, then the new one joins. One
+   * replacement at a time; a change during one is taken by a second after it.
+   */
+  private replace(): Promise<void> {
+    const next = (this.replacing ?? Promise.resolve()).then(async () => {
+      if (this.stopped) return;
+      const old = this.consumer;
+      const fresh = this.create();
+      this.consumer = fresh;
+      await old.disconnect().catch(() => undefined);
+      try {
+        await this.run(fresh);
+        if (this.stopped) await fresh.disconnect().catch(() => undefined);
+      } catch (err) {
+        const reason = this.kafkaLink.down(err);
+        if (fresh === this.consumer) this.running = false;
+        this.opts.log.warn({ groupId: this.opts.groupId, reason }, 'kafka consumer restart failed; will retry');
+        if (fresh === this.consumer) this.watch(fresh, Date.now());
+      }
+    });
+    const tracked: Promise<void> = next.finally(() => {
+      if (this.replacing === tracked) this.replacing = undefined;
+    });
+    this.replacing = tracked;
+    return next;
+  }
+
+  /** The link to Kafka: up once the group was joined, down with the last failure's reason (no secrets). */
+  get link(): { up: boolean; reason?: string } {
+    return this.kafkaLink.status;
   }
 
   /** True after the consumer joined its group and until it crashes or stops. */
@@ -101,7 +137,12 @@ export class EventConsumer {
   }
 
   async start(): Promise<void> {
-    await this.run(this.consumer);
+    try {
+      await this.run(this.consumer);
+    } catch (err) {
+      this.kafkaLink.down(err);
+      throw err;
+    }
   }
 
   private async run(consumer: Consumer): Promise<void> {
@@ -122,11 +163,36 @@ export class EventConsumer {
           resolveOffset(last.offset);
           // With autoCommit off, commitOffsetsIfNecessary() never commits: commit explicitly, and
           // only now that the handler has made the batch durable.
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+          await this.watchCommit(consumer, () =>
+            consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]),
+          );
         }
         await heartbeat();
       },
     });
+  }
+
+  /**
+   * kafkajs commits through the group coordinator it joined with, retrying without end: once the
+   * group moves to another broker (its broker was killed), every commit is refused with
+   * NOT_COORDINATOR and retried against the same broker forever (kafkajs refreshes the metadata,
+   * never the coordinator), and the consumer neither crashes nor moves on. A commit still pending
+   * after `recoveryMs` hands the consumer to the watchdog, which replaces it, as after a crash,
+   * unless it rejoined meanwhile; the fresh one finds the new coordinator and the batch replays.
+   */
+  private async watchCommit(consumer: Consumer, commit: () => Promise<void>): Promise<void> {
+    const since = Date.now();
+    const stuck = setTimeout(() => {
+      if (consumer !== this.consumer) return;
+      this.opts.log.warn({ groupId: this.opts.groupId }, 'kafka offset commit pending too long (the group coordinator moved?)');
+      this.watch(consumer, since);
+    }, this.recoveryMs);
+    stuck.unref();
+    try {
+      await commit();
+    } finally {
+      clearTimeout(stuck);
+    }
   }
 
   async stop(): Promise<void> {
@@ -134,6 +200,7 @@ export class EventConsumer {
     this.running = false;
     clearTimeout(this.watchdog);
     this.watchdog = undefined;
+    if (!this.opts.secrets) this.secrets.close();
     await this.consumer.disconnect();
   }
 }

@@ -1,6 +1,16 @@
 export { type ConsumedMessage, type ConsumerOptions, EventConsumer } from './consumer.js';
 export { type AuditEvent, buildEvent, decodeEvent, EVENT_TYPES, type EventContext, type EventType, encodeEvent, SCHEMA_VERSION } from './events.js';
-export { createKafka, type KafkaOptions, kafkaSecurityOptions } from './kafka.js';
+export {
+  createKafka,
+  KafkaLink,
+  type KafkaOptions,
+  type KafkaSecrets,
+  kafkaFailureReason,
+  kafkaRefused,
+  kafkaSecrets,
+  kafkaSecurityOptions,
+} from './kafka.js';
+export { lifecycleOf } from './lifecycle.js';
 export {
   FileOutbox,
   MemorySpool,
@@ -12,5 +22,4 @@ export {
   type SpoolBatch,
 } from './outbox.js';
 export { type Durability, EventPublisher, type PublisherOptions, type PublisherStatus } from './publisher.js';
-export { lifecycleOf } from './lifecycle.js';
 export { TOPICS, type Topic } from './topics.js';

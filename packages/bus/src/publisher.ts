@@ -2,7 +2,7 @@ import { AppError, isAppError } from '@phigate/errors';
 import { CompressionTypes, Partitioners, type Producer } from 'kafkajs';
 import type { AuditEvent } from './events.js';
 import { encodeEvent } from './events.js';
-import { createKafka, type KafkaOptions } from './kafka.js';
+import { createKafka, KafkaLink, type KafkaOptions, type KafkaSecrets, kafkaSecrets } from './kafka.js';
 import { FileOutbox, MemorySpool, type OutboxOptions, type OutboxRecord, type Spool } from './outbox.js';
 import type { Topic } from './topics.js';
 
@@ -46,6 +46,8 @@ export interface PublisherStatus {
   /** `direct`: events go to Kafka; `spool`: Kafka did not acknowledge, events go to the spool until it drains. */
   mode: 'direct' | 'spool';
   kafkaConnected: boolean;
+  /** The link to Kafka: up, or down with the last failure's reason (safe to show: no secret, no broker text). */
+  link: { up: boolean; reason?: string };
   /** True when publish() would currently accept events. */
   accepting: boolean;
   spool?: { kind: 'file' | 'memory'; pendingEvents: number; pendingBytes: number; maxEvents: number; maxBytes: number };
@@ -78,6 +80,11 @@ export class EventPublisher {
   private readonly opts: Required<Pick<PublisherOptions, 'ackTimeoutMs' | 'lingerMs' | 'maxBatch' | 'maxBatchBytes' | 'durability' | 'maxQueuedEvents'>> &
     PublisherOptions;
   private readonly kafka: ReturnType<typeof createKafka>;
+  private readonly secrets: KafkaSecrets;
+  private readonly link = new KafkaLink();
+  /** The link's files changed: the next produce request goes through a fresh producer. */
+  private rotated = false;
+  private started = false;
   private producer: Producer | undefined;
   private connected = false;
   private spool: Spool | undefined;
@@ -104,7 +111,38 @@ export class EventPublisher {
       maxQueuedEvents: 100_000,
       ...opts,
     };
-    this.kafka = createKafka(opts);
+    this.secrets = opts.secrets ?? kafkaSecrets(opts.security);
+    this.kafka = createKafka({ ...opts, secrets: this.secrets });
+    this.secrets.onChange(() => this.rotate());
+  }
+
+  /**
+   * The TLS or SASL files changed: new connections already use them; the producer is replaced at
+   * the next point where no produce request is outstanding (now, when idle), the same swap as after
+   * a failure. Every event before it was acknowledged or spooled, so nothing is lost, and the new
+   * producer id re-sends nothing.
+   */
+  private rotate(): void {
+    this.rotated = true;
+    this.opts.log.info({ generation: this.secrets.generation }, 'Kafka TLS or SASL files changed; reconnecting with them');
+    // Idle in direct mode: reconnect now, so the link (and readiness) reflects the new files
+    // before the next event needs it; otherwise the next produce request swaps.
+    if (!this.started || this.closed || this.sending || this.mode !== 'direct') return;
+    this.sending = true;
+    void this.swapProducer()
+      .catch((err) => this.warn(err, 0, 'Kafka reconnect after a rotation failed'))
+      .finally(() => {
+        this.sending = false;
+        this.schedule();
+      });
+  }
+
+  private async swapProducer(): Promise<void> {
+    if (this.rotated && this.producer) {
+      this.rotated = false;
+      this.dropProducer(this.producer);
+    }
+    if (!this.producer || !this.connected) await this.connect();
   }
 
   /**
@@ -113,6 +151,7 @@ export class EventPublisher {
    * returns, and anything left from a previous run drains first.
    */
   async start(): Promise<void> {
+    this.started = true;
     if (this.opts.outbox) {
       this.spool = await FileOutbox.open({ ...this.opts.outbox, log: this.opts.log });
       this.spoolKind = 'file';
@@ -154,6 +193,7 @@ export class EventPublisher {
       durability: this.opts.durability,
       mode: this.mode,
       kafkaConnected: this.isConnected,
+      link: this.link.status,
       accepting: this.isAccepting,
       ...(s && this.spoolKind ? { spool: { kind: this.spoolKind, pendingEvents: s.pendingEvents, pendingBytes: s.pendingBytes, ...limits } } : {}),
       drainedEvents: this.drained,
@@ -295,7 +335,7 @@ export class EventPublisher {
     // A request abandoned after its timeout may still land later: it can only duplicate events
     // that are re-sent from the outbox, never put a first copy out of order.
     const deadline = Date.now() + this.opts.ackTimeoutMs;
-    if (!this.producer || !this.connected) await this.connect();
+    await this.swapProducer();
     const producer = this.producer as Producer;
     const send = producer.send({
       topic: this.opts.topic,
@@ -307,7 +347,9 @@ export class EventPublisher {
     this.lastSend = send.catch(() => undefined);
     try {
       await withTimeout(send, Math.max(1, deadline - Date.now()), 'Kafka did not acknowledge the events in time');
+      this.link.up();
     } catch (err) {
+      this.link.down(err);
       this.dropProducer(producer);
       throw err;
     }
@@ -326,10 +368,14 @@ export class EventPublisher {
       if (this.producer === producer) this.connected = false;
     });
     const connecting = producer.connect();
-    connecting.catch(() => undefined);
+    // Its own failure says why (refused credentials, a certificate) even when it comes after the timeout.
+    connecting.catch((err) => {
+      if (!this.connected) this.link.down(err);
+    });
     try {
       await withTimeout(connecting, this.opts.ackTimeoutMs, 'Kafka did not accept a connection in time');
     } catch (err) {
+      if (!(isAppError(err) && err.code === 'BUS_PUBLISH_FAILED') || this.link.status.up) this.link.down(err);
       // kafkajs keeps retrying a connect that timed out here: disconnect once it has settled,
       // or a late success would leave an orphan connection behind.
       const drop = () => producer.disconnect().catch(() => undefined);
@@ -338,6 +384,7 @@ export class EventPublisher {
     }
     this.producer = producer;
     this.connected = true;
+    this.link.up();
   }
 
   private dropProducer(producer: Producer): void {
@@ -429,6 +476,7 @@ export class EventPublisher {
     this.producer = undefined;
     this.connected = false;
     await p?.disconnect().catch(() => undefined);
+    if (!this.opts.secrets) this.secrets.close();
   }
 }
 

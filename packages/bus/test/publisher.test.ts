@@ -7,47 +7,20 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type { AppError } from '@phigate/errors';
 import { eventually, kafkaConnection, kcatArgs, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
-import { pino } from 'pino';
-import { type AuditEvent, buildEvent, createKafka, EventConsumer, EventPublisher, type PublisherOptions } from '../src/index.js';
+import { type AuditEvent, buildEvent, EventConsumer, EventPublisher, type PublisherOptions } from '../src/index.js';
+import { capture, makeTopic } from './helpers.js';
 
 const run = promisify(execFile);
 const UNREACHABLE = ['127.0.0.1:1'];
-
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines };
-}
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'phigate-publisher-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function makeTopic(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const topic = uniqueName('test.publisher');
-  const admin = createKafka({ ...kafkaConnection(), clientId: 'publisher-test', log: capture().log }).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
-  await admin.disconnect();
-  t.after(async () => {
-    const a = createKafka({ ...kafkaConnection(), clientId: 'publisher-test', log: capture().log }).admin();
-    await a.connect();
-    await a.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await a.disconnect();
-  });
-  return topic;
 }
 
 function publisher(opts: Partial<PublisherOptions> & { topic: string }, log = capture().log): EventPublisher {

@@ -203,3 +203,4 @@ export * from './internal-https.js';
 export * from './kafka-security.js';
 export * from './pg-security.js';
 export * from './redis-security.js';
+export * from './watched-files.js';

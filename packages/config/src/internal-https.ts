@@ -2,11 +2,11 @@
 // API), from the same INTERNAL_TLS_* files as the gRPC links (@phigate/proto's tls.ts) and with the
 // same promise: the files are re-read every INTERNAL_TLS_REFRESH_MS, so a rotated certificate takes
 // effect without a restart.
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
 import type { InternalTls } from './index.js';
+import { type WatchedFiles, watchFiles } from './watched-files.js';
 
 /** The PEM contents of INTERNAL_TLS_CA_FILE, INTERNAL_TLS_CERT_FILE and INTERNAL_TLS_KEY_FILE. */
 export interface InternalTlsMaterial {
@@ -16,15 +16,7 @@ export interface InternalTlsMaterial {
 }
 
 /** The three files, re-read on an interval; `onChange` hears of new contents that parse. */
-export interface InternalTlsFiles {
-  current(): InternalTlsMaterial;
-  onChange(listener: (m: InternalTlsMaterial) => void): void;
-  close(): void;
-}
-
-function read(c: InternalTls): InternalTlsMaterial {
-  return { ca: readFileSync(c.INTERNAL_TLS_CA_FILE!), cert: readFileSync(c.INTERNAL_TLS_CERT_FILE!), key: readFileSync(c.INTERNAL_TLS_KEY_FILE!) };
-}
+export type InternalTlsFiles = WatchedFiles<keyof InternalTlsMaterial>;
 
 /**
  * Watches the INTERNAL_TLS_* files, or returns undefined when they are not configured (plaintext,
@@ -34,28 +26,11 @@ function read(c: InternalTls): InternalTlsMaterial {
  */
 export function watchInternalTls(c: InternalTls): InternalTlsFiles | undefined {
   if (!c.INTERNAL_TLS_CA_FILE || !c.INTERNAL_TLS_CERT_FILE || !c.INTERNAL_TLS_KEY_FILE) return undefined;
-  let material = read(c);
-  const listeners: Array<(m: InternalTlsMaterial) => void> = [];
-  const timer = setInterval(() => {
-    let next: InternalTlsMaterial;
-    try {
-      next = read(c);
-      if (next.ca.equals(material.ca) && next.cert.equals(material.cert) && next.key.equals(material.key)) return;
-      // A certificate that does not match its key (a rotation caught half-way) is not taken yet:
-      // createSecureContext throws on it.
-      createSecureContext(next);
-    } catch {
-      return;
-    }
-    material = next;
-    for (const l of listeners) l(material);
-  }, c.INTERNAL_TLS_REFRESH_MS);
-  timer.unref();
-  return {
-    current: () => material,
-    onChange: (l) => void listeners.push(l),
-    close: () => clearInterval(timer),
-  };
+  // A certificate that does not match its key (a rotation caught half-way) is not taken yet:
+  // createSecureContext throws on it.
+  return watchFiles({ ca: c.INTERNAL_TLS_CA_FILE, cert: c.INTERNAL_TLS_CERT_FILE, key: c.INTERNAL_TLS_KEY_FILE }, c.INTERNAL_TLS_REFRESH_MS, (m) => {
+    createSecureContext(m);
+  });
 }
 
 /**

@@ -16,7 +16,9 @@ export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512',
  * KAFKA_SSL_CA_FILE (else the system's CAs) and may present a client certificate; SASL takes a
  * user and password (KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE), or, for OAUTHBEARER, a
  * token file that is re-read whenever the client needs a token (written by whatever fetches it: a
- * workload-identity sidecar, a Kubernetes projected token, a cron job). A link that is not both
+ * workload-identity sidecar, a Kubernetes projected token, a cron job). The TLS files and the
+ * password file are re-read every KAFKA_SECRETS_REFRESH_MS: new connections use what they hold now,
+ * and @phigate/bus's producers and consumers reconnect when they change. A link that is not both
  * encrypted and authenticated, to a broker that is not loopback, needs KAFKA_PLAINTEXT=true
  * (checked by {@link kafkaSecurityProblems}).
  */
@@ -32,8 +34,11 @@ export const kafkaSecurityFields = () => ({
     .optional(),
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  // Also read by loadConfig into KAFKA_SASL_PASSWORD; kept as a path so the client can re-read it.
+  KAFKA_SASL_PASSWORD_FILE: z.string().min(1).optional(),
   KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: z.string().min(1).optional(),
   KAFKA_PLAINTEXT: fields.bool(false),
+  KAFKA_SECRETS_REFRESH_MS: z.coerce.number().int().min(1000).default(60_000),
 });
 
 /** The parsed {@link kafkaSecurityFields}. */
@@ -45,8 +50,11 @@ export interface KafkaSecuritySettings {
   KAFKA_SASL_MECHANISM?: (typeof KAFKA_SASL_MECHANISMS)[number] | undefined;
   KAFKA_SASL_USERNAME?: string | undefined;
   KAFKA_SASL_PASSWORD?: string | undefined;
+  KAFKA_SASL_PASSWORD_FILE?: string | undefined;
   KAFKA_SASL_OAUTHBEARER_TOKEN_FILE?: string | undefined;
   KAFKA_PLAINTEXT: boolean;
+  /** How often the TLS files and the SASL password file are re-read (default 60 s). */
+  KAFKA_SECRETS_REFRESH_MS?: number | undefined;
 }
 
 /** Whether the link is TLS-encrypted. */
@@ -116,8 +124,10 @@ export function kafkaSecurity(c: KafkaSecuritySettings): KafkaSecuritySettings {
     KAFKA_SASL_MECHANISM: c.KAFKA_SASL_MECHANISM,
     KAFKA_SASL_USERNAME: c.KAFKA_SASL_USERNAME,
     KAFKA_SASL_PASSWORD: c.KAFKA_SASL_PASSWORD,
+    KAFKA_SASL_PASSWORD_FILE: c.KAFKA_SASL_PASSWORD_FILE,
     KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: c.KAFKA_SASL_OAUTHBEARER_TOKEN_FILE,
     KAFKA_PLAINTEXT: c.KAFKA_PLAINTEXT,
+    KAFKA_SECRETS_REFRESH_MS: c.KAFKA_SECRETS_REFRESH_MS,
   };
 }
 

@@ -1,8 +1,15 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
-/** Readiness: each named dependency reports whether it is reachable. */
-export type ReadinessCheck = () => Promise<Record<string, boolean>>;
+/**
+ * One dependency's readiness: whether it lets the service do its work, and, when it is failing (or
+ * degraded but still coped with, e.g. Kafka down behind the gateway's outbox), why. A reason is
+ * shown to anyone who can reach `/readyz`: never a secret, a credential or a broker's own message.
+ */
+export type ReadinessState = boolean | { ok: boolean; reason?: string | undefined };
+
+/** Readiness: each named dependency reports whether it is reachable (and why not). */
+export type ReadinessCheck = () => Promise<Record<string, ReadinessState>>;
 
 /** Options for {@link registerOpsRoutes}. */
 export interface OpsOptions {
@@ -17,14 +24,21 @@ export function registerOpsRoutes(app: FastifyInstance, opts: OpsOptions): void 
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
     if (opts.isShuttingDown?.()) return reply.code(503).send({ status: 'shutting_down', checks: {} });
-    let checks: Record<string, boolean>;
+    let states: Record<string, ReadinessState>;
     try {
-      checks = await opts.readiness();
+      states = await opts.readiness();
     } catch {
-      checks = { readiness: false };
+      states = { readiness: false };
+    }
+    // `checks` stays name → boolean; `reasons` names why a link is failing or degraded.
+    const checks: Record<string, boolean> = {};
+    const reasons: Record<string, string> = {};
+    for (const [name, s] of Object.entries(states)) {
+      checks[name] = typeof s === 'boolean' ? s : s.ok;
+      if (typeof s === 'object' && s.reason) reasons[name] = s.reason;
     }
     const ok = Object.values(checks).every(Boolean);
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks, ...(Object.keys(reasons).length > 0 ? { reasons } : {}) });
   });
   app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
     reply.header('content-type', opts.metrics.contentType);

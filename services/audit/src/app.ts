@@ -250,8 +250,8 @@ export function buildApp(config: AuditConfig, log: Logger): AuditApp {
       isShuttingDown: () => stopping,
       readiness: async () => ({
         store: await store.ping(),
-        kafka: consumer.isRunning,
-        ...(relay ? { siem: relay.isRunning } : {}),
+        kafka: { ok: consumer.isRunning, reason: consumer.isRunning ? undefined : consumer.link.reason },
+        ...(relay ? { siem: { ok: relay.isRunning && relay.link.up, reason: relay.link.reason } } : {}),
         // Behind by more than the threshold: evidence is not being stored fast enough.
         ...(config.AUDIT_LAG_READY_MAX > 0 && lag.measured ? { lag: lag.total <= config.AUDIT_LAG_READY_MAX } : {}),
       }),

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { createKafka, TOPICS } from '@phigate/bus';
-import { kafkaConnection, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
-import { auditEnv, log } from './helpers.js';
+import { eventually, freePort, kafkaConnection, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
+import { auditEnv, createTopics, log } from './helpers.js';
 
 // The Kafka link as managed services run it (the local stack's default): SASL_SSL with SCRAM users,
 // the broker's certificate from a dev CA, and topic ACLs per service (deploy/local/infra/kafka.sh).
@@ -87,4 +89,86 @@ test('topic ACLs: the gateway identity may produce audit events but not read the
   };
   assert.match(await consume(gateway, 0), /^crashed: KafkaJSGroupCoordinatorNotFound/);
   assert.equal(await consume(createKafka({ ...c, clientId: 'audit-acl-test', log }), 5), 'joined');
+});
+
+test('readiness names the Kafka link that is down and why: a running audit service whose password file turns wrong says authentication failed for its consumer and the SIEM relay, and recovers without a restart', {
+  timeout: 180_000,
+}, async (t) => {
+  const c = secureConnection();
+  const dir = mkdtempSync(join(tmpdir(), 'audit-kafka-readiness-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A copy of the tools identity's password file: the stack's own files are never touched.
+  const right = readFileSync(c.security.KAFKA_SASL_PASSWORD_FILE as string);
+  const pwFile = join(dir, 'password');
+  writeFileSync(pwFile, right);
+  const replace = (body: string | Buffer) => {
+    writeFileSync(`${pwFile}.new`, body);
+    renameSync(`${pwFile}.new`, pwFile);
+  };
+  const topic = uniqueName('audit-readiness');
+  const siem = uniqueName('audit-readiness-siem');
+  await createTopics(topic, siem);
+  const port = await freePort();
+  const env = auditEnv({
+    AUDIT_HTTP_PORT: String(port),
+    AUDIT_TOPIC: topic,
+    AUDIT_CONSUMER_GROUP: uniqueName('audit-readiness'),
+    AUDIT_SIEM_TOPIC: siem,
+    AUDIT_SIEM_CONSUMER_GROUP: uniqueName('audit-readiness-siem'),
+    KAFKA_SASL_PASSWORD_FILE: pwFile,
+    KAFKA_SECRETS_REFRESH_MS: '1000',
+  });
+  delete env.KAFKA_SASL_PASSWORD;
+  const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), [join(REPO_ROOT, 'services/audit/dist/src/main.js')], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-8000);
+  });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  const readyz = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    return { code: res.status, text, body: JSON.parse(text) as { checks: Record<string, boolean>; reasons?: Record<string, string> } };
+  };
+  const state = (want: (r: Awaited<ReturnType<typeof readyz>>) => boolean, what: string) =>
+    eventually(
+      what,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`the audit service exited with ${child.exitCode}: ${stderr}`);
+        const r = await readyz();
+        if (!want(r)) throw new Error(`readiness is ${r.code} ${r.text}`);
+        return r;
+      },
+      90_000,
+      250,
+    );
+
+  const up = await state((r) => r.code === 200, 'the audit service to be ready');
+  assert.equal(up.body.checks.kafka, true);
+  assert.equal(up.body.checks.siem, true);
+
+  const wrong = `wrong-${randomBytes(12).toString('hex')}`;
+  replace(`${wrong}\n`);
+  const down = await state((r) => Boolean(r.body.reasons?.kafka && r.body.reasons?.siem), 'readiness to name the refused credentials');
+  assert.equal(down.code, 503);
+  assert.equal(down.body.checks.kafka, false);
+  assert.equal(down.body.checks.siem, false);
+  assert.equal(down.body.reasons?.kafka, 'authentication failed (SASL credentials refused by the broker)');
+  assert.equal(down.body.reasons?.siem, 'authentication failed (SASL credentials refused by the broker)');
+  assert.equal(down.body.checks.store, true, 'the store link is not blamed');
+  assert.ok(!down.text.includes(wrong) && !down.text.includes(right.toString('utf8').trim()), 'readiness quotes a password');
+
+  replace(right);
+  const back = await state((r) => r.code === 200, 'readiness once Kafka accepts the password again');
+  assert.equal(back.body.reasons, undefined);
+  assert.ok(!stderr.includes(wrong) && !stderr.includes(right.toString('utf8').trim()), 'a password appears in the logs');
 });

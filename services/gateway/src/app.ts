@@ -15,7 +15,7 @@ import { createApprovalClient } from './adapters/http/approval-client.js';
 import { ResultStore } from './adapters/http/result-store.js';
 import { buildHttp } from './adapters/http/server.js';
 import { createKafkaAudit } from './adapters/kafka/audit.js';
-import { createAuditPublisher } from './adapters/kafka/audit-publisher.js';
+import { createAuditPublisher, kafkaReadiness } from './adapters/kafka/audit-publisher.js';
 import { loadPgTls, PgServer } from './adapters/pgwire/server.js';
 import { PostgresUpstream } from './adapters/postgres/upstream.js';
 import { HeldSignals } from './adapters/redis/held-signals.js';
@@ -254,8 +254,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
       metrics,
       isShuttingDown: () => stopping,
       readiness: async () => ({
-        // Ready while Kafka acknowledges or the outbox has room.
-        kafka: publisher.isAccepting,
+        kafka: kafkaReadiness(publisher.status()),
         redis: await redis.ping().then(
           () => true,
           () => false,

@@ -26,8 +26,12 @@ const SHARED: Record<string, string> = {
   KAFKA_SASL_MECHANISM: 'plain, scram-sha-256, scram-sha-512 or oauthbearer (SASL_SSL, SASL_PLAINTEXT)',
   KAFKA_SASL_USERNAME: 'SASL user (plain, scram-*)',
   KAFKA_SASL_PASSWORD: 'SASL password (plain, scram-*); usually KAFKA_SASL_PASSWORD_FILE',
+  KAFKA_SASL_PASSWORD_FILE:
+    'file holding the SASL password, re-read every KAFKA_SECRETS_REFRESH_MS: a changed password is used by new connections, and producers and consumers reconnect with it',
   KAFKA_SASL_OAUTHBEARER_TOKEN_FILE:
     'oauthbearer: a file holding the current access token, re-read whenever the client needs one (kept fresh by a sidecar, a projected token or a job)',
+  KAFKA_SECRETS_REFRESH_MS:
+    'how often KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE, KAFKA_SSL_KEY_FILE and KAFKA_SASL_PASSWORD_FILE are re-read: rotated files take effect without a restart',
   KAFKA_PLAINTEXT:
     'true: allow a Kafka link that is unencrypted or unauthenticated to brokers that are not loopback (audit events, statements included, would cross the network in clear)',
   REDIS_URL:

@@ -1,4 +1,4 @@
-import { type Durability, EventPublisher, TOPICS } from '@phigate/bus';
+import { type Durability, EventPublisher, kafkaRefused, type PublisherStatus, TOPICS } from '@phigate/bus';
 import { type KafkaSecuritySettings, kafkaSecurity } from '@phigate/config';
 import type { Logger } from '@phigate/telemetry';
 
@@ -43,4 +43,18 @@ export function createAuditPublisher(config: AuditPublisherConfig, log: Logger):
         }
       : {}),
   });
+}
+
+/**
+ * The gateway's Kafka readiness, with the reason when the link is down. Ready while Kafka
+ * acknowledges, or while it is unreachable and the outbox has room (the outbox exists for outages).
+ * Refused credentials, a certificate either side does not trust or a missing ACL fail readiness
+ * whatever the outbox holds: they do not heal by themselves, and every event would wait in the
+ * outbox until someone fixed them.
+ */
+export function kafkaReadiness(s: PublisherStatus): { ok: boolean; reason?: string } {
+  if (s.link.up) return { ok: s.accepting };
+  const reason = s.link.reason ?? 'down';
+  const refused = kafkaRefused(reason);
+  return { ok: s.accepting && !refused, reason: s.spool?.kind === 'file' ? `${reason}; events wait in the outbox` : reason };
 }
