@@ -16,7 +16,7 @@
 //                    no hang, no PHI
 //   audit-durable    every released result is in the audit store exactly once
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -39,7 +39,17 @@ interface HeldAnswer {
 
 test('internal certificates rotated under load: same CA without a client error, another CA refused', async (t) => {
   const started = Date.now();
+  // Undone last first: the replicas stop before what they use (Redis, their certificate files) goes.
+  const undo: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const step of undo.reverse()) await step();
+  });
   const ca = copyOfDevCa(need('INTERNAL_TLS_CA_FILE'));
+  const outbox = mkdtempSync(join(tmpdir(), 'chaos-cert-rotation-outbox-'));
+  undo.push(() => {
+    rmSync(ca.dir, { recursive: true, force: true });
+    rmSync(outbox, { recursive: true, force: true });
+  });
   const serials: Record<string, string> = {};
   for (const s of SERVICES) serials[s] = issueLeaf(ca, ca.dir, s);
   const tls = (name: string) => ({
@@ -57,23 +67,23 @@ test('internal certificates rotated under load: same CA without a client error, 
     POLICY_GRPC_PORT: String(ports.policy),
     POLICY_OPS_PORT: String(ports.policyOps),
   });
-  t.after(() => policy.kill('SIGTERM'));
+  undo.push(() => policy.kill('SIGTERM'));
   const masking = await spawnApp('masking', 'services/masking/dist/src/main.js', ports.maskingOps, {
     ...tls('masking'),
     MASKING_GRPC_PORT: String(ports.masking),
     MASKING_OPS_PORT: String(ports.maskingOps),
   });
-  t.after(() => masking.kill('SIGTERM'));
+  undo.push(() => masking.kill('SIGTERM'));
   const approval = await spawnApp('approval', 'services/approval/dist/src/main.js', approvalPort, {
     ...tls('approval'),
     APPROVAL_HTTP_PORT: String(approvalPort),
     APPROVAL_INTERNAL_PORT: String(approvalInternal),
   });
-  t.after(() => approval.kill('SIGTERM'));
+  undo.push(() => approval.kill('SIGTERM'));
   // The gateway reaches policy through a tap that notes the certificate the gateway presents on each
   // new connection (masking and approval it reaches directly).
   const tap = await tlsTap(ports.policy, ca.pem, probeCert);
-  t.after(() => tap.close());
+  undo.push(() => tap.close());
   const gateway = await spawnApp('gateway', 'services/gateway/dist/src/main.js', gatewayPort, {
     ...tls('gateway'),
     GATEWAY_HTTP_PORT: String(gatewayPort),
@@ -84,9 +94,9 @@ test('internal certificates rotated under load: same CA without a client error, 
     GATEWAY_APPROVAL_URL: `https://127.0.0.1:${approvalInternal}`,
     // Every statement asks the policy replica: that link carries the whole load.
     GATEWAY_DECISION_CACHE_SIZE: '0',
-    GATEWAY_AUDIT_OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'chaos-cert-rotation-outbox-')),
+    GATEWAY_AUDIT_OUTBOX_DIR: outbox,
   });
-  t.after(() => gateway.kill('SIGTERM'));
+  undo.push(() => gateway.kill('SIGTERM'));
   const setUp = Date.now();
 
   const servers = { policy: ports.policy, masking: ports.masking, approval: approvalInternal } as const;
@@ -176,6 +186,7 @@ test('internal certificates rotated under load: same CA without a client error, 
 
   // 2. The gateway's own certificate from another CA: approval refuses its next connection.
   const foreign = otherCa();
+  undo.push(() => rmSync(foreign.dir, { recursive: true, force: true }));
   const foreignAt = Date.now();
   issueLeaf(foreign, ca.dir, 'gateway');
   await eventually(

@@ -4,7 +4,7 @@
 // cert-manager renews a Secret. Also a CA of another's, whose certificates must be refused.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:tls';
@@ -47,31 +47,35 @@ export function otherCa(): Ca {
  */
 export function issueLeaf(ca: Ca, dir: string, name: string): string {
   const work = mkdtempSync(join(tmpdir(), 'chaos-leaf-'));
-  ossl('req', ...ec, '-subj', `/CN=${name}`, '-keyout', join(work, 'key'), '-out', join(work, 'csr'));
-  writeFileSync(
-    join(work, 'ext'),
-    `subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:${name}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n`,
-  );
-  ossl(
-    'x509',
-    '-req',
-    '-in',
-    join(work, 'csr'),
-    '-CA',
-    ca.pem,
-    '-CAkey',
-    ca.key,
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-out',
-    join(work, 'pem'),
-    '-extfile',
-    join(work, 'ext'),
-  );
-  for (const f of ['pem', 'key']) {
-    writeFileSync(join(dir, `.${name}.${f}.new`), readFileSync(join(work, f)), { mode: 0o600 });
-    renameSync(join(dir, `.${name}.${f}.new`), join(dir, `${name}.${f}`));
+  try {
+    ossl('req', ...ec, '-subj', `/CN=${name}`, '-keyout', join(work, 'key'), '-out', join(work, 'csr'));
+    writeFileSync(
+      join(work, 'ext'),
+      `subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:${name}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n`,
+    );
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      join(work, 'csr'),
+      '-CA',
+      ca.pem,
+      '-CAkey',
+      ca.key,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      join(work, 'pem'),
+      '-extfile',
+      join(work, 'ext'),
+    );
+    for (const f of ['pem', 'key']) {
+      writeFileSync(join(dir, `.${name}.${f}.new`), readFileSync(join(work, f)), { mode: 0o600 });
+      renameSync(join(dir, `.${name}.${f}.new`), join(dir, `${name}.${f}`));
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
   return serialOf(join(dir, `${name}.pem`));
 }

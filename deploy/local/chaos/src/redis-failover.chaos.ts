@@ -19,7 +19,7 @@
 //   audit-durable    every released result is in the audit store exactly once
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -71,26 +71,33 @@ interface Held {
 
 test('the Redis primary fails over under load: nothing held is lost, clients get only documented errors, no hang, no PHI', async (t) => {
   const started = Date.now();
+  // Undone last first: the replicas stop before what they use (Redis, their certificate files) goes.
+  const undo: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const step of undo.reverse()) await step();
+  });
   const redis = await startSentinelTopology();
-  t.after(() => redis.stop());
+  undo.push(() => redis.stop());
   const topologyUp = Date.now();
 
   const [approvalPort, approvalInternalPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+  const outbox = mkdtempSync(join(tmpdir(), 'chaos-redis-failover-outbox-'));
+  undo.push(() => rmSync(outbox, { recursive: true, force: true }));
   const approval = await spawnApp('approval', 'services/approval/dist/src/main.js', approvalPort, {
     ...redis.env,
     APPROVAL_HTTP_PORT: String(approvalPort),
     APPROVAL_INTERNAL_PORT: String(approvalInternalPort),
   });
-  t.after(() => approval.kill('SIGTERM'));
+  undo.push(() => approval.kill('SIGTERM'));
   const gateway = await spawnApp('gateway', 'services/gateway/dist/src/main.js', gatewayPort, {
     ...redis.env,
     GATEWAY_HTTP_PORT: String(gatewayPort),
     GATEWAY_PG_PORT: '0',
     GATEWAY_REPLICA_ID: `chaos-redis-failover-${gatewayPort}`,
     GATEWAY_APPROVAL_URL: `https://127.0.0.1:${approvalInternalPort}`,
-    GATEWAY_AUDIT_OUTBOX_DIR: mkdtempSync(join(tmpdir(), 'chaos-redis-failover-outbox-')),
+    GATEWAY_AUDIT_OUTBOX_DIR: outbox,
   });
-  t.after(() => gateway.kill('SIGTERM'));
+  undo.push(() => gateway.kill('SIGTERM'));
   const alive = (pid: number) => {
     try {
       process.kill(pid, 0);
@@ -239,7 +246,7 @@ test('the Redis primary fails over under load: nothing held is lost, clients get
 
   // Every held statement, approved now, returns its own row, once.
   const audit = new pg.Pool({ connectionString: need('AUDIT_DATABASE_URL'), max: 2 });
-  t.after(() => audit.end());
+  undo.push(() => audit.end());
   const executed = async (requestId: string) => {
     const { rows } = await audit.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM audit_events WHERE request_id = $1 AND type IN ('query.executed', 'query.served')`,
