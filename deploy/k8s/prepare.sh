@@ -27,9 +27,30 @@ case ${1:-} in
     put clinical-gateway-password "$(random 32)"
     put audit-db-password "$(random 32)"
     put control-db-password "$(random 32)"
-    put audit-database-url "postgres://phigate_audit:$(cat "$s/audit-db-password")@postgres:5432/phigate_audit"
-    put gateway-database-url "postgres://phigate_control:$(cat "$s/control-db-password")@postgres:5432/phigate_control"
-    put redis-url "redis://redis:6379"
+    # Derived values are written every time (an older checkout's plaintext URLs are replaced): the
+    # links verify the in-cluster servers against the dev CA below (a key of each service's Secret).
+    verify='sslmode=verify-full&sslrootcert=/etc/phigate/secrets/infra-ca.crt'
+    rm -f "$s/audit-database-url" "$s/gateway-database-url" "$s/redis-url" "$s/kafka-admin.properties" "$s/kafka-broker.properties" "$s/redis-users.acl"
+    put audit-database-url "postgres://phigate_audit:$(cat "$s/audit-db-password")@postgres:5432/phigate_audit?$verify"
+    put gateway-database-url "postgres://phigate_control:$(cat "$s/control-db-password")@postgres:5432/phigate_control?$verify"
+    # Redis over TLS, as the ACL user phigate (REDIS_USERNAME, REDIS_PASSWORD_FILE); the default user is off
+    # but keeps its permissions (an AOF replay runs as it).
+    put redis-url "rediss://redis:6379"
+    put redis-password "$(random 32)"
+    put redis-users.acl "user default off ~* &* +@all
+user phigate on >$(cat "$s/redis-password") ~phigate:* &phigate:* +@all -@admin
+"
+    # Kafka's SASL users: SCRAM-SHA-512 per service, PLAIN for the broker's admin (read by the broker
+    # through its FileConfigProvider, and by the tools in kafka-admin.properties).
+    put kafka-admin-password "$(random 32)"
+    put gateway-kafka-password "$(random 32)"
+    put audit-kafka-password "$(random 32)"
+    put kafka-broker.properties "password=$(cat "$s/kafka-admin-password")"
+    put kafka-admin.properties "security.protocol=SASL_SSL
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"admin\" password=\"$(cat "$s/kafka-admin-password")\";
+ssl.truststore.type=PEM
+ssl.truststore.location=/etc/kafka/tls/ca.crt"
     put sealing-keys.json "{\"active\":\"k1\",\"keys\":{\"k1\":\"$(head -c 32 /dev/urandom | base64 -w0)\"}}"
     put masking-token-key "$(random 48)"
     put slack-signing-secret "$(random 40)"
@@ -42,8 +63,9 @@ case ${1:-} in
         -addext subjectAltName=DNS:gateway,DNS:gateway.phigate.svc,DNS:localhost -keyout "$s/pg-tls-key.pem" -out "$s/pg-tls-cert.pem" 2>/dev/null)
     fi
     # The internal CA and a certificate per service for mutual TLS (gRPC to policy and masking, HTTPS
-    # to approval's internal API), valid for the Service names; made again when one is missing.
-    if [[ ! -s $s/internal-ca.crt || ! -s $s/approval-internal.crt ]]; then
+    # to approval's internal API), valid for the Service names, and the server certificates of the
+    # in-cluster Kafka, Redis and PostgreSQL (the same CA: infra-ca.crt); made again when one is missing.
+    if [[ ! -s $s/internal-ca.crt || ! -s $s/approval-internal.crt || ! -s $s/kafka-tls.crt || ! -s $s/infra-ca.crt ]]; then
       t=$(mktemp -d)
       openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=phigate internal CA" \
         -keyout "$t/ca.key" -out "$t/ca.crt" 2>/dev/null
@@ -53,7 +75,14 @@ case ${1:-} in
         openssl x509 -req -in "$t/$svc.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 825 -out "$t/$svc.crt" -extfile "$t/$svc.ext" 2>/dev/null
         (umask 077 && cp "$t/$svc.crt" "$s/$svc-internal.crt" && cp "$t/$svc.key" "$s/$svc-internal.key")
       done
-      (umask 077 && cp "$t/ca.crt" "$s/internal-ca.crt")
+      for svc in kafka redis postgres; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$svc" -keyout "$t/$svc.key" -out "$t/$svc.csr" 2>/dev/null
+        printf 'subjectAltName=DNS:%s,DNS:%s-0.%s,DNS:%s.phigate.svc,DNS:%s.phigate.svc.cluster.local,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n' \
+          "$svc" "$svc" "$svc" "$svc" "$svc" >"$t/$svc.ext"
+        openssl x509 -req -in "$t/$svc.csr" -CA "$t/ca.crt" -CAkey "$t/ca.key" -CAcreateserial -days 825 -out "$t/$svc.crt" -extfile "$t/$svc.ext" 2>/dev/null
+        (umask 077 && cp "$t/$svc.crt" "$s/$svc-tls.crt" && cp "$t/$svc.key" "$s/$svc-tls.key")
+      done
+      (umask 077 && cp "$t/ca.crt" "$s/internal-ca.crt" && cp "$t/ca.crt" "$s/infra-ca.crt")
       rm -rf "$t"
     fi
     echo "overlay local is ready: kubectl apply -k $o" >&2

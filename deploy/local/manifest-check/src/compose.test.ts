@@ -145,3 +145,71 @@ test("APPROVAL_SLACK_USERS is the dev IdP's approvers", () => {
   const want = Object.fromEntries(clients.identities.filter((i) => i.slackUserId).map((i) => [i.slackUserId, { subject: i.name, groups: i.groups }]));
   assert.deepEqual(JSON.parse(compose.services.approval!.environment!.APPROVAL_SLACK_USERS!), want);
 });
+
+test('every link is secured as in the local stack and production: Kafka SASL_SSL, Redis TLS with an ACL user, PostgreSQL verify-full, internal mutual TLS, no plaintext allowance', () => {
+  const problems: string[] = [];
+  const env = (s: string) => compose.services[s]!.environment ?? {};
+  const granted = (s: string, path: string | undefined) => {
+    const m = /^\/run\/secrets\/([^/]+)$/.exec(path ?? '');
+    return Boolean(m && compose.services[s]!.secrets?.includes(m[1]!) && compose.secrets[m[1]!]);
+  };
+  for (const [name, s] of Object.entries(compose.services))
+    for (const k of Object.keys(s.environment ?? {})) if (/PLAINTEXT$/.test(k)) problems.push(`${name}: ${k} allows a plaintext link`);
+  // Every file a service is told about is a secret granted to it.
+  for (const name of phigateServices)
+    for (const [k, v] of Object.entries(env(name)))
+      if (k.endsWith('_FILE') && v.startsWith('/run/secrets/') && !granted(name, v)) problems.push(`${name}: ${k}=${v} is not a granted secret`);
+  const users = new Set<string>();
+  for (const name of ['gateway', 'audit']) {
+    const e = env(name);
+    if (e.KAFKA_SECURITY_PROTOCOL !== 'SASL_SSL') problems.push(`${name}: KAFKA_SECURITY_PROTOCOL is ${e.KAFKA_SECURITY_PROTOCOL}`);
+    if (e.KAFKA_SASL_MECHANISM !== 'scram-sha-512') problems.push(`${name}: KAFKA_SASL_MECHANISM is ${e.KAFKA_SASL_MECHANISM}`);
+    if (!granted(name, e.KAFKA_SSL_CA_FILE) || !granted(name, e.KAFKA_SASL_PASSWORD_FILE)) problems.push(`${name}: Kafka CA or password file not granted`);
+    users.add(e.KAFKA_SASL_USERNAME ?? '');
+  }
+  assert.deepEqual([...users].sort(), ['audit', 'gateway'], 'each service logs in to Kafka as its own user');
+  for (const name of ['gateway', 'approval']) {
+    const e = env(name);
+    if (!e.REDIS_URL?.startsWith('rediss://')) problems.push(`${name}: REDIS_URL is not rediss://`);
+    if (!e.REDIS_USERNAME || !granted(name, e.REDIS_PASSWORD_FILE) || !granted(name, e.REDIS_TLS_CA_FILE))
+      problems.push(`${name}: Redis ACL user, password or CA missing`);
+  }
+  for (const name of ['gateway', 'policy', 'masking', 'approval'])
+    for (const k of ['INTERNAL_TLS_CA_FILE', 'INTERNAL_TLS_CERT_FILE', 'INTERNAL_TLS_KEY_FILE'])
+      if (!granted(name, env(name)[k])) problems.push(`${name}: ${k} is not a granted secret`);
+  // The database URLs init-secrets.sh writes verify the server against a CA the service is granted.
+  const init = readFileSync(join(DIR, 'init-secrets.sh'), 'utf8');
+  const verify = /^verify='sslmode=verify-full&sslrootcert=(\/run\/secrets\/[^']+)'$/m.exec(init);
+  if (!verify) problems.push('init-secrets.sh: the database URLs do not say sslmode=verify-full with a CA');
+  for (const [name, secret] of [
+    ['gateway', 'gateway_database_url'],
+    ['audit', 'audit_database_url'],
+  ] as const) {
+    if (!new RegExp(`^put ${secret} "postgres://.+\\?\\$verify"$`, 'm').test(init)) problems.push(`init-secrets.sh: ${secret} does not carry ?$verify`);
+    if (verify && !granted(name, verify[1])) problems.push(`${name}: the database CA ${verify[1]} is not granted`);
+  }
+  const connections = parse(readFileSync(join(DIR, 'gateway/connections.yaml'), 'utf8')) as {
+    connections: Array<{ name: string; sslMode?: string; sslRootCertFile?: string; plaintext?: boolean }>;
+  };
+  for (const c of connections.connections) {
+    if ((c.sslMode ?? 'verify-full') !== 'verify-full' || c.plaintext) problems.push(`connection ${c.name}: not verify-full`);
+    if (c.sslRootCertFile && !granted('gateway', `/run/secrets/${c.sslRootCertFile}`)) problems.push(`connection ${c.name}: CA file not granted`);
+  }
+  // ($$ is Compose's escape for a literal $.) The servers: only SASL_SSL listeners but the broker's own controller listener on its loopback,
+  // ACLs enforced, no password in the broker's environment; Redis TLS-only with an ACL file;
+  // PostgreSQL with TLS on.
+  const k = env('kafka');
+  const map = Object.fromEntries((k.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP ?? '').split(',').map((x) => x.split(':') as [string, string]));
+  for (const [listener, protocol] of Object.entries(map)) {
+    if (listener === k.KAFKA_CONTROLLER_LISTENER_NAMES) {
+      if (!k.KAFKA_LISTENERS?.includes(`${listener}://localhost:`)) problems.push(`kafka: ${listener} listens beyond the container's loopback`);
+    } else if (protocol !== 'SASL_SSL') problems.push(`kafka: listener ${listener} is ${protocol}`);
+  }
+  if (!k.KAFKA_AUTHORIZER_CLASS_NAME || k.KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND !== 'false') problems.push('kafka: ACLs are not enforced');
+  for (const [key, v] of Object.entries(k)) if (/JAAS/.test(key) && /password="(?!\$?\$\{file:)/.test(v)) problems.push(`kafka: ${key} holds a password`);
+  const redis = ((compose.services.redis as { command?: string[] }).command ?? []).join(' ');
+  for (const want of ['--port 0', '--tls-port 6379', '--aclfile /run/secrets/']) if (!redis.includes(want)) problems.push(`redis: ${want} missing`);
+  const pg = ((compose.services.postgres as { command?: string[] }).command ?? []).join(' ');
+  if (!pg.includes('ssl=on')) problems.push('postgres: ssl is off');
+  assert.deepEqual(problems, []);
+});

@@ -245,3 +245,108 @@ for (const overlay of OVERLAYS) {
     });
   });
 }
+
+describe('every link is secured in Kubernetes as in the local stack', () => {
+  for (const overlay of OVERLAYS) {
+    test(`${overlay}: Kafka SASL_SSL as one user per service, no plaintext allowance, internal mutual TLS from cert-manager-shaped Secrets`, () => {
+      const objs = render(join(K8S, 'overlays', overlay)).objects;
+      const problems: string[] = [];
+      const envOf = (name: string) => {
+        const d = find(objs, 'Deployment', name)!;
+        const c = containers(d)[0]!;
+        const env: Record<string, string> = {};
+        for (const ef of c.envFrom ?? [])
+          if (ef.configMapRef) Object.assign(env, find(objs, 'ConfigMap', ef.configMapRef.name)?.data as Record<string, string>);
+        for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+        return { d, c, env };
+      };
+      const users = new Set<string>();
+      for (const name of PHIGATE) {
+        const { d, c, env } = envOf(name);
+        for (const k of Object.keys(env)) if (/PLAINTEXT$/.test(k)) problems.push(`${name}: ${k} allows a plaintext link`);
+        if (name === 'gateway' || name === 'audit') {
+          if (env.KAFKA_SECURITY_PROTOCOL !== 'SASL_SSL') problems.push(`${name}: KAFKA_SECURITY_PROTOCOL is ${env.KAFKA_SECURITY_PROTOCOL}`);
+          if (!env.KAFKA_SASL_PASSWORD_FILE) problems.push(`${name}: no KAFKA_SASL_PASSWORD_FILE`);
+          users.add(env.KAFKA_SASL_USERNAME ?? '');
+        }
+        if (name !== 'audit') {
+          // Internal mutual TLS: cert-manager's key names, from a mounted Secret.
+          const m = c.volumeMounts?.find((vm) => env.INTERNAL_TLS_CA_FILE?.startsWith(`${vm.mountPath}/`));
+          const secret = m && volumes(d).find((v) => v.name === m.name)?.secret?.secretName;
+          const data = (secret && (find(objs, 'Secret', secret)?.data as Obj)) || {};
+          for (const key of ['ca.crt', 'tls.crt', 'tls.key']) if (!(key in data)) problems.push(`${name}: internal TLS Secret ${secret} has no ${key}`);
+          assert.deepEqual(
+            [env.INTERNAL_TLS_CA_FILE, env.INTERNAL_TLS_CERT_FILE, env.INTERNAL_TLS_KEY_FILE].map((f) => f?.slice(f.lastIndexOf('/') + 1)),
+            ['ca.crt', 'tls.crt', 'tls.key'],
+            name,
+          );
+        }
+      }
+      assert.equal(users.size, 2, 'the gateway and the audit service log in to Kafka as two different users');
+      assert.deepEqual(problems, []);
+    });
+  }
+
+  test('local: the in-cluster Kafka, Redis and PostgreSQL run TLS with cert-manager-shaped Secrets, and the services verify them', () => {
+    const objs = render(join(K8S, 'overlays', 'local')).objects;
+    const problems: string[] = [];
+    const secretText = (name: string, key: string) =>
+      Buffer.from(String((find(objs, 'Secret', name)?.data as Obj | undefined)?.[key] ?? ''), 'base64').toString('utf8');
+    const infra = (name: string) => {
+      const s = find(objs, 'StatefulSet', name)!;
+      const c = containers(s)[0]! as Container & { args?: string[] };
+      const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? '']));
+      return { s, c, env, args: (c.args ?? []).join(' ') };
+    };
+    for (const name of ['kafka', 'redis', 'postgres']) {
+      const { s } = infra(name);
+      const tls = volumes(s).find((v) => v.secret?.secretName === `${name}-tls`);
+      if (!tls) problems.push(`${name}: Secret ${name}-tls is not mounted`);
+      const secret = find(objs, 'Secret', `${name}-tls`);
+      if (secret?.type !== 'kubernetes.io/tls') problems.push(`${name}-tls: type ${String(secret?.type)}, not kubernetes.io/tls`);
+      for (const key of ['ca.crt', 'tls.crt', 'tls.key']) if (!(key in ((secret?.data as Obj) ?? {}))) problems.push(`${name}-tls: no ${key}`);
+    }
+    const k = infra('kafka').env;
+    const map = Object.fromEntries(k.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP!.split(',').map((x) => x.split(':') as [string, string]));
+    for (const [listener, protocol] of Object.entries(map)) {
+      if (listener === k.KAFKA_CONTROLLER_LISTENER_NAMES) {
+        if (!k.KAFKA_LISTENERS?.includes(`${listener}://localhost:`)) problems.push(`kafka: ${listener} listens beyond the pod's loopback`);
+      } else if (protocol !== 'SASL_SSL') problems.push(`kafka: listener ${listener} is ${protocol}`);
+    }
+    if (k.KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND !== 'false' || !k.KAFKA_AUTHORIZER_CLASS_NAME) problems.push('kafka: ACLs are not enforced');
+    for (const [key, v] of Object.entries(k)) if (/JAAS/.test(key) && /password="(?!\$\{file:)/.test(v)) problems.push(`kafka: ${key} holds a password`);
+    for (const want of ['--port 0', '--tls-port 6379', '--aclfile']) if (!infra('redis').args.includes(want)) problems.push(`redis: ${want} missing`);
+    if (!infra('postgres').args.includes('ssl=on')) problems.push('postgres: ssl is off');
+    // The services' side: rediss://, verify-full URLs, and every CA or password file a key of a mounted Secret.
+    if (!secretText('phigate-gateway-secrets', 'redis-url').startsWith('rediss://')) problems.push('redis-url is not rediss://');
+    for (const s of ['phigate-gateway-secrets', 'phigate-audit-secrets'])
+      if (!/[?&]sslmode=verify-full(&|$)/.test(secretText(s, 'database-url'))) problems.push(`${s}: database-url is not verify-full`);
+    for (const name of ['gateway', 'audit', 'approval']) {
+      const d = find(objs, 'Deployment', name)!;
+      const c = containers(d)[0]!;
+      const env: Record<string, string> = {};
+      for (const ef of c.envFrom ?? []) if (ef.configMapRef) Object.assign(env, find(objs, 'ConfigMap', ef.configMapRef.name)?.data as Record<string, string>);
+      for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+      const uses =
+        name === 'audit'
+          ? ['KAFKA_SSL_CA_FILE', 'KAFKA_SASL_PASSWORD_FILE']
+          : name === 'approval'
+            ? ['REDIS_TLS_CA_FILE', 'REDIS_PASSWORD_FILE']
+            : ['KAFKA_SSL_CA_FILE', 'KAFKA_SASL_PASSWORD_FILE', 'REDIS_TLS_CA_FILE', 'REDIS_PASSWORD_FILE'];
+      const urls = [...(name === 'approval' ? [] : ['database-url'])].map((key) => secretText(`phigate-${name}-secrets`, key));
+      const paths = [...uses.map((u) => env[u] ?? `${u} unset`), ...urls.map((u) => /sslrootcert=([^&]+)/.exec(u)?.[1] ?? 'no sslrootcert')];
+      for (const path of paths) {
+        const m = c.volumeMounts?.find((vm) => path.startsWith(`${vm.mountPath}/`));
+        const secret = m && volumes(d).find((v) => v.name === m.name)?.secret?.secretName;
+        const data = (secret && (find(objs, 'Secret', secret)?.data as Obj)) || {};
+        if (!m || !(path.slice(m.mountPath.length + 1) in data)) problems.push(`${name}: ${path} is not a key of a mounted Secret`);
+      }
+    }
+    const conns = parse(readFileSync(join(K8S, 'overlays/local/connections.yaml'), 'utf8')) as {
+      connections: Array<{ name: string; sslMode?: string; plaintext?: boolean }>;
+    };
+    for (const c of conns.connections)
+      if ((c.sslMode ?? 'verify-full') !== 'verify-full' || c.plaintext) problems.push(`connection ${c.name}: not verify-full`);
+    assert.deepEqual(problems, []);
+  });
+});

@@ -44,6 +44,8 @@ const SUPPORTED = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'imag
 
 interface Generator {
   name: string;
+  /** A Secret's type, e.g. kubernetes.io/tls (default Opaque). */
+  type?: string;
   files?: string[];
   literals?: string[];
 }
@@ -111,7 +113,7 @@ export function render(dir: string): Render {
         result.sources.push({ generator, name: g.name, kind: 'file', key, path, dir });
       }
       const obj: K8sObject = { apiVersion: 'v1', kind, metadata: { name: g.name }, data };
-      if (kind === 'Secret') obj.type = 'Opaque';
+      if (kind === 'Secret') obj.type = g.type ?? 'Opaque';
       result.objects.push(obj);
     }
   }
