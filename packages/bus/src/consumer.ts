@@ -163,36 +163,11 @@ export class EventConsumer {
           resolveOffset(last.offset);
           // With autoCommit off, commitOffsetsIfNecessary() never commits: commit explicitly, and
           // only now that the handler has made the batch durable.
-          await this.watchCommit(consumer, () =>
-            consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]),
-          );
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
         }
         await heartbeat();
       },
     });
-  }
-
-  /**
-   * kafkajs commits through the group coordinator it joined with, retrying without end: once the
-   * group moves to another broker (its broker was killed), every commit is refused with
-   * NOT_COORDINATOR and retried against the same broker forever (kafkajs refreshes the metadata,
-   * never the coordinator), and the consumer neither crashes nor moves on. A commit still pending
-   * after `recoveryMs` hands the consumer to the watchdog, which replaces it, as after a crash,
-   * unless it rejoined meanwhile; the fresh one finds the new coordinator and the batch replays.
-   */
-  private async watchCommit(consumer: Consumer, commit: () => Promise<void>): Promise<void> {
-    const since = Date.now();
-    const stuck = setTimeout(() => {
-      if (consumer !== this.consumer) return;
-      this.opts.log.warn({ groupId: this.opts.groupId }, 'kafka offset commit pending too long (the group coordinator moved?)');
-      this.watch(consumer, since);
-    }, this.recoveryMs);
-    stuck.unref();
-    try {
-      await commit();
-    } finally {
-      clearTimeout(stuck);
-    }
   }
 
   async stop(): Promise<void> {
