@@ -3,11 +3,12 @@
 // temporary directory (the stack's own files are never touched) and re-reads them every second.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type TLSSocket, connect as tlsConnect, createServer as tlsServer } from 'node:tls';
 import type { KafkaSecuritySettings } from '@phigate/config';
 import { eventually, foreignCertificate, kafkaConnection, kcatArgs, need, uniqueName } from '@phigate/testkit';
 import { type AuditEvent, buildEvent, createKafka, EventConsumer, EventPublisher, type PublisherOptions } from '../src/index.js';
@@ -27,15 +28,15 @@ function replace(path: string, body: string | Buffer): void {
   renameSync(`${path}.new`, path);
 }
 
-/** A fresh client certificate and key signed by the stack's Kafka dev CA (read, never written). */
-function devCaClientCert(dir: string, name: string): { cert: string; key: string } {
+/** A fresh certificate and key signed by the stack's Kafka dev CA (read, never written); a client's by default. */
+function devCaClientCert(dir: string, name: string, ext = 'extendedKeyUsage=clientAuth\n'): { cert: string; key: string } {
   const ca = join(need('PHIGATE_HOME'), 'secrets/kafka');
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.pem`);
   const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
   ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', key, '-out', csr);
-  writeFileSync(join(dir, `${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+  writeFileSync(join(dir, `${name}.ext`), ext);
   ossl(
     'x509',
     '-req',
@@ -80,6 +81,33 @@ function copiedLink(t: { after(fn: () => void): void }) {
 }
 
 /** A publisher on the copied link with an outbox of its own, started (and stopped after the test). */
+/**
+ * A TLS tap in front of the broker for bootstrap connections: it asks each client for its
+ * certificate (the local broker does not: ssl.client.auth=none), records its SHA-256 fingerprint,
+ * and relays the connection to the broker over TLS. kafkajs bootstraps every new producer and
+ * consumer through it; the broker's metadata then sends them to the broker itself.
+ */
+async function bootstrapTap(t: { after(fn: () => void): void }, dir: string): Promise<{ broker: string; presented: string[] }> {
+  const c = stackLink();
+  const [host, port] = (c.brokers[0] as string).split(':') as [string, string];
+  const server = devCaClientCert(dir, 'tap', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  const ca = readFileSync(c.security.KAFKA_SSL_CA_FILE as string);
+  const presented: string[] = [];
+  const tap = tlsServer({ ...server, requestCert: true, rejectUnauthorized: false }, (client: TLSSocket) => {
+    presented.push(client.getPeerX509Certificate()?.fingerprint256 ?? 'none');
+    const upstream = tlsConnect({ host, port: Number(port), ca });
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) s.on('error', close).on('close', close);
+  });
+  await new Promise<void>((r) => tap.listen(0, '127.0.0.1', r));
+  t.after(() => tap.close());
+  return { broker: `127.0.0.1:${(tap.address() as { port: number }).port}`, presented };
+}
+
 async function outboxPublisher(
   t: { after(fn: () => Promise<void>): void },
   link: ReturnType<typeof copiedLink>,
@@ -126,11 +154,15 @@ test('the client certificate is rotated while events flow: the producer and the 
   timeout: 180_000,
 }, async (t) => {
   const link = copiedLink(t);
+  // Bootstrap connections go through a tap that sees which client certificate each one presents.
+  const tap = await bootstrapTap(t, link.dir);
+  const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
+  const firstCert = fingerprint(readFileSync(link.files.cert, 'utf8'));
   const topic = await makeTopic(t, 'test.rotation');
   const pub = capture();
   const sub = capture();
   const publisher = new EventPublisher({
-    brokers: link.brokers,
+    brokers: [tap.broker],
     security: link.security,
     clientId: 'rotation-test',
     log: pub.log,
@@ -140,7 +172,7 @@ test('the client certificate is rotated while events flow: the producer and the 
   const group = uniqueName('rotation-group');
   const consumed: string[] = [];
   const consumer = new EventConsumer({
-    brokers: link.brokers,
+    brokers: [tap.broker],
     security: link.security,
     clientId: 'rotation-test',
     log: sub.log,
@@ -176,6 +208,7 @@ test('the client certificate is rotated while events flow: the producer and the 
   replace(link.files.key, second.key);
   replace(link.files.cert, second.cert);
   const before = sent.length;
+  const connectionsBefore = tap.presented.length;
   await eventually(
     'the producer and the consumer to take the new certificate',
     async () =>
@@ -190,7 +223,19 @@ test('the client certificate is rotated while events flow: the producer and the 
     1,
     'one change, taken once (the half-written state is not a change)',
   );
+  // The new connections present the new certificate: the replaced producer and consumer bootstrap
+  // again, each with client-2; before the rotation every one presented client-1.
+  const secondCert = fingerprint(second.cert);
+  await eventually(
+    'the replaced producer and consumer to bootstrap with the new certificate',
+    async () => (tap.presented.filter((f) => f === secondCert).length >= 2 ? true : undefined),
+    60_000,
+  );
   await eventually('the consumer to rejoin after the rotation', async () => (consumer.isRunning && consumer.link.up ? true : undefined), 60_000);
+  assert.ok(connectionsBefore >= 2, `the producer and the consumer bootstrapped through the tap (${connectionsBefore})`);
+  assert.deepEqual(new Set(tap.presented.slice(0, connectionsBefore)), new Set([firstCert]));
+  const firstNew = tap.presented.indexOf(secondCert);
+  assert.deepEqual(new Set(tap.presented.slice(firstNew)), new Set([secondCert]), 'no connection after it used the old certificate');
   await eventually('200 more events after the rotation', async () => (sent.length >= before + 200 ? true : undefined), 60_000, 10);
   streaming = false;
   await stream;
