@@ -185,9 +185,14 @@ log.segment.bytes=134217728
 EOF
   )
   [[ $KAFKA_SECURE == 1 ]] || return 0
-  # The controller listener stays PLAINTEXT on 127.0.0.1 (this machine only): its principal,
-  # ANONYMOUS, is a super user so that the node can talk to itself and infra can manage users.
-  cat >>"$KAFKA_CONF" <<EOF
+  kafka_secure_config >>"$KAFKA_CONF"
+}
+
+# The SASL_SSL listener's settings (also the 3-node cluster's, kafka-cluster.sh). The controller
+# listener stays PLAINTEXT on 127.0.0.1 (this machine only): its principal, ANONYMOUS, is a super
+# user so that the node can talk to itself and infra can manage users.
+kafka_secure_config() {
+  cat <<EOF
 sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
 sasl.mechanism.inter.broker.protocol=PLAIN
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
