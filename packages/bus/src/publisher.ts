@@ -375,7 +375,8 @@ export class EventPublisher {
     try {
       await withTimeout(connecting, this.opts.ackTimeoutMs, 'Kafka did not accept a connection in time');
     } catch (err) {
-      if (!(isAppError(err) && err.code === 'BUS_PUBLISH_FAILED') || this.link.status.up) this.link.down(err);
+      // A timeout says "no answer in time" until the attempt itself fails and says why.
+      this.link.down(err);
       // kafkajs keeps retrying a connect that timed out here: disconnect once it has settled,
       // or a late success would leave an orphan connection behind.
       const drop = () => producer.disconnect().catch(() => undefined);
