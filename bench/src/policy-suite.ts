@@ -74,7 +74,7 @@ export async function policyBench(iterations: number) {
   const rpc = {
     evaluate: (req: Parameters<CachingPolicy['evaluate']>[0]) =>
       new Promise<Awaited<ReturnType<CachingPolicy['evaluate']>>>((resolve, reject) =>
-        client.evaluate({ ...req, analysis: req.analysis }, (err, res) =>
+        client.evaluate({ ...req, purpose: req.purpose ?? '', analysis: req.analysis }, (err, res) =>
           err
             ? reject(err)
             : resolve({ ...res, action: 'allow', maskingPlan: { columns: [], unknownSourceStrategy: 'none' } } as unknown as Awaited<

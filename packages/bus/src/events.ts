@@ -74,6 +74,8 @@ export interface EventContext {
   client?: { ip: string; port: number };
   /** The producer replica that served the request. */
   replica?: string;
+  /** The purpose of use the client stated for the request or session. */
+  purpose?: string;
 }
 
 /**
@@ -101,6 +103,7 @@ export function buildEvent<T extends EventType>(type: T, ctx: EventContext, deta
     schemaVersion: SCHEMA_VERSION,
     client: ctx.client,
     replica: ctx.replica ?? '',
+    purpose: ctx.purpose ?? '',
     detail: { $case: EVENT_TYPES[type], value: detail } as Detail,
   };
 }

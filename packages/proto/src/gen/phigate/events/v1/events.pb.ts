@@ -52,6 +52,12 @@ export interface AuditEvent {
    * default host name and PID), so a SIEM can tell which instance saw the client.
    */
   replica: string;
+  /**
+   * The purpose of use the client stated for the request or session (HTTP X-Phigate-Purpose,
+   * PostgreSQL phigate.purpose, Snowflake QUERY_TAG purpose=…), validated against its binding.
+   * Absent when none was stated.
+   */
+  purpose: string;
   detail?:
     | { $case: "sessionOpened"; value: SessionOpened }
     | { $case: "sessionClosed"; value: SessionClosed }
@@ -256,6 +262,7 @@ function createBaseAuditEvent(): AuditEvent {
     schemaVersion: 0,
     client: undefined,
     replica: "",
+    purpose: "",
     detail: undefined,
   };
 }
@@ -306,6 +313,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     }
     if (message.replica !== "") {
       writer.uint32(122).string(message.replica);
+    }
+    if (message.purpose !== "") {
+      writer.uint32(130).string(message.purpose);
     }
     switch (message.detail?.$case) {
       case "sessionOpened":
@@ -493,6 +503,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.replica = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -666,6 +684,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         : 0,
       client: isSet(object.client) ? Endpoint.fromJSON(object.client) : undefined,
       replica: isSet(object.replica) ? globalThis.String(object.replica) : "",
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
       detail: isSet(object.sessionOpened)
         ? { $case: "sessionOpened", value: SessionOpened.fromJSON(object.sessionOpened) }
         : isSet(object.session_opened)
@@ -781,6 +800,9 @@ export const AuditEvent: MessageFns<AuditEvent> = {
     if (message.replica !== "") {
       obj.replica = message.replica;
     }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
     if (message.detail?.$case === "sessionOpened") {
       obj.sessionOpened = SessionOpened.toJSON(message.detail.value);
     } else if (message.detail?.$case === "sessionClosed") {
@@ -843,6 +865,7 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       ? Endpoint.fromPartial(object.client)
       : undefined;
     message.replica = object.replica ?? "";
+    message.purpose = object.purpose ?? "";
     switch (object.detail?.$case) {
       case "sessionOpened": {
         if (object.detail?.value !== undefined && object.detail?.value !== null) {

@@ -169,7 +169,11 @@ export interface EvaluateRequest {
   connection: string;
   role: string;
   frontDoor: string;
-  analysis?: Analysis | undefined;
+  analysis?:
+    | Analysis
+    | undefined;
+  /** The purpose of use the client stated (already checked against its binding); "" when none. */
+  purpose: string;
 }
 
 export interface EvaluateResponse {
@@ -1034,7 +1038,15 @@ export const Analysis: MessageFns<Analysis> = {
 };
 
 function createBaseEvaluateRequest(): EvaluateRequest {
-  return { requestId: "", identity: undefined, connection: "", role: "", frontDoor: "", analysis: undefined };
+  return {
+    requestId: "",
+    identity: undefined,
+    connection: "",
+    role: "",
+    frontDoor: "",
+    analysis: undefined,
+    purpose: "",
+  };
 }
 
 export const EvaluateRequest: MessageFns<EvaluateRequest> = {
@@ -1056,6 +1068,9 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     }
     if (message.analysis !== undefined) {
       Analysis.encode(message.analysis, writer.uint32(50).fork()).join();
+    }
+    if (message.purpose !== "") {
+      writer.uint32(58).string(message.purpose);
     }
     return writer;
   },
@@ -1121,6 +1136,14 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
             message.analysis = Analysis.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1149,6 +1172,7 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
         ? globalThis.String(object.front_door)
         : "",
       analysis: isSet(object.analysis) ? Analysis.fromJSON(object.analysis) : undefined,
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
     };
   },
 
@@ -1172,6 +1196,9 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     if (message.analysis !== undefined) {
       obj.analysis = Analysis.toJSON(message.analysis);
     }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
     return obj;
   },
 
@@ -1190,6 +1217,7 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     message.analysis = (object.analysis !== undefined && object.analysis !== null)
       ? Analysis.fromPartial(object.analysis)
       : undefined;
+    message.purpose = object.purpose ?? "";
     return message;
   },
 };
