@@ -116,6 +116,10 @@ const matchSchema = z
     identities: list.optional().describe("The identity's subject or client id is one of these"),
     connections: list.optional().describe('The request is for one of these phigate connections'),
     frontDoors: list.optional().describe('The request came through one of these front doors (http, pgwire, snowflake)'),
+    /** The client stated one of these purposes of use. */
+    purposes: list.optional().describe('The client stated one of these purposes of use (a request without a purpose never matches)'),
+    /** The client stated no purpose, or one not in this list. */
+    notPurposes: list.optional().describe('The client stated no purpose of use, or one not in this list: with deny, requires one of these purposes'),
     /** Statement kind is one of these (select, insert, update, delete, drop, ...). */
     statements: list.optional().describe('The statement kind is one of these, lower case (select, insert, update, delete, drop, ...)'),
     /** Scope: EVERY table the statement reads or writes matches one of these patterns. */
@@ -205,7 +209,7 @@ const maskSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
     description: z.string().optional(),
-    match: matchSchema.pick({ groups: true, identities: true, connections: true, frontDoors: true }).default({}),
+    match: matchSchema.pick({ groups: true, identities: true, connections: true, frontDoors: true, purposes: true, notPurposes: true }).default({}),
     /** Column pattern (`[db.]schema.table.column`, `*` globs a segment) → strategy. */
     columns: z.record(columnPattern, maskSpecSchema).optional().describe('Column pattern → strategy'),
     /** PHI kind → strategy: masks every column the `phi` catalog tags with that kind (on this connection). */

@@ -208,3 +208,30 @@ test('a table scope is not satisfied by a statement that names no table, except 
   const merge = evaluate(doc, 'r', input([stmt({ kind: 'merge', tablesWritten: [t('claims')], hasWhere: true, whereTriviallyTrue: true })]));
   assert.deepEqual([merge.action, merge.ruleIds], ['deny', ['block-unbounded']]);
 });
+
+test('purposes and notPurposes match the purpose of use the client stated; a request without one matches only notPurposes', () => {
+  const v = validateDocument({
+    version: 1,
+    rules: [
+      { id: 'read', match: { groups: ['etl'], statements: ['select'], tables: ['public.patients'] }, action: 'allow', reason: 'reads' },
+      { id: 'needs-purpose', match: { groups: ['etl'], notPurposes: ['research', 'care'] }, action: 'deny', reason: 'state research or care' },
+      {
+        id: 'ssn-only-for-care',
+        match: { groups: ['etl'], purposes: ['research'], anyColumn: ['public.patients.ssn'] },
+        action: 'deny',
+        reason: 'no SSNs for research',
+      },
+    ],
+  });
+  assert.ok(v.ok);
+  const read = (column: string, purpose?: string) =>
+    evaluate(v.doc, 'r', {
+      ...input([stmt({ tablesRead: [t('patients')], columnsRead: [{ table: t('patients'), column }] })]),
+      ...(purpose ? { purpose } : {}),
+    });
+  assert.deepEqual([read('id').action, read('id').ruleIds], ['deny', ['needs-purpose']]);
+  assert.equal(read('id', 'marketing').action, 'deny');
+  assert.equal(read('id', 'research').action, 'allow');
+  assert.deepEqual([read('ssn', 'research').action, read('ssn', 'research').ruleIds], ['deny', ['ssn-only-for-care']]);
+  assert.equal(read('ssn', 'care').action, 'allow');
+});

@@ -21,7 +21,7 @@ export const UNKNOWN_DENY = UNKNOWN_STATEMENT_RULE;
 
 const SEVERITY: Record<Action, number> = { allow: 0, require_approval: 1, deny: 2 };
 
-type Who = Pick<EvaluationInput, 'identity' | 'connection' | 'frontDoor'>;
+type Who = Pick<EvaluationInput, 'identity' | 'connection' | 'frontDoor' | 'purpose'>;
 
 /** PHI kind → the catalog's column patterns of that kind, for one connection. */
 type PhiIndex = ReadonlyMap<PhiKind, readonly string[]>;
@@ -41,6 +41,8 @@ function identityMatches(m: Match, who: Who): boolean {
   if (m.identities && !m.identities.includes(who.identity.subject) && !m.identities.includes(who.identity.clientId)) return false;
   if (m.connections && !m.connections.includes(who.connection)) return false;
   if (m.frontDoors && !m.frontDoors.includes(who.frontDoor)) return false;
+  if (m.purposes && !(who.purpose && m.purposes.includes(who.purpose))) return false;
+  if (m.notPurposes && who.purpose && m.notPurposes.includes(who.purpose)) return false;
   return true;
 }
 

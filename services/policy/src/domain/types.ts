@@ -8,6 +8,8 @@ export interface EvaluationInput {
   connection: string;
   role: string;
   frontDoor: string;
+  /** The purpose of use the client stated ('' or absent: none). */
+  purpose?: string;
   analysis: Analysis;
 }
 

@@ -14,6 +14,8 @@ const caseSchema = z
   .object({
     name: z.string().min(1),
     identity: z.object({ subject: z.string().min(1), groups: z.array(z.string()).default([]) }).strict(),
+    /** The purpose of use the case states; none when absent. */
+    purpose: z.string().min(1).optional(),
     connection: z.string().default('clinical-pg'),
     dialect: z.enum(['postgresql', 'snowflake']).default('postgresql'),
     sql: z.string(),
@@ -147,6 +149,7 @@ export function decide(
       connection: c.connection,
       role: '',
       frontDoor: 'http',
+      ...(c.purpose ? { purpose: c.purpose } : {}),
       analysis,
     },
     c.at ? new Date(c.at) : now,

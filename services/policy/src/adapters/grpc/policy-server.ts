@@ -66,6 +66,7 @@ export function toInput(req: policyV1.EvaluateRequest): EvaluationInput {
     connection: req.connection,
     role: req.role,
     frontDoor: req.frontDoor,
+    ...(req.purpose ? { purpose: req.purpose } : {}),
     analysis: {
       dialect,
       fingerprint: req.analysis.fingerprint,
