@@ -59,6 +59,14 @@ export const CODES = {
   GATEWAY_ADMIN_CONNECTION_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such connection' },
   GATEWAY_REGISTRY_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the connection registry is unavailable', retriable: true },
   GATEWAY_RATE_LIMITED: { kind: 'RESOURCE_EXHAUSTED', message: 'too many requests for this identity; slow down', retriable: true },
+  GATEWAY_PURPOSE_REQUIRED: {
+    kind: 'PERMISSION_DENIED',
+    message: "this identity's binding requires a purpose of use; the statement was not run",
+  },
+  GATEWAY_PURPOSE_NOT_ALLOWED: {
+    kind: 'PERMISSION_DENIED',
+    message: "the stated purpose of use is not one this identity's binding allows; the statement was not run",
+  },
   GATEWAY_RATE_LIMIT_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the rate limiter (Redis) is unavailable; the statement was not run', retriable: true },
   GATEWAY_REQUEST_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such request for this identity' },
   // Gateway: the Snowflake door (each also has the Snowflake error code a driver expects; see services/gateway/README.md)

@@ -62,6 +62,7 @@ export async function scratchStore(): Promise<{ appUrl: string; adminUrl: string
     '004-search-table.sql',
     '005-append-chain.sql',
     '006-served-search.sql',
+    '007-purpose-search.sql',
   ])
     execFileSync(
       'psql',

@@ -62,8 +62,11 @@ export const gatewayConfigSchema = z
      * the hot path's cost. `block` mode and statements already masked are always watched.
      */
     GATEWAY_CANARY_REPORT_SAMPLE: z.coerce.number().min(0).max(1).default(0.1),
-    /** Requests per identity per minute, across all replicas (Redis). */
-    GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+    /**
+     * Statements per identity per minute, across all replicas (Redis), for identities whose binding
+     * declares no `statementsPerMinute` of its own: a generous safety net, not a workload's limit.
+     */
+    GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(60000),
     /** Redis key prefix of the rate-limit counters: replicas sharing it share the budgets. */
     GATEWAY_RATE_LIMIT_KEY_PREFIX: z.string().min(1).default('phigate:rl:'),
     /** How often each replica re-reads the connection registry. */

@@ -22,6 +22,8 @@ export interface ApprovalRequest {
   quorum: number;
   /** ISO-8601 instant after which no vote counts. */
   expiresAt: string;
+  /** The purpose of use the requester stated (validated by the gateway against its binding); absent: none. */
+  purpose?: string;
 }
 
 export const APPROVAL_STATUS = {

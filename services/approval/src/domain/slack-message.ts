@@ -61,6 +61,7 @@ export function approvalMessage(state: ApprovalState, now: Date): SlackMessage {
       type: 'section',
       fields: [
         field('Requested by', code(r.requester)),
+        field('Purpose of use', r.purpose ? code(r.purpose) : '_none stated_'),
         field('Connection / role', `${code(r.connection)} as ${code(r.role)}`),
         field('Tables', list(r.tables)),
         field('PHI columns', list(r.phiColumns)),

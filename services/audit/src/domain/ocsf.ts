@@ -21,6 +21,8 @@ export interface AuditEventJson {
   schemaVersion?: number;
   client?: { ip?: string; port?: number };
   replica?: string;
+  /** The purpose of use the client stated (absent: none). */
+  purpose?: string;
   [detail: string]: unknown;
 }
 
@@ -207,6 +209,7 @@ function unmappedOf(e: AuditEventJson, detail: { key: string; value: Record<stri
     ...(e.role ? { role: e.role } : {}),
     ...(e.trace?.traceparent ? { traceparent: e.trace.traceparent } : {}),
     ...(e.schemaVersion ? { schema_version: e.schemaVersion } : {}),
+    ...(e.purpose ? { purpose: e.purpose } : {}),
     ...(Object.keys(value).length ? { [detail.key]: value } : {}),
   };
 }

@@ -57,7 +57,7 @@ export class CachingPolicy implements PolicyPort {
 const analysisJson = new WeakMap<Request['analysis'], string>();
 
 function cacheKey(req: Request): string {
-  const { identity, connection, role, frontDoor, analysis } = req;
+  const { identity, connection, role, frontDoor, purpose, analysis } = req;
   let a = analysisJson.get(analysis);
   if (a === undefined) {
     a = JSON.stringify({ d: analysis.dialect, u: analysis.understood, s: analysis.statements });
@@ -71,6 +71,8 @@ function cacheKey(req: Request): string {
     connection,
     role,
     frontDoor,
+    // Rules can match the purpose of use: a decision holds only for the purpose it was made for.
+    p: purpose ?? '',
   });
   return createHash('sha256').update(input).update('\0').update(a).digest('base64');
 }

@@ -11,7 +11,15 @@ export interface ConnectionInfo {
 }
 
 export interface PolicyPort {
-  evaluate(req: { requestId: string; identity: Identity; connection: string; role: string; frontDoor: string; analysis: Analysis }): Promise<Decision>;
+  evaluate(req: {
+    requestId: string;
+    identity: Identity;
+    connection: string;
+    role: string;
+    frontDoor: string;
+    purpose?: string;
+    analysis: Analysis;
+  }): Promise<Decision>;
 }
 
 /** Streams a result: columns first, then batches of text rows; returns when the cursor is done. */
@@ -180,6 +188,8 @@ export interface RequestContext {
   traceparent: string;
   /** Where the client connected from; recorded on every event of the request. */
   client?: ClientEndpoint;
+  /** The purpose of use the client stated (validated against its binding); recorded on every event. */
+  purpose?: string;
 }
 
 export interface AuditPort {
@@ -187,7 +197,10 @@ export interface AuditPort {
   record(ctx: RequestContext, events: DomainEvent[]): Promise<void>;
 }
 
-/** Per-identity request budget. */
+/**
+ * Per-identity statement budget. `perMinute`: the limit of the identity's binding, else the
+ * gateway's default. `resetsAt`: when the window in force ends (ISO 8601).
+ */
 export interface RateLimitPort {
-  take(subject: string): Promise<{ allowed: boolean; retryAfterSec: number }>;
+  take(subject: string, perMinute?: number): Promise<{ allowed: boolean; retryAfterSec: number; resetsAt: string; perMinute: number }>;
 }

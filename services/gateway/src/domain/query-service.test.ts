@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { AppError } from '@phigate/errors';
 import { Catalog } from '@phigate/sql';
-import type { AuditPort, DomainEvent, UpstreamPort } from './ports.js';
+import type { Binding } from './bindings.js';
+import type { AuditPort, DomainEvent, PolicyPort, RateLimitPort, UpstreamPort } from './ports.js';
 import { effectiveCanary, QueryService } from './query-service.js';
 import type { Analysis, Decision } from './types.js';
 
@@ -38,7 +40,11 @@ const allow: Decision = {
   approverGroups: [],
 };
 
-function service(audit: AuditPort, log: string[], over: { analysis?: Analysis; upstream?: UpstreamPort } = {}) {
+function service(
+  audit: AuditPort,
+  log: string[],
+  over: { analysis?: Analysis; upstream?: UpstreamPort; bindings?: Binding[]; rateLimit?: RateLimitPort; policy?: PolicyPort } = {},
+) {
   const upstream: UpstreamPort = over.upstream ?? {
     catalog: async () => new Catalog('d', []),
     execute: async (_c, _r, _sql, _p, sink, opts) => {
@@ -56,13 +62,13 @@ function service(audit: AuditPort, log: string[], over: { analysis?: Analysis; u
   };
   return new QueryService({
     connections: () => new Map([['c', { name: 'c', type: 'postgresql', dialect: 'postgresql', database: 'd', defaultSchema: 'public' }]]),
-    bindings: () => [{ groups: ['g'], connections: { c: 'writer' } }],
+    bindings: () => over.bindings ?? [{ groups: ['g'], connections: { c: 'writer' } }],
     analyse: () => over.analysis ?? write,
-    policy: { evaluate: async () => allow },
+    policy: over.policy ?? { evaluate: async () => allow },
     upstream,
     masking: { open: () => assert.fail('nothing to mask: no masking call') },
     audit,
-    rateLimit: { take: async () => ({ allowed: true, retryAfterSec: 0 }) },
+    rateLimit: over.rateLimit ?? { take: async () => ({ allowed: true, retryAfterSec: 0, resetsAt: '', perMinute: 1 }) },
     limits: { maxSqlBytes: 1000, maxRows: 10 },
   });
 }
@@ -157,7 +163,7 @@ test('a streamed read: its statement, decision and execution are recorded before
       upstream,
       masking: { open: () => assert.fail('nothing to mask: no masking call') },
       audit: { record: async (_ctx, events) => void log.push(`audit ${events.map((e) => e.type).join(',')}`) },
-      rateLimit: { take: async () => ({ allowed: true, retryAfterSec: 0 }) },
+      rateLimit: { take: async () => ({ allowed: true, retryAfterSec: 0, resetsAt: '', perMinute: 1 }) },
       limits: { maxSqlBytes: 1000, maxRows: 2, maxStreamRows: 10 },
     });
     const outcome = await qs
@@ -264,4 +270,48 @@ test('a NUL or a lone surrogate in the statement or a parameter is refused befor
   const log: string[] = [];
   await service({ record: async () => undefined }, log).run({ ...request, sql: "UPDATE claims SET status = '😀' WHERE id = 1" });
   assert.deepEqual(log, ['execute transaction=true', 'commit']);
+});
+
+test("the rate limit is the binding's when it declares one, and the refusal says which limit and when it resets", async () => {
+  const asked: (number | undefined)[] = [];
+  const refuse: RateLimitPort = {
+    take: async (_subject, perMinute) => {
+      asked.push(perMinute);
+      return { allowed: false, retryAfterSec: 17, resetsAt: '2026-12-07T20:00:00.000Z', perMinute: perMinute ?? 99 };
+    },
+  };
+  const never: AuditPort = { record: async () => assert.fail('a refused statement records nothing') };
+  const bound = service(never, [], { rateLimit: refuse, bindings: [{ groups: ['g'], connections: { c: 'writer' }, statementsPerMinute: 5 }] });
+  await assert.rejects(bound.run(request), (e: AppError) => {
+    assert.equal(e.code, 'GATEWAY_RATE_LIMITED');
+    assert.equal(
+      e.message,
+      'rate limit reached: 5 statements per minute for this identity, set by the binding of groups g; it resets at 2026-12-07T20:00:00.000Z (in 17 s)',
+    );
+    assert.deepEqual(e.details, { retryAfterSec: 17, resetsAt: '2026-12-07T20:00:00.000Z', perMinute: 5, limit: 'binding' });
+    return true;
+  });
+  await assert.rejects(service(never, [], { rateLimit: refuse }).run(request), (e: AppError) => {
+    assert.match(e.message, /99 statements per minute for this identity, set by the gateway default \(GATEWAY_RATE_LIMIT_PER_MINUTE\)/);
+    assert.equal(e.details.limit, 'default');
+    return true;
+  });
+  assert.deepEqual(asked, [5, undefined]);
+});
+
+test('a purpose of use is checked against the binding before anything is recorded, then given to policy and recorded', async () => {
+  const bindings: Binding[] = [{ groups: ['g'], connections: { c: 'writer' }, purposes: ['care'], purposeRequired: true }];
+  const never: AuditPort = { record: async () => assert.fail('a refused purpose records nothing') };
+  await assert.rejects(service(never, [], { bindings }).run(request), { code: 'GATEWAY_PURPOSE_REQUIRED' });
+  await assert.rejects(service(never, [], { bindings }).run({ ...request, purpose: 'marketing' }), { code: 'GATEWAY_PURPOSE_NOT_ALLOWED' });
+  const purposes: (string | undefined)[] = [];
+  const policy: PolicyPort = {
+    evaluate: async (req) => {
+      purposes.push(req.purpose);
+      return allow;
+    },
+  };
+  const audit: AuditPort = { record: async (ctx) => void purposes.push(`recorded ${ctx.purpose}`) };
+  await service(audit, [], { bindings, policy }).run({ ...request, purpose: 'care' });
+  assert.deepEqual(purposes, ['care', 'recorded care', 'recorded care']);
 });

@@ -1,7 +1,7 @@
 import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { UNKNOWN_STATEMENT_RULE } from '@phigate/model';
 import type { AnalysisOptions, Catalog } from '@phigate/sql';
-import { type Binding, resolveRole } from './bindings.js';
+import { type Binding, bindingName, purposeProblem, resolveBinding } from './bindings.js';
 import type {
   AuditPort,
   ClientEndpoint,
@@ -54,6 +54,8 @@ export interface QueryRequest {
   upstreamSql?: string;
   /** The client's label for the statement (the Snowflake door's QUERY_TAG), recorded on `query.received`. */
   queryTag?: string;
+  /** The purpose of use the client stated; checked against its binding, given to policy, recorded on every event. */
+  purpose?: string;
   /** How the client's session resolves names (the Snowflake door's QUOTED_IDENTIFIERS_IGNORE_CASE). */
   analysisOptions?: AnalysisOptions;
 }
@@ -233,9 +235,21 @@ export class QueryService {
     // refused before anything is recorded: it could only be recorded altered, or not at all.
     const bad = invalidText(req.sql) ? 'statement' : req.params.findIndex((p) => typeof p === 'string' && invalidText(p));
     if (bad !== -1) throw new AppError('GATEWAY_SQL_INVALID_TEXT', { details: { where: bad === 'statement' ? bad : `parameter ${bad + 1}` } });
-    const budget = await this.deps.rateLimit.take(req.identity.subject);
-    if (!budget.allowed) throw new AppError('GATEWAY_RATE_LIMITED', { details: { retryAfterSec: budget.retryAfterSec } });
-    const { conn, role } = this.bind(req.identity, req.connection);
+    const { conn, role, binding } = this.bind(req.identity, req.connection);
+    this.checkPurpose(binding, req.purpose);
+    const budget = await this.deps.rateLimit.take(req.identity.subject, binding.statementsPerMinute);
+    if (!budget.allowed) {
+      const limit = binding.statementsPerMinute ? bindingName(binding) : 'the gateway default (GATEWAY_RATE_LIMIT_PER_MINUTE)';
+      throw new AppError('GATEWAY_RATE_LIMITED', {
+        message: `rate limit reached: ${budget.perMinute} statements per minute for this identity, set by ${limit}; it resets at ${budget.resetsAt} (in ${budget.retryAfterSec} s)`,
+        details: {
+          retryAfterSec: budget.retryAfterSec,
+          resetsAt: budget.resetsAt,
+          perMinute: budget.perMinute,
+          limit: binding.statementsPerMinute ? 'binding' : 'default',
+        },
+      });
+    }
 
     const ctx: RequestContext = {
       requestId: req.requestId,
@@ -246,6 +260,7 @@ export class QueryService {
       role,
       traceparent: req.traceparent,
       ...(req.client ? { client: req.client } : {}),
+      ...(req.purpose ? { purpose: req.purpose } : {}),
     };
     const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
@@ -260,14 +275,7 @@ export class QueryService {
 
     let decision: Decision;
     try {
-      decision = await this.deps.policy.evaluate({
-        requestId: req.requestId,
-        identity: req.identity,
-        connection: conn.name,
-        role,
-        frontDoor: req.frontDoor,
-        analysis,
-      });
+      decision = await this.evaluate(req, conn.name, role, analysis);
     } catch (err) {
       const e = toAppError(err, 'GATEWAY_POLICY_UNAVAILABLE');
       await this.recordOrFail(ctx, [received, failed(e, 'policy')]);
@@ -329,17 +337,27 @@ export class QueryService {
    * The decision a statement would get now, without recording or running anything: what a door
    * needs to describe a statement's result (which columns will be masked) before it executes.
    */
-  async decide(req: Pick<QueryRequest, 'requestId' | 'frontDoor' | 'identity' | 'connection' | 'sql' | 'analysisOptions'>): Promise<Decision> {
-    const { conn, role } = this.bind(req.identity, req.connection);
+  async decide(req: Pick<QueryRequest, 'requestId' | 'frontDoor' | 'identity' | 'connection' | 'sql' | 'analysisOptions' | 'purpose'>): Promise<Decision> {
+    const { conn, role, binding } = this.bind(req.identity, req.connection);
+    this.checkPurpose(binding, req.purpose);
     const catalog = await this.deps.upstream.catalog(conn.name).catch((err) => {
       throw isAppError(err) ? err : new AppError('GATEWAY_UPSTREAM_UNAVAILABLE', { cause: err });
     });
     const analysis = this.deps.analyse(req.sql, conn, catalog, req.analysisOptions);
-    return this.deps.policy
-      .evaluate({ requestId: req.requestId, identity: req.identity, connection: conn.name, role, frontDoor: req.frontDoor, analysis })
-      .catch((err) => {
-        throw toAppError(err, 'GATEWAY_POLICY_UNAVAILABLE');
-      });
+    return this.evaluate(req, conn.name, role, analysis).catch((err) => {
+      throw toAppError(err, 'GATEWAY_POLICY_UNAVAILABLE');
+    });
+  }
+
+  /** Policy's decision on a statement of this request, as the bound role on the connection. */
+  private evaluate(
+    req: Pick<QueryRequest, 'requestId' | 'frontDoor' | 'identity' | 'purpose'>,
+    connection: string,
+    role: string,
+    analysis: Analysis,
+  ): Promise<Decision> {
+    const { requestId, identity, frontDoor, purpose } = req;
+    return this.deps.policy.evaluate({ requestId, identity, connection, role, frontDoor, ...(purpose ? { purpose } : {}), analysis });
   }
 
   /** The connection's catalog, as statements are analysed against it. */
@@ -351,11 +369,28 @@ export class QueryService {
    * The connection and the one upstream role a binding gives this identity there. The same answer
    * whether the connection does not exist or is not bound: never reveal which exist.
    */
-  bind(identity: Identity, connection: string): { conn: ConnectionInfo; role: string } {
+  bind(identity: Identity, connection: string): { conn: ConnectionInfo; role: string; binding: Binding } {
     const conn = this.deps.connections().get(connection);
-    const role = conn ? resolveRole(this.deps.bindings(), identity, connection) : undefined;
-    if (!conn || !role) throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { details: { connection } });
-    return { conn, role };
+    const binding = conn ? resolveBinding(this.deps.bindings(), identity, connection) : undefined;
+    const role = binding?.connections[connection];
+    if (!conn || !binding || !role) throw new AppError('GATEWAY_CONNECTION_UNKNOWN', { details: { connection } });
+    return { conn, role, binding };
+  }
+
+  /**
+   * Refuses a purpose of use the identity's binding on this connection does not allow, or a
+   * missing one it requires: what a door checks when a client states one (a PostgreSQL login or
+   * SET, a Snowflake login or ALTER SESSION), and every statement again.
+   */
+  checkPurpose(binding: Binding | { identity: Identity; connection: string }, purpose: string | undefined): void {
+    const b = 'identity' in binding ? this.bind(binding.identity, binding.connection).binding : binding;
+    const problem = purposeProblem(b, purpose);
+    if (problem === 'required') throw new AppError('GATEWAY_PURPOSE_REQUIRED', { details: { ...(b.purposes ? { allowedPurposes: b.purposes } : {}) } });
+    if (problem === 'not_allowed')
+      throw new AppError('GATEWAY_PURPOSE_NOT_ALLOWED', {
+        message: `the purpose of use '${(purpose ?? '').slice(0, 64)}' is not one ${bindingName(b)} allows${b.purposes ? ` (${b.purposes.join(', ')})` : ' (lower-case words joined by dashes)'}; the statement was not run`,
+        details: { purpose: (purpose ?? '').slice(0, 64), ...(b.purposes ? { allowedPurposes: b.purposes } : {}) },
+      });
   }
 
   /**

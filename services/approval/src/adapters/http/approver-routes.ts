@@ -76,6 +76,7 @@ function view(s: ApprovalState, now: Date) {
     approverGroups: r.approverGroups,
     quorum: r.quorum,
     expiresAt: r.expiresAt,
+    purpose: r.purpose ?? '',
     status: effectiveStatus(s, now),
     votes: s.votes,
   };

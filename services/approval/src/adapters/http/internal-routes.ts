@@ -39,6 +39,7 @@ const createSchema = z
     approverGroups: z.array(name).min(1).max(50),
     quorum: z.number().int().min(1).max(10).default(1),
     expiresAt: z.iso.datetime({ offset: true }),
+    purpose: z.string().min(1).max(64).optional(),
   })
   .strict();
 
@@ -86,6 +87,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
       approverGroups: body.approverGroups,
       quorum: body.quorum,
       expiresAt: new Date(expiresMs).toISOString(),
+      ...(body.purpose ? { purpose: body.purpose } : {}),
     };
     const { state, created } = await deps.store.create(request);
     let notified = Boolean(state.notifiedAt);

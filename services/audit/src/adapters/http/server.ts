@@ -39,6 +39,7 @@ const searchQuery = z
     phiTag: z.string().min(1).optional(),
     decision: z.enum(Object.keys(DECISIONS) as [string, ...string[]]).optional(),
     sessionId: z.string().min(1).optional(),
+    purpose: z.string().min(1).max(64).optional(),
     from: time.optional(),
     to: time.optional(),
     after: z.coerce.number().int().min(0).default(0),
@@ -71,7 +72,16 @@ export function buildHttp(deps: AuditHttpDeps): FastifyInstance {
     return identity;
   };
   const filterOf = (q: z.infer<typeof searchQuery>): SearchFilter => {
-    const f: SearchFilter = { identity: q.identity, connection: q.connection, type: q.type, table: q.table, sessionId: q.sessionId, from: q.from, to: q.to };
+    const f: SearchFilter = {
+      identity: q.identity,
+      connection: q.connection,
+      type: q.type,
+      table: q.table,
+      sessionId: q.sessionId,
+      purpose: q.purpose,
+      from: q.from,
+      to: q.to,
+    };
     if (q.decision) f.decision = DECISIONS[q.decision];
     if (q.phiTag) {
       const keys = deps.catalog.searchKeys(q.phiTag);

@@ -53,6 +53,8 @@ export interface SearchFilter {
   columns?: string[];
   /** ACTION_ALLOW, ACTION_DENY or ACTION_REQUIRE_APPROVAL. */
   decision?: string;
+  /** The purpose of use the client stated (every event of its requests and sessions carries it). */
+  purpose?: string;
 }
 
 // The format 1 chain (records stored before migration 003) had one global order; its checkpoint
@@ -506,7 +508,7 @@ export class PgAuditStore {
 
   /**
    * One page of events matching `f`, after seq `after`, in stored order. Identity, connection,
-   * type and time filter events; table, PHI columns and decision filter whole requests (every event
+   * type, purpose and time filter events; table, PHI columns and decision filter whole requests (every event
    * of a request whose statement (query.received or query.served) names the table, or whose decision has it).
    */
   async search(f: SearchFilter, after: number, limit: number): Promise<{ seq: number; payload: string }[]> {
@@ -522,6 +524,7 @@ export class PgAuditStore {
     if (f.from) add((n) => `s.event_time >= ${n}`, f.from.toISOString());
     if (f.to) add((n) => `s.event_time < ${n}`, f.to.toISOString());
     if (f.sessionId) add((n) => `s.session_id = ${n}`, f.sessionId);
+    if (f.purpose) add((n) => `s.purpose = ${n}`, f.purpose);
     if (f.table)
       add(
         (n) => `s.request_id IN (SELECT request_id FROM audit_search WHERE type IN ('query.received', 'query.served') AND tables && ${n}::text[])`,

@@ -5,7 +5,7 @@ import { AppError } from '@phigate/errors';
 import type { Logger } from '@phigate/telemetry';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { Binding } from '../../domain/bindings.js';
+import { type Binding, PURPOSE_PATTERN } from '../../domain/bindings.js';
 import { pgTlsProblems, pgTlsShape } from '../postgres/tls.js';
 import type { ConnectionDefinition } from '../store/connection-registry.js';
 
@@ -75,6 +75,12 @@ const bindingSchema = z
     groups: z.array(z.string().min(1)).optional(),
     identities: z.array(z.string().min(1)).optional(),
     connections: z.record(z.string(), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'role names are plain identifiers')),
+    /** Purposes of use the identity may state; absent: any well-formed purpose. */
+    purposes: z.array(z.string().regex(PURPOSE_PATTERN, 'purposes are lower-case words joined by dashes')).min(1).optional(),
+    /** Every statement and session must state a purpose (one of `purposes`, when given). */
+    purposeRequired: z.boolean().optional(),
+    /** Statements per minute per identity on these connections; absent: GATEWAY_RATE_LIMIT_PER_MINUTE. */
+    statementsPerMinute: z.number().int().min(1).optional(),
   })
   .strict()
   .refine((b) => b.groups?.length || b.identities?.length, { message: 'a binding needs groups or identities' });

@@ -124,6 +124,7 @@ export function createPolicyClient(
             connection: req.connection,
             role: req.role,
             frontDoor: req.frontDoor,
+            purpose: req.purpose ?? '',
             analysis: analysisToProto(req.analysis),
           },
           md,

@@ -56,6 +56,7 @@ export function createApprovalClient(opts: ApprovalClientOptions): ApprovalsPort
         approverGroups: approval.groups,
         quorum: approval.quorum,
         expiresAt: c.expiresAt,
+        ...(c.ctx.purpose ? { purpose: c.ctx.purpose } : {}),
       });
       if ((status !== 200 && status !== 201) || typeof json.approvalId !== 'string') {
         throw new AppError('GATEWAY_APPROVAL_UNAVAILABLE', {

@@ -101,7 +101,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
 
   const authenticate = async (authorization: string | undefined): Promise<Identity> => deps.verify(bearerToken(authorization));
 
-  app.post<{ Body: { connection?: unknown; sql?: unknown; params?: unknown } }>('/v1/query', async (req, reply) => {
+  app.post<{ Body: { connection?: unknown; sql?: unknown; params?: unknown; purpose?: unknown } }>('/v1/query', async (req, reply) => {
     const started = performance.now();
     const requestId = req.id;
     let outcome = 'error';
@@ -113,10 +113,16 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         typeof body !== 'object' ||
         typeof body.connection !== 'string' ||
         typeof body.sql !== 'string' ||
-        (body.params !== undefined && !Array.isArray(body.params))
+        (body.params !== undefined && !Array.isArray(body.params)) ||
+        (body.purpose !== undefined && typeof body.purpose !== 'string')
       ) {
-        throw new AppError('COMMON_BAD_REQUEST', { message: 'expected a JSON body {connection: string, sql: string, params?: array}' });
+        throw new AppError('COMMON_BAD_REQUEST', { message: 'expected a JSON body {connection: string, sql: string, params?: array, purpose?: string}' });
       }
+      // The purpose of use: the X-Phigate-Purpose header, else the body's `purpose`; both must agree.
+      const header = req.headers['x-phigate-purpose'];
+      const purpose = (Array.isArray(header) ? header.join(',') : header) || (body.purpose as string | undefined) || undefined;
+      if (header && body.purpose && header !== body.purpose)
+        throw new AppError('COMMON_BAD_REQUEST', { message: "the X-Phigate-Purpose header and the body's purpose differ; state the purpose of use once" });
       const trace = childTrace(req.headers.traceparent as string | undefined);
       const submitted = await deps.queries.submit({
         requestId,
@@ -128,6 +134,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
         sql: body.sql,
         params: (body.params as unknown[] | undefined) ?? [],
         traceparent: trace.traceparent,
+        ...(purpose ? { purpose } : {}),
       });
       if (submitted.kind === 'held') {
         outcome = 'held';
@@ -143,7 +150,8 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
       const out = resultBody(result);
       deps.results.put(requestId, identity.subject, out);
       outcome = 'completed';
-      deps.log.info({ requestId, connection: body.connection, rows: result.rowCount, latencyMs: Math.round(performance.now() - started) }, 'query completed');
+      // Per statement, so debug: the audit trail records every statement, and the metrics count them.
+      deps.log.debug({ requestId, connection: body.connection, rows: result.rowCount, latencyMs: Math.round(performance.now() - started) }, 'query completed');
       return reply.header('x-request-id', requestId).send(out);
     } catch (err) {
       // An upstream error goes on scrubbed of values (a no-op when its adapter already scrubbed it).

@@ -103,6 +103,7 @@ export function createKafkaAudit(publisher: EventPublisher, replica = ''): Audit
         producer: 'gateway',
         client: ctx.client,
         replica,
+        ...(ctx.purpose ? { purpose: ctx.purpose } : {}),
       };
       return publisher.publish(events.map((e) => toEnvelope(ec, e)));
     },

@@ -30,7 +30,7 @@ import { binaryToText, hasBinary, OID } from './types.js';
 
 export interface PgDoorDeps {
   verify: TokenVerifier;
-  queries: Pick<QueryService, 'submit' | 'declareCursor' | 'decide' | 'bind' | 'prepare' | 'recordOrFail'>;
+  queries: Pick<QueryService, 'submit' | 'declareCursor' | 'decide' | 'bind' | 'prepare' | 'recordOrFail' | 'checkPurpose'>;
   held: Pick<HeldQueries, 'settle'>;
   upstream: Pick<SessionUpstreamPort, 'session' | 'describe' | 'settings' | 'applySettings'>;
   log: Logger;
@@ -115,7 +115,7 @@ export class PgConnection {
   private openedAt = 0;
 
   /** Session events are keyed by the session id (as their request id), so they form one timeline. */
-  private sessionContext(identity: Identity): RequestContext {
+  private sessionContext(identity: Identity, purpose = this.purpose()): RequestContext {
     let role = '';
     try {
       role = this.deps.queries.bind(identity, this.database).role;
@@ -131,7 +131,13 @@ export class PgConnection {
       role,
       traceparent: '',
       client: this.client,
+      ...(purpose ? { purpose } : {}),
     };
+  }
+
+  /** The purpose of use the client stated (startup option or SET phigate.purpose), if any. */
+  private purpose(): string | undefined {
+    return this.settings.values.get('phigate.purpose') || undefined;
   }
   private backend: { processId: number; secretKey: number } | undefined;
   private readonly statements = new Map<string, Statement>();
@@ -414,13 +420,22 @@ export class PgConnection {
       if (!s) return this.fatal(new AppError('GATEWAY_PG_SETTING_REFUSED', { message: refusedSettingMessage(k) }));
       startup.set(s.name, s.value);
     }
+    // A purpose of use stated at startup must be one the binding allows: else the login ends, saying so.
+    const purpose = startup.get('phigate.purpose') || undefined;
+    if (purpose) {
+      try {
+        this.deps.queries.checkPurpose({ identity, connection: this.database }, purpose);
+      } catch (err) {
+        return this.fatal(toAppError(err));
+      }
+    }
     const settings = await this.deps.upstream.settings(this.database).catch((err) => {
       throw toAppError(err, 'GATEWAY_UPSTREAM_UNAVAILABLE');
     });
     // The login is on the audit trail (OCSF Authentication) before the session exists: no session
     // without its record (fail closed).
     try {
-      await this.deps.queries.recordOrFail(this.sessionContext(identity), [{ type: 'session.opened', clientAddress: this.sock.remoteAddress ?? '' }]);
+      await this.deps.queries.recordOrFail(this.sessionContext(identity, purpose), [{ type: 'session.opened', clientAddress: this.sock.remoteAddress ?? '' }]);
     } catch (err) {
       return this.fatal(toAppError(err, 'GATEWAY_AUDIT_UNAVAILABLE'));
     }
@@ -636,7 +651,14 @@ export class PgConnection {
     const d = await this.deps.upstream.describe(this.database, role, stmt.sql, stmt.paramTypes, this.tx.session);
     let fields: FieldDescription[] | null = null;
     if (d.columns) {
-      const decision = await this.deps.queries.decide({ requestId: this.requestId, frontDoor: 'pgwire', identity, connection: this.database, sql: stmt.sql });
+      const decision = await this.deps.queries.decide({
+        requestId: this.requestId,
+        frontDoor: 'pgwire',
+        identity,
+        connection: this.database,
+        sql: stmt.sql,
+        ...(this.purpose() ? { purpose: this.purpose() } : {}),
+      });
       fields = maskedFields(d.columns, decision);
     }
     stmt.described = { params: d.params, fields };
@@ -725,6 +747,7 @@ export class PgConnection {
       traceparent: childTrace(undefined).traceparent,
       ...(this.tx.session ? { session: this.tx.session } : {}),
       ...(this.settings.values.size ? { settings: upstreamSettings(this.settings.values) } : {}),
+      ...(this.purpose() ? { purpose: this.purpose() } : {}),
     };
   }
 
@@ -973,6 +996,8 @@ export class PgConnection {
    * setting that changed is announced (ParameterStatus).
    */
   private async changeSettings(next: Map<string, string>, cmd?: Extract<SessionCommand, { kind: 'set' | 'reset' }>): Promise<void> {
+    const purpose = next.get('phigate.purpose') || undefined;
+    if (purpose && purpose !== this.purpose()) this.deps.queries.checkPurpose({ identity: this.identity!, connection: this.database }, purpose);
     const before = upstreamSettings(this.settings.values);
     const after = upstreamSettings(next);
     const changed = Object.keys(before).length !== Object.keys(after).length || Object.entries(after).some(([k, v]) => before[k] !== v);
@@ -997,6 +1022,7 @@ export class PgConnection {
     const own = this.settings.values.get(name);
     if (own !== undefined) return own;
     if (name === 'application_name') return this.applicationName;
+    if (name === 'phigate.purpose') return '';
     if (name === 'is_superuser') return 'off';
     if (name === 'client_encoding' || name === 'server_encoding') return 'UTF8';
     if (name === 'standard_conforming_strings' || name === 'integer_datetimes') return 'on';

@@ -35,6 +35,9 @@ const SETTINGS: Readonly<Record<string, SettingSpec>> = {
   extra_float_digits: { canonical: 'extra_float_digits', valid: (v) => /^-?\d+$/.test(v) && Number(v) >= -15 && Number(v) <= 3 },
   client_encoding: { canonical: 'client_encoding', valid: (v) => /^(utf-?8|unicode)$/i.test(v), report: true },
   standard_conforming_strings: { canonical: 'standard_conforming_strings', valid: (v) => /^on$/i.test(v), report: true },
+  // The purpose of use (phigate's own, never sent upstream): the door checks it against the
+  // identity's binding when it is set, and every statement carries it to policy and the audit trail.
+  'phigate.purpose': { canonical: 'phigate.purpose', valid: (v) => v.length <= 64 && !/[\0\n]/.test(v) },
 };
 
 /** Read-only settings SHOW answers (from the upstream), besides the settable ones. */

@@ -18,16 +18,19 @@ interface Lease {
  * replica leased counts against the limit whether it is used or not, so the limit is never
  * exceeded across replicas; at worst a replica's unused lease is lost at the end of the window.
  * When Redis cannot grant a lease, the request is refused (fail closed) rather than let through.
+ * `defaultPerMinute` applies to identities whose binding declares no limit of its own.
  */
-export function createRedisRateLimit(redis: RedisClient, perMinute: number, prefix = 'phigate:rl:'): RateLimitPort {
+export function createRedisRateLimit(redis: RedisClient, defaultPerMinute: number, prefix = 'phigate:rl:'): RateLimitPort {
   const leases = new Map<string, Lease>();
-  const cap = Math.max(1, Math.floor(perMinute / 50));
   let lastSweep = 0;
   return {
-    async take(subject) {
+    async take(subject, bindingPerMinute) {
+      const perMinute = bindingPerMinute ?? defaultPerMinute;
+      const cap = Math.max(1, Math.floor(perMinute / 50));
       const now = Date.now();
       const window = Math.floor(now / 60_000);
       const retryAfterSec = Math.max(1, Math.ceil(((window + 1) * 60_000 - now) / 1000));
+      const resetsAt = new Date((window + 1) * 60_000).toISOString();
       if (window !== lastSweep) {
         // Old windows' leases are worthless: drop them so the map stays bounded by active identities.
         for (const [k, l] of leases) if (l.window !== window) leases.delete(k);
@@ -40,7 +43,7 @@ export function createRedisRateLimit(redis: RedisClient, perMinute: number, pref
       }
       if (lease.left > 0) {
         lease.left--;
-        return { allowed: true, retryAfterSec };
+        return { allowed: true, retryAfterSec, resetsAt, perMinute };
       }
       const size = lease.next;
       // One key per identity and window: the transaction below stays on one Cluster slot.
@@ -55,14 +58,14 @@ export function createRedisRateLimit(redis: RedisClient, perMinute: number, pref
       }
       // Only the part of this lease that fits under the limit is usable.
       const granted = Math.min(size, perMinute - (total - size));
-      if (granted <= 0) return { allowed: false, retryAfterSec };
+      if (granted <= 0) return { allowed: false, retryAfterSec, resetsAt, perMinute };
       // Another request of the same identity may have taken a lease meanwhile: add, never overwrite.
       const current = leases.get(subject);
       const target = current?.window === window ? current : lease;
       target.left += granted - 1;
       target.next = Math.min(cap, size * 2);
       if (target !== current) leases.set(subject, target);
-      return { allowed: true, retryAfterSec };
+      return { allowed: true, retryAfterSec, resetsAt, perMinute };
     },
   };
 }

@@ -12,12 +12,12 @@ import type { Logger } from '@phigate/telemetry';
 import type { ClientEndpoint, RequestContext } from '../../domain/ports.js';
 import type { QueryService } from '../../domain/query-service.js';
 import { loginResultFormat } from './result-format.js';
-import { loginSettings, withSessionParameters } from './session-statements.js';
+import { loginSettings, purposeOfQueryTag, withSessionParameters } from './session-statements.js';
 import type { SfSession, SfStore } from './store.js';
 
 export interface LoginDeps {
   verify: TokenVerifier;
-  queries: Pick<QueryService, 'bind' | 'recordOrFail'>;
+  queries: Pick<QueryService, 'bind' | 'recordOrFail' | 'checkPurpose'>;
   store: SfStore;
   log: Logger;
   sessionValiditySec: number;
@@ -43,6 +43,7 @@ function sessionContext(s: SfSession): RequestContext {
     role: s.role,
     traceparent: '',
     ...(s.peer ? { client: s.peer } : {}),
+    ...(purposeOfQueryTag(s.settings?.QUERY_TAG) ? { purpose: purposeOfQueryTag(s.settings?.QUERY_TAG) } : {}),
   };
 }
 
@@ -106,6 +107,9 @@ export async function login(d: LoginDeps, body: Record<string, unknown>, params:
     throw new AppError('GATEWAY_SF_DATABASE_NOT_AUTHORIZED', {
       message: `The requested schema does not exist or not authorized. Statements on '${conn.name}' run in schema ${shown(conn.defaultSchema)} (name other schemas in full).`,
     });
+  // A purpose of use stated at login (QUERY_TAG purpose=…) must be one the binding allows.
+  const loginPurpose = purposeOfQueryTag(withLoginSettings(data.SESSION_PARAMETERS).settings?.QUERY_TAG);
+  if (loginPurpose !== undefined) d.queries.checkPurpose(bound.binding, loginPurpose || undefined);
   const now = Date.now();
   const { session, token, masterToken } = await d.store.createSession({
     identity,

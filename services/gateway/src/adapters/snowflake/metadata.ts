@@ -619,6 +619,7 @@ export class Metadata {
         frontDoor: req.frontDoor,
         identity: req.identity,
         connection: req.connection,
+        ...(req.purpose ? { purpose: req.purpose } : {}),
         sql: `SELECT * FROM ${quote(catalog.database)}.${quote(t.schema)}.${quote(t.name)}`,
       });
       if (decision.action !== 'deny') out.push({ database: catalog.database, schema: t.schema, name: t.name });

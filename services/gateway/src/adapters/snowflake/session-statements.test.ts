@@ -7,6 +7,7 @@ import {
   classifySession,
   loginSettings,
   parameterRows,
+  purposeOfQueryTag,
   upstreamSettings,
   withSessionParameters,
 } from './session-statements.js';
@@ -146,4 +147,13 @@ test('login SESSION_PARAMETERS: allow-listed ones set as ALTER SESSION would, th
   assert.equal(loginSettings(undefined), undefined);
   assert.deepEqual(loginSettings({ QUOTED_IDENTIFIERS_IGNORE_CASE: true }), { QUOTED_IDENTIFIERS_IGNORE_CASE: 'true' });
   assert.throws(() => loginSettings({ BINARY_OUTPUT_FORMAT: 'XML' }), /accepts only HEX or BASE64/);
+});
+
+test('QUERY_TAG states a purpose of use as its purpose=… item; other labels may share the tag', () => {
+  assert.equal(purposeOfQueryTag('purpose=care-quality'), 'care-quality');
+  assert.equal(purposeOfQueryTag('job=nightly;purpose=population-health'), 'population-health');
+  assert.equal(purposeOfQueryTag('job=nightly, PURPOSE=ops'), 'ops');
+  assert.equal(purposeOfQueryTag('care-quality'), undefined);
+  assert.equal(purposeOfQueryTag('mypurpose=x'), undefined);
+  assert.equal(purposeOfQueryTag(undefined), undefined);
 });

@@ -298,3 +298,13 @@ export function withSessionParameters(parameters: unknown, settings: Readonly<Re
   }
   return list;
 }
+
+/**
+ * The purpose of use in a QUERY_TAG: its `purpose=<purpose>` item (items separated by `,`, `;` or
+ * spaces), so a tag can carry other labels too (`job=nightly,purpose=care-quality`). A tag
+ * without one states no purpose.
+ */
+export function purposeOfQueryTag(tag: string | undefined): string | undefined {
+  const m = tag ? /(?:^|[;,\s])purpose=([^;,\s]*)/i.exec(tag) : null;
+  return m ? m[1] : undefined;
+}

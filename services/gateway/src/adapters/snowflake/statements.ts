@@ -17,7 +17,7 @@ import { sessionInfo } from './login.js';
 import { classify, Metadata, type MetadataQueries } from './metadata.js';
 import type { Results } from './results.js';
 import type { SessionControl } from './session-control.js';
-import { analysisOptions, withSessionParameters } from './session-statements.js';
+import { analysisOptions, purposeOfQueryTag, withSessionParameters } from './session-statements.js';
 import type { QueryRecord, SfSession, SfStore } from './store.js';
 
 export interface StatementDeps {
@@ -145,6 +145,7 @@ export class Statements {
         ...(session ? { session } : {}),
         ...(this.d.control ? { settings: this.d.control.settings(s) } : {}),
         ...(s.settings?.QUERY_TAG ? { queryTag: s.settings.QUERY_TAG } : {}),
+        ...(purposeOfQueryTag(s.settings?.QUERY_TAG) !== undefined ? { purpose: purposeOfQueryTag(s.settings?.QUERY_TAG) } : {}),
         ...(resolution ? { analysisOptions: resolution } : {}),
       });
       if (outcome.kind === 'held') {
