@@ -111,3 +111,9 @@ test('long statements and lists are clipped to Slack limits', () => {
 test('an ephemeral notice leaves the original message alone', () => {
   assert.deepEqual(ephemeralNotice('no'), { response_type: 'ephemeral', replace_original: false, text: 'no' });
 });
+
+test('the approver sees the purpose of use the requester stated, or that none was', () => {
+  const stated = JSON.stringify(approvalMessage(openApproval(request({ purpose: 'population-health' })), NOW));
+  assert.ok(stated.includes('Purpose of use') && stated.includes('`population-health`'), stated);
+  assert.ok(JSON.stringify(approvalMessage(openApproval(request()), NOW)).includes('_none stated_'));
+});
