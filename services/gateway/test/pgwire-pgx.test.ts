@@ -56,7 +56,8 @@ async function pgx(): Promise<Line[]> {
   });
   const bin = (await run('bash', [godeps, '--print'])).stdout.trim();
   const token = await demoToken('etl-pipeline');
-  const dsn = `host=127.0.0.1 port=${pgPort} user=etl-pipeline dbname=clinical-pg sslmode=require connect_timeout=10`;
+  // A purpose of use in the DSN's options, as any libpq-style connection string states it.
+  const dsn = `host=127.0.0.1 port=${pgPort} user=etl-pipeline dbname=clinical-pg sslmode=require connect_timeout=10 options='-c phigate.purpose=nightly-load'`;
   const r = await run(bin, [dsn], { env: { ...process.env, PGPASSWORD: token }, timeout: 120_000 }).catch((e: { stdout?: string; stderr?: string }) => {
     throw new Error(`the pgx fixture failed:\n${e.stdout}\n${e.stderr}`);
   });
@@ -86,6 +87,7 @@ test('pgx v5: masked rows scanned into Go types in every query exec mode, PgErro
     return l;
   };
   assert.equal(one('connect').tls, true, 'sslmode=require: TLS');
+  assert.deepEqual(one('purpose'), { check: 'purpose', value: 'nightly-load' }, 'the DSN options state the purpose of use');
 
   // The default mode (statement cache: Parse/Describe once, then Bind/Execute with binary results), twice.
   const queries = lines.filter((l) => l.check === 'query');
