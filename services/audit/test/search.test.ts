@@ -28,7 +28,7 @@ test('the append table carries only its key, the event id and the chain position
     'audit_events_legacy_seq_idx',
     'audit_events_pkey',
   ]);
-  assert.ok((await names('audit_search')).includes('audit_search_columns_idx'));
+  assert.ok((await names('audit_search')).includes('audit_search_statement_columns_idx'));
 });
 
 test('search rows are derived behind the writers, chain by chain; search finds events once indexed; verify covers every search column', async (t) => {
