@@ -1,10 +1,7 @@
-// NOT WIRED INTO THE SUITE YET (it lives outside src/, so nothing compiles or runs it): the drill
-// fails. When the audit group's coordinator broker is killed, the audit service's consumer retries
-// its offset commit against the old coordinator forever (kafkajs: NOT_COORDINATOR, it never looks
-// the coordinator up again), so nothing more is stored until the service restarts; and a few
-// clients of the gateway replica (3 of ~450-1,000, in 2 of 7 runs) got no answer within 20 s. Fix
-// those, then move this file to ../src/ (and './load.js'), build, and run it alone:
-//   node --test --test-force-exit deploy/local/chaos/dist/src/kafka-broker.chaos.js
+// Run on its own (`npm run test:chaos:kafka`), not yet by `npm run test:chaos`: in about one run in
+// four a client of the gateway replica gets no answer within 20 s (or a reset connection) around
+// the kill, not explained yet (docs/operations.md). The audit consumer's stall when the killed
+// broker was its group coordinator is fixed (finite consumer retries, @phigate/bus consumer.ts).
 //
 // Failure suite: one broker of a 3-node Kafka cluster (replication factor 3, min.insync.replicas=2,
 // SASL_SSL with SCRAM users and topic ACLs like the stack's broker; `infra cluster up`) is killed
@@ -29,7 +26,7 @@ import { createKafka } from '@phigate/bus';
 import { createLogger } from '@phigate/telemetry';
 import { eventually, freePort, kafkaConnection, need, REPO_ROOT, type SpawnedApp, spawnApp } from '@phigate/testkit';
 import pg from 'pg';
-import { Load, recovered, tally } from '../src/load.js';
+import { Load, recovered, tally } from './load.js';
 
 const INFRA = join(REPO_ROOT, 'deploy/local/bin/infra');
 const AUDIT_TOPIC = 'phigate.audit.v1';
@@ -274,7 +271,7 @@ test('one of three Kafka brokers is killed (-9) under load: no client error, eve
   assert.ok(atKill < outcomes.length, 'the broker was killed mid-load');
 
   // Every released result's events in the store exactly once: each (request, event type) once,
-  // query.executed and query.completed present.
+  // a read's one query.served record, or a write's query.executed and query.completed, present.
   const released = outcomes.filter((o) => o.status === 200);
   const ids = released.map((o) => o.requestId);
   assert.equal(new Set(ids).size, ids.length, 'each statement has its own request id');
@@ -290,7 +287,8 @@ test('one of three Kafka brokers is killed (-9) under load: no client error, eve
   const complete = (r: { request_id: string; type: string }[]) => {
     const seen = new Map<string, Set<string>>();
     for (const x of r) seen.set(x.request_id, (seen.get(x.request_id) ?? new Set()).add(x.type));
-    return ids.filter((id) => !seen.get(id)?.has('query.executed') || !seen.get(id)?.has('query.completed'));
+    const done = (t: Set<string> | undefined) => t?.has('query.served') || (t?.has('query.executed') && t.has('query.completed'));
+    return ids.filter((id) => !done(seen.get(id)));
   };
   let rows = await perRequest();
   await eventually(
@@ -306,7 +304,7 @@ test('one of three Kafka brokers is killed (-9) under load: no client error, eve
   if (missing.length) {
     const when = released.filter((o) => missing.includes(o.requestId)).map((o) => o.at - killedAt);
     broken['no-loss'] =
-      `${missing.length} of ${ids.length} released statements lack query.executed or query.completed (sent ${Math.min(...when)} to ${Math.max(...when)} ms after the kill); ${await diagnosis()}`;
+      `${missing.length} of ${ids.length} released statements lack query.served, or query.executed and query.completed (sent ${Math.min(...when)} to ${Math.max(...when)} ms after the kill); ${await diagnosis()}`;
   }
   const doubled = rows.filter((r) => r.n !== 1);
   if (doubled.length) broken['no-duplicate'] = `${doubled.length} (request, event type) pairs stored more than once, e.g. ${JSON.stringify(doubled[0])}`;
@@ -323,7 +321,7 @@ test('one of three Kafka brokers is killed (-9) under load: no client error, eve
     .map((l) => (JSON.parse(l) as { id: string }).id);
   const distinct = new Set(topicIds);
   const storedIds = new Set(
-    (await pool.query<{ id: string }>('SELECT id::text AS id FROM audit_events WHERE kafka_topic = $1', [AUDIT_TOPIC])).rows.map((r) => r.id),
+    (await pool.query<{ id: string }>('SELECT id::text AS id FROM audit_events WHERE kafka_topic = $1 AND id IS NOT NULL', [AUDIT_TOPIC])).rows.map((r) => r.id),
   );
   const notStored = [...distinct].filter((id) => !storedIds.has(id)).length;
   const notOnTopic = [...storedIds].filter((id) => !distinct.has(id)).length;
