@@ -99,3 +99,22 @@ test('a decision made under an older revision is not kept', async () => {
   await cache.evaluate(req());
   assert.equal(calls, 2);
 });
+
+test('a decision is cached per purpose of use: another purpose, or none, goes to the policy service', async () => {
+  const asked: (string | undefined)[] = [];
+  const cache = new CachingPolicy(
+    {
+      evaluate: async (r) => {
+        asked.push(r.purpose);
+        return decision('r1', r.purpose === 'care' ? 'allow' : 'deny');
+      },
+    },
+    100,
+  );
+  cache.revisionChanged('r1');
+  assert.equal((await cache.evaluate({ ...req(), purpose: 'care' })).action, 'allow');
+  assert.equal((await cache.evaluate({ ...req(), purpose: 'care' })).action, 'allow');
+  assert.equal((await cache.evaluate({ ...req(), purpose: 'marketing' })).action, 'deny');
+  assert.equal((await cache.evaluate(req())).action, 'deny');
+  assert.deepEqual(asked, ['care', 'marketing', undefined]);
+});
