@@ -36,7 +36,7 @@ before(async () => {
   });
   // The limit counts per minute: start with a whole window ahead, or it resets half-way.
   const msLeft = 60_000 - (Date.now() % 60_000);
-  if (msLeft < 20_000) await new Promise((r) => setTimeout(r, msLeft + 50));
+  if (msLeft < 30_000) await new Promise((r) => setTimeout(r, msLeft + 50));
 });
 after(() => gw?.kill('SIGTERM'));
 
@@ -49,11 +49,22 @@ test("a required purpose, then the binding's limit: each door refuses in its pro
       body: JSON.stringify({ connection: 'clinical-pg', sql: 'SELECT id FROM patients WHERE id = 1' }),
     });
 
-  // HTTP: no purpose → 403; then the limit's 3 statements, and the 4th is 429 with Retry-After.
+  // No purpose: HTTP 403, and the Python connector's access control error (Snowflake error JSON).
   const bare = await query({});
   assert.equal(bare.status, 403);
   assert.equal(((await bare.json()) as { code: string }).code, 'GATEWAY_PURPOSE_REQUIRED');
-  for (let i = 0; i < LIMIT; i++) assert.equal((await query({ 'x-phigate-purpose': 'population-health' })).status, 200);
+  const url = new URL(gw.url);
+  const python = async (step: 'no-purpose' | 'limited') => {
+    const p = runPython(t, 'purpose_limits.py', [url.hostname, url.port, 'clinical-sf', token, step]);
+    assert.equal(await p.done, 0, `the Python script failed:\n${p.stderr()}`);
+    return p.steps[step].result as { errno: number; sqlstate: string; msg: string; code: string };
+  };
+  const unstated = await python('no-purpose');
+  assert.deepEqual([unstated.errno, unstated.sqlstate, unstated.code], [3001, '42501', 'GATEWAY_PURPOSE_REQUIRED']);
+
+  // The budget is taken before access is checked (probing is throttled too): both refusals spent one
+  // of the 3; the third statement runs, and the next is HTTP 429 with Retry-After.
+  assert.equal((await query({ 'x-phigate-purpose': 'population-health' })).status, 200);
   const limited = await query({ 'x-phigate-purpose': 'population-health' });
   const body = (await limited.json()) as { code: string; message: string; resetsAt: string; perMinute: number; limit: string; retryAfterSec: number };
   assert.equal(limited.status, 429);
@@ -81,15 +92,8 @@ test("a required purpose, then the binding's limit: each door refuses in its pro
     new RegExp(`^rate limit reached: ${LIMIT} statements per minute for this identity, set by the binding of groups ai-agents; it resets at ${body.resetsAt} `),
   );
 
-  // Snowflake (the Python connector): no purpose → access control error; with one → the limit, in Snowflake error JSON.
-  const url = new URL(gw.url);
-  const p = runPython(t, 'purpose_limits.py', [url.hostname, url.port, 'clinical-sf', token]);
-  assert.equal(await p.done, 0, `the Python script failed:\n${p.stderr()}`);
-  assert.deepEqual(
-    [p.steps['no-purpose'].result.errno, p.steps['no-purpose'].result.sqlstate, p.steps['no-purpose'].result.code],
-    [3001, '42501', 'GATEWAY_PURPOSE_REQUIRED'],
-  );
-  const sf = p.steps.limited.result;
+  // Snowflake (the Python connector), a purpose in QUERY_TAG: the limit, in Snowflake error JSON.
+  const sf = await python('limited');
   assert.equal(sf.code, 'GATEWAY_RATE_LIMITED');
   assert.match(
     sf.msg,

@@ -235,21 +235,20 @@ export class QueryService {
     // refused before anything is recorded: it could only be recorded altered, or not at all.
     const bad = invalidText(req.sql) ? 'statement' : req.params.findIndex((p) => typeof p === 'string' && invalidText(p));
     if (bad !== -1) throw new AppError('GATEWAY_SQL_INVALID_TEXT', { details: { where: bad === 'statement' ? bad : `parameter ${bad + 1}` } });
-    const { conn, role, binding } = this.bind(req.identity, req.connection);
-    this.checkPurpose(binding, req.purpose);
-    const budget = await this.deps.rateLimit.take(req.identity.subject, binding.statementsPerMinute);
+    // The budget is taken before access is checked, so an identity probing connections it is not
+    // bound to is throttled too: the limit of its binding there, else the gateway's default.
+    const bound = resolveBinding(this.deps.bindings(), req.identity, req.connection);
+    const perMinute = bound?.statementsPerMinute;
+    const budget = await this.deps.rateLimit.take(req.identity.subject, perMinute);
     if (!budget.allowed) {
-      const limit = binding.statementsPerMinute ? bindingName(binding) : 'the gateway default (GATEWAY_RATE_LIMIT_PER_MINUTE)';
+      const limit = bound && perMinute ? bindingName(bound) : 'the gateway default (GATEWAY_RATE_LIMIT_PER_MINUTE)';
       throw new AppError('GATEWAY_RATE_LIMITED', {
         message: `rate limit reached: ${budget.perMinute} statements per minute for this identity, set by ${limit}; it resets at ${budget.resetsAt} (in ${budget.retryAfterSec} s)`,
-        details: {
-          retryAfterSec: budget.retryAfterSec,
-          resetsAt: budget.resetsAt,
-          perMinute: budget.perMinute,
-          limit: binding.statementsPerMinute ? 'binding' : 'default',
-        },
+        details: { retryAfterSec: budget.retryAfterSec, resetsAt: budget.resetsAt, perMinute: budget.perMinute, limit: perMinute ? 'binding' : 'default' },
       });
     }
+    const { conn, role, binding } = this.bind(req.identity, req.connection);
+    this.checkPurpose(binding, req.purpose);
 
     const ctx: RequestContext = {
       requestId: req.requestId,
