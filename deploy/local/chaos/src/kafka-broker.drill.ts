@@ -321,7 +321,9 @@ test('one of three Kafka brokers is killed (-9) under load: no client error, eve
     .map((l) => (JSON.parse(l) as { id: string }).id);
   const distinct = new Set(topicIds);
   const storedIds = new Set(
-    (await pool.query<{ id: string }>('SELECT id::text AS id FROM audit_events WHERE kafka_topic = $1 AND id IS NOT NULL', [AUDIT_TOPIC])).rows.map((r) => r.id),
+    (await pool.query<{ id: string }>('SELECT id::text AS id FROM audit_events WHERE kafka_topic = $1 AND id IS NOT NULL', [AUDIT_TOPIC])).rows.map(
+      (r) => r.id,
+    ),
   );
   const notStored = [...distinct].filter((id) => !storedIds.has(id)).length;
   const notOnTopic = [...storedIds].filter((id) => !distinct.has(id)).length;
