@@ -1,7 +1,7 @@
-// Run on its own (`npm run test:chaos:kafka`), not yet by `npm run test:chaos`: in about one run in
-// four a client of the gateway replica gets no answer within 20 s (or a reset connection) around
-// the kill, not explained yet (docs/operations.md). The audit consumer's stall when the killed
-// broker was its group coordinator is fixed (finite consumer retries, @phigate/bus consumer.ts).
+// Run on its own (`npm run test:chaos:kafka`), not yet by `npm run test:chaos`: it fails when the
+// killed broker was the audit group's coordinator (the consumer retries its offset commit there
+// without end), and in about one run in four a client of the gateway replica gets no answer
+// within 20 s (or a reset connection) around the kill. Both open: docs/operations.md.
 //
 // Failure suite: one broker of a 3-node Kafka cluster (replication factor 3, min.insync.replicas=2,
 // SASL_SSL with SCRAM users and topic ACLs like the stack's broker; `infra cluster up`) is killed
