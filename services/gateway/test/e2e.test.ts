@@ -89,19 +89,17 @@ test('ETL reads patients through the gateway: rows are masked, every step is on 
     [[served.id, 'query.served']],
     'the audit API returns the same record as Kafka',
   );
-  // Found by what an auditor searches on: the table and the decision inside the record.
-  const search = await fetch(
-    `${need('AUDIT_URL')}/v1/events?table=patients&decision=ACTION_ALLOW&identity=etl-pipeline&from=${new Date(since).toISOString()}`,
-    {
-      headers: { authorization: `Bearer ${auditor}` },
-    },
-  );
-  assert.equal(search.status, 200);
-  const found = (await search.json()) as { events: Array<{ id: string }> };
-  assert.ok(
-    found.events.some((e) => e.id === served.id),
-    'the auditor search finds the record by its table and decision',
-  );
+  // Found by what an auditor searches on: the table and the decision inside the record, once the
+  // audit service's indexer derived its search row (behind the writer).
+  await eventually('the auditor search to find the record by its table and decision', async () => {
+    const search = await fetch(
+      `${need('AUDIT_URL')}/v1/events?table=patients&decision=ACTION_ALLOW&identity=etl-pipeline&from=${new Date(since).toISOString()}&limit=1000`,
+      { headers: { authorization: `Bearer ${auditor}` } },
+    );
+    assert.equal(search.status, 200);
+    const found = (await search.json()) as { events: Array<{ id: string }> };
+    return found.events.some((e) => e.id === served.id) ? true : undefined;
+  });
 });
 
 test('the audit API is for auditors only', async () => {
