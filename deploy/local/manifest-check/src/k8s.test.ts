@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { assertSameConnections, type ConnectionsFile, envProblems, KUBERNETES_VERSION, kubernetesValidator, ROOT, serviceConfigs } from './checks.js';
@@ -288,10 +288,20 @@ describe('every link is secured in Kubernetes as in the local stack', () => {
   }
 
   test('local: the in-cluster Kafka, Redis and PostgreSQL run TLS with cert-manager-shaped Secrets, and the services verify them', () => {
-    const objs = render(join(K8S, 'overlays', 'local')).objects;
+    const rendered = render(join(K8S, 'overlays', 'local'));
+    const objs = rendered.objects;
     const problems: string[] = [];
-    const secretText = (name: string, key: string) =>
-      Buffer.from(String((find(objs, 'Secret', name)?.data as Obj | undefined)?.[key] ?? ''), 'base64').toString('utf8');
+    // A Secret key's value: its file under secrets/ when `prepare.sh local` has run, otherwise (a
+    // fresh clone, where git-ignored files render empty) what prepare.sh would write into that file.
+    const prepare = readFileSync(join(K8S, 'prepare.sh'), 'utf8');
+    const verify = /^\s*verify='([^']*)'/m.exec(prepare)?.[1] ?? '';
+    const secretText = (name: string, key: string) => {
+      const text = Buffer.from(String((find(objs, 'Secret', name)?.data as Obj | undefined)?.[key] ?? ''), 'base64').toString('utf8');
+      if (text) return text;
+      const file = rendered.sources.find((x) => x.generator === 'secretGenerator' && x.name === name && x.key === key)?.path;
+      const put = file && new RegExp(`^\\s*put ${basename(file).replace(/[.]/g, '\\.')} "(.*)"$`, 'm').exec(prepare)?.[1];
+      return (put ?? '').replaceAll('$verify', verify);
+    };
     const infra = (name: string) => {
       const s = find(objs, 'StatefulSet', name)!;
       const c = containers(s)[0]! as Container & { args?: string[] };
