@@ -78,12 +78,18 @@ test('ETL reads patients through the gateway: rows are masked, every step is on 
   assert.equal(completed.rows, 20);
 
   const auditor = await demoToken('audra');
-  const timeline = await eventually('the request timeline in the audit API', async () => {
-    const res = await fetch(`${need('AUDIT_URL')}/v1/requests/${requestId}`, { headers: { authorization: `Bearer ${auditor}` } });
-    if (res.status !== 200) return undefined;
-    const body = (await res.json()) as { events: Array<{ id: string; type: string }> };
-    return body.events.length ? body : undefined;
-  });
+  // Generous: the test file before this one stops Kafka, and the stack's audit consumer can take a
+  // minute to rejoin its group (the old member's session must expire) before it stores again.
+  const timeline = await eventually(
+    'the request timeline in the audit API',
+    async () => {
+      const res = await fetch(`${need('AUDIT_URL')}/v1/requests/${requestId}`, { headers: { authorization: `Bearer ${auditor}` } });
+      if (res.status !== 200) return undefined;
+      const body = (await res.json()) as { events: Array<{ id: string; type: string }> };
+      return body.events.length ? body : undefined;
+    },
+    120_000,
+  );
   assert.deepEqual(
     timeline.events.map((e) => [e.id, e.type]),
     [[served.id, 'query.served']],
