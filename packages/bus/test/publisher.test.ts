@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type { AppError } from '@phigate/errors';
-import { eventually, kafkaConnection, kcatArgs, need, REPO_ROOT, uniqueName } from '@phigate/testkit';
+import { eventually, kafkaConnection, kcatArgs, need, REPO_ROOT, stackAuditRecovered, uniqueName } from '@phigate/testkit';
 import { type AuditEvent, buildEvent, EventConsumer, EventPublisher, type PublisherOptions } from '../src/index.js';
 import { capture, makeTopic } from './helpers.js';
 
@@ -257,4 +257,6 @@ test('the broker stops in the middle of a stream and starts again: every event a
   assert.equal(total, sent * 3);
   assert.ok(p.status().drainedEvents > 0);
   await eventually('the consumer group to have read every event after the restart', async () => (consumed.size === total ? true : undefined), 90_000, 200);
+  // The shared broker restarted under the stack's audit service too: the next test needs it back.
+  await stackAuditRecovered();
 });

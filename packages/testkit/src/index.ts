@@ -93,6 +93,26 @@ export async function requireHttp(name: string, url: string): Promise<void> {
   }
 }
 
+/**
+ * For a test that stopped and started the shared broker: waits until the stack's audit service is
+ * ready again (its store consumer and SIEM relay back in their groups, its lag under the limit),
+ * so the next test file finds the audit path as it was. Rejoining can take about a minute: a
+ * consumer that did not rejoin in time is replaced, and the group waits for the old member's
+ * session to expire.
+ */
+export async function stackAuditRecovered(timeoutMs = 180_000): Promise<void> {
+  const url = `${need('AUDIT_URL')}/readyz`;
+  await eventually(
+    `the stack's audit service to be ready again after the broker restart (${url})`,
+    async () => {
+      const res = await fetch(url, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
 /** A fresh access token for a demo identity from the dev IdP (client-credentials grant). */
 export async function demoToken(identity: string): Promise<string> {
   const issuer = need('DEV_IDP_ISSUER');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { createKafka, encodeEvent, TOPICS } from '@phigate/bus';
-import { eventually, kafkaConnection, need } from '@phigate/testkit';
+import { eventually, kafkaConnection, need, stackAuditRecovered } from '@phigate/testkit';
 import pg from 'pg';
 import { allowedQuery, context, log } from './helpers.js';
 
@@ -18,6 +18,9 @@ test('forged events with a lone surrogate or a NUL injected into Kafka are quara
     await producer.disconnect();
     await pool.end();
   });
+  // The stack's audit service ready first (an earlier test may have restarted the broker under it):
+  // the seconds below are ingestion's, not a group rejoin's.
+  await stackAuditRecovered();
   const ctx = context(`quarantine-${randomUUID()}`);
   const [received, ...rest] = allowedQuery(ctx);
   const text = encodeEvent(received!).toString('utf8');

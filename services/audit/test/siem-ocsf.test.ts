@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { demoToken, eventually, freePort, kcatArgs, spawnApp } from '@phigate/testkit';
+import { demoToken, eventually, freePort, kcatArgs, spawnApp, stackAuditRecovered } from '@phigate/testkit';
 import pg from 'pg';
 import { loadOcsfSchema, ocsfProblems } from './ocsf-validator.js';
 
@@ -28,6 +28,8 @@ function siemRecordsSince(sinceMs: number): OcsfJson[] {
 }
 
 test('statements through the HTTP, PostgreSQL and Snowflake doors reach phigate.siem.v1 as valid OCSF records with the client address and port', async (t) => {
+  // The stack's audit service (its SIEM relay) ready first: an earlier test may have restarted the broker under it.
+  await stackAuditRecovered();
   const since = Date.now() - 1000;
   const [httpPort, pgPort] = [await freePort(), await freePort()];
   const replicaId = `siem-ocsf-${randomUUID().slice(0, 8)}`;

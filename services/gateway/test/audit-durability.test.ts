@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { demoToken, eventually, kcatArgs, need, REPO_ROOT, requireHttp } from '@phigate/testkit';
+import { demoToken, eventually, kcatArgs, need, REPO_ROOT, requireHttp, stackAuditRecovered } from '@phigate/testkit';
 import pg from 'pg';
 
 const run = promisify(execFile);
@@ -216,4 +216,6 @@ test('Kafka stops in the middle of 2,000 queries and starts again: every complet
     ids.every((id) => keys.has(id)),
     'every request is on the topic',
   );
+  // The shared broker restarted under the stack's audit service: the next test file needs it back.
+  await stackAuditRecovered();
 });

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { demoToken, eventually, kafkaEventsSince, need, REPO_ROOT, requireHttp } from '@phigate/testkit';
+import { demoToken, eventually, kafkaEventsSince, need, REPO_ROOT, requireHttp, stackAuditRecovered } from '@phigate/testkit';
 
 const gateway = () => need('GATEWAY_URL');
 
@@ -24,6 +24,8 @@ const pidOf = (app: string) => Number(readFileSync(join(need('PHIGATE_HOME'), 'r
 
 test('ETL reads patients through the gateway: rows are masked, every step is on Kafka and in the audit store', async () => {
   await requireHttp('gateway', `${gateway()}/readyz`);
+  // The stack's audit service ready first: the test file before this one restarts the broker.
+  await stackAuditRecovered();
   const token = await demoToken('etl-pipeline');
   const since = Date.now() - 1000;
   const r = await query(token, { connection: 'clinical-pg', sql: 'SELECT id, mrn, ssn, phone, email, dob, notes FROM patients ORDER BY id LIMIT 20' });
