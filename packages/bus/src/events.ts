@@ -23,6 +23,8 @@ export const EVENT_TYPES = {
   'audit.event_quarantined': 'eventQuarantined',
   'audit.checkpoint_signed': 'checkpointSigned',
   'query.served': 'queryServed',
+  'budget.threshold_reached': 'budgetThresholdReached',
+  'budget.exceeded': 'budgetExceeded',
 } as const satisfies Record<string, Detail['$case']>;
 
 /** A dotted event type such as `query.received`. */
@@ -36,7 +38,8 @@ type DetailOf<T extends EventType> = Extract<Detail, { $case: (typeof EVENT_TYPE
  * sessions; 2006 Data Security Finding (activity 1 Create) for PHI the leak canary found, a
  * data-security (DLP) detection rather than a generic 2004 Detection Finding; 2004 Detection
  * Finding (Create, Medium) for a message the audit store had to quarantine; 6003 API Activity
- * (Create) for a signed checkpoint the audit service witnesses on the SIEM topic.
+ * (Create) for a signed checkpoint the audit service witnesses on the SIEM topic; 2004 Detection
+ * Finding (Create; Low at a PHI budget's threshold, High when one is exceeded) for budget signals.
  */
 const OCSF: Record<EventType, { classUid: number; className: string; categoryUid: number; activityId: number; severityId: number }> = {
   'session.opened': { classUid: 3002, className: 'Authentication', categoryUid: 3, activityId: 1, severityId: 1 },
@@ -55,6 +58,8 @@ const OCSF: Record<EventType, { classUid: number; className: string; categoryUid
   'audit.event_quarantined': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 3 },
   'audit.checkpoint_signed': { classUid: 6003, className: 'API Activity', categoryUid: 6, activityId: 1, severityId: 1 },
   'query.served': { classUid: 6005, className: 'Datastore Activity', categoryUid: 6, activityId: 4, severityId: 1 },
+  'budget.threshold_reached': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 2 },
+  'budget.exceeded': { classUid: 2004, className: 'Detection Finding', categoryUid: 2, activityId: 1, severityId: 4 },
 };
 
 /** The OCSF schema version the mapping follows. */

@@ -68,6 +68,16 @@ export const CODES = {
     message: "the stated purpose of use is not one this identity's binding allows; the statement was not run",
   },
   GATEWAY_RATE_LIMIT_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the rate limiter (Redis) is unavailable; the statement was not run', retriable: true },
+  GATEWAY_BUDGET_EXCEEDED: {
+    kind: 'RESOURCE_EXHAUSTED',
+    message: "the result would exceed a PHI budget of this identity's binding; no rows were released",
+    retriable: true,
+  },
+  GATEWAY_BUDGET_UNAVAILABLE: {
+    kind: 'UNAVAILABLE',
+    message: 'the PHI budget store (Redis) is unavailable; no rows were released',
+    retriable: true,
+  },
   GATEWAY_REQUEST_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such request for this identity' },
   // Gateway: the Snowflake door (each also has the Snowflake error code a driver expects; see services/gateway/README.md)
   GATEWAY_SF_AUTHENTICATOR_UNSUPPORTED: {

@@ -98,6 +98,21 @@ function samples(): AuditEvent[] {
     ),
     buildEvent('audit.checkpoint_signed', audit, { kind: 'periodic', body: 'phigate-audit-checkpoint\n', keyId: 'k1', signature: 'c2ln' }, at),
     served(at),
+    ...(['budget.threshold_reached', 'budget.exceeded'] as const).map((type) =>
+      buildEvent(
+        type,
+        ctx,
+        {
+          budgetId: 'analytics-patients',
+          counter: 'analytics-patients',
+          windowSec: 3600,
+          onExceed: 'deny',
+          alertAt: 0.8,
+          metrics: [{ metric: 'patients', limit: 500, used: 400, requested: 100 }],
+        },
+        at,
+      ),
+    ),
   ];
 }
 
@@ -175,6 +190,13 @@ test('records carry the class, activity and status a SIEM filters on', () => {
   assert.deepEqual(pick('approval.denied', 'status_id', 'status_detail'), { status_id: 2, status_detail: 'not needed' });
   assert.deepEqual(pick('phi.leak_suspected', 'class_uid', 'severity_id', 'is_alert'), { class_uid: 2006, severity_id: 4, is_alert: true });
   assert.deepEqual(pick('audit.event_quarantined', 'class_uid', 'type_uid'), { class_uid: 2004, type_uid: 200401 });
+  assert.deepEqual(pick('budget.exceeded', 'class_uid', 'type_uid', 'severity_id', 'is_alert'), {
+    class_uid: 2004,
+    type_uid: 200401,
+    severity_id: 4,
+    is_alert: true,
+  });
+  assert.deepEqual(pick('budget.threshold_reached', 'class_uid', 'severity_id'), { class_uid: 2004, severity_id: 2 });
   const one = by.get('query.served')!;
   assert.deepEqual(pick('query.served', 'class_uid', 'activity_id', 'status_id', 'status_code', 'action_id', 'count', 'duration'), {
     class_uid: 6005,

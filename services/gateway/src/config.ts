@@ -69,6 +69,8 @@ export const gatewayConfigSchema = z
     GATEWAY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(60000),
     /** Redis key prefix of the rate-limit counters: replicas sharing it share the budgets. */
     GATEWAY_RATE_LIMIT_KEY_PREFIX: z.string().min(1).default('phigate:rl:'),
+    /** Prefix of the PHI budget counters in Redis (each identity's under one hash tag). */
+    GATEWAY_BUDGET_KEY_PREFIX: z.string().min(1).default('phigate:budget:'),
     /** How often each replica re-reads the connection registry. */
     GATEWAY_REGISTRY_REFRESH_MS: fields.ms(5000),
     /** YAML file of identity bindings and config-managed connections (seeded into the registry). */

@@ -482,6 +482,40 @@ function quarantined(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
   };
 }
 
+/**
+ * budget.threshold_reached / budget.exceeded: 2004 Detection Finding, Create: a PHI budget of the
+ * identity's binding (minimum necessary over time) crossed its alert share (Low) or would be, or
+ * was, exceeded (High); who, from where, on which connection, and the budget's use per metric.
+ */
+function budget(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
+  const d = detailOf(e);
+  const exceeded = e.type === 'budget.exceeded';
+  const id = str(d.value.budgetId) || 'unknown';
+  const metrics = Array.isArray(d.value.metrics) ? (d.value.metrics as Record<string, unknown>[]) : [];
+  const use = metrics.map((m) => `${str(m.metric)} ${num(m.used)} + ${num(m.requested)} of ${num(m.limit)}`).join(', ');
+  const refused = exceeded && str(d.value.onExceed) === 'deny';
+  return {
+    ...base(e, CLASS.finding, 1, 'Create', exceeded ? 4 : 2, ctx, ['host', 'security_control']),
+    ...NEW_FINDING,
+    finding_info: {
+      uid: e.id,
+      title: exceeded
+        ? `PHI budget ${id} exceeded${refused ? '; the result was refused' : '; the result was served (alert)'}`
+        : `PHI budget ${id} reached its alert threshold`,
+      desc: `Window ${num(d.value.windowSec)} s: ${use}.`,
+      analytic: { name: `phigate PHI budget: ${id}`, type_id: 1, type: 'Rule' },
+      types: ['PHI budget'],
+    },
+    is_alert: true,
+    actor: actorOf(e),
+    device: deviceOf(e),
+    // Detection Finding has no endpoints of its own: where the rows were going is the evidence.
+    evidences: [{ src_endpoint: srcEndpointOf(e), dst_endpoint: dstEndpointOf(e), database: databaseOf(e) }],
+    resources: [{ uid: str(d.value.counter) || id, name: id, type: 'PHI budget' }],
+    unmapped: unmappedOf(e, d),
+  };
+}
+
 /** audit.checkpoint_signed: 6003 API Activity (Create) by the audit service; the signed body is in unmapped, verbatim. */
 function checkpoint(e: AuditEventJson, ctx: OcsfContext): OcsfRecord {
   const d = detailOf(e);
@@ -508,6 +542,8 @@ const MAPPERS: Record<string, (e: AuditEventJson, ctx: OcsfContext) => OcsfRecor
   'phi.leak_suspected': leak,
   'audit.event_quarantined': quarantined,
   'audit.checkpoint_signed': checkpoint,
+  'budget.threshold_reached': budget,
+  'budget.exceeded': budget,
 };
 
 /** The OCSF 1.4.0 record of one audit event. */

@@ -1,3 +1,4 @@
+import type { Budget } from './budgets.js';
 import type { Identity } from './types.js';
 
 /** Identity (subject/client id) or group → connection → the one upstream role it gets there. */
@@ -11,6 +12,8 @@ export interface Binding {
   purposeRequired?: boolean;
   /** Statements per minute per identity on these connections; absent: the gateway's default (GATEWAY_RATE_LIMIT_PER_MINUTE). */
   statementsPerMinute?: number;
+  /** PHI budgets of the identities it matches, over sliding windows (budgets.ts). */
+  budgets?: Budget[];
 }
 
 /** A purpose of use: lower-case words joined by dashes, at most 63 characters. */

@@ -156,8 +156,25 @@ export type StepEvent =
   | { type: 'approval.granted'; approvalId: string; approver: string; approvers: string[] }
   | { type: 'approval.denied'; approvalId: string; approver: string; reason: string }
   | { type: 'approval.expired'; approvalId: string; reason: string }
+  | ({ type: 'budget.threshold_reached' } & BudgetEventDetail)
+  | ({ type: 'budget.exceeded' } & BudgetEventDetail)
   | { type: 'session.opened'; clientAddress: string }
   | { type: 'session.closed'; reason: string; durationMs: number };
+
+/**
+ * A PHI budget's state on `budget.threshold_reached` (a statement crossed `alertAt` of a limit) and
+ * `budget.exceeded` (a statement would pass a limit: refused under `deny`, served under `alert`).
+ * Per metric: the limit, what the window had used before the statement, and what the statement brings.
+ */
+export interface BudgetEventDetail {
+  budgetId: string;
+  /** The counter: the budget id, and the purpose and/or connection it is kept per. */
+  counter: string;
+  windowSec: number;
+  onExceed: 'deny' | 'alert';
+  alertAt: number;
+  metrics: { metric: 'rows' | 'patients' | 'bytes'; limit: number; used: number; requested: number }[];
+}
 
 type Step<T extends StepEvent['type']> = Omit<Extract<StepEvent, { type: T }>, 'type'>;
 

@@ -2,6 +2,7 @@ import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { UNKNOWN_STATEMENT_RULE } from '@phigate/model';
 import type { AnalysisOptions, Catalog } from '@phigate/sql';
 import { type Binding, bindingName, purposeProblem, resolveBinding } from './bindings.js';
+import { BudgetGate, type BudgetPort } from './budgets.js';
 import type {
   AuditPort,
   ClientEndpoint,
@@ -130,6 +131,8 @@ export interface QueryServiceDeps {
   masking: MaskingPort;
   audit: AuditPort;
   rateLimit: RateLimitPort;
+  /** PHI budgets (budgets.ts); without it, bindings' budgets are not enforced (unit tests, tools). */
+  budgets?: BudgetPort;
   /** maxRows: most rows of a result; maxStreamRows: of a streamed one (default maxRows). */
   limits: { maxSqlBytes: number; maxRows: number; maxStreamRows?: number };
   /** Holds require_approval statements; without it they fail closed. */
@@ -192,6 +195,7 @@ export class QueryService {
         record: (ctx, events) => this.recordOrFail(ctx, events),
         now: this.now,
         maxRows: this.deps.limits.maxStreamRows ?? this.deps.limits.maxRows,
+        budget: BudgetGate.for(this.deps.budgets, this.deps.bindings(), prepared.ctx),
       },
       prepared.ctx,
       prepared.decision,
@@ -421,6 +425,8 @@ export class QueryService {
     let truncated = false;
     let stage = 'upstream';
     let exec: Awaited<ReturnType<UpstreamPort['execute']>> | undefined;
+    // PHI budgets count what leaves, after masking and the row cap, before the record that releases it.
+    const gate = BudgetGate.for(this.deps.budgets, this.deps.bindings(), ctx);
     try {
       exec = await this.deps.upstream.execute(
         ctx.connection,
@@ -431,12 +437,18 @@ export class QueryService {
           columns: (cols) => {
             columns = cols;
             session = this.openMasking(req.requestId, cols, decision);
+            gate?.columns(cols, decision);
           },
           rows: async (batch) => {
             stage = 'masking';
+            const kept = batch.slice(0, limit + 1 - rows.length);
+            const masked = await maskAll(session!, kept);
+            // The row past the limit never leaves: it is not counted.
+            const counted = Math.max(0, Math.min(masked.length, limit - rows.length));
+            gate?.add(kept.slice(0, counted), masked.slice(0, counted));
             // Appended in place: concat copied every row so far for each upstream batch (quadratic;
             // seconds for a 100,000-row result).
-            for (const r of await maskAll(session!, batch.slice(0, limit + 1 - rows.length))) rows.push(r);
+            for (const r of masked) rows.push(r);
             stage = 'upstream';
             return rows.length <= limit;
           },
@@ -457,6 +469,8 @@ export class QueryService {
         rows = rows.slice(0, limit);
         truncated = true;
       }
+      stage = 'budget';
+      const budgetEvents = gate ? await gate.check() : [];
       stage = 'audit';
       const affectedRows = exec.command === 'SELECT' ? undefined : exec.rowCount;
       const executed = { upstreamMs: exec.upstreamMs, columns: columns.map((c) => c.name) };
@@ -466,8 +480,8 @@ export class QueryService {
       await this.recordOrFail(
         ctx,
         received
-          ? [{ type: 'query.served', received, decision, executed, masking: { columns: report.columns }, leaks: report.leaks, completed }]
-          : [{ type: 'query.executed', ...executed }, ...outcomeEvents(report, completed.rows, completed.bytes, completed.durationMs)],
+          ? [{ type: 'query.served', received, decision, executed, masking: { columns: report.columns }, leaks: report.leaks, completed }, ...budgetEvents]
+          : [{ type: 'query.executed', ...executed }, ...outcomeEvents(report, completed.rows, completed.bytes, completed.durationMs), ...budgetEvents],
       );
       stage = 'commit';
       await exec.finish(true);
@@ -486,7 +500,7 @@ export class QueryService {
       // Nothing was committed unless the commit itself was the last thing to fail.
       if (stage !== 'commit') await exec?.finish(false).catch(() => undefined);
       const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
-      if (stage !== 'audit') await this.recordOrFail(ctx, [...QueryService.unrecorded(p), failed(e, stage)]);
+      if (stage !== 'audit') await this.recordOrFail(ctx, [...QueryService.unrecorded(p), ...(gate?.takeRefusal() ?? []), failed(e, stage)]);
       throw e;
     }
   }
@@ -513,6 +527,8 @@ export class QueryService {
     let truncated = false;
     let opened = false;
     let stage = 'upstream';
+    // A stream is counted batch by batch before each batch leaves; a refused batch ends it there.
+    const gate = BudgetGate.for(this.deps.budgets, this.deps.bindings(), ctx);
     // Before the first row (or the end of an empty result): the record that rows are leaving.
     const open = async () => {
       if (opened) return;
@@ -535,6 +551,7 @@ export class QueryService {
           columns: (cols) => {
             columns = cols;
             session = this.openMasking(ctx.requestId, cols, decision);
+            gate?.columns(cols, decision);
           },
           rows: async (batch) => {
             if (released + batch.length > limit) {
@@ -544,6 +561,12 @@ export class QueryService {
             }
             stage = 'masking';
             const masked = await maskAll(session!, batch);
+            if (gate) {
+              stage = 'budget';
+              gate.add(batch, masked);
+              const events = await gate.check();
+              if (events.length) await this.recordOrFail(ctx, [...QueryService.unrecorded(p), ...events]);
+            }
             await open();
             stage = 'release';
             await release.rows(masked);
@@ -572,7 +595,7 @@ export class QueryService {
     } catch (err) {
       session?.abort();
       const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
-      if (stage !== 'audit') await this.recordOrFail(ctx, [...QueryService.unrecorded(p), failed(e, stage)]);
+      if (stage !== 'audit') await this.recordOrFail(ctx, [...QueryService.unrecorded(p), ...(gate?.takeRefusal() ?? []), failed(e, stage)]);
       throw e;
     }
   }

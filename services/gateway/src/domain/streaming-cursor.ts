@@ -5,6 +5,7 @@
 // decision before DECLARE runs (as for any statement), `query.executed` before the first row leaves,
 // masking and completion when the cursor closes (CLOSE, or the end of its transaction or session).
 import { AppError, toAppError } from '@phigate/errors';
+import type { BudgetGate } from './budgets.js';
 import type { DomainEvent, MaskSession, RequestContext, UpstreamPort, UpstreamSession } from './ports.js';
 import { bytesOf, type ClientColumn, clientColumns, failed, maskAll, outcomeEvents } from './results.js';
 import type { Cell, Decision, ResultColumn } from './types.js';
@@ -22,6 +23,8 @@ export interface StreamingCursorDeps {
   now: () => number;
   /** The most rows a cursor may release (beyond: the FETCH fails); a policy row_limit ends it sooner. */
   maxRows: number;
+  /** The statement's PHI budgets: each batch is counted before it leaves; a refusal ends the cursor. */
+  budget?: BudgetGate;
 }
 
 /** An identifier as PostgreSQL needs it quoted. */
@@ -77,6 +80,7 @@ export class StreamingCursor {
       [],
       release && {
         columns: async (cols) => {
+          if (!this.session) this.deps.budget?.columns(cols, this.decision);
           this.session ??= this.deps.openMasking(this.ctx.requestId, cols, this.decision);
           if (!this.executedRecorded) {
             this.executedRecorded = true;
@@ -87,6 +91,11 @@ export class StreamingCursor {
         rows: async (batch) => {
           if (this.released + batch.length > this.limit) throw new AppError('GATEWAY_RESULT_TOO_LARGE', { details: { maxRows: this.limit } });
           const masked = await maskAll(this.session!, batch);
+          if (this.deps.budget) {
+            this.deps.budget.add(batch, masked);
+            const events = await this.deps.budget.check();
+            if (events.length) await this.deps.record(this.ctx, events);
+          }
           await release.rows(masked);
           this.released += masked.length;
           this.bytes += bytesOf(masked);
@@ -120,7 +129,7 @@ export class StreamingCursor {
     if (this.done) return e;
     this.done = true;
     this.session?.abort();
-    await this.deps.record(this.ctx, [failed(e, stage)]).catch(() => undefined);
+    await this.deps.record(this.ctx, [...(this.deps.budget?.takeRefusal() ?? []), failed(e, stage)]).catch(() => undefined);
     return e;
   }
 

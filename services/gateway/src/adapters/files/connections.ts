@@ -6,6 +6,7 @@ import type { Logger } from '@phigate/telemetry';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { type Binding, PURPOSE_PATTERN } from '../../domain/bindings.js';
+import { type Budget, parseWindow } from '../../domain/budgets.js';
 import { pgTlsProblems, pgTlsShape } from '../postgres/tls.js';
 import type { ConnectionDefinition } from '../store/connection-registry.js';
 
@@ -70,6 +71,37 @@ function parseConnections(raw: unknown[], problems: string[]): ConnectionEntry[]
   return out;
 }
 
+const columnPattern = z.string().regex(/^([^.\s]+\.)?[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'a column pattern is [database.]schema.table.column');
+
+const budgetSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'budget ids are lower-case words joined by dashes'),
+    window: z.string().refine((w) => {
+      const s = parseWindow(w);
+      return s !== undefined && s >= 60 && s <= 31 * 86400;
+    }, 'a window is a number and s, m, h or d (90s, 15m, 24h, 7d), from 1 minute to 31 days'),
+    limits: z
+      .object({ rows: z.number().int().min(0).optional(), patients: z.number().int().min(0).optional(), bytes: z.number().int().min(0).optional() })
+      .strict()
+      .refine((l) => l.rows !== undefined || l.patients !== undefined || l.bytes !== undefined, 'a budget limits rows, patients or bytes'),
+    purposes: z.array(z.string().regex(PURPOSE_PATTERN)).min(1).optional(),
+    connections: z.array(z.string().min(1)).min(1).optional(),
+    per: z
+      .array(z.enum(['purpose', 'connection']))
+      .min(1)
+      .optional(),
+    columns: z.array(columnPattern).min(1),
+    clear: z
+      .array(z.enum(['none', 'partial', 'scrub', 'token', 'redact', 'nullify']))
+      .min(1)
+      .default(['none']),
+    patientColumns: z.array(columnPattern).min(1).default(['*.patients.id', '*.*.patient_id']),
+    onExceed: z.enum(['deny', 'alert']).default('deny'),
+    alertAt: z.number().gt(0).max(1).default(0.8),
+  })
+  .strict()
+  .transform(({ window, ...b }): Budget => ({ ...b, windowSec: parseWindow(window) as number }));
+
 const bindingSchema = z
   .object({
     groups: z.array(z.string().min(1)).optional(),
@@ -81,9 +113,12 @@ const bindingSchema = z
     purposeRequired: z.boolean().optional(),
     /** Statements per minute per identity on these connections; absent: GATEWAY_RATE_LIMIT_PER_MINUTE. */
     statementsPerMinute: z.number().int().min(1).optional(),
+    /** PHI budgets of the identities it matches (domain/budgets.ts, docs/policies.md "PHI budgets"). */
+    budgets: z.array(budgetSchema).min(1).optional(),
   })
   .strict()
-  .refine((b) => b.groups?.length || b.identities?.length, { message: 'a binding needs groups or identities' });
+  .refine((b) => b.groups?.length || b.identities?.length, { message: 'a binding needs groups or identities' })
+  .refine((b) => new Set(b.budgets?.map((x) => x.id)).size === (b.budgets?.length ?? 0), { message: 'budget ids must be unique within a binding' });
 
 const fileSchema = z.object({ connections: z.array(z.unknown()).default([]), bindings: z.array(bindingSchema).default([]) }).strict();
 

@@ -85,6 +85,11 @@ function toEnvelope(ctx: EventContext, e: DomainEvent): eventsV1.AuditEvent {
       return buildEvent(e.type, ctx, { clientAddress: e.clientAddress });
     case 'session.closed':
       return buildEvent(e.type, ctx, { reason: e.reason, durationMs: e.durationMs });
+    case 'budget.threshold_reached':
+    case 'budget.exceeded': {
+      const { type, ...signal } = e;
+      return buildEvent(type, ctx, signal);
+    }
   }
 }
 

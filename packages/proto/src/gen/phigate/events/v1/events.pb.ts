@@ -75,6 +75,8 @@ export interface AuditEvent {
     | { $case: "eventQuarantined"; value: EventQuarantined }
     | { $case: "checkpointSigned"; value: CheckpointSigned }
     | { $case: "queryServed"; value: QueryServed }
+    | { $case: "budgetThresholdReached"; value: BudgetSignal }
+    | { $case: "budgetExceeded"; value: BudgetSignal }
     | undefined;
 }
 
@@ -245,6 +247,37 @@ export interface CheckpointSigned {
   signature: string;
 }
 
+/**
+ * BudgetSignal is the detail of budget.threshold_reached (a statement's result crossed `alert_at`
+ * of a PHI budget's limit) and budget.exceeded (a result would pass a limit: refused when
+ * `on_exceed` is deny, nothing released; served with this alert when it is alert). PHI budgets
+ * are declared on the identity's binding (docs/policies.md, "PHI budgets").
+ */
+export interface BudgetSignal {
+  budgetId: string;
+  /** The counter: the budget id, then `:p=<purpose>` and/or `:c=<connection>` when kept per purpose or connection. */
+  counter: string;
+  /** The sliding window's length. */
+  windowSec: number;
+  /** deny | alert */
+  onExceed: string;
+  /** The share of a limit at which budget.threshold_reached is emitted (0 to 1). */
+  alertAt: number;
+  /** The metrics that crossed the threshold, or would exceed (or exceeded) their limit. */
+  metrics: BudgetMetricUse[];
+}
+
+/** BudgetMetricUse is one metric of a budget: rows, patients or bytes. */
+export interface BudgetMetricUse {
+  /** rows | patients | bytes */
+  metric: string;
+  limit: number;
+  /** Used in the window before this statement. */
+  used: number;
+  /** What this statement's result brings. */
+  requested: number;
+}
+
 function createBaseAuditEvent(): AuditEvent {
   return {
     id: "",
@@ -365,6 +398,12 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         break;
       case "queryServed":
         QueryServed.encode(message.detail.value, writer.uint32(282).fork()).join();
+        break;
+      case "budgetThresholdReached":
+        BudgetSignal.encode(message.detail.value, writer.uint32(290).fork()).join();
+        break;
+      case "budgetExceeded":
+        BudgetSignal.encode(message.detail.value, writer.uint32(298).fork()).join();
         break;
     }
     return writer;
@@ -639,6 +678,22 @@ export const AuditEvent: MessageFns<AuditEvent> = {
             message.detail = { $case: "queryServed", value: QueryServed.decode(reader, reader.uint32()) };
             continue;
           }
+          case 36: {
+            if (tag !== 290) {
+              break;
+            }
+
+            message.detail = { $case: "budgetThresholdReached", value: BudgetSignal.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 37: {
+            if (tag !== 298) {
+              break;
+            }
+
+            message.detail = { $case: "budgetExceeded", value: BudgetSignal.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -749,6 +804,14 @@ export const AuditEvent: MessageFns<AuditEvent> = {
         ? { $case: "queryServed", value: QueryServed.fromJSON(object.queryServed) }
         : isSet(object.query_served)
         ? { $case: "queryServed", value: QueryServed.fromJSON(object.query_served) }
+        : isSet(object.budgetThresholdReached)
+        ? { $case: "budgetThresholdReached", value: BudgetSignal.fromJSON(object.budgetThresholdReached) }
+        : isSet(object.budget_threshold_reached)
+        ? { $case: "budgetThresholdReached", value: BudgetSignal.fromJSON(object.budget_threshold_reached) }
+        : isSet(object.budgetExceeded)
+        ? { $case: "budgetExceeded", value: BudgetSignal.fromJSON(object.budgetExceeded) }
+        : isSet(object.budget_exceeded)
+        ? { $case: "budgetExceeded", value: BudgetSignal.fromJSON(object.budget_exceeded) }
         : undefined,
     };
   },
@@ -835,6 +898,10 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       obj.checkpointSigned = CheckpointSigned.toJSON(message.detail.value);
     } else if (message.detail?.$case === "queryServed") {
       obj.queryServed = QueryServed.toJSON(message.detail.value);
+    } else if (message.detail?.$case === "budgetThresholdReached") {
+      obj.budgetThresholdReached = BudgetSignal.toJSON(message.detail.value);
+    } else if (message.detail?.$case === "budgetExceeded") {
+      obj.budgetExceeded = BudgetSignal.toJSON(message.detail.value);
     }
     return obj;
   },
@@ -960,6 +1027,18 @@ export const AuditEvent: MessageFns<AuditEvent> = {
       case "queryServed": {
         if (object.detail?.value !== undefined && object.detail?.value !== null) {
           message.detail = { $case: "queryServed", value: QueryServed.fromPartial(object.detail.value) };
+        }
+        break;
+      }
+      case "budgetThresholdReached": {
+        if (object.detail?.value !== undefined && object.detail?.value !== null) {
+          message.detail = { $case: "budgetThresholdReached", value: BudgetSignal.fromPartial(object.detail.value) };
+        }
+        break;
+      }
+      case "budgetExceeded": {
+        if (object.detail?.value !== undefined && object.detail?.value !== null) {
+          message.detail = { $case: "budgetExceeded", value: BudgetSignal.fromPartial(object.detail.value) };
         }
         break;
       }
@@ -3106,6 +3185,294 @@ export const CheckpointSigned: MessageFns<CheckpointSigned> = {
     return message;
   },
 };
+
+function createBaseBudgetSignal(): BudgetSignal {
+  return { budgetId: "", counter: "", windowSec: 0, onExceed: "", alertAt: 0, metrics: [] };
+}
+
+export const BudgetSignal: MessageFns<BudgetSignal> = {
+  encode(message: BudgetSignal, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.budgetId !== "") {
+      writer.uint32(10).string(message.budgetId);
+    }
+    if (message.counter !== "") {
+      writer.uint32(18).string(message.counter);
+    }
+    if (message.windowSec !== 0) {
+      writer.uint32(24).uint64(message.windowSec);
+    }
+    if (message.onExceed !== "") {
+      writer.uint32(34).string(message.onExceed);
+    }
+    if (message.alertAt !== 0) {
+      writer.uint32(41).double(message.alertAt);
+    }
+    for (const v of message.metrics) {
+      BudgetMetricUse.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetSignal {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetSignal();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.budgetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.counter = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.windowSec = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.onExceed = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.alertAt = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.metrics.push(BudgetMetricUse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BudgetSignal {
+    return {
+      budgetId: isSet(object.budgetId)
+        ? globalThis.String(object.budgetId)
+        : isSet(object.budget_id)
+        ? globalThis.String(object.budget_id)
+        : "",
+      counter: isSet(object.counter) ? globalThis.String(object.counter) : "",
+      windowSec: isSet(object.windowSec)
+        ? globalThis.Number(object.windowSec)
+        : isSet(object.window_sec)
+        ? globalThis.Number(object.window_sec)
+        : 0,
+      onExceed: isSet(object.onExceed)
+        ? globalThis.String(object.onExceed)
+        : isSet(object.on_exceed)
+        ? globalThis.String(object.on_exceed)
+        : "",
+      alertAt: isSet(object.alertAt)
+        ? globalThis.Number(object.alertAt)
+        : isSet(object.alert_at)
+        ? globalThis.Number(object.alert_at)
+        : 0,
+      metrics: globalThis.Array.isArray(object?.metrics)
+        ? object.metrics.map((e: any) => BudgetMetricUse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: BudgetSignal): unknown {
+    const obj: any = {};
+    if (message.budgetId !== "") {
+      obj.budgetId = message.budgetId;
+    }
+    if (message.counter !== "") {
+      obj.counter = message.counter;
+    }
+    if (message.windowSec !== 0) {
+      obj.windowSec = Math.round(message.windowSec);
+    }
+    if (message.onExceed !== "") {
+      obj.onExceed = message.onExceed;
+    }
+    if (message.alertAt !== 0) {
+      obj.alertAt = floatToJson(message.alertAt);
+    }
+    if (message.metrics?.length) {
+      obj.metrics = message.metrics.map((e) => BudgetMetricUse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BudgetSignal>): BudgetSignal {
+    return BudgetSignal.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BudgetSignal>): BudgetSignal {
+    const message = createBaseBudgetSignal();
+    message.budgetId = object.budgetId ?? "";
+    message.counter = object.counter ?? "";
+    message.windowSec = object.windowSec ?? 0;
+    message.onExceed = object.onExceed ?? "";
+    message.alertAt = object.alertAt ?? 0;
+    message.metrics = object.metrics?.map((e) => BudgetMetricUse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBudgetMetricUse(): BudgetMetricUse {
+  return { metric: "", limit: 0, used: 0, requested: 0 };
+}
+
+export const BudgetMetricUse: MessageFns<BudgetMetricUse> = {
+  encode(message: BudgetMetricUse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.metric !== "") {
+      writer.uint32(10).string(message.metric);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint64(message.limit);
+    }
+    if (message.used !== 0) {
+      writer.uint32(24).uint64(message.used);
+    }
+    if (message.requested !== 0) {
+      writer.uint32(32).uint64(message.requested);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetMetricUse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetMetricUse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.used = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.requested = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BudgetMetricUse {
+    return {
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      used: isSet(object.used) ? globalThis.Number(object.used) : 0,
+      requested: isSet(object.requested) ? globalThis.Number(object.requested) : 0,
+    };
+  },
+
+  toJSON(message: BudgetMetricUse): unknown {
+    const obj: any = {};
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.used !== 0) {
+      obj.used = Math.round(message.used);
+    }
+    if (message.requested !== 0) {
+      obj.requested = Math.round(message.requested);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BudgetMetricUse>): BudgetMetricUse {
+    return BudgetMetricUse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BudgetMetricUse>): BudgetMetricUse {
+    const message = createBaseBudgetMetricUse();
+    message.metric = object.metric ?? "";
+    message.limit = object.limit ?? 0;
+    message.used = object.used ?? 0;
+    message.requested = object.requested ?? 0;
+    return message;
+  },
+};
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
