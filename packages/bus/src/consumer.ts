@@ -159,18 +159,20 @@ export class EventConsumer {
       // write; the store still serialises appends (one chain), and each partition stays in order.
       partitionsConsumedConcurrently: this.opts.partitionsConcurrently ?? 3,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         if (!isRunning() || isStale()) return;
         const messages = batch.messages.map((m) => toConsumed(batch.topic, batch.partition, m));
         await this.opts.handleBatch(messages);
         const last = batch.messages.at(-1);
         if (last) {
           resolveOffset(last.offset);
-          // With autoCommit off, commitOffsetsIfNecessary() never commits: commit explicitly, and
-          // only now that the handler has made the batch durable.
-          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+          // Commit only now that the handler has made the batch durable, and once: given offsets,
+          // commitOffsetsIfNecessary commits them without kafkajs's endless commit retries, so a
+          // failure reaches the runner, which rejoins the group (see toRejoin).
+          const offset = (BigInt(last.offset) + 1n).toString();
+          await toRejoin(commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset }] }] }));
         }
-        await heartbeat();
+        await toRejoin(heartbeat());
       },
     });
   }
@@ -182,6 +184,37 @@ export class EventConsumer {
     this.watchdog = undefined;
     if (!this.opts.secrets) this.secrets.close();
     await this.consumer.disconnect();
+  }
+}
+
+/** kafkajs errors that mean the group coordinator this member knows cannot be reached. */
+const COORDINATOR_LOST = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSLockTimeout',
+]);
+
+/**
+ * A commit or heartbeat whose group coordinator is gone, turned into the error by which the
+ * kafkajs runner rejoins: NOT_COORDINATOR_FOR_GROUP makes it find the coordinator again and rejoin
+ * with the same member id (the new coordinator knows it, so no member has to be evicted first).
+ * kafkajs itself keeps the coordinator it joined with for commits and heartbeats, and retries it
+ * without end while its broker is dead, which stopped the store (tulios/kafkajs#1630 and the
+ * broker-kill drill). The batch whose commit failed is fetched again; handlers are idempotent.
+ */
+async function toRejoin(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (err) {
+    const e = err as { name?: string; type?: string };
+    if (e?.type === 'NOT_COORDINATOR_FOR_GROUP' || !COORDINATOR_LOST.has(String(e?.name))) throw err;
+    throw Object.assign(new Error('group coordinator unreachable; finding it again', { cause: err }), {
+      name: 'KafkaJSCoordinatorLost',
+      type: 'NOT_COORDINATOR_FOR_GROUP',
+      retriable: true,
+    });
   }
 }
 
