@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KafkaSecuritySettings, kafkaClientSchema, kafkaSecurity, loadConfig } from '@phigate/config';
-import { findDevIdentity, loadDevIdentities } from '@phigate/dev-idp/clients';
+import { findDevIdentity, readDevIdentities } from './dev-identities.js';
 
 /** Repository root (tests run from compiled dist folders, so walk up to the workspace root). */
 export const REPO_ROOT = (() => {
@@ -18,6 +18,9 @@ export const REPO_ROOT = (() => {
   }
   return dir;
 })();
+
+/** The dev IdP's demo identities: env `DEV_IDP_CLIENTS_FILE`, else the checked-in deploy/local/dev-idp/clients.json. */
+const DEV_IDENTITIES_FILE = (): string => process.env.DEV_IDP_CLIENTS_FILE || join(REPO_ROOT, 'deploy/local/dev-idp/clients.json');
 
 const HOW_TO_START = 'start the local stack with `npm run stack:up` (or run the whole suite with `npm test`, which starts it)';
 
@@ -116,7 +119,7 @@ export async function stackAuditRecovered(timeoutMs = 180_000): Promise<void> {
 /** A fresh access token for a demo identity from the dev IdP (client-credentials grant). */
 export async function demoToken(identity: string): Promise<string> {
   const issuer = need('DEV_IDP_ISSUER');
-  const client = findDevIdentity(loadDevIdentities(), identity);
+  const client = findDevIdentity(readDevIdentities(DEV_IDENTITIES_FILE()), identity);
   if (!client) throw new Error(`unknown demo identity ${identity}`);
   const discovery = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
   const res = await fetch(discovery.token_endpoint, {
@@ -291,3 +294,4 @@ export function httpsWithoutClientCert(url: string, caFile: string): Promise<num
     req.on('error', reject);
   });
 }
+export * from './dev-identities.js';
