@@ -1,5 +1,5 @@
 // The demo walkthrough behind `npm run demo`: one query through the gateway as the ETL pipeline,
-// a blocked statement, and the audit trail of both.
+// a blocked statement, a held one, the AI agent stopped by its PHI budget, and the audit trail.
 import { deliverClick, signedClick } from '@phigate/slack-sink/click';
 import { demoToken, eventually, kcatArgs, need } from '@phigate/testkit';
 
@@ -9,10 +9,10 @@ const clip = (v: unknown, n: number) => {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 };
 
-async function post(token: string, sql: string) {
+async function post(token: string, sql: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${need('GATEWAY_URL')}/v1/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
     body: JSON.stringify({ connection: 'clinical-pg', sql }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
@@ -74,7 +74,27 @@ console.log(
   `   GET ${held.body.statusUrl}?wait=10 → HTTP ${result.status} ${resultBody.status}: ${JSON.stringify(resultBody.rows)} (ssn still ${resultBody.columns?.[2]?.masking}: approval never lifts masking)`,
 );
 
-console.log(`\n${bold('4. The audit trail')} (Kafka topic phigate.audit.v1 → audit store; auditor audra reads it)`);
+console.log(`\n${bold('4. The AI agent pages through every patient: its PHI budget stops it')} (purpose quality-improvement)`);
+console.log('   Its binding allows 500 distinct patients in any 10 minutes for this purpose, shared by every gateway replica.');
+const purpose = { 'x-phigate-purpose': 'quality-improvement' };
+let paged = 0;
+let stopped: { status: number; body: Record<string, any> } | undefined;
+for (let page = 0; page < 20 && !stopped; page++) {
+  const r = await post(agent, `SELECT id, mrn, zip FROM patients ORDER BY id LIMIT 100 OFFSET ${page * 100}`, purpose);
+  if (r.status === 200) {
+    const rows = r.body.rows as unknown[][];
+    paged += rows.length;
+    console.log(`   page ${page + 1}: HTTP 200, ${rows.length} rows (patients ${rows[0]?.[0]}–${rows.at(-1)?.[0]})`);
+  } else stopped = r;
+}
+if (!stopped) {
+  console.error('the paging loop was never stopped');
+  process.exit(1);
+}
+console.log(`   page ${paged / 100 + 1}: HTTP ${stopped.status} ${stopped.body.code}: ${stopped.body.message}`);
+console.log('   (pages already taken in the last 10 minutes cost nothing again: a second run is stopped at the same page)');
+
+console.log(`\n${bold('5. The audit trail')} (Kafka topic phigate.audit.v1 → audit store; auditor audra reads it)`);
 const auditor = await demoToken('audra');
 for (const id of [ok.body.requestId as string, denied.body.requestId as string, held.body.requestId as string]) {
   const t = await eventually('the audit timeline', async () => {
