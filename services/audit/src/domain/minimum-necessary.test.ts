@@ -60,3 +60,45 @@ test('a recording says what happened, from whatever events there are', () => {
   assert.equal(buildRecording('x', [{ type: 'query.failed', queryFailed: { code: 'E', stage: 'upstream' } }]).status, 'failed');
   assert.equal(buildRecording('x', [null, 'junk', { type: 'unknown.type' }]).status, 'received');
 });
+
+test('minimum necessary: rows served, purposes stated and PHI budget signals, per identity and connection', () => {
+  const r = new MinimumNecessary(catalog);
+  const signal = (requestId: string, type: string, used: number) => ({
+    requestId,
+    type,
+    identity: { subject: 'etl' },
+    connection: 'pg',
+    purpose: 'operations',
+    time: `2026-01-01T00:00:0${used / 100}.000Z`,
+    [type === 'budget.exceeded' ? 'budgetExceeded' : 'budgetThresholdReached']: {
+      budgetId: 'b',
+      counter: 'b:p=operations',
+      onExceed: 'deny',
+      metrics: [{ metric: 'patients', limit: 500, used, requested: 100 }],
+    },
+  });
+  for (const e of [
+    ...events('a', 'ACTION_ALLOW', ['id'], true).map((x) => ({ ...x, purpose: 'operations' })),
+    ...events('b', 'ACTION_ALLOW', ['id'], true),
+    signal('c', 'budget.threshold_reached', 300),
+    signal('d', 'budget.exceeded', 500),
+  ])
+    r.add(e);
+  const [use] = r.result();
+  assert.equal(use?.rowsServed, 4);
+  assert.deepEqual(use?.purposes, [
+    { purpose: '', requests: 1 },
+    { purpose: 'operations', requests: 3 },
+  ]);
+  assert.deepEqual(use?.budgets, [
+    {
+      budgetId: 'b',
+      counter: 'b:p=operations',
+      onExceed: 'deny',
+      thresholdsReached: 1,
+      exceeded: 1,
+      metrics: [{ metric: 'patients', limit: 500, peak: 600 }],
+      lastSignal: '2026-01-01T00:00:05.000Z',
+    },
+  ]);
+});

@@ -10,11 +10,15 @@ import type { PhiCatalog } from './phi-catalog.js';
 // - "read": a PHI column a statement that ran (query.executed or query.completed) read, as the
 //   gateway's analysis resolved it (`*` expands to the table's catalog columns).
 // Columns are keyed `table.column`, lower case (plans use `*` for the schema).
+// - "purposes": the purposes of use the identity's requests stated (`''`: none stated).
+// - "budgets": the PHI budget signals of its requests (budget.threshold_reached, budget.exceeded),
+//   per budget counter, with the highest use a signal reported per metric.
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : 0);
 
 /** One PHI column in the report. */
 export interface ColumnUse {
@@ -29,6 +33,20 @@ export interface ColumnUse {
   lastRead?: string;
 }
 
+/** One PHI budget counter of an identity, from its signals in the period. */
+export interface BudgetUse {
+  budgetId: string;
+  counter: string;
+  onExceed: string;
+  /** Statements that crossed the budget's alert share of a limit. */
+  thresholdsReached: number;
+  /** Statements that would exceed a limit: refused (`deny`) or served with an alert (`alert`). */
+  exceeded: number;
+  /** Per metric: its limit, and the most that a signal reported used with its statement's share. */
+  metrics: { metric: string; limit: number; peak: number }[];
+  lastSignal: string;
+}
+
 /** The report's row for one identity on one connection. */
 export interface IdentityUse {
   identity: string;
@@ -40,6 +58,18 @@ export interface IdentityUse {
   unused: string[];
   /** Read in clear: check that the identity needs them unmasked. */
   readInClear: string[];
+  /** Rows the requests that ran returned. */
+  rowsServed: number;
+  /** Requests per purpose of use stated (`''`: none). */
+  purposes: { purpose: string; requests: number }[];
+  /** PHI budget signals, per budget counter. */
+  budgets: BudgetUse[];
+}
+
+interface Signal {
+  type: string;
+  time: string;
+  detail: Json;
 }
 
 interface RequestFacts {
@@ -51,6 +81,9 @@ interface RequestFacts {
   columns: Set<string>;
   ran: boolean;
   time: string;
+  purpose: string;
+  rows: number;
+  signals: Signal[];
 }
 
 /** Accumulates events (any order within the period) and reports per identity and connection. */
@@ -69,11 +102,24 @@ export class MinimumNecessary {
     if (!requestId) return;
     let r = this.requests.get(requestId);
     if (!r) {
-      r = { identity: '', connection: '', action: '', plan: new Map(), tables: new Set(), columns: new Set(), ran: false, time: '' };
+      r = {
+        identity: '',
+        connection: '',
+        action: '',
+        plan: new Map(),
+        tables: new Set(),
+        columns: new Set(),
+        ran: false,
+        time: '',
+        purpose: '',
+        rows: 0,
+        signals: [],
+      };
       this.requests.set(requestId, r);
     }
     r.identity ||= str(obj(e.identity).subject);
     r.connection ||= str(e.connection);
+    r.purpose ||= str(e.purpose);
     if (str(e.time) > r.time) r.time = str(e.time);
     switch (e.type) {
       case 'query.received':
@@ -95,8 +141,17 @@ export class MinimumNecessary {
         break;
       }
       case 'query.executed':
+        r.ran = true;
+        break;
       case 'query.completed':
         r.ran = true;
+        r.rows += num(obj(e.queryCompleted).rows);
+        break;
+      case 'budget.threshold_reached':
+        r.signals.push({ type: e.type, time: str(e.time), detail: obj(e.budgetThresholdReached) });
+        break;
+      case 'budget.exceeded':
+        r.signals.push({ type: e.type, time: str(e.time), detail: obj(e.budgetExceeded) });
         break;
       default:
         break;
@@ -111,12 +166,28 @@ export class MinimumNecessary {
       let g = groups.get(key);
       if (!g) {
         g = {
-          use: { identity: r.identity, connection: r.connection, requests: 0, allowedRequests: 0, columns: [], unused: [], readInClear: [] },
+          use: {
+            identity: r.identity,
+            connection: r.connection,
+            requests: 0,
+            allowedRequests: 0,
+            columns: [],
+            unused: [],
+            readInClear: [],
+            rowsServed: 0,
+            purposes: [],
+            budgets: [],
+          },
           cols: new Map(),
         };
         groups.set(key, g);
       }
       g.use.requests++;
+      g.use.rowsServed += r.rows;
+      const p = g.use.purposes.find((x) => x.purpose === r.purpose);
+      if (p) p.requests++;
+      else g.use.purposes.push({ purpose: r.purpose, requests: 1 });
+      for (const s of r.signals) addSignal(g.use.budgets, s);
       const col = (name: string): ColumnUse => {
         let c = g!.cols.get(name);
         if (!c) {
@@ -154,8 +225,30 @@ export class MinimumNecessary {
       for (const c of use.columns) c.access.sort();
       use.unused = use.columns.filter((c) => c.allowedIn > 0 && c.readIn === 0).map((c) => c.column);
       use.readInClear.sort();
+      use.purposes.sort((a, b) => a.purpose.localeCompare(b.purpose));
+      use.budgets.sort((a, b) => a.counter.localeCompare(b.counter));
       return use;
     });
     return out.sort((a, b) => a.identity.localeCompare(b.identity) || a.connection.localeCompare(b.connection));
+  }
+}
+
+/** Adds one budget signal to its counter's row. */
+function addSignal(budgets: BudgetUse[], s: Signal): void {
+  const counter = str(s.detail.counter) || str(s.detail.budgetId);
+  let b = budgets.find((x) => x.counter === counter);
+  if (!b) {
+    b = { budgetId: str(s.detail.budgetId), counter, onExceed: str(s.detail.onExceed), thresholdsReached: 0, exceeded: 0, metrics: [], lastSignal: '' };
+    budgets.push(b);
+  }
+  if (s.type === 'budget.exceeded') b.exceeded++;
+  else b.thresholdsReached++;
+  if (s.time > b.lastSignal) b.lastSignal = s.time;
+  for (const m of arr(s.detail.metrics).map(obj)) {
+    const metric = str(m.metric);
+    const peak = num(m.used) + num(m.requested);
+    const row = b.metrics.find((x) => x.metric === metric);
+    if (row) row.peak = Math.max(row.peak, peak);
+    else b.metrics.push({ metric, limit: num(m.limit), peak });
   }
 }

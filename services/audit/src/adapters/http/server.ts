@@ -166,7 +166,15 @@ export function buildHttp(deps: AuditHttpDeps): FastifyInstance {
     const q = parse(reportQuery, req.query);
     if (q.to <= q.from) throw new AppError('AUDIT_QUERY_INVALID', { details: { problems: ['to: must be after from'] } });
     const report = new MinimumNecessary(deps.catalog);
-    for await (const e of deps.store.eventsBetween(q.from, q.to, ['query.received', 'policy.decided', 'query.executed', 'query.completed', 'query.served']))
+    for await (const e of deps.store.eventsBetween(q.from, q.to, [
+      'query.received',
+      'policy.decided',
+      'query.executed',
+      'query.completed',
+      'query.served',
+      'budget.threshold_reached',
+      'budget.exceeded',
+    ]))
       report.add(e);
     return { from: q.from.toISOString(), to: q.to.toISOString(), catalog: deps.catalog.columns.length > 0, identities: report.result() };
   });
