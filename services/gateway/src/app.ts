@@ -18,7 +18,7 @@ import { createKafkaAudit } from './adapters/kafka/audit.js';
 import { createAuditPublisher, kafkaReadiness } from './adapters/kafka/audit-publisher.js';
 import { loadPgTls, PgServer } from './adapters/pgwire/server.js';
 import { PostgresUpstream } from './adapters/postgres/upstream.js';
-import { createRedisBudgets } from './adapters/redis/budgets.js';
+import { createRedisBudgets, withBudgetMetrics } from './adapters/redis/budgets.js';
 import { HeldSignals } from './adapters/redis/held-signals.js';
 import { createRedisHeldStore, outcomesChannel } from './adapters/redis/held-store.js';
 import { createRedisRateLimit } from './adapters/redis/rate-limit.js';
@@ -148,7 +148,7 @@ export function buildApp(config: GatewayConfig, log: Logger, overrides: GatewayO
     masking,
     audit,
     rateLimit: createRedisRateLimit(redis, config.GATEWAY_RATE_LIMIT_PER_MINUTE, config.GATEWAY_RATE_LIMIT_KEY_PREFIX),
-    budgets: createRedisBudgets(redis, { prefix: config.GATEWAY_BUDGET_KEY_PREFIX, keyring: () => registry.currentKeyring }),
+    budgets: withBudgetMetrics(createRedisBudgets(redis, { prefix: config.GATEWAY_BUDGET_KEY_PREFIX, keyring: () => registry.currentKeyring }), metrics),
     limits: { maxSqlBytes: config.GATEWAY_MAX_SQL_BYTES, maxRows: config.GATEWAY_HTTP_MAX_ROWS, maxStreamRows: config.GATEWAY_PG_STREAM_MAX_ROWS },
     held: { hold: (p): Promise<HeldInfo> => held.hold(p) },
   };

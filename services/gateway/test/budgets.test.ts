@@ -163,6 +163,15 @@ test('pages that all arrive at once over both replicas: exactly the budget is se
   const served = outcomes.filter((o) => o.ok);
   assert.equal(served.length * PAGE, BUDGET, `served ${served.length} pages`);
   assert.ok(outcomes.filter((o) => !o.ok).every((o) => !o.ok && o.code === 'GATEWAY_BUDGET_EXCEEDED'));
+  // Metrics per identity, on each replica: its checks by outcome, and the counter's use.
+  const metrics = await (await fetch(`${a.gw.url}/metrics`)).text();
+  assert.match(metrics, /phigate_gateway_budget_checks_total\{identity="analytics-agent",outcome="allowed"[^}]*\} \d+/);
+  assert.match(metrics, /phigate_gateway_budget_checks_total\{identity="analytics-agent",outcome="refused"[^}]*\} \d+/);
+  // The replica that checked last saw the counter at its limit.
+  const used = new RegExp(`phigate_gateway_budget_used\\{identity="analytics-agent",counter="agent-paging:p=${purpose}",metric="patients"[^}]*\\} ${BUDGET}\n`);
+  const other = await (await fetch(`${b.gw.url}/metrics`)).text();
+  assert.ok(used.test(metrics) || used.test(other), 'the use of the counter, as of the latest check');
+  assert.match(metrics, /phigate_gateway_budget_check_seconds_count\{[^}]*\} \d+/);
 });
 
 test('the audit topic carries the signals: budget.threshold_reached once, then budget.exceeded with the refusal', async () => {

@@ -1,6 +1,7 @@
 import { hkdfSync } from 'node:crypto';
 import { AppError } from '@phigate/errors';
 import { hashTag, type RedisClient } from '@phigate/redis';
+import { Counter, Gauge, Histogram, type Registry } from '@phigate/telemetry';
 import { BUDGET_METRICS, type BudgetMetric, type BudgetPort, type BudgetState, patientHmac } from '../../domain/budgets.js';
 import type { Keyring } from '../../domain/sealing.js';
 
@@ -149,6 +150,62 @@ export function createRedisBudgets(redis: RedisClient, opts: RedisBudgetOptions)
         return { budget, counter, before, after, exceeded, thresholds };
       });
       return { allowed, states };
+    },
+  };
+}
+
+/**
+ * Per-identity budget metrics around a budget store: each check's outcome (`allowed`, `refused`,
+ * `alerted`: served past an alert budget; `unavailable`), its latency, each signal, and the use
+ * each counter reached as of this replica's latest check. Labels are identities and budget ids:
+ * bounded by the bindings file (machine identities), not by clients.
+ */
+export function withBudgetMetrics(port: BudgetPort, registry: Registry): BudgetPort {
+  const checks = new Counter({
+    name: 'phigate_gateway_budget_checks_total',
+    help: 'PHI budget checks by identity and outcome (allowed, refused, alerted, unavailable)',
+    labelNames: ['identity', 'outcome'] as const,
+    registers: [registry],
+  });
+  const signals = new Counter({
+    name: 'phigate_gateway_budget_signals_total',
+    help: 'PHI budget signals (budget.threshold_reached, budget.exceeded) by identity and budget',
+    labelNames: ['identity', 'budget', 'signal'] as const,
+    registers: [registry],
+  });
+  const used = new Gauge({
+    name: 'phigate_gateway_budget_used',
+    help: "A PHI budget's use in its window as of this replica's latest check, by identity, budget counter and metric",
+    labelNames: ['identity', 'counter', 'metric'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'phigate_gateway_budget_check_seconds',
+    help: 'PHI budget check latency (one Redis script)',
+    buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+    registers: [registry],
+  });
+  return {
+    patientHash: (connection, value) => port.patientHash(connection, value),
+    async consume(subject, scopes, use) {
+      const end = latency.startTimer();
+      try {
+        const check = await port.consume(subject, scopes, use);
+        const alerted = check.allowed && check.states.some((s) => s.exceeded.length > 0);
+        checks.inc({ identity: subject, outcome: check.allowed ? (alerted ? 'alerted' : 'allowed') : 'refused' });
+        for (const s of check.states) {
+          const seen = check.allowed ? s.after : s.before;
+          for (const m of BUDGET_METRICS) if (s.budget.limits[m] !== undefined) used.set({ identity: subject, counter: s.counter, metric: m }, seen[m]);
+          if (s.thresholds.length) signals.inc({ identity: subject, budget: s.budget.id, signal: 'budget.threshold_reached' });
+          if (s.exceeded.length) signals.inc({ identity: subject, budget: s.budget.id, signal: 'budget.exceeded' });
+        }
+        return check;
+      } catch (err) {
+        checks.inc({ identity: subject, outcome: 'unavailable' });
+        throw err;
+      } finally {
+        end();
+      }
     },
   };
 }
