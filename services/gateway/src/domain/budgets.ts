@@ -124,6 +124,7 @@ export function applicableBudgets(budgets: readonly Budget[] | undefined, connec
 export class BudgetMeter {
   readonly counts: boolean;
   private readonly patientIndex: number;
+  /** The statement's distinct patient keys since the last take, raw: they never leave the gateway's memory. */
   private keys = new Set<string>();
   rows = 0;
   bytes = 0;
@@ -151,13 +152,16 @@ export class BudgetMeter {
     if (this.patientIndex >= 0)
       for (const r of raw) {
         const v = r[this.patientIndex];
-        if (v !== null && v !== undefined) this.keys.add(this.hash(v));
+        if (v !== null && v !== undefined) this.keys.add(v);
       }
   }
 
-  /** What has been added since the last take, then starts again (a stream counts batch by batch). */
+  /**
+   * What has been added since the last take, then starts again (a stream counts batch by batch).
+   * Patient keys are hashed here, each distinct one once (an HMAC is most of a check's CPU).
+   */
   take(): BudgetUse {
-    const use = { rows: this.rows, bytes: this.bytes, patients: [...this.keys] };
+    const use = { rows: this.rows, bytes: this.bytes, patients: Array.from(this.keys, this.hash) };
     this.rows = 0;
     this.bytes = 0;
     this.keys = new Set();

@@ -58,8 +58,12 @@ for b = 0, nb - 1 do
   if lp >= 0 then
     redis.call('ZREMRANGEBYSCORE', pk, '-inf', now - win)
     up = redis.call('ZCARD', pk)
-    for i = 1, np do
-      if not redis.call('ZSCORE', pk, ARGV[5 + i]) then newp = newp + 1 end
+    -- In chunks: Lua's unpack has a limit of a few thousand values.
+    for i = 1, np, 1000 do
+      local seen = redis.call('ZMSCORE', pk, unpack(ARGV, 5 + i, 5 + math.min(np, i + 999)))
+      for k = 1, #seen do
+        if not seen[k] then newp = newp + 1 end
+      end
     end
   end
   local xr = (lr >= 0 and rows > 0 and ur + rows > lr) and 1 or 0
@@ -81,7 +85,14 @@ if ok == 1 then
     if bytes > 0 then redis.call('HINCRBY', p[1], 'b' .. p[3], bytes) end
     redis.call('PEXPIRE', p[1], p[4] + p[5])
     if p[6] >= 0 and np > 0 then
-      for i = 1, np do redis.call('ZADD', p[2], now, ARGV[5 + i]) end
+      for i = 1, np, 500 do
+        local args = {}
+        for k = i, math.min(np, i + 499) do
+          args[#args + 1] = now
+          args[#args + 1] = ARGV[5 + k]
+        end
+        redis.call('ZADD', p[2], unpack(args))
+      end
       redis.call('PEXPIRE', p[2], p[4])
     end
   end
