@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '@phigate/testkit';
 import { approvalBench } from './approval-suite.js';
 import { auditBench, auditLagSampler } from './audit-suite.js';
+import { budgetBench, printBudget } from './budget-suite.js';
 import { httpBench } from './http-suite.js';
 import { maskingBench } from './masking-suite.js';
 import { pgwireBench } from './pgwire-suite.js';
@@ -45,6 +46,8 @@ try {
   const snowflake = await snowflakeBench(replicas, settle);
   // What internal TLS costs on the PostgreSQL door path (issue 18): replicas of its own, TLS and plaintext.
   const tlsCost = await tlsCostBench(settle); // prints its own lines
+  // What a PHI budget costs a statement (issue 21): a replica of its own, pages with and without a budget.
+  const budget = await budgetBench();
   const targets = evaluateTargets({ policy, approval, pgwire, http, snowflake, audit });
   const result = {
     startedAt: started.toISOString(),
@@ -56,7 +59,7 @@ try {
     auditBacklogSettling: settler.stats,
     /** The stack's audit consumer lag (events, all partitions) sampled during the PostgreSQL door runs. */
     pgwireAuditLag,
-    suites: { policy, masking, approval, audit, pgwire, http, snowflake, tlsCost },
+    suites: { policy, masking, approval, audit, pgwire, http, snowflake, tlsCost, budget },
   };
   mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -70,6 +73,7 @@ try {
   console.log(`\napproval resume (${approval.iterations} held statements, signed Slack click → result at a waiting client)`);
   console.log(row('allowed point query (baseline)', approval.directQuery));
   console.log(row('click → result', approval.clickToResult), `  ${approval.clickToResult.p50VsDirectQuery}× the point query`);
+  printBudget(budget);
   printTargets(targets);
   console.log(`\nwritten to bench/results/latest.json (${result.durationSec} s)`);
 } catch (err) {
