@@ -45,6 +45,8 @@ function spread(xs: number[]): Spread {
   return { median: Math.round(m * 1000) / 1000, min: s[0] ?? Number.NaN, max: s.at(-1) ?? Number.NaN };
 }
 
+const oneDecimal = (x: number) => Math.round(x * 10) / 10;
+
 /** The store's append against a chain-free append of the same messages, one writer, paired trials. */
 export interface WriterComparison {
   trials: number;
@@ -55,6 +57,11 @@ export interface WriterComparison {
   chainFree: Spread;
   /** chained / chain-free per pair of trials (goal ≥ 1.0). */
   ratio: Spread;
+  /**
+   * CPU per event (median of the trials, µs) of each writer: the bench process (classify, chain,
+   * hash, encode) and PostgreSQL (every postgres process, so other work on the machine shows too).
+   */
+  cpuPerEventUs: { chained: { writer: number; postgres: number }; chainFree: { writer: number; postgres: number } };
 }
 
 /** The audit service runs with a number of replicas sharing the partitions. */
@@ -149,7 +156,17 @@ function consumedOn(topic: string, events: AuditEvent[]): ConsumedMessage[][] {
 }
 
 /** The store's append against the chain-free append, alternating, into one scratch copy of audit_events. */
-async function writerComparison(makeEvents: () => AuditEvent[], trials: number): Promise<WriterComparison> {
+/** The two writers compared: the store's (chained) and the chain-free append (another build of the store may be passed in). */
+export interface Writers {
+  PgAuditStore: typeof PgAuditStore;
+  appendUnchained: typeof appendUnchained;
+}
+
+export async function writerComparison(
+  makeEvents: () => AuditEvent[],
+  trials: number,
+  writers: Writers = { PgAuditStore, appendUnchained },
+): Promise<WriterComparison> {
   const admin = new URL(need('PG_ADMIN_URL'));
   admin.pathname = `/${new URL(need('AUDIT_DATABASE_URL')).pathname.slice(1)}`;
   const schema = uniqueName('bench_audit').replace(/-/g, '_');
@@ -165,19 +182,22 @@ async function writerComparison(makeEvents: () => AuditEvent[], trials: number):
   try {
     await setup.query(`CREATE SCHEMA ${schema}`);
     await setup.query(`CREATE TABLE ${schema}.audit_events (LIKE public.audit_events INCLUDING ALL)`);
-    const store = new PgAuditStore(pool);
+    const store = new writers.PgAuditStore(pool);
     const unchained = async (batch: ConsumedMessage[]) => {
       const c = await pool.connect();
       try {
-        await appendUnchained(c, batch);
+        await writers.appendUnchained(c, batch);
       } finally {
         c.release();
       }
     };
+    const cpu = { chained: { writer: [] as number[], postgres: [] as number[] }, chainFree: { writer: [] as number[], postgres: [] as number[] } };
     // One writer: every partition at once, each partition's batches in order. Fresh events (ids are unique in the table).
     const trial = async (chained: boolean): Promise<number> => {
       const events = makeEvents();
       const parts = consumedOn(uniqueName(chained ? 'bench-chained' : 'bench-free'), events);
+      const pg0 = postgresCpuUs();
+      const cpu0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       await Promise.all(
         parts.map(async (msgs) => {
@@ -188,10 +208,19 @@ async function writerComparison(makeEvents: () => AuditEvent[], trials: number):
           }
         }),
       );
-      return Math.round(events.length / (Number(process.hrtime.bigint() - t0) / 1e9));
+      const rate = Math.round(events.length / (Number(process.hrtime.bigint() - t0) / 1e9));
+      const used = process.cpuUsage(cpu0);
+      const mine = chained ? cpu.chained : cpu.chainFree;
+      mine.writer.push((used.user + used.system) / events.length);
+      mine.postgres.push((postgresCpuUs() - pg0) / events.length);
+      return rate;
     };
     await trial(true); // warm-up: caches, plans, JIT
     await trial(false);
+    for (const x of [cpu.chained, cpu.chainFree]) {
+      x.writer.length = 0;
+      x.postgres.length = 0;
+    }
     const chained: number[] = [];
     const chainFree: number[] = [];
     for (let i = 0; i < trials; i++) {
@@ -209,6 +238,10 @@ async function writerComparison(makeEvents: () => AuditEvent[], trials: number):
       chained: spread(chained),
       chainFree: spread(chainFree),
       ratio: spread(chained.map((c, i) => c / chainFree[i]!)),
+      cpuPerEventUs: {
+        chained: { writer: oneDecimal(spread(cpu.chained.writer).median), postgres: oneDecimal(spread(cpu.chained.postgres).median) },
+        chainFree: { writer: oneDecimal(spread(cpu.chainFree.writer).median), postgres: oneDecimal(spread(cpu.chainFree.postgres).median) },
+      },
     };
   } finally {
     await closePool();
@@ -386,13 +419,18 @@ async function ingestRun(replicas: number, events: AuditEvent[]): Promise<Ingest
   }
 }
 
+/** Makes `requests` fresh events (one query.served each) of one bench subject at every call. */
+export function auditEvents(requests: number): () => AuditEvent[] {
+  const subject = uniqueName('bench-audit-subject');
+  return () => Array.from({ length: requests }, () => requestEvents(subject)).flat();
+}
+
 export async function auditBench(
   requests = Number(process.env.BENCH_AUDIT_EVENTS ?? 24_000),
   trials = Number(process.env.BENCH_AUDIT_TRIALS ?? 6),
   serviceRuns = Number(process.env.BENCH_AUDIT_RUNS ?? 3),
 ): Promise<AuditBench> {
-  const subject = uniqueName('bench-audit-subject');
-  const makeEvents = () => Array.from({ length: requests }, () => requestEvents(subject)).flat();
+  const makeEvents = auditEvents(requests);
   const writer = await writerComparison(makeEvents, trials);
   const events = makeEvents();
   // The service runs alternate 1 and 2 replicas, so drift in the machine's load falls on both.
@@ -432,6 +470,10 @@ export async function auditBench(
   console.log(`\naudit ingest (${result.events} events, ${PARTITIONS} partitions, one chain per partition)`);
   console.log(
     `  one writer, batches of ${writer.batch}, ${writer.trials} paired trials: chained ${range(writer.chained)}/s, chain-free ${range(writer.chainFree)}/s, ratio ${range(writer.ratio, 2)}`,
+  );
+  const w = writer.cpuPerEventUs;
+  console.log(
+    `    CPU per event: chained ${w.chained.writer} µs writer + ${w.chained.postgres} µs PostgreSQL, chain-free ${w.chainFree.writer} + ${w.chainFree.postgres} µs`,
   );
   for (const r of runs)
     console.log(

@@ -6,6 +6,7 @@ import { type ChainRecord, GENESIS, PROBLEMS, type Problem, type StoredCheckpoin
 import { type StoredRecord, type StoreReport, storeReport, verifyChains } from '../../domain/chains.js';
 import { type ChainHead, type Checkpoint, decodeHeads, HEADS_FORMAT, type HeadsCheckpoint, type Trust } from '../../domain/checkpoint.js';
 import {
+  type Classified,
   classify,
   type DerivedColumns,
   NO_COLUMNS,
@@ -195,7 +196,7 @@ interface ChainTip {
 /** One chain's batch, chained to a tip. */
 interface ChainedBatch {
   fresh: ConsumedMessage[];
-  classified: ReturnType<typeof classify>[];
+  classified: Classified[];
   headers: RecordHeader[];
   rows: Row[];
   quarantined: Quarantined[];
@@ -203,6 +204,40 @@ interface ChainedBatch {
 }
 
 const chainKeyOf = (m: { topic: string; partition: number }) => `${m.topic}\u0001${m.partition}`;
+
+/**
+ * The messages grouped by chain (topic partition), in the order they came. A consumer batch is
+ * one partition's, so the common case allocates nothing but the one entry.
+ */
+function chainsOf(messages: ConsumedMessage[]): Map<string, ConsumedMessage[]> {
+  const groups = new Map<string, ConsumedMessage[]>();
+  const first = messages[0];
+  if (first && messages.every((m) => m.partition === first.partition && m.topic === first.topic)) return groups.set(chainKeyOf(first), messages);
+  for (const m of messages) {
+    const k = chainKeyOf(m);
+    const g = groups.get(k);
+    if (g) g.push(m);
+    else groups.set(k, [m]);
+  }
+  return groups;
+}
+
+/** The messages at offsets after `tip`, in offset order (a consumer batch is in order already: then it is only filtered). */
+function after(messages: ConsumedMessage[], tip: bigint): ConsumedMessage[] {
+  const offsets = messages.map((m) => BigInt(m.offset));
+  let ordered = true;
+  for (let i = 1; i < offsets.length && ordered; i++) ordered = offsets[i - 1]! < offsets[i]!;
+  if (ordered) {
+    let i = 0;
+    while (i < offsets.length && offsets[i]! <= tip) i++;
+    return i === 0 ? messages : messages.slice(i);
+  }
+  return messages
+    .map((m, i) => ({ m, o: offsets[i]! }))
+    .filter((x) => x.o > tip)
+    .sort((a, b) => (a.o < b.o ? -1 : a.o > b.o ? 1 : 0))
+    .map((x) => x.m);
+}
 
 /** A chain's head as stored. */
 async function readTip(client: pg.ClientBase, topic: string, partition: number): Promise<ChainTip> {
@@ -279,11 +314,7 @@ export class PgAuditStore {
    */
   async append(messages: ConsumedMessage[]): Promise<AppendResult> {
     const client = await this.connect();
-    const groups = new Map<string, ConsumedMessage[]>();
-    for (const m of messages) {
-      const k = chainKeyOf(m);
-      groups.set(k, [...(groups.get(k) ?? []), m]);
-    }
+    const groups = chainsOf(messages);
     const result: AppendResult = { inserted: 0, duplicates: 0, replayed: 0, quarantined: [] };
     try {
       // Chains in one order, so two writers of overlapping batches cannot deadlock.
@@ -401,25 +432,26 @@ export class PgAuditStore {
   /** The records of the messages after `tip`, in offset order, chained to it (pure: no I/O). */
   private chainBatch(tip: ChainTip, messages: ConsumedMessage[], existing: Set<string>): ChainedBatch {
     const { topic, partition } = messages[0]!;
-    const fresh = messages.filter((m) => BigInt(m.offset) > tip.offset).sort((a, b) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+    const fresh = after(messages, tip.offset);
     const ingestedAt = usecIso(new Date());
-    const classified = fresh.map((m) => classify(m.raw, m.event, ingestedAt));
     const seen = new Set(existing);
-    const headers = fresh.map((m, i): RecordHeader => {
-      const c = classified[i]!;
+    const classified: Classified[] = [];
+    const headers: RecordHeader[] = [];
+    const rows: Row[] = [];
+    const quarantinedList: Quarantined[] = [];
+    let prev = tip.hash;
+    // One pass: classify, status (an id seen before in this batch or stored is a duplicate), chain.
+    for (const m of fresh) {
+      const c = classify(m.raw, m.event, ingestedAt);
       let status: RecordStatus = 'event';
       if (!c.storable) status = 'quarantined';
       else if (seen.has(c.columns.id!)) status = 'duplicate';
       else seen.add(c.columns.id!);
-      return { topic, partition, offset: m.offset, status, ingestedAt };
-    });
-    const rows: Row[] = [];
-    const quarantinedList: Quarantined[] = [];
-    let prev = tip.hash;
-    for (const [i, m] of fresh.entries()) {
-      const c = classified[i]!;
-      const row = this.row(prev, headers[i]!, m.raw, c.storable ? c : undefined);
-      if (!c.storable) quarantinedList.push(quarantined(row.header, m.raw, c.reason, c.claimedId));
+      const header: RecordHeader = { topic, partition, offset: m.offset, status, ingestedAt };
+      const row = this.row(prev, header, m.raw, c.storable ? c : undefined);
+      if (!c.storable) quarantinedList.push(quarantined(header, m.raw, c.reason, c.claimedId));
+      classified.push(c);
+      headers.push(header);
       rows.push(row);
       prev = row.hash;
     }
