@@ -1,3 +1,4 @@
+// phigate-test: stack
 // What a publisher's link status says when Kafka refuses it, against the real local broker
 // (`npm run stack:up`, SASL_SSL with topic ACLs): the reasons readiness shows, never a secret.
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The Kafka link's files rotated under a running publisher and consumer, against the real local
 // broker (`npm run stack:up`, SASL_SSL): every test works on copies of the stack's files in a
 // temporary directory (the stack's own files are never touched) and re-reads them every second.

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The publisher against the real local Kafka (`npm run stack:up`): group commit, the durable outbox
 // while Kafka is unreachable or stopped, in-order drain, bounds, and the async mode. One test stops
 // the shared broker for a few seconds (deploy/local/bin/infra stop|start kafka) and always starts it

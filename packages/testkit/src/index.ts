@@ -29,6 +29,12 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * The first-line marker of a test file that needs the running stack (or the drivers `npm test`
+ * installs); `npm run test:unit` runs every other test file, with `PHIGATE_TESTS=unit`.
+ */
+export const STACK_MARKER = '// phigate-test: stack';
+
 let cachedEnv: Record<string, string> | undefined;
 
 /**
@@ -36,6 +42,9 @@ let cachedEnv: Record<string, string> | undefined;
  * is not running, so an integration test fails loudly instead of passing silently.
  */
 export function stackEnv(): Record<string, string> {
+  if (process.env.PHIGATE_TESTS === 'unit') {
+    throw new Error(`this test reads the local stack, so it is not a unit test: mark its file \`${STACK_MARKER}\` (README.md, Unit tests and stack tests)`);
+  }
   if (cachedEnv) return cachedEnv;
   let out: string;
   try {

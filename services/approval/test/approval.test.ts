@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The approval service in-process against the local stack's real Redis, with a Slack stand-in
 // (the local slack-sink) on port 0: approvals created through the internal API, votes as signed
 // Slack interactions, decisions recorded atomically and replays ignored.

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Approvals on the Redis topologies besides a single node, each started for this file (TLS when the
 // stack's Redis uses it): a three-primary Redis Cluster, where the vote script keeps an approval
 // and its replay keys on one slot and the request and pending indexes are written outside it (no

@@ -1,3 +1,4 @@
+// phigate-test: stack
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPublicKey, randomUUID } from 'node:crypto';

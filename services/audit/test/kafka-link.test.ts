@@ -1,3 +1,4 @@
+// phigate-test: stack
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

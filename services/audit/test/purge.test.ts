@@ -1,3 +1,4 @@
+// phigate-test: stack
 import assert from 'node:assert/strict';
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { test } from 'node:test';

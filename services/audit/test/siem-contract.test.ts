@@ -1,3 +1,4 @@
+// phigate-test: stack
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';

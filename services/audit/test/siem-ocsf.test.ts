@@ -1,3 +1,4 @@
+// phigate-test: stack
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';

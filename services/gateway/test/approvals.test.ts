@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Held statements end to end on the local stack, with two gateway replicas (the stack's, and one
 // this file starts): a require_approval decision answers 202, Slack gets the message, signed
 // clicks decide it through the real approval service, and exactly one replica runs it, once.

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Acceptance for issue 7, part 1 ("nothing lost on the way in"): the Kafka broker stops in the
 // middle of 2,000 queries and starts again, and every completed query's events end up in the audit
 // store exactly once. The test runs its own gateway process (this checkout's build, with a durable

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // PHI budgets against the real Redis (adapters/redis/budgets.ts): two replicas consuming one
 // identity's budgets concurrently stop exactly at the limit, all or nothing across budgets,
 // distinct patients counted exactly over a sliding window, and no Redis means no rows (fail closed).

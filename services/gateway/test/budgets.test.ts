@@ -1,3 +1,4 @@
+// phigate-test: stack
 // PHI budgets end to end (issue 21, item 2 and its acceptance test): two gateway replicas this file
 // starts with the stack's environment and a bindings file of its own, sharing the stack's Redis.
 // The analytics agent's binding gives each purpose of use its own budget of 500 rows and 500
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { demoToken, eventually, freePort, kafkaEventsSince, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
+import { demoToken, eventually, freePort, kafkaEventsSince, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
 
 const run = promisify(execFile);
@@ -44,11 +45,21 @@ before(async () => {
         columns: ["*.patients.*"]
         limits: { rows: ${BUDGET}, patients: ${BUDGET} }
         onExceed: deny
+      - id: agent-held
+        window: 10m
+        purposes: [needs-approval]
+        columns: ["*.patients.*"]
+        limits: { patients: 200 }
+        onExceed: require_approval
+        approvers: [phi-approvers]
+        expiresIn: 5m
 `;
   const file = join(mkdtempSync(join(tmpdir(), 'budgets-')), 'connections.yaml');
   writeFileSync(file, stack.replace(agent, binding));
   // One budget store for both replicas (a prefix of their own: the stack gateway's budgets are not spent).
   const prefix = `${uniqueName('phigate:budget:e2e')}:`;
+  // Held statements of their own too: the stack's gateway does not resume this file's holds.
+  const heldPrefix = `${uniqueName('phigate:gw:budgets')}:`;
   for (let i = 0; i < 2; i++) {
     const http = await freePort();
     const pgPort = await freePort();
@@ -58,6 +69,7 @@ before(async () => {
       GATEWAY_PG_HOST: '127.0.0.1',
       GATEWAY_CONNECTIONS_FILE: file,
       GATEWAY_BUDGET_KEY_PREFIX: prefix,
+      GATEWAY_KEY_PREFIX: heldPrefix,
       GATEWAY_RATE_LIMIT_KEY_PREFIX: `${uniqueName('phigate:rl:budgets')}:`,
       GATEWAY_REPLICA_ID: `budgets-${i}-${http}`,
     });
@@ -205,6 +217,37 @@ test('the audit topic carries the signals: budget.threshold_reached once, then b
     ],
   );
   assert.equal(thresholds[0]!.ocsf.classUid, 2004);
+});
+
+test('a require_approval budget holds the page that would pass it; the approver sees the budget; once approved it runs, counted past it', async () => {
+  const [a, b] = replicas as [Replica, Replica];
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-phigate-purpose': 'needs-approval' };
+  const post = async (r: Replica, n: number) => {
+    const res = await fetch(`${r.gw.url}/v1/query`, { method: 'POST', headers, body: JSON.stringify({ connection: 'clinical-pg', sql: pageSql(n) }) });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  };
+  const offset = 0; // this file's budget counters are its own (a fresh key prefix per run)
+  assert.equal((await post(a, offset)).status, 200);
+  assert.equal((await post(b, offset + 1)).status, 200);
+  const held = await post(a, offset + 2);
+  assert.equal(held.status, 202, JSON.stringify(held.body));
+  assert.equal(held.body.status, 'pending_approval');
+  const alice = await demoToken('alice');
+  const approvals = (await (await fetch(`${need('APPROVAL_URL')}/v1/approvals`, { headers: { authorization: `Bearer ${alice}` } })).json()) as {
+    approvals: Array<{ approvalId: string; reason: string; ruleIds: string[]; purpose?: string }>;
+  };
+  const mine = approvals.approvals.find((x) => x.approvalId === held.body.approvalId);
+  assert.ok(mine, 'alice (phi-approvers) sees the approval');
+  assert.match(mine.reason, /PHI budget 'agent-held': this result would bring patients to 300 of 200 in 10 min \(200 used\); an approver may let it through/);
+  assert.ok(mine.ruleIds.includes('budget:agent-held'));
+  const vote = await fetch(`${need('APPROVAL_URL')}/v1/approvals/${held.body.approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${alice}` } });
+  assert.equal(vote.status, 200, await vote.text());
+  const done = await fetch(`${b.gw.url}${held.body.statusUrl}?wait=20`, { headers: { authorization: `Bearer ${token}` } });
+  const result = (await done.json()) as { status: string; rows: unknown[] };
+  assert.equal(done.status, 200, JSON.stringify(result));
+  assert.equal(result.rows.length, PAGE, 'approved: the page runs, past the budget');
+  // The approved page was counted: the next one is held again.
+  assert.equal((await post(b, offset + 3)).status, 202);
 });
 
 test('a COPY stream is counted batch by batch and stopped at the budget; what left never passes it', async () => {

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The gateway's decision cache against the real policy service: a policy change takes effect on
 // the very next request, because the revision stream drops every cached decision.
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // End to end through the real stack: dev IdP token → gateway HTTP door → policy (gRPC) →
 // PostgreSQL as the mapped role → masking (gRPC) → Kafka → audit store → auditor API.
 // Needs `npm run stack:up` (npm test starts it).

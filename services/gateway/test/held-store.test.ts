@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The held-request store against the stack's Redis (a single node): requests held by a gateway
 // before the hash-tag key layout are adopted by the reconciler, not lost at the upgrade.
 import assert from 'node:assert/strict';

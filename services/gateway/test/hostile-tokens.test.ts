@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Hostile access tokens against the real gateway (issue 3, acceptance): each is refused with 401, a
 // stable AUTH_* code and no rows, and afterwards no token, hostile or real, is in any stack log.
 // Tokens that must fail on their *claims* (expired, not yet valid, wrong issuer or audience) are

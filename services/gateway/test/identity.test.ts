@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Issue 3 through the real doors: one least-privilege upstream role per identity, the connection
 // registry with sealed credentials and key rotation, and the per-identity rate limit.
 import assert from 'node:assert/strict';

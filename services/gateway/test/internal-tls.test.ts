@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The internal links run mutual TLS (issue 18): the stack's policy and masking services, and the
 // approval service's internal API, accept a client presenting a certificate of phigate's internal CA
 // and refuse one from another CA, or none.

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Text that cannot be stored or read back as text (a NUL, a lone UTF-16 surrogate) is refused at
 // every door with a clear client error, before anything is recorded: one request must not be able
 // to put an event on the audit trail that the store cannot keep (issue 17).

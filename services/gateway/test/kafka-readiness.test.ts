@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Readiness names the Kafka link and why it is down: a gateway replica of our own (own ports, own
 // outbox) whose SASL password file (a temporary copy; the stack's files are never touched) holds a
 // wrong password, then the right one, against the real local broker (`npm run stack:up`).

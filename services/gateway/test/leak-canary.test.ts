@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The leak canary watches every identity, through every door that returns rows (HTTP, PostgreSQL
 // wire, Snowflake): the ETL pipeline, which no canary entry names, gets report mode and is not
 // flagged for the PHI it sees in clear (names, MRNs, birth dates, ZIPs, encounter dates, member

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The gateway's masking client (issue 19 item 3): results share a few long-lived MaskMultiplexed
 // streams to the stack's masking service, each answered with its own plan, in order; a result the
 // service does not answer in time fails alone, retriably; a masking service without the RPC is

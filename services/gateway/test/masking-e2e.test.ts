@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Issue 5 through the gateway: what the AI agent reads from the clinical tables carries no SSN,
 // email, phone number, full date or five-digit ZIP; the ETL pipeline reading the same rows keeps
 // what its policy allows.

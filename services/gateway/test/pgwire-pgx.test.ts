@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The PostgreSQL wire door with pgx v5, the Go driver, over TLS: the fixture in fixtures/pgx
 // (built by deploy/local/bin/godeps-pg) runs its checks and prints one JSON line each; this file
 // asserts on them. Errors must come back as *pgconn.PgError before the fixture's 5 s context

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The PostgreSQL wire door with the tools people point at a database: pgcli (its start-up and the
 // catalog queries of its completion refresher, interactively in a terminal and with -c), dbt-postgres
 // (debug, show, docs generate over a fixture project) and pandas.read_sql over SQLAlchemy with

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The PostgreSQL wire door on the real stack, with real clients: psql, pgbench, node-postgres,
 // psycopg and pgjdbc connect with an access token, read masked rows, see denials as SQLSTATE 42501
 // and run transactions; a held statement waits with a NOTICE until a signed approval click; a wire

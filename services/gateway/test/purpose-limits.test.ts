@@ -1,3 +1,4 @@
+// phigate-test: stack
 // A required purpose of use and a binding's own rate limit, through the three doors of a gateway
 // replica this file starts with the stack's environment and a bindings file of its own: the
 // analytics agent's binding requires a purpose and allows 3 statements a minute. Each door's

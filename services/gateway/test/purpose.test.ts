@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Purpose of use through the stack's three doors, with unchanged clients (issue 21, item 1): fetch
 // with the X-Phigate-Purpose header, node-postgres and psql with `options=-c phigate.purpose=…` in
 // the connection string and SET/RESET, and the Snowflake Python connector's QUERY_TAG (login

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Rate limits per binding (issue 21, item 3) on the stack's own gateway, as deployed: the ETL
 // identity's binding (deploy/local/gateway/connections.yaml) declares its statementsPerMinute, so a
 // pgbench run through the PostgreSQL door is not stopped by the rate limit. The old global default

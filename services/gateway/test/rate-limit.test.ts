@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The shared rate limit against the real Redis: two replicas leasing budget from one counter.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The red-team corpus (deploy/local/policies/tests/red-team-*.yaml; `npm run policy:test` checks
 // the decisions alone) through the real doors on the running stack: every statement as the ETL
 // pipeline (ssn masked) and as patient-matching (ssn in clear), through the HTTP API and the door

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The gateway's Redis state on a real Redis Cluster (three primaries started for this file, TLS when
 // the stack's Redis uses it): held requests, their scripts and index, the rate limit and the
 // Snowflake door's sessions never touch two slots in one command (no CROSSSLOT).

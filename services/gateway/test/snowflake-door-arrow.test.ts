@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Arrow results through the Snowflake door (issue 16, item 8), against the stack's gateway: the
 // official Python connector gets Arrow by default and fetch_pandas_all / fetch_arrow_all read it with
 // the right dtypes (ints int64, timestamps datetime64, dates dates, masked columns text); a session

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Async queries through the Snowflake door, end to end with the drivers' own async APIs: the Python
 // connector (execute_async, get_query_status, get_query_status_throw_if_error, get_results_from_sfqid),
 // JDBC (executeAsyncQuery, getStatusV2) and the Node driver (asyncExec,

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The warehouse engineer's driver conformance suite (deploy/local/warehouse/test/conformance),
 // pointed at the gateway's Snowflake door with the local warehouse upstream (clinical-sf): the
 // Node driver in-process, the Python connector and the JDBC driver as child processes. All eight

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The Snowflake door holding the dialogue real drivers hold (issue 16), against the stack's gateway:
 // bind parameters mask per column as a literal statement does, so typed scans of the unmasked
 // columns work (the Python connector with qmark binds, snowflake-sdk with binds).

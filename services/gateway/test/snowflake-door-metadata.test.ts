@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Metadata through the Snowflake door, filtered by policy (issue 16, item 3), against the stack's
 // gateway with the real clients: the Python connector (SHOW TABLES, SHOW SCHEMAS, DESCRIBE TABLE, an
 // INFORMATION_SCHEMA.COLUMNS query), snowflake-sqlalchemy's inspector and pandas.read_sql, JDBC

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The acceptance of issue 8 with the official Python connector (snowflake-connector-python, from
 // the venv that deploy/local/bin/pydeps creates): masked rows, DROP TABLE refused as a
 // ProgrammingError with SQLSTATE 42501, and a held statement that completes after an approval.

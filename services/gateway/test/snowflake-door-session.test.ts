@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Transactions and session parameters through the stack's Snowflake door (issue 16, items 1 and 2),
 // with the real drivers: the Python connector (commit, rollback, autocommit(False), a session closed
 // inside a transaction, ALTER SESSION, USE), snowflake-sqlalchemy, snowflake-jdbc, gosnowflake and

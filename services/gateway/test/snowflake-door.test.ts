@@ -1,3 +1,4 @@
+// phigate-test: stack
 // The Snowflake door end to end on the local stack, with the official Node driver (snowflake-sdk):
 // OAuth login for a phigate connection, masked rows, a policy denial as 003001 / 42501, refused
 // logins with the codes the driver expects, a large result in chunks, requestId idempotency, and a

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Issue 18, acceptance 1: a packet capture on the loopback interface during a masked query (and a
 // held one, which opens an approval) shows no row value, token or statement in clear on the
 // internal links. The client → gateway link is the client's choice and is not asserted; it serves

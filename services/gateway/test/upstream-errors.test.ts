@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Upstream errors never carry values, through every door, on the running local stack. Each case
 // provokes a value-bearing upstream error on columns no policy masks (a cast of a value the
 // statement builds at run time, a duplicate key, a missing foreign key) and checks that what the

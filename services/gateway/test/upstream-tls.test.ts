@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Issue 18 item 4: the gateway's PostgreSQL links verify the server (sslmode verify-full with the
 // stack's dev CA), and a server certificate from another CA is refused before anything is sent.
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Properties every service of the running stack must have: the ops surface, config validated at
 // start-up, and logs that never carry tokens, statements or row values.
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
+// phigate-test: stack
 // Runs after the rest of the suite: nothing under the stack's log directory, and nothing on the
 // Kafka topics (the audit topic and the SIEM copy), may contain an access token, a client secret or an upstream/service password.
 import assert from 'node:assert/strict';

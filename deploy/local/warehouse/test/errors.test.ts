@@ -1,3 +1,4 @@
+// phigate-test: stack
 /**
  * The warehouse's statement errors as a real driver raises them: snowflake-connector-python (the venv
  * of deploy/local/bin/pydeps) runs each statement against an in-process warehouse and reports the

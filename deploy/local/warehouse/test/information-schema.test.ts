@@ -1,3 +1,4 @@
+// phigate-test: stack
 /**
  * INFORMATION_SCHEMA.TABLES and .COLUMNS through snowflake-sdk, as the gateway reads its catalog:
  * upper-case names, only what the session's role holds privileges on, readable by every role, and

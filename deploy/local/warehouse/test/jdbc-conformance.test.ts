@@ -1,3 +1,4 @@
+// phigate-test: stack
 /** The JDBC driver (net.snowflake:snowflake-jdbc) conformance program against the local warehouse. */
 import { test } from 'node:test';
 import { assertConformance, runJdbcConformance } from './conformance/runners.js';

@@ -1,3 +1,4 @@
+// phigate-test: stack
 /**
  * The warehouse's protocol paths beyond the conformance cases: login refusals with the codes real
  * drivers act on, the gateway's password and key-pair logins, async execution, abort, requestId

@@ -1,3 +1,4 @@
+// phigate-test: stack
 /** The Python driver (snowflake-connector-python) conformance script against the local warehouse. */
 import { test } from 'node:test';
 import { assertConformance, runPythonConformance } from './conformance/runners.js';
