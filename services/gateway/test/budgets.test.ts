@@ -240,7 +240,10 @@ test('a require_approval budget holds the page that would pass it; the approver 
   assert.ok(mine, 'alice (phi-approvers) sees the approval');
   assert.match(mine.reason, /PHI budget 'agent-held': this result would bring patients to 300 of 200 in 10 min \(200 used\); an approver may let it through/);
   assert.ok(mine.ruleIds.includes('budget:agent-held'));
-  const vote = await fetch(`${need('APPROVAL_URL')}/v1/approvals/${held.body.approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${alice}` } });
+  const vote = await fetch(`${need('APPROVAL_URL')}/v1/approvals/${held.body.approvalId}/approve`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${alice}` },
+  });
   assert.equal(vote.status, 200, await vote.text());
   const done = await fetch(`${b.gw.url}${held.body.statusUrl}?wait=20`, { headers: { authorization: `Bearer ${token}` } });
   const result = (await done.json()) as { status: string; rows: unknown[] };

@@ -42,8 +42,15 @@ export interface Budget {
   clear: string[];
   /** Column patterns whose values identify the patient of a row (default `*.patients.id`, `*.*.patient_id`). */
   patientColumns: string[];
-  /** What happens to a statement that would exceed it: refused (nothing leaves) or served with a `budget.exceeded` alert. */
-  onExceed: 'deny' | 'alert';
+  /**
+   * What happens to a statement that would exceed it: refused (nothing leaves), held until a
+   * member of `approvers` approves it (then served, counted past the limit), or served with a
+   * `budget.exceeded` alert.
+   */
+  onExceed: 'deny' | 'require_approval' | 'alert';
+  /** require_approval: the groups whose members may approve, and how long the statement waits (s). */
+  approvers?: string[];
+  expiresInSec?: number;
   /** Share of a limit at which `budget.threshold_reached` is emitted once per crossing (default 0.8). */
   alertAt: number;
 }
@@ -176,7 +183,7 @@ export function patientHmac(key: Buffer, connection: string, value: string): str
 
 /** The refusal of a statement that would exceed a deny budget, naming the budget, metric, limit and use. */
 export function budgetExceededError(check: BudgetCheck, requestId: string): AppError {
-  const s = check.states.find((x) => x.budget.onExceed === 'deny' && x.exceeded.length > 0) ?? check.states[0];
+  const s = check.states.find((x) => x.budget.onExceed !== 'alert' && x.exceeded.length > 0) ?? check.states[0];
   const metric = s?.exceeded[0] ?? 'rows';
   const limit = s?.budget.limits[metric] ?? 0;
   const used = s?.before[metric] ?? 0;
@@ -184,6 +191,40 @@ export function budgetExceededError(check: BudgetCheck, requestId: string): AppE
     message: `PHI budget '${s?.budget.id}' exceeded: this result would bring ${metric} to ${s?.after[metric]} of ${limit} in ${windowText(s?.budget.windowSec ?? 0)} (${used} used); no rows were released`,
     details: { requestId, budget: s?.budget.id ?? '', metric, limit, used, windowSec: s?.budget.windowSec ?? 0 },
   });
+}
+
+/** What a budget's state says to a person: `PHI budget 'b': this result would bring patients to 600 of 500 in 10 min (500 used)`. */
+export function budgetStateText(s: BudgetState): string {
+  const m = s.exceeded[0] ?? 'rows';
+  return `PHI budget '${s.budget.id}': this result would bring ${m} to ${s.after[m]} of ${s.budget.limits[m] ?? 0} in ${windowText(s.budget.windowSec)} (${s.before[m]} used)`;
+}
+
+/** Default wait of a statement a budget holds for approval, as for policy's holds. */
+export const BUDGET_HOLD_EXPIRY_SEC = 1800;
+
+/**
+ * A buffered result that only require_approval budgets refuse: the caller holds the statement for
+ * their approvers (QueryService.submit), showing them each budget's state, and runs it past them
+ * once approved. Nothing was consumed.
+ */
+export class BudgetHold extends Error {
+  readonly budgetIds: string[];
+  readonly reasons: string[];
+  readonly approval: { groups: string[]; quorum: number; expiresInSec: number };
+
+  constructor(
+    states: readonly BudgetState[],
+    readonly requestId: string,
+  ) {
+    super(`held for approval: ${states.map(budgetStateText).join('; ')}`);
+    this.budgetIds = states.map((s) => s.budget.id);
+    this.reasons = states.map((s) => `${budgetStateText(s)}; an approver may let it through`);
+    this.approval = {
+      groups: [...new Set(states.flatMap((s) => s.budget.approvers ?? []))],
+      quorum: 1,
+      expiresInSec: Math.min(...states.map((s) => s.budget.expiresInSec ?? BUDGET_HOLD_EXPIRY_SEC)),
+    };
+  }
 }
 
 export function windowText(sec: number): string {
@@ -230,12 +271,26 @@ export class BudgetGate {
     private readonly port: BudgetPort,
     private readonly ctx: RequestContext,
     private readonly scopes: BudgetScope[],
+    private readonly canHold: boolean,
   ) {}
 
-  static for(port: BudgetPort | undefined, bindings: readonly Binding[], ctx: RequestContext): BudgetGate | undefined {
+  /**
+   * `approved`: budgets a human approved this statement past (a resumed hold): counted, never
+   * refusing. `canHold`: a require_approval budget may hold the statement (a buffered result
+   * outside a client's transaction); otherwise it refuses like deny (a stream cannot wait).
+   */
+  static for(
+    port: BudgetPort | undefined,
+    bindings: readonly Binding[],
+    ctx: RequestContext,
+    opts: { approved?: readonly string[]; canHold?: boolean } = {},
+  ): BudgetGate | undefined {
     if (!port) return undefined;
-    const scopes = applicableBudgets(resolveBinding(bindings, ctx.identity, ctx.connection)?.budgets, ctx.connection, ctx.purpose);
-    return scopes.length ? new BudgetGate(port, ctx, scopes) : undefined;
+    let scopes = applicableBudgets(resolveBinding(bindings, ctx.identity, ctx.connection)?.budgets, ctx.connection, ctx.purpose);
+    if (!scopes.length) return undefined;
+    if (opts.approved?.length)
+      scopes = scopes.map((s) => (opts.approved?.includes(s.budget.id) ? { ...s, budget: { ...s.budget, onExceed: 'alert' as const } } : s));
+    return new BudgetGate(port, ctx, scopes, opts.canHold ?? false);
   }
 
   /** The result's columns are known: which budgets count it, and by which patient key. */
@@ -261,6 +316,8 @@ export class BudgetGate {
     const events = budgetEvents(check);
     if (!check.allowed) {
       this.refusal = events;
+      const refusing = check.states.filter((x) => x.exceeded.length > 0 && x.budget.onExceed !== 'alert');
+      if (this.canHold && refusing.every((x) => x.budget.onExceed === 'require_approval')) throw new BudgetHold(refusing, this.ctx.requestId);
       throw budgetExceededError(check, this.ctx.requestId);
     }
     return events;

@@ -20,6 +20,8 @@ export interface Continuation {
   transaction: boolean;
   /** Filled once the approval service has opened the approval. */
   approvalId: string;
+  /** A PHI budget hold: the budgets the approval lets the statement past (QueryService.submit). */
+  budgetApproved?: readonly string[];
   createdAt: string;
   expiresAt: string;
 }
@@ -122,6 +124,7 @@ export class HeldQueries implements HoldPort {
       decision: p.decision,
       transaction: p.transaction,
       approvalId: '',
+      ...(p.budgetApproved ? { budgetApproved: p.budgetApproved } : {}),
       createdAt: new Date(created).toISOString(),
       expiresAt: new Date(expiresAt).toISOString(),
     };
@@ -293,6 +296,7 @@ export class HeldQueries implements HoldPort {
         decision: c.decision,
         transaction: c.transaction,
         started: now,
+        ...(c.budgetApproved ? { budgetApproved: c.budgetApproved } : {}),
       });
       outcome = { kind: 'result', result };
     } catch (err) {

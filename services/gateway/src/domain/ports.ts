@@ -163,7 +163,8 @@ export type StepEvent =
 
 /**
  * A PHI budget's state on `budget.threshold_reached` (a statement crossed `alertAt` of a limit) and
- * `budget.exceeded` (a statement would pass a limit: refused under `deny`, served under `alert`).
+ * `budget.exceeded` (a statement would pass a limit: refused under `deny`, held under `require_approval`,
+ * served under `alert`).
  * Per metric: the limit, what the window had used before the statement, and what the statement brings.
  */
 export interface BudgetEventDetail {
@@ -171,7 +172,7 @@ export interface BudgetEventDetail {
   /** The counter: the budget id, and the purpose and/or connection it is kept per. */
   counter: string;
   windowSec: number;
-  onExceed: 'deny' | 'alert';
+  onExceed: 'deny' | 'require_approval' | 'alert';
   alertAt: number;
   metrics: { metric: 'rows' | 'patients' | 'bytes'; limit: number; used: number; requested: number }[];
 }

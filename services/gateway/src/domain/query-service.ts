@@ -2,7 +2,7 @@ import { AppError, isAppError, toAppError } from '@phigate/errors';
 import { UNKNOWN_STATEMENT_RULE } from '@phigate/model';
 import type { AnalysisOptions, Catalog } from '@phigate/sql';
 import { type Binding, bindingName, purposeProblem, resolveBinding } from './bindings.js';
-import { BudgetGate, type BudgetPort } from './budgets.js';
+import { BudgetGate, BudgetHold, type BudgetPort } from './budgets.js';
 import type {
   AuditPort,
   ClientEndpoint,
@@ -93,6 +93,8 @@ export interface Prepared {
    * one record (query.served) with its outcome, or ahead of its first streamed row, or with its failure.
    */
   unrecorded?: Extract<DomainEvent, { type: 'query.received' }>;
+  /** PHI budgets an approver let this statement past (a resumed budget hold): counted, never refusing. */
+  budgetApproved?: readonly string[];
 }
 
 /** What execution needs of a prepared statement (a resumed one has no analysis at hand). */
@@ -169,7 +171,22 @@ export class QueryService {
       if (req.session) await this.refuseHeldInTransaction(prepared);
       return { kind: 'held', held: await this.deps.held.hold(prepared) };
     }
-    return { kind: 'result', result: await this.execute(prepared, release) };
+    try {
+      return { kind: 'result', result: await this.execute(prepared, release, true) };
+    } catch (err) {
+      if (!(err instanceof BudgetHold) || !this.deps.held) throw err;
+      // Only require_approval budgets refused the result: held like a policy hold, the approvers
+      // shown each budget's state; once approved it runs again, counted past those budgets.
+      const decision: Decision = {
+        ...prepared.decision,
+        action: 'require_approval',
+        ruleIds: [...prepared.decision.ruleIds, ...err.budgetIds.map((id) => `budget:${id}`)],
+        reasons: [...prepared.decision.reasons, ...err.reasons],
+        approverGroups: err.approval.groups,
+        approval: err.approval,
+      };
+      return { kind: 'held', held: await this.deps.held.hold({ ...prepared, decision, budgetApproved: err.budgetIds }) };
+    }
   }
 
   /**
@@ -401,9 +418,9 @@ export class QueryService {
    * it. With `release`, a plain read streams instead (see executeStreaming); a statement that runs
    * in a transaction is still complete before its rows go to `release`.
    */
-  async execute(p: Runnable, release?: RowRelease): Promise<QueryResult> {
+  async execute(p: Runnable, release?: RowRelease, canHold = false): Promise<QueryResult> {
     if (release && !p.transaction) return this.executeStreaming(p, release);
-    const result = await this.executeBuffered(p);
+    const result = await this.executeBuffered(p, canHold && !p.session);
     if (release) {
       await release.columns(result.columns);
       for (let i = 0; i < result.rows.length; i += RELEASE_BATCH) await release.rows(result.rows.slice(i, i + RELEASE_BATCH));
@@ -412,7 +429,8 @@ export class QueryService {
     return result;
   }
 
-  private async executeBuffered(p: Runnable): Promise<QueryResult> {
+  /** `canHold`: a require_approval budget may hold the statement (BudgetHold) rather than refuse it. */
+  private async executeBuffered(p: Runnable, canHold = false): Promise<QueryResult> {
     const { ctx, decision, transaction, started } = p;
     const req = { requestId: ctx.requestId, sql: p.sql, params: p.params };
     // Read one row past the limit to know whether the result was cut. A policy row cap truncates
@@ -426,7 +444,10 @@ export class QueryService {
     let stage = 'upstream';
     let exec: Awaited<ReturnType<UpstreamPort['execute']>> | undefined;
     // PHI budgets count what leaves, after masking and the row cap, before the record that releases it.
-    const gate = BudgetGate.for(this.deps.budgets, this.deps.bindings(), ctx);
+    const gate = BudgetGate.for(this.deps.budgets, this.deps.bindings(), ctx, {
+      canHold: canHold && this.deps.held !== undefined,
+      ...(p.budgetApproved ? { approved: p.budgetApproved } : {}),
+    });
     try {
       exec = await this.deps.upstream.execute(
         ctx.connection,
@@ -499,6 +520,11 @@ export class QueryService {
       session?.abort();
       // Nothing was committed unless the commit itself was the last thing to fail.
       if (stage !== 'commit') await exec?.finish(false).catch(() => undefined);
+      if (err instanceof BudgetHold) {
+        // The statement and its decision, then why it waits; approval.requested follows (submit).
+        await this.recordOrFail(ctx, [...QueryService.unrecorded(p), ...(gate?.takeRefusal() ?? [])]);
+        throw err;
+      }
       const e = toAppError(err, stage === 'masking' ? 'GATEWAY_MASKING_FAILED' : 'GATEWAY_UPSTREAM_ERROR');
       if (stage !== 'audit') await this.recordOrFail(ctx, [...QueryService.unrecorded(p), ...(gate?.takeRefusal() ?? []), failed(e, stage)]);
       throw e;

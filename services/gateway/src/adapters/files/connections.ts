@@ -96,11 +96,30 @@ const budgetSchema = z
       .min(1)
       .default(['none']),
     patientColumns: z.array(columnPattern).min(1).default(['*.patients.id', '*.*.patient_id']),
-    onExceed: z.enum(['deny', 'alert']).default('deny'),
+    onExceed: z.enum(['deny', 'require_approval', 'alert']).default('deny'),
+    /** require_approval: groups whose members may approve; how long the statement waits (1m to 24h, default 30m). */
+    approvers: z.array(z.string().min(1)).min(1).optional(),
+    expiresIn: z
+      .string()
+      .refine((w) => {
+        const s = parseWindow(w);
+        return s !== undefined && s >= 60 && s <= 86400;
+      }, 'expiresIn is a number and s, m or h, from 1m to 24h')
+      .optional(),
     alertAt: z.number().gt(0).max(1).default(0.8),
   })
   .strict()
-  .transform(({ window, ...b }): Budget => ({ ...b, windowSec: parseWindow(window) as number }));
+  .refine((b) => (b.onExceed === 'require_approval') === (b.approvers !== undefined), {
+    message: 'approvers are required with onExceed: require_approval, and only there',
+  })
+  .refine((b) => b.onExceed === 'require_approval' || b.expiresIn === undefined, { message: 'expiresIn is for onExceed: require_approval only' })
+  .transform(
+    ({ window, expiresIn, ...b }): Budget => ({
+      ...b,
+      windowSec: parseWindow(window) as number,
+      ...(expiresIn ? { expiresInSec: parseWindow(expiresIn) as number } : {}),
+    }),
+  );
 
 const bindingSchema = z
   .object({

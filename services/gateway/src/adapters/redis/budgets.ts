@@ -15,7 +15,7 @@ export const BUDGET_BUCKETS = 60;
 //   …:p  a sorted set of patient hashes scored by when each was last released: the distinct
 //        patients of the window, exactly (members older than the window are removed first).
 // ARGV: now (ms), budget count, rows, bytes, patient hash count, the hashes; then per budget: window
-// (ms), buckets, row / byte / patient limits (-1: none), deny (1) or alert (0). KEYS: per budget, its
+// (ms), buckets, row / byte / patient limits (-1: none), refusing (1: deny, require_approval) or alert (0). KEYS: per budget, its
 // hash and its sorted set. Nothing is written unless no deny budget would be exceeded: all or nothing.
 // Returns [ok, then per budget: rows, bytes, patients used before, new patients, exceeded flags (r,b,p)].
 const CONSUME = `
@@ -135,7 +135,7 @@ export function createRedisBudgets(redis: RedisClient, opts: RedisBudgetOptions)
       for (const { budget, counter } of scopes) {
         keys.push(`${opts.prefix}${tag}:${counter}:n`, `${opts.prefix}${tag}:${counter}:p`);
         const l = budget.limits;
-        args.push(budget.windowSec * 1000, BUDGET_BUCKETS, l.rows ?? -1, l.bytes ?? -1, l.patients ?? -1, budget.onExceed === 'deny' ? 1 : 0);
+        args.push(budget.windowSec * 1000, BUDGET_BUCKETS, l.rows ?? -1, l.bytes ?? -1, l.patients ?? -1, budget.onExceed === 'alert' ? 0 : 1);
       }
       let reply: number[];
       try {

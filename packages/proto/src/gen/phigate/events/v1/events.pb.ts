@@ -250,7 +250,8 @@ export interface CheckpointSigned {
 /**
  * BudgetSignal is the detail of budget.threshold_reached (a statement's result crossed `alert_at`
  * of a PHI budget's limit) and budget.exceeded (a result would pass a limit: refused when
- * `on_exceed` is deny, nothing released; served with this alert when it is alert). PHI budgets
+ * `on_exceed` is deny, nothing released; held for approval when it is require_approval; served
+ * with this alert when it is alert). PHI budgets
  * are declared on the identity's binding (docs/policies.md, "PHI budgets").
  */
 export interface BudgetSignal {
@@ -259,7 +260,7 @@ export interface BudgetSignal {
   counter: string;
   /** The sliding window's length. */
   windowSec: number;
-  /** deny | alert */
+  /** deny | require_approval | alert */
   onExceed: string;
   /** The share of a limit at which budget.threshold_reached is emitted (0 to 1). */
   alertAt: number;
