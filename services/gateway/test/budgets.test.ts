@@ -4,9 +4,11 @@
 // The analytics agent's binding gives each purpose of use its own budget of 500 rows and 500
 // distinct patients per 10 minutes, so each way of spreading a paging loop gets a fresh budget.
 // A loop paging through `patients` 100 rows at a time is stopped exactly at its budget, with the
-// same outcome however its pages are spread over the replicas and doors (HTTP, PostgreSQL), and
-// even when they all arrive at once. The refusal is in each door's protocol and on the audit
-// timeline (budget.exceeded); a COPY stream is counted batch by batch and stopped.
+// same outcome however its pages are spread over the replicas and doors (HTTP, PostgreSQL; the
+// Snowflake door through the Python connector), and even when they all arrive at once. The
+// refusal is in each door's protocol and on the audit topic (budget.exceeded); a require_approval
+// budget holds a page for an approver; a COPY stream is counted batch by batch and stopped.
+import './fixtures/snowflake/driver-env.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +19,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { demoToken, eventually, freePort, kafkaEventsSince, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
+import { runPython } from './fixtures/snowflake/clients.js';
 
 const run = promisify(execFile);
 const AGENT = 'analytics-agent';
@@ -166,6 +169,17 @@ test('a loop paging through patients 100 rows at a time is stopped exactly at it
     assert.equal((await httpPage(a, purpose, 7)).ok, false);
     assert.equal((await httpPage(b, purpose, 8)).ok, false);
   }
+});
+
+test('Snowflake door (the Python connector, the purpose in QUERY_TAG): the same loop is stopped at the same page', async (t) => {
+  const [, b] = replicas as [Replica, Replica];
+  const url = new URL(b.gw.url);
+  const p = runPython(t, 'budget_pages.py', [url.hostname, url.port, 'clinical-sf', token, `sf-${randomUUID().slice(0, 8)}`]);
+  assert.equal(await p.done, 0, `the Python script failed:\n${p.stderr()}`);
+  const r = p.steps.pages!.result as { served: number; refusal: { code: string; msg: string; sqlstate: string } | null };
+  assert.equal(r.served, BUDGET);
+  assert.equal(r.refusal?.code, 'GATEWAY_BUDGET_EXCEEDED', JSON.stringify(r));
+  assert.match(r.refusal?.msg ?? '', /PHI budget 'agent-paging' exceeded/);
 });
 
 test('pages that all arrive at once over both replicas: exactly the budget is served', async () => {
