@@ -10,14 +10,14 @@
 // budget holds a page for an approver; a COPY stream is counted batch by batch and stopped.
 import './fixtures/snowflake/driver-env.js';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { demoToken, eventually, freePort, kafkaEventsSince, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
+import { demoToken, eventually, freePort, kafkaEventsSince, kcatArgs, need, REPO_ROOT, type SpawnedApp, spawnApp, uniqueName } from '@phigate/testkit';
 import pg from 'pg';
 import { runPython } from './fixtures/snowflake/clients.js';
 
@@ -200,7 +200,7 @@ test('pages that all arrive at once over both replicas: exactly the budget is se
   assert.match(metrics, /phigate_gateway_budget_check_seconds_count\{[^}]*\} \d+/);
 });
 
-test('the audit topic carries the signals: budget.threshold_reached once, then budget.exceeded with the refusal', async () => {
+test('the audit and SIEM topics carry the signals: budget.threshold_reached once, then budget.exceeded with the refusal', async () => {
   const [a] = replicas as [Replica];
   const purpose = `audit-${randomUUID().slice(0, 8)}`;
   const since = Date.now() - 1000;
@@ -231,6 +231,21 @@ test('the audit topic carries the signals: budget.threshold_reached once, then b
     ],
   );
   assert.equal(thresholds[0]!.ocsf.classUid, 2004);
+  // And on the SIEM topic, as the stack's audit relay maps it: an OCSF Detection Finding, High.
+  const exceededId = refused[2]!.id as string;
+  const finding = await eventually('the budget.exceeded finding on the SIEM topic', async () => {
+    const out = execFileSync('kcat', ['-C', ...kcatArgs(), '-t', 'phigate.siem.v1', '-o', `s@${since}`, '-e', '-q', '-f', '%s\n'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    return out
+      .split('\n')
+      .filter((l) => l.includes(exceededId))
+      .map((l) => JSON.parse(l) as Record<string, any>)[0];
+  });
+  assert.deepEqual([finding.class_uid, finding.severity_id, finding.is_alert], [2004, 4, true]);
+  assert.match(finding.finding_info.title, /^PHI budget agent-paging exceeded; the result was refused$/);
 });
 
 test('a require_approval budget holds the page that would pass it; the approver sees the budget; once approved it runs, counted past it', async () => {
