@@ -4,7 +4,7 @@
 // distinct patients counted exactly over a sliding window, and no Redis means no rows (fail closed).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { redisFromEnv } from '@phigate/redis';
 import { need, stackEnv, uniqueName } from '@phigate/testkit';
 import { Redis } from 'ioredis';
@@ -28,10 +28,16 @@ function budget(over: Partial<Budget>): Budget {
 }
 const scope = (b: Budget): BudgetScope => ({ budget: b, counter: b.id });
 
-test('two replicas consuming one budget concurrently stop exactly at its limit', async (t) => {
+/** The stack's Redis, disconnected when the test ends. */
+function stackRedis(t: TestContext) {
   need('REDIS_URL');
   const redis = redisFromEnv(stackEnv(), { maxRetriesPerRequest: 1 });
   t.after(() => redis.disconnect());
+  return redis;
+}
+
+test('two replicas consuming one budget concurrently stop exactly at its limit', async (t) => {
+  const redis = stackRedis(t);
   const prefix = `${uniqueName('budget-test')}:`;
   const a = createRedisBudgets(redis, { prefix, keyring: () => keyring });
   const b = createRedisBudgets(redis, { prefix, keyring: () => keyring });
@@ -48,9 +54,7 @@ test('two replicas consuming one budget concurrently stop exactly at its limit',
 });
 
 test('all or nothing across budgets; alert budgets are exceeded and served; patients are distinct keyed hashes', async (t) => {
-  need('REDIS_URL');
-  const redis = redisFromEnv(stackEnv(), { maxRetriesPerRequest: 1 });
-  t.after(() => redis.disconnect());
+  const redis = stackRedis(t);
   const prefix = `${uniqueName('budget-test')}:`;
   const port = createRedisBudgets(redis, { prefix, keyring: () => keyring });
   const h = (n: number) => port.patientHash('clinical-pg', String(n));
@@ -77,9 +81,7 @@ test('all or nothing across budgets; alert budgets are exceeded and served; pati
 });
 
 test('the window slides: use older than the window no longer counts', async (t) => {
-  need('REDIS_URL');
-  const redis = redisFromEnv(stackEnv(), { maxRetriesPerRequest: 1 });
-  t.after(() => redis.disconnect());
+  const redis = stackRedis(t);
   let now = 1_800_000_000_000;
   const port = createRedisBudgets(redis, { prefix: `${uniqueName('budget-test')}:`, keyring: () => keyring, now: () => now });
   const b = scope(budget({ id: 'w', windowSec: 600, limits: { rows: 100, patients: 2 } }));
