@@ -1,15 +1,17 @@
 // phigate-test: stack
 // The gateway's Redis state on a real Redis Cluster (three primaries started for this file, TLS when
 // the stack's Redis uses it): held requests, their scripts and index, the rate limit and the
-// Snowflake door's sessions never touch two slots in one command (no CROSSSLOT).
+// Snowflake door's sessions, and the PHI budgets never touch two slots in one command (no CROSSSLOT).
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { type RedisClient, redisFromEnv } from '@phigate/redis';
 import { eventually, type LocalRedis, startRedisCluster, uniqueName } from '@phigate/testkit';
+import { createRedisBudgets } from '../src/adapters/redis/budgets.js';
 import { createRedisHeldStore, outcomesChannel } from '../src/adapters/redis/held-store.js';
 import { createRedisRateLimit } from '../src/adapters/redis/rate-limit.js';
 import { SfStore } from '../src/adapters/snowflake/store.js';
+import type { Budget, BudgetScope } from '../src/domain/budgets.js';
 import type { Continuation } from '../src/domain/held-queries.js';
 import type { Keyring } from '../src/domain/sealing.js';
 
@@ -77,6 +79,23 @@ test('the rate limit leases budget from one key per identity and window', async 
   const answers = [];
   for (let i = 0; i < 4; i++) answers.push((await limit.take('someone')).allowed);
   assert.deepEqual(answers, [true, true, true, false]);
+});
+
+test('PHI budgets: one script per statement over every budget of an identity, on one slot, all or nothing', async () => {
+  const budgets = createRedisBudgets(redis, { prefix: `${uniqueName('budget-cluster')}:`, keyring: () => keyring });
+  const budget = (id: string, limits: Budget['limits']): BudgetScope => ({
+    counter: id,
+    budget: { id, windowSec: 600, limits, columns: ['*.patients.*'], clear: ['none'], patientColumns: ['*.patients.id'], onExceed: 'deny', alertAt: 0.8 },
+  });
+  const scopes = [budget('rows', { rows: 10 }), budget('patients', { patients: 3 })];
+  // Identities land on different primaries; each one's budgets stay on its slot.
+  for (const subject of ['agent-a', 'agent-b', 'agent-c', 'agent-d']) {
+    const patients = ['1', '2', '3'].map((v) => budgets.patientHash('c', v));
+    assert.equal((await budgets.consume(subject, scopes, { rows: 5, bytes: 0, patients })).allowed, true);
+    const over = await budgets.consume(subject, scopes, { rows: 1, bytes: 0, patients: [budgets.patientHash('c', '4')] });
+    assert.equal(over.allowed, false, 'the patients budget refuses, and the rows budget consumes nothing');
+    assert.equal((await budgets.consume(subject, scopes, { rows: 5, bytes: 0, patients: [] })).states[0]?.before.rows, 5);
+  }
 });
 
 test('Snowflake door sessions: created, found by either token, renewed and ended across slots', async () => {
