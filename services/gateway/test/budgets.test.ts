@@ -194,7 +194,7 @@ test('pages that all arrive at once over both replicas: exactly the budget is se
   assert.match(metrics, /phigate_gateway_budget_checks_total\{identity="analytics-agent",outcome="allowed"[^}]*\} \d+/);
   assert.match(metrics, /phigate_gateway_budget_checks_total\{identity="analytics-agent",outcome="refused"[^}]*\} \d+/);
   // The replica that checked last saw the counter at its limit.
-  const used = new RegExp(`phigate_gateway_budget_used\\{identity="analytics-agent",counter="agent-paging:p=${purpose}",metric="patients"[^}]*\\} ${BUDGET}\n`);
+  const used = new RegExp(`phigate_gateway_budget_used\\{identity="analytics-agent",budget="agent-paging",metric="patients"[^}]*\\} ${BUDGET}\n`);
   const other = await (await fetch(`${b.gw.url}/metrics`)).text();
   assert.ok(used.test(metrics) || used.test(other), 'the use of the counter, as of the latest check');
   assert.match(metrics, /phigate_gateway_budget_check_seconds_count\{[^}]*\} \d+/);

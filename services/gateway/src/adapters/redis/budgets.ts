@@ -168,8 +168,8 @@ export function createRedisBudgets(redis: RedisClient, opts: RedisBudgetOptions)
 /**
  * Per-identity budget metrics around a budget store: each check's outcome (`allowed`, `refused`,
  * `alerted`: served past an alert budget; `unavailable`), its latency, each signal, and the use
- * each counter reached as of this replica's latest check. Labels are identities and budget ids:
- * bounded by the bindings file (machine identities), not by clients.
+ * each budget reached as of this replica's latest check. Labels are identities and budget ids:
+ * bounded by the bindings file (machine identities), never by what a client states.
  */
 export function withBudgetMetrics(port: BudgetPort, registry: Registry): BudgetPort {
   const checks = new Counter({
@@ -186,8 +186,9 @@ export function withBudgetMetrics(port: BudgetPort, registry: Registry): BudgetP
   });
   const used = new Gauge({
     name: 'phigate_gateway_budget_used',
-    help: "A PHI budget's use in its window as of this replica's latest check, by identity, budget counter and metric",
-    labelNames: ['identity', 'counter', 'metric'] as const,
+    help: "A PHI budget's use in its window as of this replica's latest check (of the counter that check used), by identity, budget and metric",
+    // The budget, not its counter: a counter kept per purpose would make a series per purpose a client states.
+    labelNames: ['identity', 'budget', 'metric'] as const,
     registers: [registry],
   });
   const latency = new Histogram({
@@ -206,7 +207,7 @@ export function withBudgetMetrics(port: BudgetPort, registry: Registry): BudgetP
         checks.inc({ identity: subject, outcome: check.allowed ? (alerted ? 'alerted' : 'allowed') : 'refused' });
         for (const s of check.states) {
           const seen = check.allowed ? s.after : s.before;
-          for (const m of BUDGET_METRICS) if (s.budget.limits[m] !== undefined) used.set({ identity: subject, counter: s.counter, metric: m }, seen[m]);
+          for (const m of BUDGET_METRICS) if (s.budget.limits[m] !== undefined) used.set({ identity: subject, budget: s.budget.id, metric: m }, seen[m]);
           if (s.thresholds.length) signals.inc({ identity: subject, budget: s.budget.id, signal: 'budget.threshold_reached' });
           if (s.exceeded.length) signals.inc({ identity: subject, budget: s.budget.id, signal: 'budget.exceeded' });
         }
