@@ -1,9 +1,19 @@
 import { type ClientDuplexStream, status } from '@grpc/grpc-js';
 import { AppError, isErrorCode } from '@phigate/errors';
-import { decodeRow, encodeRow, fromGrpcError, type GrpcTls, grpcChannelCredentials, maskingV1 } from '@phigate/proto';
+import {
+  CANARY_TO_PROTO,
+  decodeRow,
+  encodeRow,
+  fromGrpcError,
+  type GrpcTls,
+  grpcChannelCredentials,
+  maskingV1,
+  STRATEGY_FROM_PROTO,
+  STRATEGY_TO_PROTO,
+} from '@phigate/proto';
 import type { LeakSuspicion, MaskingPort, MaskSession } from '../../domain/ports.js';
 import type { Cell, MaskReportColumn, ResultColumnMask } from '../../domain/types.js';
-import { CANARY_TO_PROTO, CHANNEL_OPTIONS, STRATEGIES, STRATEGY_TO_PROTO } from './policy-client.js';
+import { CHANNEL_OPTIONS } from './policy-client.js';
 
 /** Long-lived multiplexed streams per replica: a large result on one delays the small ones on it only. */
 const STREAMS = 4;
@@ -63,7 +73,7 @@ function maskHeader(
 
 function toReport(r: maskingV1.MaskReport): Report {
   return {
-    columns: r.columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGIES[c.strategy] ?? 'redact', valuesMasked: c.valuesMasked })),
+    columns: r.columns.map((c) => ({ index: c.index, name: c.name, strategy: STRATEGY_FROM_PROTO[c.strategy] ?? 'redact', valuesMasked: c.valuesMasked })),
     leaks: r.leaks.map((l) => ({ column: l.name, detector: l.detector, count: l.count })),
   };
 }

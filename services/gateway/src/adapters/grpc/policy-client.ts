@@ -1,7 +1,16 @@
 import { Metadata } from '@grpc/grpc-js';
-import { fromGrpcError, type GrpcTls, grpcChannelCredentials, maskingV1, policyV1 } from '@phigate/proto';
+import {
+  ACTION_FROM_PROTO,
+  canaryFromProto,
+  fromGrpcError,
+  type GrpcTls,
+  grpcChannelCredentials,
+  maskingV1,
+  policyV1,
+  STRATEGY_FROM_PROTO,
+} from '@phigate/proto';
 import type { PolicyPort } from '../../domain/ports.js';
-import type { Action, Analysis, Decision, Strategy } from '../../domain/types.js';
+import type { Analysis, Decision } from '../../domain/types.js';
 
 /** Channel options shared by our gRPC clients: reconnect fast once a peer is back, fail fast while it is down. */
 export const CHANNEL_OPTIONS = {
@@ -12,52 +21,15 @@ export const CHANNEL_OPTIONS = {
   'grpc.enable_retries': 0,
 };
 
-const ACTIONS: Partial<Record<policyV1.Action, Action>> = {
-  [policyV1.Action.ACTION_ALLOW]: 'allow',
-  [policyV1.Action.ACTION_DENY]: 'deny',
-  [policyV1.Action.ACTION_REQUIRE_APPROVAL]: 'require_approval',
-};
-
-export const STRATEGIES: Partial<Record<maskingV1.Strategy, Strategy>> = {
-  [maskingV1.Strategy.STRATEGY_NONE]: 'none',
-  [maskingV1.Strategy.STRATEGY_REDACT]: 'redact',
-  [maskingV1.Strategy.STRATEGY_PARTIAL]: 'partial',
-  [maskingV1.Strategy.STRATEGY_NULLIFY]: 'nullify',
-  [maskingV1.Strategy.STRATEGY_TOKEN]: 'token',
-  [maskingV1.Strategy.STRATEGY_SCRUB]: 'scrub',
-  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_DATE]: 'safe_harbor_date',
-  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_ZIP]: 'safe_harbor_zip',
-  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_AGE]: 'safe_harbor_age',
-};
-
-export const STRATEGY_TO_PROTO = Object.fromEntries(Object.entries(STRATEGIES).map(([k, v]) => [v, k])) as Record<Strategy, maskingV1.Strategy>;
-
 export function analysisToProto(a: Analysis): policyV1.Analysis {
   return a;
 }
 
-export const CANARY_FROM_PROTO: Partial<Record<maskingV1.CanaryMode, 'off' | 'report' | 'block'>> = {
-  [maskingV1.CanaryMode.CANARY_MODE_OFF]: 'off',
-  [maskingV1.CanaryMode.CANARY_MODE_REPORT]: 'report',
-  [maskingV1.CanaryMode.CANARY_MODE_BLOCK]: 'block',
-};
-
-export const CANARY_TO_PROTO = Object.fromEntries(Object.entries(CANARY_FROM_PROTO).map(([k, v]) => [v, k])) as Record<
-  'off' | 'report' | 'block',
-  maskingV1.CanaryMode
->;
-
-/** Unset means off (an older policy service); a value we do not know means block (fail closed). */
-function canaryFromProto(c: maskingV1.CanaryMode | undefined): 'off' | 'report' | 'block' {
-  if (c === undefined || c === maskingV1.CanaryMode.CANARY_MODE_UNSPECIFIED) return 'off';
-  return CANARY_FROM_PROTO[c] ?? 'block';
-}
-
 /** Converts a wire decision to the domain, refusing anything unrecognised (fail closed). */
 export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
-  const action = ACTIONS[r.action];
+  const action = ACTION_FROM_PROTO[r.action];
   // A missing plan, an unknown action or strategy means the contract was not kept: deny.
-  const columns = (r.maskingPlan?.columns ?? []).map((c) => ({ ...c, strategy: STRATEGIES[c.strategy] ?? 'redact' }));
+  const columns = (r.maskingPlan?.columns ?? []).map((c) => ({ ...c, strategy: STRATEGY_FROM_PROTO[c.strategy] ?? 'redact' }));
   return {
     decisionId: r.decisionId,
     action: action ?? 'deny',
@@ -66,8 +38,9 @@ export function decisionFromProto(r: policyV1.EvaluateResponse): Decision {
     policyRevision: r.policyRevision,
     maskingPlan: {
       columns,
-      unknownSourceStrategy: STRATEGIES[r.maskingPlan?.unknownSourceStrategy ?? maskingV1.Strategy.STRATEGY_UNSPECIFIED] ?? 'redact',
-      canary: canaryFromProto(r.maskingPlan?.canary),
+      unknownSourceStrategy: STRATEGY_FROM_PROTO[r.maskingPlan?.unknownSourceStrategy ?? maskingV1.Strategy.STRATEGY_UNSPECIFIED] ?? 'redact',
+      // Unset means off (an older policy service); a value we do not know means block (fail closed).
+      canary: canaryFromProto(r.maskingPlan?.canary) ?? 'block',
       visiblePhiKinds: r.maskingPlan?.visiblePhiKinds ?? [],
     },
     rowLimit: r.rowLimit,

@@ -1,14 +1,7 @@
 import { buildEvent, type EventContext, type EventPublisher } from '@phigate/bus';
-import type { eventsV1, maskingV1, policyV1 } from '@phigate/proto';
+import { ACTION_TO_PROTO, CANARY_TO_PROTO, type eventsV1, type maskingV1, STRATEGY_TO_PROTO } from '@phigate/proto';
 import type { AuditPort, DomainEvent, RequestContext } from '../../domain/ports.js';
 import type { Decision } from '../../domain/types.js';
-import { CANARY_TO_PROTO, STRATEGY_TO_PROTO } from '../grpc/policy-client.js';
-
-const ACTION_TO_PROTO: Record<Decision['action'], policyV1.Action> = {
-  allow: 'ACTION_ALLOW',
-  deny: 'ACTION_DENY',
-  require_approval: 'ACTION_REQUIRE_APPROVAL',
-};
 
 function planToProto(plan: Decision['maskingPlan']): maskingV1.MaskingPlan {
   return {

@@ -1,6 +1,7 @@
 import type { ServerDuplexStream, ServiceDefinition } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
-import { maskingV1, toGrpcError } from '@phigate/proto';
+import type { CanaryMode } from '@phigate/model';
+import { canaryFromProto, maskingV1, STRATEGY_FROM_PROTO, STRATEGY_TO_PROTO, toGrpcError } from '@phigate/proto';
 import type { Counter, Logger } from '@phigate/telemetry';
 import { Canary, type CanarySampling, DEFAULT_CANARY_SAMPLING } from '../../domain/canary.js';
 import { defaultScanner, type Scanner } from '../../domain/detectors.js';
@@ -19,30 +20,8 @@ import {
   multiplexedRows,
 } from './wire.js';
 
-const FROM_PROTO: Partial<Record<maskingV1.Strategy, Strategy>> = {
-  [maskingV1.Strategy.STRATEGY_NONE]: Strategy.NONE,
-  [maskingV1.Strategy.STRATEGY_REDACT]: Strategy.REDACT,
-  [maskingV1.Strategy.STRATEGY_PARTIAL]: Strategy.PARTIAL,
-  [maskingV1.Strategy.STRATEGY_NULLIFY]: Strategy.NULLIFY,
-  [maskingV1.Strategy.STRATEGY_TOKEN]: Strategy.TOKEN,
-  [maskingV1.Strategy.STRATEGY_SCRUB]: Strategy.SCRUB,
-  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_DATE]: Strategy.SAFE_HARBOR_DATE,
-  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_ZIP]: Strategy.SAFE_HARBOR_ZIP,
-  [maskingV1.Strategy.STRATEGY_SAFE_HARBOR_AGE]: Strategy.SAFE_HARBOR_AGE,
-};
-const TO_PROTO = Object.fromEntries(Object.entries(FROM_PROTO).map(([p, d]) => [d, p])) as Record<Strategy, maskingV1.Strategy>;
-
 /** Column positions beyond this are refused (PostgreSQL allows 1,664 result columns). */
 export const MAX_COLUMN_INDEX = 10_000;
-
-type CanaryMode = 'off' | 'report' | 'block';
-const CANARY_FROM_PROTO: Partial<Record<maskingV1.CanaryMode, CanaryMode>> = {
-  // Unspecified: a client that predates the canary; it asked for nothing.
-  [maskingV1.CanaryMode.CANARY_MODE_UNSPECIFIED]: 'off',
-  [maskingV1.CanaryMode.CANARY_MODE_OFF]: 'off',
-  [maskingV1.CanaryMode.CANARY_MODE_REPORT]: 'report',
-  [maskingV1.CanaryMode.CANARY_MODE_BLOCK]: 'block',
-};
 
 /**
  * The service definition the server registers: the generated one's path and wire format, with a
@@ -102,14 +81,14 @@ export function openStream(
   const invalid = (message: string) => new AppError('MASKING_STREAM_INVALID', { message });
   const asOf = header.asOf === '' ? undefined : parseAsOf(header.asOf);
   if (header.asOf !== '' && !asOf) throw invalid('as_of must be a date (YYYY-MM-DD)');
-  const canaryMode = CANARY_FROM_PROTO[header.canary];
+  const canaryMode = canaryFromProto(header.canary);
   if (!canaryMode) throw invalid('unknown canary mode');
   const scanner = deps.scanner ?? defaultScanner;
   const rules: ColumnRule[] = [];
   let maxIndex = -1;
   const seen = new Set<number>();
   for (const c of header.columns) {
-    const strategy = FROM_PROTO[c.strategy];
+    const strategy = STRATEGY_FROM_PROTO[c.strategy];
     // An unknown strategy is a contract violation: refuse rather than pass values through.
     if (!strategy) throw invalid(`unknown masking strategy for column ${c.index}`);
     if (c.index > MAX_COLUMN_INDEX) throw invalid(`column index ${c.index} is out of range`);
@@ -159,7 +138,7 @@ export function finishStream(stream: Stream, deps: MaskServerDeps): maskingV1.Ma
   return {
     rows: stream.masker.rows,
     leaks,
-    columns: stream.rules.map((r, i) => ({ index: r.index, name: r.name, strategy: TO_PROTO[r.strategy], valuesMasked: stream.plan.counts[i] ?? 0 })),
+    columns: stream.rules.map((r, i) => ({ index: r.index, name: r.name, strategy: STRATEGY_TO_PROTO[r.strategy], valuesMasked: stream.plan.counts[i] ?? 0 })),
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAppError } from '@phigate/errors';
-import { type Cell, decodeRow, encodeRow, maskingV1 } from '@phigate/proto';
+import { type Cell, decodeRow, encodeRow, maskingV1, STRATEGY_TO_PROTO } from '@phigate/proto';
 import { seededRandom } from '@phigate/testkit';
 import { defaultScanner } from '../../domain/detectors.js';
 import { parseAsOf } from '../../domain/safe-harbor.js';
@@ -11,18 +11,7 @@ import { decodeRequest, mayContainIdentifierBytes } from './wire.js';
 
 const key = { id: 'k1', secret: Buffer.from('0123456789abcdef0123456789abcdef') };
 const AS_OF = '2026-06-30';
-const TO_PROTO: Record<Strategy, maskingV1.Strategy> = {
-  none: 'STRATEGY_NONE',
-  redact: 'STRATEGY_REDACT',
-  partial: 'STRATEGY_PARTIAL',
-  nullify: 'STRATEGY_NULLIFY',
-  token: 'STRATEGY_TOKEN',
-  scrub: 'STRATEGY_SCRUB',
-  safe_harbor_date: 'STRATEGY_SAFE_HARBOR_DATE',
-  safe_harbor_zip: 'STRATEGY_SAFE_HARBOR_ZIP',
-  safe_harbor_age: 'STRATEGY_SAFE_HARBOR_AGE',
-};
-const STRATEGIES = Object.keys(TO_PROTO) as Strategy[];
+const STRATEGIES = Object.keys(STRATEGY_TO_PROTO) as Strategy[];
 
 // Values that exercise both the byte-level fast paths and the string path.
 const POOL = [
@@ -78,7 +67,7 @@ function header(rules: ColumnRule[], extra: Partial<maskingV1.MaskHeader> = {}):
     asOf: AS_OF,
     canary: 'CANARY_MODE_OFF',
     visiblePhiKinds: [],
-    columns: rules.map((r) => ({ index: r.index, name: r.name, strategy: TO_PROTO[r.strategy], keepLast: r.keepLast })),
+    columns: rules.map((r) => ({ index: r.index, name: r.name, strategy: STRATEGY_TO_PROTO[r.strategy], keepLast: r.keepLast })),
     ...extra,
   };
 }

@@ -1,35 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import { AppError } from '@phigate/errors';
-import { maskingV1, policyV1, toGrpcError } from '@phigate/proto';
+import { ACTION_TO_PROTO, CANARY_TO_PROTO, type policyV1, STRATEGY_TO_PROTO, toGrpcError } from '@phigate/proto';
 import type { Counter, Histogram, Logger } from '@phigate/telemetry';
 import { evaluateAt } from '../../domain/evaluate.js';
-import { Channel, type Decision, type EvaluationInput, type StatementFacts, type Strategy, type TableName } from '../../domain/types.js';
+import { Channel, type Decision, type EvaluationInput, type StatementFacts, type TableName } from '../../domain/types.js';
 import type { PolicyStore } from '../files/policy-store.js';
-
-const ACTION_TO_PROTO = {
-  allow: policyV1.Action.ACTION_ALLOW,
-  deny: policyV1.Action.ACTION_DENY,
-  require_approval: policyV1.Action.ACTION_REQUIRE_APPROVAL,
-} as const;
-
-const STRATEGY_TO_PROTO: Record<Strategy, maskingV1.Strategy> = {
-  none: maskingV1.Strategy.STRATEGY_NONE,
-  redact: maskingV1.Strategy.STRATEGY_REDACT,
-  partial: maskingV1.Strategy.STRATEGY_PARTIAL,
-  nullify: maskingV1.Strategy.STRATEGY_NULLIFY,
-  token: maskingV1.Strategy.STRATEGY_TOKEN,
-  scrub: maskingV1.Strategy.STRATEGY_SCRUB,
-  safe_harbor_date: maskingV1.Strategy.STRATEGY_SAFE_HARBOR_DATE,
-  safe_harbor_zip: maskingV1.Strategy.STRATEGY_SAFE_HARBOR_ZIP,
-  safe_harbor_age: maskingV1.Strategy.STRATEGY_SAFE_HARBOR_AGE,
-};
-
-const CANARY_TO_PROTO = {
-  off: maskingV1.CanaryMode.CANARY_MODE_OFF,
-  report: maskingV1.CanaryMode.CANARY_MODE_REPORT,
-  block: maskingV1.CanaryMode.CANARY_MODE_BLOCK,
-} as const;
 
 const CHANNELS: ReadonlySet<string> = new Set(Object.values(Channel));
 
