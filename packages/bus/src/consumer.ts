@@ -32,9 +32,11 @@ export interface ConsumerOptions extends KafkaOptions {
  * must be idempotent (events carry a unique id).
  *
  * kafkajs restarts a crashed consumer itself, but after a broker restart it can crash with a
- * coordinator error and never rejoin (tulios/kafkajs#1630). A watchdog therefore replaces a
- * consumer that has not rejoined its group within `recoveryMs` of a crash; the replay this may
- * cause is harmless for idempotent handlers.
+ * coordinator error and never rejoin (tulios/kafkajs#1630). A consumer whose crash kafkajs will
+ * not restart is therefore replaced at once, and one that has crashed and not rejoined its group
+ * within `recoveryMs` of its last crash is replaced too; the replay this may cause is harmless
+ * for idempotent handlers. While kafkajs keeps restarting (a broker still down, a coordinator
+ * still loading), it is left to: each replacement is a new member the group must rebalance for.
  *
  * When the link's TLS or SASL files change, the consumer is replaced the same way: the old one
  * finishes its batch in flight (and commits it) before it leaves the group, then a fresh one joins
@@ -52,7 +54,8 @@ export class EventConsumer {
   private replacing: Promise<void> | undefined;
 
   constructor(private readonly opts: ConsumerOptions & { recoveryMs?: number }) {
-    this.recoveryMs = opts.recoveryMs ?? 15_000;
+    // Longer than a restarted member's wait for its predecessor's session to expire (10 s).
+    this.recoveryMs = opts.recoveryMs ?? 25_000;
     this.secrets = opts.secrets ?? kafkaSecrets(opts.security);
     this.secrets.onChange(() => {
       if (this.stopped) return;
@@ -66,8 +69,12 @@ export class EventConsumer {
     const consumer = createKafka({ ...this.opts, secrets: this.secrets }).consumer({
       groupId: this.opts.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
+      // A kafkajs consumer that crashed and restarts joins as a new member, and the coordinator
+      // first waits for the old member's session to expire: after a broker restart nothing is
+      // stored for up to this long (30 s: 35-70 s to recover; 10 s: measured below in
+      // docs/operations.md). Heartbeats go out between batches and in each, well inside it.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 2000,
       // Endless: a consumer that keeps its session through a broker restart resumes within seconds.
       // Finite retries (tried: 8) made the stack broker's restart a crash, a replacement and a
       // 30 s wait for the old member's eviction, during which nothing was stored. The cost: an
@@ -79,7 +86,7 @@ export class EventConsumer {
       if (consumer !== this.consumer) return;
       this.running = false;
       this.kafkaLink.down(e.payload.error);
-      this.watch(consumer, Date.now());
+      this.watch(consumer, Date.now(), e.payload.restart ? this.recoveryMs : 1000);
     });
     consumer.on('consumer.group_join', () => {
       if (consumer !== this.consumer) return;
@@ -90,15 +97,16 @@ export class EventConsumer {
     return consumer;
   }
 
-  /** After a crash: if the consumer has not rejoined in time, replace it with a fresh one. */
-  private watch(consumer: Consumer, crashedAt: number): void {
-    if (this.stopped || this.watchdog) return;
+  /** After a crash: if the consumer has not rejoined within `ms` (of its last crash), replace it with a fresh one. */
+  private watch(consumer: Consumer, crashedAt: number, ms = this.recoveryMs): void {
+    if (this.stopped) return;
+    clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
       this.watchdog = undefined;
       if (this.stopped || consumer !== this.consumer || this.joinedAt > crashedAt) return;
       this.opts.log.warn({ groupId: this.opts.groupId, reason: this.kafkaLink.status.reason }, 'kafka consumer did not recover after a crash; replacing it');
       void this.replace();
-    }, this.recoveryMs);
+    }, ms);
     this.watchdog.unref();
   }
 
@@ -121,7 +129,7 @@ export class EventConsumer {
         const reason = this.kafkaLink.down(err);
         if (fresh === this.consumer) this.running = false;
         this.opts.log.warn({ groupId: this.opts.groupId, reason }, 'kafka consumer restart failed; will retry');
-        if (fresh === this.consumer) this.watch(fresh, Date.now());
+        if (fresh === this.consumer) this.watch(fresh, Date.now(), 5000);
       }
     });
     const tracked: Promise<void> = next.finally(() => {
