@@ -1,8 +1,3 @@
-// Run on its own (`npm run test:chaos:kafka`), not yet by `npm run test:chaos`: it fails when the
-// killed broker was the audit group's coordinator (the consumer retries its offset commit there
-// without end), and in about one run in four a client of the gateway replica gets no answer
-// within 20 s (or a reset connection) around the kill. Both open: docs/operations.md.
-//
 // Failure suite: one broker of a 3-node Kafka cluster (replication factor 3, min.insync.replicas=2,
 // SASL_SSL with SCRAM users and topic ACLs like the stack's broker; `infra cluster up`) is killed
 // (-9) under load: the leader of a partition of the audit topic. A gateway replica and an audit
@@ -357,7 +352,7 @@ test('one of three Kafka brokers is killed (-9) under load: no client error, eve
   if (short.length || nodes.join() !== '1,2,3') broken.heals = `brokers ${nodes.join(',')}; partitions short of three in-sync replicas: ${short.join(', ')}`;
 
   console.log(
-    `kafka-broker drill: killed broker ${victim} (audit group coordinator, leader of audit partitions ${led.join(',')}${victim === controller ? ', active controller' : ''}) after ${atKill} statements, new leaders ${failoverMs} ms and ${failedOver - atKill} statements later; ` +
+    `kafka-broker chaos: killed broker ${victim} (audit group coordinator, leader of audit partitions ${led.join(',')}${victim === controller ? ', active controller' : ''}) after ${atKill} statements, new leaders ${failoverMs} ms and ${failedOver - atKill} statements later; ` +
       `${outcomes.length} statements ${JSON.stringify(answers)}; ${topicIds.length} messages on the topic, ${distinct.size} distinct events, ${storedIds.size} stored, ` +
       `${missing.length} released statements missing, ${doubled.length} doubled; outbox peak ${maxOutbox} events; node RSS ${rssMb.join('/')} MB; ${Math.round((Date.now() - t0) / 1000)} s`,
   );
