@@ -1,13 +1,19 @@
 // What TLS costs on the PostgreSQL door path (issue 18, acceptance 4): the same pgbench script (a
 // point query with one masked column, so every row crosses the masking link) through two gateway
-// replicas this suite starts, each with a policy and a masking service of its own: one with the
-// stack's internal mutual TLS (gRPC to policy and masking, as deployed), one with INTERNAL_PLAINTEXT
-// on loopback. Kafka, Redis and the upstream PostgreSQL link are the stack's and the same for both
-// (the stack runs them one way at a time; their TLS is not in this difference). Runs alternate
-// between the two at each concurrency, so drift hits them alike; figures are ratios of this run.
-import { chmodSync, writeFileSync } from 'node:fs';
+// replicas this suite starts, each with a policy and a masking service of its own. One runs every
+// link of the path the way the stack deploys it: the client's link to the door (sslmode=require),
+// mutual TLS on gRPC to policy and masking, Kafka over SASL_SSL, Redis over TLS, the upstream
+// PostgreSQL link with verify-full. The other runs the same links without TLS, on loopback: the
+// door with sslmode=disable, INTERNAL_PLAINTEXT gRPC, Kafka over SASL_PLAINTEXT (the stack broker's
+// bench listener: the same SCRAM users and ACLs), a Redis of this suite's own without TLS, and the
+// upstream link with sslMode disable (the same server, database and role). Runs alternate between
+// the two at each concurrency, so drift hits them alike; figures are ratios of this run.
+import { spawn } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { demoToken, freePort, spawnApp } from '@phigate/testkit';
+import { demoToken, freePort, need, REPO_ROOT, spawnApp } from '@phigate/testkit';
+import { parseDocument } from 'yaml';
 import { pgbench } from './pgwire-suite.js';
 import { tempDir, track } from './processes.js';
 import { ratio, round1, tail } from './stats.js';
@@ -51,8 +57,56 @@ export interface TlsCostBench {
 
 const PLAINTEXT = { INTERNAL_PLAINTEXT: 'true', INTERNAL_TLS_CA_FILE: '', INTERNAL_TLS_CERT_FILE: '', INTERNAL_TLS_KEY_FILE: '' };
 
+/** A Redis of this suite's own, without TLS or a login, on loopback; gone when the bench ends. */
+async function plaintextRedis(dir: string): Promise<string> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  track(`redis (plaintext, pid ${child.pid})`, () => {
+    child.kill('SIGTERM');
+  });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) return `redis://127.0.0.1:${port}`;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('the plaintext Redis for the TLS cost bench did not start (is redis-server installed? `npm run stack:up` installs it)');
+}
+
+/** The stack's connections file with the upstream PostgreSQL link (clinical-pg) not encrypted. */
+function plaintextConnections(dir: string): string {
+  const doc = parseDocument(readFileSync(join(REPO_ROOT, 'deploy/local/gateway/connections.yaml'), 'utf8'));
+  const list = doc.get('connections') as { items: { get(k: string): unknown; set(k: string, v: unknown): void; delete(k: string): void }[] };
+  const pgLink = list.items.find((c) => c.get('name') === 'clinical-pg');
+  if (!pgLink) throw new Error('deploy/local/gateway/connections.yaml has no clinical-pg connection');
+  pgLink.set('sslMode', 'disable');
+  pgLink.delete('sslRootCertFile');
+  const file = join(dir, 'connections-plaintext.yaml');
+  writeFileSync(file, doc.toString(), { mode: 0o600 });
+  return file;
+}
+
+/** What the plaintext set changes besides gRPC: Kafka, Redis and the upstream PostgreSQL link. */
+async function plaintextLinks(dir: string): Promise<Record<string, string>> {
+  return {
+    KAFKA_BROKERS: need('KAFKA_BENCH_PLAINTEXT_BROKERS'),
+    KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT',
+    KAFKA_SSL_CA_FILE: '',
+    REDIS_URL: await plaintextRedis(dir),
+    REDIS_TLS_CA_FILE: '',
+    REDIS_USERNAME: '',
+    REDIS_PASSWORD_FILE: '',
+    GATEWAY_CONNECTIONS_FILE: plaintextConnections(dir),
+  };
+}
+
 /** A gateway with a policy and a masking service of its own, in one mode; returns the pids to measure and its door. */
-async function startSet(mode: Mode): Promise<{ pgPort: number; pids: number[] }> {
+async function startSet(mode: Mode, dir: string): Promise<{ pgPort: number; pids: number[] }> {
   const overrides = mode === 'plaintext' ? PLAINTEXT : {};
   const [policyOps, policyGrpc, maskingOps, maskingGrpc, httpPort, pgPort] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   const policy = await spawnApp('policy', 'services/policy/dist/src/main.js', policyOps!, {
@@ -77,7 +131,7 @@ async function startSet(mode: Mode): Promise<{ pgPort: number; pids: number[] }>
     GATEWAY_REPLICA_ID: `bench-tls-${mode}-${httpPort}`,
     GATEWAY_CANARY_REPORT_SAMPLE: '0.1',
     // Held statements are not part of this path; a plaintext gateway may only name an http:// approval URL.
-    ...(mode === 'plaintext' ? { ...overrides, GATEWAY_APPROVAL_URL: 'http://127.0.0.1:9' } : {}),
+    ...(mode === 'plaintext' ? { ...overrides, GATEWAY_APPROVAL_URL: 'http://127.0.0.1:9', ...(await plaintextLinks(dir)) } : {}),
   });
   track(`gateway (${mode}, pid ${gateway.pid})`, () => gateway.kill('SIGTERM'));
   return { pgPort: pgPort!, pids: [gateway.pid, policy.pid, masking.pid] };
@@ -93,9 +147,9 @@ export async function tlsCostBench(
   const script = join(dir.path, 'masked.sql');
   writeFileSync(script, SCRIPT, { mode: 0o644 });
   const token = await demoToken('etl-pipeline');
-  const sets = { tls: await startSet('tls'), plaintext: await startSet('plaintext') };
+  const sets = { tls: await startSet('tls', dir.path), plaintext: await startSet('plaintext', dir.path) };
   const endpoint = (m: Mode) => ({
-    conninfo: `host=127.0.0.1 port=${sets[m].pgPort} dbname=clinical-pg user=etl-pipeline sslmode=disable`,
+    conninfo: `host=127.0.0.1 port=${sets[m].pgPort} dbname=clinical-pg user=etl-pipeline sslmode=${m === 'tls' ? 'require' : 'disable'}`,
     env: { PGPASSWORD: token },
     pid: sets[m].pids[0],
     alsoPids: { policy: sets[m].pids[1]!, masking: sets[m].pids[2]! },
@@ -146,7 +200,8 @@ export async function tlsCostBench(
     };
   });
   await dir.remove();
-  const scope = 'internal mutual TLS on gRPC to policy and masking; Kafka, Redis and upstream PostgreSQL are the same in both (as the stack runs them)';
+  const scope =
+    'every link of the path with TLS (client to door sslmode=require, mutual TLS gRPC to policy and masking, Kafka SASL_SSL, Redis TLS, upstream PostgreSQL verify-full) against the same links without it on loopback (door sslmode=disable, plaintext gRPC, Kafka SASL_PLAINTEXT, a plaintext Redis, upstream sslmode disable)';
   console.log(`\nTLS on the PostgreSQL door path (${scope}; ${passes} passes × ${seconds} s, masked point query, extended protocol)`);
   for (const c of comparisons) {
     const tls = runs.find((r) => r.clients === c.clients && r.mode === 'tls')!;
