@@ -16,10 +16,11 @@ export interface ApprovalBench {
   target: { clickToResultP50Ms: number; met: boolean; missByMs: number };
 }
 
+/** The analytics agent's statement, with the purpose of use its binding requires (X-Phigate-Purpose). */
 async function post(base: string, token: string, sql: string) {
   const res = await fetch(`${base}/v1/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-phigate-purpose': 'population-health' },
     body: JSON.stringify({ connection: 'clinical-pg', sql }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };

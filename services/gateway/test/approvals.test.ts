@@ -15,10 +15,11 @@ interface Answer {
   body: Record<string, any>;
 }
 
+/** A statement with its purpose of use (X-Phigate-Purpose), which the analytics agent's binding requires. */
 async function query(base: string, token: string, sql: string, connection = 'clinical-pg'): Promise<Answer> {
   const res = await fetch(`${base}/v1/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-phigate-purpose': 'population-health' },
     body: JSON.stringify({ connection, sql }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };

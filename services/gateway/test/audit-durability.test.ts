@@ -147,7 +147,8 @@ test('Kafka stops in the middle of 2,000 queries and starts again: every complet
       const i = next++;
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` },
+        // The analytics agent's binding requires a purpose of use; both state one.
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}`, 'x-phigate-purpose': 'population-health' },
         body: JSON.stringify({ connection: 'clinical-pg', sql: SQL }),
         signal: AbortSignal.timeout(30_000),
       });

@@ -185,7 +185,7 @@ test('the upstream role is least-privilege: billing writes claims, ETL cannot', 
 
 test('the row cap of a policy truncates and says so', async () => {
   const agent = await demoToken('analytics-agent');
-  const r = await query(agent, { connection: 'clinical-pg', sql: 'SELECT id, mrn, zip FROM patients' });
+  const r = await query(agent, { connection: 'clinical-pg', sql: 'SELECT id, mrn, zip FROM patients', purpose: 'population-health' });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.rowCount, 1000);
   assert.equal(r.body.truncated, true);

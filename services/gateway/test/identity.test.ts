@@ -9,10 +9,11 @@ import { test } from 'node:test';
 import { demoToken, need, stackEnv } from '@phigate/testkit';
 import pg from 'pg';
 
+/** A statement with its purpose of use (X-Phigate-Purpose), which the analytics agent's binding requires. */
 async function query(token: string, sql: string, connection = 'clinical-pg') {
   const res = await fetch(`${need('GATEWAY_URL')}/v1/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-phigate-purpose': 'population-health' },
     body: JSON.stringify({ connection, sql }),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };

@@ -30,10 +30,15 @@ const plan = (events: Event[]) => events.find((e) => e.type === 'policy.decided'
 const alias = () => `c_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
 const SSN_SQL = (a: string) => `SELECT id, '912-34-5678' AS ${a} FROM patients ORDER BY id LIMIT 3`;
 
-async function http(identity: string, connection: string, sql: string) {
+/** `purpose`: the purpose of use, which the analytics agent's binding requires (X-Phigate-Purpose). */
+async function http(identity: string, connection: string, sql: string, purpose?: string) {
   const res = await fetch(`${need('GATEWAY_URL')}/v1/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await demoToken(identity)}` },
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${await demoToken(identity)}`,
+      ...(purpose ? { 'x-phigate-purpose': purpose } : {}),
+    },
     body: JSON.stringify({ connection, sql }),
     signal: AbortSignal.timeout(30_000),
   });
@@ -77,7 +82,7 @@ test('HTTP, both connections: an SSN in a column policy left unmasked is flagged
     assert.ok(!JSON.stringify(leaks(events)).includes('912-34'), 'a leak event never carries the value');
 
     const b = alias();
-    const blocked = await http('analytics-agent', connection, SSN_SQL(b));
+    const blocked = await http('analytics-agent', connection, SSN_SQL(b), 'population-health');
     assert.equal(blocked.status, 403, JSON.stringify(blocked.body));
     assert.equal(blocked.body.code, 'MASKING_LEAK_BLOCKED');
     assert.ok(!JSON.stringify(blocked.body).includes('912-34'));

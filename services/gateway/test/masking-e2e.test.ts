@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { demoToken, need } from '@phigate/testkit';
 
-async function query(token: string, sql: string) {
+/** `purpose`: the purpose of use (X-Phigate-Purpose), which the analytics agent's binding requires. */
+async function query(token: string, sql: string, purpose?: string) {
   const res = await fetch(`${need('GATEWAY_URL')}/v1/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(purpose ? { 'x-phigate-purpose': purpose } : {}) },
     body: JSON.stringify({ connection: 'clinical-pg', sql }),
   });
   const body = (await res.json()) as { columns: Array<{ name: string; type: string; masking?: string }>; rows: unknown[][]; code?: string };
@@ -36,7 +37,7 @@ test('every value the AI agent reads is free of SSNs, emails, phones, full dates
   const agent = await demoToken('analytics-agent');
   let values = 0;
   for (const sql of QUERIES) {
-    const r = await query(agent, sql);
+    const r = await query(agent, sql, 'population-health');
     for (const [i, col] of r.columns.entries()) {
       // Numbers (ids, amounts) are not identifiers; tokens are opaque by design.
       if (NUMERIC.has(col.type) || col.masking === 'token') continue;

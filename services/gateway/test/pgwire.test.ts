@@ -629,7 +629,8 @@ test('pgbench: a point-query script in simple and extended mode runs without a f
 
 test('a held statement waits with a NOTICE naming its approval, and completes after a signed approval click', async (t) => {
   const agent = await demoToken('analytics-agent');
-  const c = client(agent, { user: 'analytics-agent' });
+  // The purpose of use, which the analytics agent's binding requires, as a startup option.
+  const c = client(agent, { user: 'analytics-agent', options: '-c phigate.purpose=population-health' });
   const notices: string[] = [];
   c.on('notice', (n) => notices.push(`${n.message} | ${n.detail ?? ''}`));
   await c.connect();

@@ -1,7 +1,7 @@
 // phigate-test: stack
 // A required purpose of use and a binding's own rate limit, through the three doors of a gateway
-// replica this file starts with the stack's environment and a bindings file of its own: the
-// analytics agent's binding requires a purpose and allows 3 statements a minute. Each door's
+// replica this file starts with the stack's environment and a bindings file of its own: the stack's,
+// where the analytics agent's binding requires a purpose, with 3 statements a minute. Each door's
 // refusal is in its own protocol and says which limit applied and when it resets.
 import './fixtures/snowflake/driver-env.js';
 import assert from 'node:assert/strict';
@@ -20,10 +20,11 @@ let pgPort = 0;
 
 before(async () => {
   const stackBindings = readFileSync(join(REPO_ROOT, 'deploy/local/gateway/connections.yaml'), 'utf8');
-  const agentBinding = /( {4}purposes: \[quality-improvement, population-health, operations\]\n {4}statementsPerMinute: )\d+/;
-  assert.match(stackBindings, agentBinding, "the stack's bindings file gives the analytics agent purposes and a limit");
+  const agentBinding =
+    /( {4}purposes: \[quality-improvement, population-health, operations\]\n(?: {4}#.*\n)* {4}purposeRequired: true\n {4}statementsPerMinute: )\d+/;
+  assert.match(stackBindings, agentBinding, "the stack's bindings file gives the analytics agent purposes, a required purpose and a limit");
   const file = join(mkdtempSync(join(tmpdir(), 'purpose-limits-')), 'connections.yaml');
-  writeFileSync(file, stackBindings.replace(agentBinding, `$1${LIMIT}\n    purposeRequired: true`));
+  writeFileSync(file, stackBindings.replace(agentBinding, `$1${LIMIT}`));
   const http = await freePort();
   pgPort = await freePort();
   gw = await spawnApp('gateway', 'services/gateway/dist/src/main.js', http, {

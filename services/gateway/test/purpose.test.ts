@@ -5,7 +5,8 @@
 // session parameter and ALTER SESSION). Each purpose is checked against the analytics agent's
 // binding (deploy/local/gateway/connections.yaml), given to policy (a rule of
 // deploy/local/policies/10-clinical.yaml denies clinical notes for "operations"), recorded on every
-// event of the request, and found by the auditor search's `purpose` filter.
+// event of the request, and found by the auditor search's `purpose` filter. The binding requires a
+// purpose: without one, every door refuses the statement.
 import './fixtures/snowflake/driver-env.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -46,6 +47,46 @@ async function searchable(purpose: string, requestId: string): Promise<void> {
     return events.some((e) => e.requestId === requestId) || undefined;
   });
 }
+
+test("the demo world requires the analytics agent's purpose: without one, each door refuses the statement with GATEWAY_PURPOSE_REQUIRED", async (t) => {
+  const token = await demoToken(AGENT);
+  const said = /^the binding of groups ai-agents requires a purpose of use \(one of quality-improvement, population-health, operations\): state it with /;
+
+  // HTTP: 403 in the error model, naming the purposes the binding allows.
+  const res = await fetch(`${need('GATEWAY_URL')}/v1/query`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ connection: 'clinical-pg', sql: 'SELECT id FROM patients WHERE id = 1' }),
+  });
+  const body = (await res.json()) as { code: string; message: string; allowedPurposes: string[] };
+  assert.equal(res.status, 403);
+  assert.equal(body.code, 'GATEWAY_PURPOSE_REQUIRED');
+  assert.match(body.message, said);
+  assert.deepEqual(body.allowedPurposes, ['quality-improvement', 'population-health', 'operations']);
+
+  // PostgreSQL: the login is accepted (SET phigate.purpose may follow), a statement is SQLSTATE 42501.
+  const [host, port] = need('GATEWAY_PG_ADDR').split(':');
+  const c = new pg.Client({ connectionString: `postgresql://${AGENT}:${encodeURIComponent(token)}@${host}:${port}/clinical-pg?sslmode=disable` });
+  await c.connect();
+  try {
+    const err = (await c.query('SELECT id FROM patients WHERE id = 1').catch((e: pg.DatabaseError) => e)) as pg.DatabaseError;
+    assert.ok(err instanceof Error, 'the statement is refused');
+    assert.equal(err.code, '42501');
+    assert.match(err.message, said);
+    await c.query("SET phigate.purpose = 'population-health'");
+    assert.equal((await c.query('SELECT id FROM patients WHERE id = 1')).rows.length, 1, 'stated, the statement runs');
+  } finally {
+    await c.end();
+  }
+
+  // Snowflake (the Python connector, no QUERY_TAG): access control error 003001 / 42501.
+  const url = new URL(need('GATEWAY_URL'));
+  const p = runPython(t, 'purpose_limits.py', [url.hostname, url.port, 'clinical-sf', token, 'no-purpose']);
+  assert.equal(await p.done, 0, `the Python script failed:\n${p.stderr()}`);
+  const sf = p.steps['no-purpose'].result as { errno: number; sqlstate: string; msg: string; code: string };
+  assert.deepEqual([sf.errno, sf.sqlstate, sf.code], [3001, '42501', 'GATEWAY_PURPOSE_REQUIRED']);
+  assert.match(sf.msg, /the binding of groups ai-agents requires a purpose of use/);
+});
 
 test('HTTP door: X-Phigate-Purpose (or the body purpose) is checked, decided on, recorded and searchable', async () => {
   const token = await demoToken(AGENT);

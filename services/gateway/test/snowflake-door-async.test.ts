@@ -46,9 +46,15 @@ async function call(method: 'GET' | 'POST', path: string, token?: string, body?:
   return (await res.json()) as Json;
 }
 
-async function login(identity: string): Promise<string> {
+/** `purpose`: a purpose of use in the login's QUERY_TAG session parameter, as drivers send it. */
+async function login(identity: string, purpose?: string): Promise<string> {
   const r = await call('POST', `/session/v1/login-request?requestId=${crypto.randomUUID()}`, undefined, {
-    data: { ACCOUNT_NAME: ACCOUNT, AUTHENTICATOR: 'OAUTH', TOKEN: await demoToken(identity) },
+    data: {
+      ACCOUNT_NAME: ACCOUNT,
+      AUTHENTICATOR: 'OAUTH',
+      TOKEN: await demoToken(identity),
+      ...(purpose ? { SESSION_PARAMETERS: { QUERY_TAG: `purpose=${purpose}` } } : {}),
+    },
   });
   assert.equal(r.success, true, JSON.stringify(r));
   return r.data.token as string;
@@ -178,7 +184,9 @@ test('the paths drivers send: repeated slashes, gosnowflake and JDBC monitoring,
   const scan = `SELECT * FROM TABLE(RESULT_SCAN('${id}'))`;
   const scanned = await call('POST', `/queries/v1/query-request?requestId=${crypto.randomUUID()}`, token, { sqlText: scan });
   assert.deepEqual(scanned.data.rowset, [['1', '[REDACTED]']]);
-  const stranger = await call('POST', `/queries/v1/query-request?requestId=${crypto.randomUUID()}`, await login('analytics-agent'), { sqlText: scan });
+  const stranger = await call('POST', `/queries/v1/query-request?requestId=${crypto.randomUUID()}`, await login('analytics-agent', 'population-health'), {
+    sqlText: scan,
+  });
   assert.deepEqual([stranger.success, stranger.code], [false, '002003']);
   assert.match(stranger.message, /GATEWAY_SF_QUERY_NOT_FOUND/);
 
@@ -192,7 +200,7 @@ test('the paths drivers send: repeated slashes, gosnowflake and JDBC monitoring,
   // A held async statement: each result poll answers 333334 (gosnowflake's async mode polls on that
   // code alone) until the approval, then the masked rows.
   const held = heldStatement();
-  const agent = await login('analytics-agent');
+  const agent = await login('analytics-agent', 'population-health');
   const h = await submit(agent, held.sql);
   assert.equal(h.code, '333334');
   const heldId = h.data.queryId as string;

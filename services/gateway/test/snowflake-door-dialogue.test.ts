@@ -59,10 +59,12 @@ print(json.dumps({"row": [rows[0][0], rows[0][1], type(rows[0][3]).__name__], "t
 
 test('who am I: CURRENT_USER() is the caller, CURRENT_ROLE() the role its binding maps it to', async () => {
   const url = new URL(need('GATEWAY_URL'));
+  // Each states a purpose of use in QUERY_TAG (the analytics agent's binding requires one).
   const script = `
 import json, sys, snowflake.connector
 c = snowflake.connector.connect(account='clinical-sf', host=sys.argv[1], port=int(sys.argv[2]), protocol='http',
-                                authenticator='oauth', token=sys.argv[3], database='CLINICAL', schema='PUBLIC')
+                                authenticator='oauth', token=sys.argv[3], database='CLINICAL', schema='PUBLIC',
+                                session_parameters={'QUERY_TAG': 'purpose=population-health'})
 print(json.dumps(list(c.cursor().execute('SELECT CURRENT_USER(), CURRENT_ROLE()').fetchone())))
 `;
   for (const [identity, role] of [

@@ -62,9 +62,16 @@ async function post(path: string, body: unknown, token?: string): Promise<Record
   return (await res.json()) as Record<string, any>;
 }
 
-async function rawLogin(identity: string): Promise<string> {
+/** `purpose`: a purpose of use in the login's QUERY_TAG session parameter, as drivers send it. */
+async function rawLogin(identity: string, purpose?: string): Promise<string> {
   const r = await post(`/session/v1/login-request?requestId=${randomUUID()}`, {
-    data: { ACCOUNT_NAME: ACCOUNT, AUTHENTICATOR: 'OAUTH', TOKEN: await demoToken(identity), CLIENT_APP_ID: 'test', SESSION_PARAMETERS: {} },
+    data: {
+      ACCOUNT_NAME: ACCOUNT,
+      AUTHENTICATOR: 'OAUTH',
+      TOKEN: await demoToken(identity),
+      CLIENT_APP_ID: 'test',
+      SESSION_PARAMETERS: purpose ? { QUERY_TAG: `purpose=${purpose}` } : {},
+    },
   });
   assert.equal(r.success, true, JSON.stringify(r));
   return r.data.token as string;
@@ -220,6 +227,8 @@ test('a re-sent query-request with the same requestId attaches to the statement 
 test('a held statement: the driver keeps polling until an approver approves it in Slack, then gets masked rows', async (t) => {
   const conn = await connect(await demoToken('analytics-agent'));
   t.after(() => destroy(conn));
+  // The analytics agent's binding requires a purpose of use: the Node driver states it in QUERY_TAG.
+  await exec(conn, "ALTER SESSION SET QUERY_TAG = 'purpose=population-health'");
   const since = ((await (await fetch(`${need('SLACK_SINK_URL')}/messages`)).json()) as unknown[]).length;
   const pending = exec(conn, 'SELECT ID, SSN FROM PATIENTS WHERE ID = 7');
   const approvalId = await eventually('the approval message for the held statement in the Slack sink', async () => {
@@ -243,7 +252,7 @@ test('a held statement: the driver keeps polling until an approver approves it i
 
 test('aborting a held statement cancels it: a later approval does not run it', async () => {
   const held = heldStatement();
-  const token = await rawLogin('analytics-agent');
+  const token = await rawLogin('analytics-agent', 'population-health');
   const started = await post(`/queries/v1/query-request?requestId=${randomUUID()}`, { sqlText: held.sql, asyncExec: true }, token);
   assert.equal(started.code, '333334', JSON.stringify(started).slice(0, 300));
   const queryId = started.data.queryId as string;

@@ -240,7 +240,8 @@ test('no row value, token or statement crosses an internal link in clear during 
   const ask = async (token: string, sql: string) => {
     const res = await fetch(`${gateway.url}/v1/query`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      // A purpose of use, which the analytics agent's binding requires.
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-phigate-purpose': 'population-health' },
       body: JSON.stringify({ connection: 'clinical-pg', sql }),
     });
     return { status: res.status, text: await res.text() };

@@ -122,7 +122,8 @@ test('internal certificates rotated under load: same CA without a client error, 
       try {
         const res = await fetch(`${gateway.url}/v1/query`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${agent}` },
+          // With the purpose of use the analytics agent's binding requires.
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${agent}`, 'x-phigate-purpose': 'population-health' },
           body: JSON.stringify({ connection: 'clinical-pg', sql: 'SELECT id, ssn FROM patients WHERE id = 12' }),
           signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
         });

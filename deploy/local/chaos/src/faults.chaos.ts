@@ -133,10 +133,11 @@ function assertKept(line: ReportLine): void {
   assert.ok((line.answers['200'] ?? 0) > 0, `${line.fault}: some statements succeeded`);
 }
 
+/** The analytics agent's statement held for approval, with the purpose of use its binding requires. */
 async function held(token: string, gateway = need('GATEWAY_URL')) {
   const res = await fetch(`${gateway}/v1/query`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-phigate-purpose': 'population-health' },
     body: JSON.stringify({ connection: 'clinical-pg', sql: 'SELECT id, ssn FROM patients WHERE id = 11' }),
     signal: AbortSignal.timeout(20_000),
   });

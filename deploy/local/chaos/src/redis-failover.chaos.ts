@@ -121,7 +121,8 @@ test('the Redis primary fails over under load: nothing held is lost, clients get
       const res = await post(
         '/v1/query',
         { connection: 'clinical-pg', sql: `SELECT id, ssn FROM patients WHERE id = ${id}` },
-        { authorization: `Bearer ${agent}` },
+        // With the purpose of use the analytics agent's binding requires.
+        { authorization: `Bearer ${agent}`, 'x-phigate-purpose': 'population-health' },
         signal,
       );
       const text = await res.text();

@@ -46,12 +46,16 @@ console.log(`   HTTP ${denied.status} ${denied.body.code}: rule ${denied.body.ru
 console.log(`\n${bold('3. The AI agent asks for a social security number: the statement is held for a human')}`);
 const agent = await demoToken('analytics-agent');
 const heldSql = 'SELECT id, first_name, ssn FROM patients WHERE id = 7';
-const held = await post(agent, heldSql);
+// Its binding requires a purpose of use: without one, nothing runs.
+const unstated = await post(agent, heldSql);
+console.log(`   without a purpose of use: HTTP ${unstated.status} ${unstated.body.code} (allowed: ${unstated.body.allowedPurposes?.join(', ')})`);
+const purpose = { 'x-phigate-purpose': 'quality-improvement' };
+const held = await post(agent, heldSql, purpose);
 if (held.status !== 202) {
   console.error(`unexpected answer ${held.status}: ${JSON.stringify(held.body)}`);
   process.exit(1);
 }
-console.log(`   HTTP 202 ${held.body.status}: approval ${held.body.approvalId}, expires ${held.body.expiresAt}`);
+console.log(`   with X-Phigate-Purpose: quality-improvement: HTTP 202 ${held.body.status}: approval ${held.body.approvalId}, expires ${held.body.expiresAt}`);
 const slack = await eventually('the approval message in Slack', async () => {
   const all = (await (await fetch(`${need('SLACK_SINK_URL')}/messages`)).json()) as Array<{ text?: string }>;
   return all.find((m) => JSON.stringify(m).includes(held.body.approvalId as string));
@@ -76,7 +80,6 @@ console.log(
 
 console.log(`\n${bold('4. The AI agent pages through every patient: its PHI budget stops it')} (purpose quality-improvement)`);
 console.log('   Its binding allows 500 distinct patients in any 10 minutes for this purpose, shared by every gateway replica.');
-const purpose = { 'x-phigate-purpose': 'quality-improvement' };
 let paged = 0;
 let stopped: { status: number; body: Record<string, any> } | undefined;
 for (let page = 0; page < 20 && !stopped; page++) {

@@ -405,7 +405,11 @@ export class QueryService {
   checkPurpose(binding: Binding | { identity: Identity; connection: string }, purpose: string | undefined): void {
     const b = 'identity' in binding ? this.bind(binding.identity, binding.connection).binding : binding;
     const problem = purposeProblem(b, purpose);
-    if (problem === 'required') throw new AppError('GATEWAY_PURPOSE_REQUIRED', { details: { ...(b.purposes ? { allowedPurposes: b.purposes } : {}) } });
+    if (problem === 'required')
+      throw new AppError('GATEWAY_PURPOSE_REQUIRED', {
+        message: `${bindingName(b)} requires a purpose of use${b.purposes ? ` (one of ${b.purposes.join(', ')})` : ''}: state it with the HTTP header X-Phigate-Purpose, the PostgreSQL option phigate.purpose or the Snowflake QUERY_TAG purpose=…; the statement was not run`,
+        details: { ...(b.purposes ? { allowedPurposes: b.purposes } : {}) },
+      });
     if (problem === 'not_allowed')
       throw new AppError('GATEWAY_PURPOSE_NOT_ALLOWED', {
         message: `the purpose of use '${(purpose ?? '').slice(0, 64)}' is not one ${bindingName(b)} allows${b.purposes ? ` (${b.purposes.join(', ')})` : ' (lower-case words joined by dashes)'}; the statement was not run`,

@@ -284,10 +284,12 @@ public final class Conformance {
     as.put("authenticator", "oauth");
     as.put("token", held.get("token"));
     try (Connection other = connect(as);
-        Statement st = other.createStatement();
-        ResultSet rs = st.executeQuery((String) held.get("sql"))) {
-      List<Object> rows = rowsOf(rs);
-      check(Json.same(rows, held.get("rows")), rows);
+        Statement st = other.createStatement()) {
+      if (held.get("queryTag") != null) st.execute("ALTER SESSION SET QUERY_TAG = '" + held.get("queryTag") + "'");
+      try (ResultSet rs = st.executeQuery((String) held.get("sql"))) {
+        List<Object> rows = rowsOf(rs);
+        check(Json.same(rows, held.get("rows")), rows);
+      }
     }
   }
 

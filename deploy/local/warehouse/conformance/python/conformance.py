@@ -125,6 +125,8 @@ def case_held(conn, t, cases):
     held = t["gateway"]["held"]
     with connect({**t, "authenticator": "oauth", "token": held["token"]}) as other:
         cur = other.cursor()
+        if held.get("queryTag"):
+            cur.execute("ALTER SESSION SET QUERY_TAG = '%s'" % held["queryTag"])
         cur.execute(held["sql"])
         rows = rows_of(cur)
     assert rows == held["rows"], rows

@@ -166,6 +166,7 @@ export function nodeConformance(target: () => Target): void {
       if (!held) return t.skip('the target names no held statement');
       const other = await connect({ ...target(), auth: { kind: 'oauth', token: held.token } });
       try {
+        if (held.queryTag) await execOn(other)(`ALTER SESSION SET QUERY_TAG = '${held.queryTag}'`);
         // The driver just waits on its statement (polling) while the approver approves it.
         const [result] = await Promise.all([execOn(other)(held.sql, undefined, { rowMode: 'array' }), held.approve()]);
         assert.deepEqual(result.rows, held.rows);

@@ -33,8 +33,10 @@ export interface GatewayCases {
    * A statement policy holds for approval, run on a second connection with `token` (the identity
    * whose statements need approval). `approve()` is called once the client has started; it finds
    * the pending approval and approves it, while the client just waits on its normal execute call.
+   * `queryTag`: the QUERY_TAG that connection sets (ALTER SESSION), e.g. a purpose of use
+   * (`purpose=…`) the identity's binding requires.
    */
-  held?: { token: () => Promise<string>; sql: string; rows: unknown[][]; approve: () => Promise<void> };
+  held?: { token: () => Promise<string>; queryTag?: string; sql: string; rows: unknown[][]; approve: () => Promise<void> };
 }
 
 /** The cases every driver runs (conformance/cases.json). */
@@ -72,7 +74,16 @@ export async function describeTarget(t: Target): Promise<Record<string, unknown>
       ? {
           gateway: {
             ...(t.gateway.masked ? { masked: t.gateway.masked } : {}),
-            ...(t.gateway.held ? { held: { sql: t.gateway.held.sql, rows: t.gateway.held.rows, token: await t.gateway.held.token() } } : {}),
+            ...(t.gateway.held
+              ? {
+                  held: {
+                    sql: t.gateway.held.sql,
+                    rows: t.gateway.held.rows,
+                    token: await t.gateway.held.token(),
+                    ...(t.gateway.held.queryTag ? { queryTag: t.gateway.held.queryTag } : {}),
+                  },
+                }
+              : {}),
           },
         }
       : {}),
