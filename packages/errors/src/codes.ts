@@ -58,7 +58,11 @@ export const CODES = {
   GATEWAY_ADMIN_CONNECTION_INVALID: { kind: 'INVALID_ARGUMENT', message: 'the connection definition is invalid' },
   GATEWAY_ADMIN_CONNECTION_NOT_FOUND: { kind: 'NOT_FOUND', message: 'no such connection' },
   GATEWAY_REGISTRY_UNAVAILABLE: { kind: 'UNAVAILABLE', message: 'the connection registry is unavailable', retriable: true },
-  GATEWAY_RATE_LIMITED: { kind: 'RESOURCE_EXHAUSTED', message: 'too many requests for this identity; slow down', retriable: true },
+  GATEWAY_RATE_LIMITED: {
+    kind: 'RESOURCE_EXHAUSTED',
+    message: "this identity's statement rate limit (its binding's, else the gateway default) is reached until the minute ends; the statement was not run",
+    retriable: true,
+  },
   GATEWAY_PURPOSE_REQUIRED: {
     kind: 'PERMISSION_DENIED',
     message: "this identity's binding requires a purpose of use; the statement was not run",

@@ -34,6 +34,13 @@ export const SQL = {
   INTERNAL: { code: '000603', sqlState: 'XX000' },
   BIND_MISMATCH: { code: '002049', sqlState: '07001' },
   RESULT_TOO_LARGE: { code: '000630', sqlState: '54000' },
+  /**
+   * phigate's own: a statement refused by a limit of the caller's (its statement rate limit, a PHI
+   * budget) that resets. Snowflake has no statement code for a per-user limit, and its generic
+   * 000603 reads as an internal error; six digits, so every driver parses it (errno 999429 in
+   * Python, getErrorCode() in JDBC, Number in Go), with the PostgreSQL door's SQLSTATE 53400.
+   */
+  LIMIT_REACHED: { code: '999429', sqlState: '53400' },
 } as const;
 
 /** Statement type ids (JDBC's SFStatementType; Node counts 0x3000–0x3FFF as DML). */

@@ -144,6 +144,14 @@ test('each identity has a request budget; over it, a clear 429 with Retry-After'
     assert.equal(r.status, 429);
     assert.equal(r.body.code, 'GATEWAY_RATE_LIMITED');
     assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    // carol has no binding here: the limit is the gateway's default, and the refusal says so and when it resets.
+    assert.equal(r.body.limit, 'default');
+    assert.equal(r.headers.get('retry-after'), String(r.body.retryAfterSec));
+    assert.equal(Date.parse(r.body.resetsAt) % 60_000, 0, 'the window resets on the minute');
+    assert.equal(
+      r.body.message,
+      `rate limit reached: ${r.body.perMinute} statements per minute for this identity, set by the gateway default (GATEWAY_RATE_LIMIT_PER_MINUTE); it resets at ${r.body.resetsAt} (in ${r.body.retryAfterSec} s)`,
+    );
     // Other identities are unaffected.
     assert.equal((await query(await demoToken('etl-pipeline'), 'SELECT count(*) FROM claims')).status, 200);
   } finally {

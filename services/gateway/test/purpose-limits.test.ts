@@ -94,9 +94,10 @@ test("a required purpose, then the binding's limit: each door refuses in its pro
     new RegExp(`^rate limit reached: ${LIMIT} statements per minute for this identity, set by the binding of groups ai-agents; it resets at ${body.resetsAt} `),
   );
 
-  // Snowflake (the Python connector), a purpose in QUERY_TAG: the limit, in Snowflake error JSON.
+  // Snowflake (the Python connector), a purpose in QUERY_TAG: the limit, in Snowflake error JSON with
+  // phigate's limit code 999429 and SQLSTATE 53400 (not the internal 000603 / XX000).
   const sf = await python('limited');
-  assert.equal(sf.code, 'GATEWAY_RATE_LIMITED');
+  assert.deepEqual([sf.errno, sf.sqlstate, sf.code], [999429, '53400', 'GATEWAY_RATE_LIMITED']);
   assert.match(
     sf.msg,
     new RegExp(`rate limit reached: ${LIMIT} statements per minute for this identity, set by the binding of groups ai-agents; it resets at ${body.resetsAt} `),

@@ -93,6 +93,33 @@ test('statement errors keep their codes, SQLSTATEs and references', () => {
   assert.match(upstream.message ?? '', /does not pass the warehouse's message on/);
 });
 
+test('a rate limit (or a PHI budget) is its own code with SQLSTATE 53400, naming the limit and when it resets, never the internal 000603', () => {
+  const message =
+    'rate limit reached: 3 statements per minute for this identity, set by the binding of groups ai-agents; it resets at 2026-12-07T23:00:00.000Z (in 42 s)';
+  const details = { retryAfterSec: 42, resetsAt: '2026-12-07T23:00:00.000Z', perMinute: 3, limit: 'binding' };
+  const limited = statementError(new AppError('GATEWAY_RATE_LIMITED', { message, details }), QID);
+  assert.equal(limited.code, '999429');
+  assert.equal(limited.message, `SQL execution error:\n${message} (phigate GATEWAY_RATE_LIMITED, request ${QID})`);
+  assert.deepEqual(limited.data, {
+    errorCode: '999429',
+    sqlState: '53400',
+    internalError: false,
+    age: 0,
+    line: -1,
+    pos: -1,
+    queryId: QID,
+    phigateCode: 'GATEWAY_RATE_LIMITED',
+    type: 'EXECUTION',
+    retriable: true,
+    ...details,
+  });
+  const budget = statementError(
+    new AppError('GATEWAY_BUDGET_EXCEEDED', { details: { budget: 'b', metric: 'patients', limit: 500, used: 500, windowSec: 600 } }),
+    QID,
+  );
+  assert.deepEqual([budget.code, (budget.data as { sqlState: string }).sqlState], ['999429', '53400']);
+});
+
 test('every GATEWAY_SF_* code is raised by the door or its upstream, and each is raised for one meaning', () => {
   const dir = new URL('../../../../src/adapters/snowflake/', import.meta.url);
   const sources = readdirSync(dir)

@@ -139,10 +139,23 @@ export function statementError(err: unknown, queryId: string): Envelope {
     const c = d.sqlstate === '42P01' ? SQL.OBJECT_MISSING : SQL.SYNTAX;
     return sqlError(c.code, c.sqlState, `SQL compilation error:\n${e.message} ${ref}`, compilation);
   }
+  // A limit of the caller's that resets (the statement rate limit, a PHI budget): its own code, not
+  // an internal error, with the limit and when it resets in the message and the error data.
+  if (e.code === 'GATEWAY_RATE_LIMITED' || e.code === 'GATEWAY_BUDGET_EXCEEDED') {
+    const limit = Object.fromEntries(
+      ['limit', 'perMinute', 'resetsAt', 'retryAfterSec', 'budget', 'metric', 'used', 'windowSec'].filter((k) => d[k] !== undefined).map((k) => [k, d[k]]),
+    );
+    return sqlError(SQL.LIMIT_REACHED.code, SQL.LIMIT_REACHED.sqlState, `SQL execution error:\n${e.message} ${ref}`, {
+      ...compilation,
+      type: 'EXECUTION',
+      retriable: true,
+      ...limit,
+    });
+  }
   const mapped = SQL_CODES[e.code];
   if (mapped) return sqlError(mapped.code, mapped.sqlState, `${mapped.prefix}${e.message} ${ref}`, compilation);
   if (e.code === 'GATEWAY_UPSTREAM_ERROR') return upstreamError(e, ref, compilation);
-  // Anything else (unavailable dependencies, rate limit, internal): an execution error with our code.
+  // Anything else (unavailable dependencies, internal): an execution error with our code.
   return sqlError(SQL.INTERNAL.code, e.kind === 'UNAVAILABLE' ? '08006' : SQL.INTERNAL.sqlState, `SQL execution error:\n${e.message} ${ref}`, {
     ...compilation,
     type: 'EXECUTION',
