@@ -299,7 +299,7 @@ interface CpuReading {
   machine: { busy: number; total: number };
 }
 
-async function ingestRun(replicas: number, events: AuditEvent[]): Promise<IngestSample> {
+async function ingestRun(replicas: number, events: AuditEvent[], main: string): Promise<IngestSample> {
   const kafka = kafkaConnection();
   const topic = uniqueName('bench-audit');
   const group = uniqueName('bench-audit-group');
@@ -323,29 +323,25 @@ async function ingestRun(replicas: number, events: AuditEvent[]): Promise<Ingest
     const issuer = need('DEV_IDP_ISSUER');
     const children = Array.from({ length: replicas }, () => {
       const port = String(20_000 + Math.floor(Math.random() * 20_000));
-      const child = spawn(
-        join(REPO_ROOT, 'node_modules/.bin/node'),
-        ['--disable-warning=TimeoutNegativeWarning', join(REPO_ROOT, 'services/audit/dist/src/main.js')],
-        {
-          env: {
-            PATH: process.env.PATH ?? '',
-            LOG_LEVEL: 'warn',
-            AUDIT_HTTP_PORT: port,
-            ...kafkaEnv(),
-            AUDIT_DATABASE_URL: need('AUDIT_DATABASE_URL'),
-            AUDIT_TOPIC: topic,
-            AUDIT_CONSUMER_GROUP: group,
-            OIDC_ISSUER: issuer,
-            OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
-            OIDC_JWKS_URI: `${issuer}/jwks`,
-            AUDIT_CHECKPOINT_KEY_FILE: join(need('PHIGATE_HOME'), 'secrets/audit_checkpoint_key.pem'),
-            AUDIT_PURGE_INTERVAL_MS: '0',
-            AUDIT_LAG_INTERVAL_MS: '500',
-            AUDIT_PHI_CATALOG_FILE: join(REPO_ROOT, 'deploy/local/policies/05-phi-catalog.yaml'),
-          },
-          stdio: ['ignore', 'ignore', 'pipe'],
+      const child = spawn(join(REPO_ROOT, 'node_modules/.bin/node'), ['--disable-warning=TimeoutNegativeWarning', main], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          LOG_LEVEL: 'warn',
+          AUDIT_HTTP_PORT: port,
+          ...kafkaEnv(),
+          AUDIT_DATABASE_URL: need('AUDIT_DATABASE_URL'),
+          AUDIT_TOPIC: topic,
+          AUDIT_CONSUMER_GROUP: group,
+          OIDC_ISSUER: issuer,
+          OIDC_AUDIENCE: need('DEV_IDP_AUDIENCE'),
+          OIDC_JWKS_URI: `${issuer}/jwks`,
+          AUDIT_CHECKPOINT_KEY_FILE: join(need('PHIGATE_HOME'), 'secrets/audit_checkpoint_key.pem'),
+          AUDIT_PURGE_INTERVAL_MS: '0',
+          AUDIT_LAG_INTERVAL_MS: '500',
+          AUDIT_PHI_CATALOG_FILE: join(REPO_ROOT, 'deploy/local/policies/05-phi-catalog.yaml'),
         },
-      );
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => {
         stderr = (stderr + d.toString()).slice(-4000);
@@ -429,16 +425,19 @@ export async function auditBench(
   requests = Number(process.env.BENCH_AUDIT_EVENTS ?? 24_000),
   trials = Number(process.env.BENCH_AUDIT_TRIALS ?? 6),
   serviceRuns = Number(process.env.BENCH_AUDIT_RUNS ?? 3),
+  /** Another build of the store and the service to measure (audit-run.ts --store, --main). */
+  build: { writers?: Writers; main?: string } = {},
 ): Promise<AuditBench> {
+  const main = build.main ?? join(REPO_ROOT, 'services/audit/dist/src/main.js');
   const makeEvents = auditEvents(requests);
-  const writer = await writerComparison(makeEvents, trials);
+  const writer = await writerComparison(makeEvents, trials, build.writers);
   const events = makeEvents();
   // The service runs alternate 1 and 2 replicas, so drift in the machine's load falls on both.
   const samples = new Map<number, IngestSample[]>([
     [1, []],
     [2, []],
   ]);
-  for (let i = 0; i < serviceRuns; i++) for (const replicas of i % 2 ? [2, 1] : [1, 2]) samples.get(replicas)!.push(await ingestRun(replicas, events));
+  for (let i = 0; i < serviceRuns; i++) for (const replicas of i % 2 ? [2, 1] : [1, 2]) samples.get(replicas)!.push(await ingestRun(replicas, events, main));
   const runs = [...samples].map(([replicas, xs]): IngestRuns => {
     const ingestPerSec = spread(xs.map((x) => x.ingestPerSec));
     const cpu = {

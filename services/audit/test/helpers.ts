@@ -63,6 +63,7 @@ export async function scratchStore(): Promise<{ appUrl: string; adminUrl: string
     '005-append-chain.sql',
     '006-served-search.sql',
     '007-purpose-search.sql',
+    '008-append-indexes.sql',
   ])
     execFileSync(
       'psql',
