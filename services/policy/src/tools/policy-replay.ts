@@ -51,9 +51,9 @@ const table = (title: string, m: Record<string, number>): string[] => {
   return [`${title.padEnd(w)}  count`, ...rows.map(([k, n]) => `${k.padEnd(w)}  ${n}`), ''];
 };
 
-function human(s: ReplaySummary, seconds: number): string {
+function human(s: ReplaySummary, run: { seconds: number; perSecond: number; peakRssMiB: number }): string {
   const lines = [
-    `candidate revision ${s.candidateRevision}: ${s.statements} recorded statements replayed in ${seconds.toFixed(1)} s, ${s.changed} outcomes changed`,
+    `candidate revision ${s.candidateRevision}: ${s.statements} recorded statements replayed in ${run.seconds} s (${run.perSecond}/s, peak RSS ${run.peakRssMiB} MiB), ${s.changed} outcomes changed`,
     '',
     ...table('transition', s.transitions),
     ...table('rule (candidate)', s.rules),
@@ -125,7 +125,13 @@ try {
     const summary = await replay(policy.doc, policy.revision, recordedStatements(pool, filter), tally);
     const seconds = (performance.now() - started) / 1000;
     const failed = exceedsChangeLimit(summary, limit);
-    process.stdout.write(`${values.json ? JSON.stringify({ ...summary, seconds, failOnChanges: limit ?? null, failed }) : human(summary, seconds)}\n`);
+    // What the run cost: statements per second, and the process's peak resident set (flat memory is the claim).
+    const run = {
+      seconds: Math.round(seconds * 10) / 10,
+      perSecond: Math.round(summary.statements / seconds),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    process.stdout.write(`${values.json ? JSON.stringify({ ...summary, ...run, failOnChanges: limit ?? null, failed }) : human(summary, run)}\n`);
     if (failed && !values.json) process.stdout.write(`FAIL: ${summary.changed} outcomes changed, more than --fail-on-changes ${limit}\n`);
     code = failed ? 1 : 0;
   } finally {

@@ -72,7 +72,10 @@ export function recordedStatementOf(seq: string, eventJson: string, decidedJson:
   };
 }
 
-/** The statements query: the search table narrows (time, identity, connection), the append table holds the records. */
+/**
+ * The statements query: the search table narrows (time, identity, connection), the append table holds
+ * the records. In store order (seq, the primary key): rows stream from the first, no sort of the set.
+ */
 export function recordedStatementsQuery(f: RecordedFilter): { text: string; values: unknown[] } {
   const values: unknown[] = [];
   const where = [`s.type IN ('query.served', 'query.received')`];
@@ -92,12 +95,12 @@ export function recordedStatementsQuery(f: RecordedFilter): { text: string; valu
          WHERE s.type = 'query.received' AND ds.request_id = s.request_id AND ds.type = 'policy.decided'
          ORDER BY ds.seq LIMIT 1) d ON true
      WHERE ${where.join(' AND ')}
-     ORDER BY s.event_time, s.seq`;
+     ORDER BY s.seq`;
   return { text, values };
 }
 
 /**
- * Streams the recorded statements matching `f`, in recording order, in one read-only transaction
+ * Streams the recorded statements matching `f`, in store order, in one read-only transaction
  * (REPEATABLE READ: one consistent snapshot), `batch` rows per round trip.
  */
 export async function* recordedStatements(pool: pg.Pool, f: RecordedFilter, batch = 1000): AsyncGenerator<RecordedStatement | Skipped> {
@@ -105,14 +108,20 @@ export async function* recordedStatements(pool: pg.Pool, f: RecordedFilter, batc
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const q = recordedStatementsQuery(f);
-    const cursor = client.query(new Cursor<{ seq: string; event: string; decided: string | null }>(q.text, q.values));
+    type Row = { seq: string; event: string; decided: string | null };
+    const cursor = client.query(new Cursor<Row>(q.text, q.values));
+    // The next batch is on its way while this one is evaluated.
+    let next: Promise<Row[]> = cursor.read(batch);
     try {
       for (;;) {
-        const rows = await cursor.read(batch);
+        const rows = await next;
         if (!rows.length) break;
+        next = cursor.read(batch);
         for (const r of rows) yield recordedStatementOf(r.seq, r.event, r.decided);
       }
     } finally {
+      // A consumer that stops early leaves a read in flight: let it land before closing.
+      await next.catch(() => []);
       await cursor.close();
     }
     await client.query('COMMIT');
