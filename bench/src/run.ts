@@ -13,6 +13,7 @@ import { maskingBench } from './masking-suite.js';
 import { pgwireBench } from './pgwire-suite.js';
 import { policyBench } from './policy-suite.js';
 import { startReplicas, stopAll, stopAllOnSignals } from './processes.js';
+import { printReplay, replayBench } from './replay-suite.js';
 import { auditSettler } from './settle.js';
 import { snowflakeBench } from './snowflake-suite.js';
 import { evaluateTargets, printTargets } from './targets.js';
@@ -48,6 +49,8 @@ try {
   const tlsCost = await tlsCostBench(settle); // prints its own lines
   // What a PHI budget costs a statement (issue 21): a replica of its own, pages with and without a budget.
   const budget = await budgetBench();
+  // Policy replay over every recorded statement (issue 25): throughput and the tool's peak RSS.
+  const replay = replayBench();
   const targets = evaluateTargets({ policy, approval, pgwire, http, snowflake, audit });
   const result = {
     startedAt: started.toISOString(),
@@ -59,7 +62,7 @@ try {
     auditBacklogSettling: settler.stats,
     /** The stack's audit consumer lag (events, all partitions) sampled during the PostgreSQL door runs. */
     pgwireAuditLag,
-    suites: { policy, masking, approval, audit, pgwire, http, snowflake, tlsCost, budget },
+    suites: { policy, masking, approval, audit, pgwire, http, snowflake, tlsCost, budget, replay },
   };
   mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
@@ -74,6 +77,7 @@ try {
   console.log(row('allowed point query (baseline)', approval.directQuery));
   console.log(row('click → result', approval.clickToResult), `  ${approval.clickToResult.p50VsDirectQuery}× the point query`);
   printBudget(budget);
+  printReplay(replay);
   printTargets(targets);
   console.log(`\nwritten to bench/results/latest.json (${result.durationSec} s)`);
 } catch (err) {
