@@ -99,6 +99,9 @@ test('replay reports exactly the recorded ETL statements a tightened policy chan
   assert.equal(unchanged.status, 0);
   assert.ok(unchanged.summary.statements >= ids.length, 'every statement sent was replayed');
   assert.equal(mine(unchanged.summary).size, 0, 'an unchanged copy of the live policy changes none of them');
+  // The copy has the live revision: nothing recorded under it in the window decides otherwise.
+  assert.equal(unchanged.summary.changedByRecordedRevision[unchanged.summary.candidateRevision] ?? 0, 0);
+  assert.ok((unchanged.summary.recordedRevisions[unchanged.summary.candidateRevision] ?? 0) >= ids.length);
 
   const candidate = tightened();
   t.after(() => rmSync(candidate, { recursive: true, force: true }));

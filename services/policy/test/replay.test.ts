@@ -116,6 +116,7 @@ test('the tally counts transitions, rules and columns, keeps a few examples with
   assert.equal(s.columns['public.patients.first_name none→redact'], 2);
   assert.deepEqual(s.skipped, { 'no decision recorded': 1 });
   assert.deepEqual(s.recordedRevisions, { live: 4 });
+  assert.deepEqual(s.changedByRecordedRevision, { live: 3 });
   assert.deepEqual(
     s.examples.map((x) => x.statement),
     ['SELECT id, first_name FROM patients WHERE last_name = ?', 'SELECT amount FROM claims WHERE id = ?'],

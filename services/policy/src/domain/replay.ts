@@ -129,6 +129,8 @@ export interface ReplaySummary {
   columns: Record<string, number>;
   /** The recorded revisions replayed, with how many statements each. */
   recordedRevisions: Record<string, number>;
+  /** Changed outcomes per recorded revision: none under the candidate's own revision, if replay decides as the service did. */
+  changedByRecordedRevision: Record<string, number>;
   examples: ReplayExample[];
 }
 
@@ -145,7 +147,18 @@ export class ReplayTally {
     private readonly redact: (sql: string, dialect: string) => string,
     private readonly examplesPerTransition = 3,
   ) {
-    this.summary = { candidateRevision, statements: 0, changed: 0, skipped: {}, transitions: {}, rules: {}, columns: {}, recordedRevisions: {}, examples: [] };
+    this.summary = {
+      candidateRevision,
+      statements: 0,
+      changed: 0,
+      skipped: {},
+      transitions: {},
+      rules: {},
+      columns: {},
+      recordedRevisions: {},
+      changedByRecordedRevision: {},
+      examples: [],
+    };
   }
 
   skip(reason: string): void {
@@ -155,9 +168,11 @@ export class ReplayTally {
   add(r: RecordedStatement, change: OutcomeChange | undefined): void {
     const s = this.summary;
     s.statements++;
-    bump(s.recordedRevisions, r.recorded.policyRevision || '(none)');
+    const revision = r.recorded.policyRevision || '(none)';
+    bump(s.recordedRevisions, revision);
     if (!change) return;
     s.changed++;
+    bump(s.changedByRecordedRevision, revision);
     bump(s.transitions, change.transition);
     for (const id of change.candidateRules) bump(s.rules, id);
     for (const m of change.masking) bump(s.columns, `${m.column} ${m.from}→${m.to}`);

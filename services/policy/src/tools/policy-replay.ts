@@ -59,6 +59,7 @@ function human(s: ReplaySummary, run: { seconds: number; perSecond: number; peak
     ...table('rule (candidate)', s.rules),
     ...table('column strategy change', s.columns),
     ...table('recorded revision', s.recordedRevisions),
+    ...table('changed, by recorded revision', s.changedByRecordedRevision),
     ...table('skipped', s.skipped),
   ];
   if (s.examples.length) lines.push('examples (literals redacted):');
