@@ -48,7 +48,7 @@ export function stackEnv(): Record<string, string> {
   if (cachedEnv) return cachedEnv;
   let out: string;
   try {
-    out = execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'env'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync('bash', [join(REPO_ROOT, 'deploy/local/bin/stack'), 'env', '--raw'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch {
     throw new Error(`the local stack is not running: ${HOW_TO_START}`);
   }
