@@ -106,6 +106,27 @@ export async function requireHttp(name: string, url: string): Promise<void> {
 }
 
 /**
+ * The first event the auditor search (`/v1/events` with `params`, oldest first) returns that
+ * `match` accepts, reading every page (`next`); undefined when none does yet. Paging matters: in a
+ * full test run one identity can have more records in a window than one page holds.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: tests read audit events as the JSON the API returns, untyped
+export async function findAuditEvent(auditorToken: string, params: Record<string, string>, match: (event: any) => boolean): Promise<any> {
+  let after: string | undefined;
+  for (;;) {
+    const q = new URLSearchParams({ limit: '1000', ...params, ...(after ? { after } : {}) });
+    const res = await fetch(`${need('AUDIT_URL')}/v1/events?${q}`, { headers: { authorization: `Bearer ${auditorToken}` } });
+    if (res.status !== 200) throw new Error(`the auditor search answered ${res.status}: ${await res.text()}`);
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    const page = (await res.json()) as { events: any[]; next?: string };
+    const found = page.events.find(match);
+    if (found !== undefined) return found;
+    if (!page.next) return undefined;
+    after = page.next;
+  }
+}
+
+/**
  * For a test that stopped and started the shared broker: waits until the stack's audit service is
  * ready again (its store consumer and SIEM relay back in their groups, its lag under the limit),
  * so the next test file finds the audit path as it was (11-14 s after the broker is back: a
@@ -232,11 +253,47 @@ export async function spawnApp(name: string, entry: string, port: number, overri
 /** A TCP port free on 127.0.0.1 right now (for a replica or a helper process a test starts). */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
+  const tryListen = (port: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(undefined));
+      s.listen(port, '127.0.0.1', () => {
+        const got = (s.address() as { port: number }).port;
+        s.close(() => resolve(got));
+      });
+    });
+  // A port from below the kernel's ephemeral range: a port that listen(0) hands out comes from that
+  // range, which every outgoing connection draws its source port from too, so in a busy test run a
+  // client connection could take it before the process it was meant for listens (EADDRINUSE).
+  const [low, high] = ephemeralRange();
+  const from = 20_000;
+  if (low - from >= 1000) {
+    for (let i = 0; i < 50; i++) {
+      const candidate = from + Math.floor(Math.random() * (low - from));
+      if (handedOut.has(candidate)) continue;
+      const port = await tryListen(candidate);
+      if (port !== undefined) {
+        handedOut.add(port);
+        return port;
+      }
+    }
+  }
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error(`no free port on 127.0.0.1 (ephemeral range ${low}-${high})`);
   return port;
+}
+
+/** Ports this process has handed out already (never twice). */
+const handedOut = new Set<number>();
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high) return [low, high];
+  } catch {
+    // not Linux: listen(0) it is
+  }
+  return [0, 0];
 }
 
 /**

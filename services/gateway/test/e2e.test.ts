@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { demoToken, eventually, kafkaEventsSince, need, REPO_ROOT, requireHttp, stackAuditRecovered } from '@phigate/testkit';
+import { demoToken, eventually, findAuditEvent, kafkaEventsSince, need, REPO_ROOT, requireHttp, stackAuditRecovered } from '@phigate/testkit';
 
 const gateway = () => need('GATEWAY_URL');
 
@@ -100,15 +100,13 @@ test('ETL reads patients through the gateway: rows are masked, every step is on 
   );
   // Found by what an auditor searches on: the table and the decision inside the record, once the
   // audit service's indexer derived its search row (behind the writer).
-  await eventually('the auditor search to find the record by its table and decision', async () => {
-    const search = await fetch(
-      `${need('AUDIT_URL')}/v1/events?table=patients&decision=ACTION_ALLOW&identity=etl-pipeline&from=${new Date(since).toISOString()}&limit=1000`,
-      { headers: { authorization: `Bearer ${auditor}` } },
-    );
-    assert.equal(search.status, 200);
-    const found = (await search.json()) as { events: Array<{ id: string }> };
-    return found.events.some((e) => e.id === served.id) ? true : undefined;
-  });
+  await eventually('the auditor search to find the record by its table and decision', () =>
+    findAuditEvent(
+      auditor,
+      { table: 'patients', decision: 'ACTION_ALLOW', identity: 'etl-pipeline', from: new Date(since).toISOString() },
+      (e: { id: string }) => e.id === served.id,
+    ),
+  );
 });
 
 test('the audit API is for auditors only', async () => {

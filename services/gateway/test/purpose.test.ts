@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { demoToken, eventually, need } from '@phigate/testkit';
+import { demoToken, eventually, findAuditEvent, need } from '@phigate/testkit';
 import pg from 'pg';
 import { runPython } from './fixtures/snowflake/clients.js';
 
@@ -32,20 +32,15 @@ async function timeline(requestId: string, count = 1): Promise<Event[]> {
   });
 }
 
-/** Whether the auditor search with `purpose` finds an event of this request. */
-async function searchable(purpose: string, requestId: string): Promise<void> {
+/** Whether the auditor search with `purpose` finds an event of this request (and only events of that purpose). */
+async function searchable(purpose: string, requestId: string, sinceMs: number): Promise<void> {
   const auditor = await demoToken('audra');
-  await eventually(`request ${requestId} under purpose=${purpose}`, async () => {
-    const q = new URLSearchParams({ purpose, identity: AGENT, limit: '1000', from: new Date(Date.now() - 600_000).toISOString() });
-    const res = await fetch(`${need('AUDIT_URL')}/v1/events?${q}`, { headers: { authorization: `Bearer ${auditor}` } });
-    assert.equal(res.status, 200, await res.clone().text());
-    const events = ((await res.json()) as { events: Event[] }).events;
-    assert.ok(
-      events.every((e) => e.purpose === purpose),
-      'the filter returns only events of that purpose',
-    );
-    return events.some((e) => e.requestId === requestId) || undefined;
-  });
+  await eventually(`request ${requestId} under purpose=${purpose}`, () =>
+    findAuditEvent(auditor, { purpose, identity: AGENT, from: new Date(sinceMs - 1000).toISOString() }, (e: Event) => {
+      assert.equal(e.purpose, purpose, 'the filter returns only events of that purpose');
+      return e.requestId === requestId;
+    }),
+  );
 }
 
 test("the demo world requires the analytics agent's purpose: without one, each door refuses the statement with GATEWAY_PURPOSE_REQUIRED", async (t) => {
@@ -97,6 +92,7 @@ test('HTTP door: X-Phigate-Purpose (or the body purpose) is checked, decided on,
       body: JSON.stringify({ connection: 'clinical-pg', sql, ...extra }),
     });
 
+  const started = Date.now();
   const ok = await query('SELECT id, zip FROM patients WHERE id = 1', { 'x-phigate-purpose': 'population-health' });
   const body = (await ok.json()) as { requestId: string; rows: unknown[][] };
   assert.equal(ok.status, 200, JSON.stringify(body));
@@ -106,7 +102,7 @@ test('HTTP door: X-Phigate-Purpose (or the body purpose) is checked, decided on,
     events.map((e) => [e.type, e.purpose]),
     [['query.served', 'population-health']],
   );
-  await searchable('population-health', body.requestId);
+  await searchable('population-health', body.requestId, started);
 
   // The body field states it too.
   const viaBody = await query('SELECT id FROM patients WHERE id = 1', {}, { purpose: 'quality-improvement' });
@@ -134,7 +130,7 @@ test('HTTP door: X-Phigate-Purpose (or the body purpose) is checked, decided on,
       ['policy.decided', 'operations'],
     ],
   );
-  await searchable('operations', d.requestId);
+  await searchable('operations', d.requestId, started);
 });
 
 test('PostgreSQL door: options=-c phigate.purpose in the connection string, SET and RESET; a refused purpose is SQLSTATE 42501', async () => {
@@ -190,6 +186,7 @@ test('PostgreSQL door: options=-c phigate.purpose in the connection string, SET 
 test('PostgreSQL door: the session and each statement record the purpose on the audit timeline', async () => {
   const token = await demoToken(AGENT);
   const [host, port] = need('GATEWAY_PG_ADDR').split(':');
+  const started = Date.now();
   const c = new pg.Client({
     connectionString: `postgresql://${AGENT}:${encodeURIComponent(token)}@${host}:${port}/clinical-pg?sslmode=disable&options=${encodeURIComponent('-c phigate.purpose=population-health')}`,
     application_name: 'purpose-test',
@@ -200,18 +197,13 @@ test('PostgreSQL door: the session and each statement record the purpose on the 
   await c.end();
   const auditor = await demoToken('audra');
   // The statement, found by purpose and then by its own request id: every event of it carries the purpose.
-  const found = await eventually('the pg statement under its purpose', async () => {
-    const q = new URLSearchParams({
-      purpose: 'population-health',
-      identity: AGENT,
-      type: 'query.served',
-      limit: '1000',
-      from: new Date(Date.now() - 600_000).toISOString(),
-    });
-    const res = await fetch(`${need('AUDIT_URL')}/v1/events?${q}`, { headers: { authorization: `Bearer ${auditor}` } });
-    const events = ((await res.json()) as { events: (Event & { queryServed?: { received?: { statement?: string } } })[] }).events;
-    return events.find((e) => e.queryServed?.received?.statement?.includes(marker));
-  });
+  const found = await eventually('the pg statement under its purpose', () =>
+    findAuditEvent(
+      auditor,
+      { purpose: 'population-health', identity: AGENT, type: 'query.served', from: new Date(started - 1000).toISOString() },
+      (e: { queryServed?: { received?: { statement?: string } } }) => e.queryServed?.received?.statement?.includes(marker) === true,
+    ),
+  );
   assert.equal(found.purpose, 'population-health');
   const session = await eventually('the session timeline', async () => {
     const res = await fetch(`${need('AUDIT_URL')}/v1/events?sessionId=${found.sessionId}`, { headers: { authorization: `Bearer ${auditor}` } });
@@ -228,6 +220,7 @@ test('PostgreSQL door: the session and each statement record the purpose on the 
 
 test('Snowflake door: QUERY_TAG purpose=… from the Python connector (login session parameter, ALTER SESSION); a refused purpose is Snowflake error JSON', async (t) => {
   const url = new URL(need('GATEWAY_URL'));
+  const started = Date.now();
   const p = runPython(t, 'purpose.py', [url.hostname, url.port, 'clinical-sf', await demoToken(AGENT)]);
   assert.equal(await p.done, 0, `the Python script failed:\n${p.stderr()}`);
   const { login, altered } = p.steps;
@@ -237,7 +230,7 @@ test('Snowflake door: QUERY_TAG purpose=… from the Python connector (login ses
     loginEvents.map((e) => [e.type, e.purpose]),
     [['query.served', 'population-health']],
   );
-  await searchable('population-health', login.qid);
+  await searchable('population-health', login.qid, started);
 
   assert.equal(altered.row[0], 2);
   assert.equal((await timeline(altered.qid))[0]!.purpose, 'operations');
