@@ -279,6 +279,7 @@ test('psycopg: masked rows, denial, transactions (its implicit BEGIN) and binary
 import json, sys, psycopg
 out = {}
 with psycopg.connect(sys.argv[1], password=sys.argv[2]) as conn:
+    out["purpose"] = conn.execute("SHOW phigate.purpose").fetchone()[0]
     cur = conn.execute("SELECT id, ssn, phone FROM patients WHERE id = %s", (3,))
     out["row"] = [str(x) for x in cur.fetchone()]
     out["types"] = [d.type_code for d in cur.description]
@@ -295,8 +296,11 @@ with psycopg.connect(sys.argv[1], password=sys.argv[2]) as conn:
         out["binary"] = [str(x) for x in cur.fetchone()]
 print(json.dumps(out))
 `;
-  const r = await run(python, ['-c', script, conninfo('etl-pipeline', 'require'), etl], { env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') } });
-  const out = JSON.parse(r.stdout) as { row: string[]; types: number[]; denied: string; count: number; binary: string[] };
+  // The purpose of use in the conninfo's options, as a psycopg user states it (issue 21).
+  const dsn = `${conninfo('etl-pipeline', 'require')} options='-c phigate.purpose=nightly-load'`;
+  const r = await run(python, ['-c', script, dsn, etl], { env: { ...process.env, PHIGATE_HOME: join(REPO_ROOT, '.phigate') } });
+  const out = JSON.parse(r.stdout) as { purpose: string; row: string[]; types: number[]; denied: string; count: number; binary: string[] };
+  assert.equal(out.purpose, 'nightly-load');
   assert.equal(out.row[0], '3');
   assert.equal(out.row[1], '[REDACTED]');
   assert.deepEqual(out.types, [20, 25, 25]);
@@ -601,12 +605,14 @@ test('pgjdbc: masked rows (text, then server-prepared binary), a denial, a trans
   await run('bash', [join(REPO_ROOT, 'deploy/local/bin/jdeps-pg')]);
   const src = join(REPO_ROOT, 'services/gateway/test/fixtures/jdbc/PgwireCheck.java');
   await run('javac', ['-d', dir, '-cp', jar, src]);
-  const url = `jdbc:postgresql://127.0.0.1:${pgPort}/${DB}?sslmode=require`;
+  // The purpose of use in the URL's options, as a JDBC user states it (issue 21).
+  const url = `jdbc:postgresql://127.0.0.1:${pgPort}/${DB}?sslmode=require&options=${encodeURIComponent('-c phigate.purpose=nightly-load')}`;
   const r = await run('java', ['-cp', `${jar}:${dir}`, 'PgwireCheck', url, 'etl-pipeline', etl]);
   const lines = r.stdout.trim().split('\n');
   const rows = lines.filter((l) => l.startsWith('row='));
   assert.equal(rows.length, 6);
   for (const [i, row] of rows.entries()) assert.match(row, new RegExp(`^row=${i + 1}\\|\\[REDACTED\\]\\|\\d{4}-\\d\\d-\\d\\d\\|.+$`));
+  assert.ok(lines.includes('purpose=nightly-load'), lines.join('\n'));
   assert.ok(lines.includes('ssnType=text'), lines.join('\n'));
   assert.ok(lines.includes('denied=42501'), lines.join('\n'));
   assert.ok(lines.includes('tx=ok'), lines.join('\n'));
